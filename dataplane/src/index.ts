@@ -1,0 +1,2 @@
+export * from './block/index.js';
+export * from './replica/index.js';
