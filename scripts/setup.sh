@@ -29,4 +29,6 @@ if [ -x test/harness/build-binaries.sh ] && [ "${LONGHORN_TS_SKIP_K8S:-}" != 1 ]
   bash test/harness/build-binaries.sh
 fi
 
+bash dataplane/native/build.sh # replica store's N-API addon (SEEK_DATA/HOLE, PUNCH_HOLE); no-op if built
+
 npx tsc -b
