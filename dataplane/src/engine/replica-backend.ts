@@ -1,0 +1,24 @@
+import type { ByteRange, LayerInfo, ReplicaInfo, SnapshotOptions } from '../replica/types.js';
+
+/**
+ * What the engine needs from one replica. The protocol's ReplicaClient satisfies it over the
+ * network; a co-located replica could satisfy it directly. Kept structural so the engine does
+ * not depend on how a replica is reached.
+ */
+export interface ReplicaBackend {
+  read(offset: number, length: number): Promise<Buffer>;
+  write(offset: number, data: Buffer): Promise<void>;
+  unmap(offset: number, length: number): Promise<void>;
+  writeZeroes(offset: number, length: number): Promise<void>;
+  flush(): Promise<void>;
+  info(): Promise<ReplicaInfo>;
+  chain(): Promise<LayerInfo[]>;
+  snapshot(name: string, opts?: SnapshotOptions): Promise<void>;
+  markRemoved(name: string): Promise<void>;
+  purge(): Promise<string[]>;
+  revert(name: string, created?: string): Promise<void>;
+  expand(size: number): Promise<void>;
+  setGeneration(generation: number): Promise<void>;
+  allocatedRanges(layer?: string): Promise<ByteRange[]>;
+  close(): Promise<void>;
+}
