@@ -1,0 +1,67 @@
+import { BlockError } from '../block/block-error.js';
+import type { ReplicaInfo } from '../replica/types.js';
+import { decodeJson, encodeJson, MessageType } from './codec.js';
+import { type ReplicaTarget, RequestConnection, targetToString } from './request-connection.js';
+import type { ReplicaEntryInfo } from './server.js';
+
+/**
+ * Management connection to a replica server: create, open, close, delete and list the replicas
+ * it hosts. What the instance manager (and tests) use to drive a server.
+ */
+export class ReplicaServerAdmin {
+  private constructor(
+    private readonly conn: RequestConnection,
+    readonly address: string,
+  ) {}
+
+  static async connect(target: ReplicaTarget): Promise<ReplicaServerAdmin> {
+    const address = targetToString(target);
+    const conn = await RequestConnection.open(target, `replica server ${address}`, () => {});
+    try {
+      await conn.request(MessageType.Hello, 0, 0, encodeJson({}));
+    } catch (err) {
+      conn.fail(err as Error);
+      throw err;
+    }
+    return new ReplicaServerAdmin(conn, address);
+  }
+
+  /** Creates a replica of `size` bytes in `dir` (default `<dataDir>/<id>`) and opens it. */
+  create(id: string, opts: { size: number; dir?: string }): Promise<ReplicaInfo> {
+    return this.call('create', { id, ...opts }) as Promise<ReplicaInfo>;
+  }
+
+  /** Opens an existing replica; idempotent. */
+  open(id: string, opts: { dir?: string } = {}): Promise<ReplicaInfo> {
+    return this.call('open', { id, ...opts }) as Promise<ReplicaInfo>;
+  }
+
+  /** Closes a replica (its engine connections drop); idempotent. */
+  async close(id: string): Promise<void> {
+    await this.call('close', { id });
+  }
+
+  /** Closes a replica if open and removes its directory. */
+  async delete(id: string, opts: { dir?: string } = {}): Promise<void> {
+    await this.call('delete', { id, ...opts });
+  }
+
+  list(): Promise<ReplicaEntryInfo[]> {
+    return this.call('list', {}) as Promise<ReplicaEntryInfo[]>;
+  }
+
+  async ping(): Promise<number> {
+    const start = process.hrtime.bigint();
+    await this.conn.request(MessageType.Ping, 0, 0);
+    return Number(process.hrtime.bigint() - start) / 1e6;
+  }
+
+  /** Closes the management connection (not the server). */
+  async disconnect(): Promise<void> {
+    this.conn.fail(new BlockError('EIO', `replica server ${this.address}: admin connection closed`));
+  }
+
+  private async call(op: string, args: Record<string, unknown>): Promise<unknown> {
+    return decodeJson(await this.conn.request(MessageType.Control, 0, 0, encodeJson({ op, args })));
+  }
+}

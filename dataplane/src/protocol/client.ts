@@ -1,0 +1,213 @@
+import { EventEmitter } from 'node:events';
+import { BlockError } from '../block/block-error.js';
+import type { ByteRange, LayerInfo, ReplicaInfo, SnapshotOptions } from '../replica/types.js';
+import { decodeJson, encodeJson, encodeLayerWritePrefix, MessageType } from './codec.js';
+import { type ReplicaTarget, RequestConnection, targetToString } from './request-connection.js';
+
+export type { ReplicaTarget } from './request-connection.js';
+
+export interface ReplicaClientOptions {
+  /** TCP/Unix connections to open; requests spread over them (least loaded). Default 2. */
+  connections?: number;
+}
+
+export interface ReplicaClientEvents {
+  /** A connection dropped (server died, network, protocol error); every pending request failed. */
+  disconnect: [err: BlockError];
+}
+
+/**
+ * The engine's handle on one replica hosted by a replica server. Methods mirror ReplicaStore,
+ * all asynchronous. Requests are pipelined over every connection and matched by sequence number.
+ * No timeouts for data operations: the engine applies its own and calls `close()` to give up,
+ * which rejects everything pending. Losing any connection fails the whole client (all pending
+ * requests reject with BlockError('EIO') naming the replica and address) and emits 'disconnect'.
+ */
+export class ReplicaClient extends EventEmitter<ReplicaClientEvents> {
+  /** The replica's info as returned by the hello on the first connection. */
+  readonly helloInfo: ReplicaInfo;
+  readonly address: string;
+  private readonly conns: RequestConnection[];
+  private rr = 0;
+  private failure: BlockError | null = null;
+
+  private constructor(
+    readonly replicaId: string,
+    readonly target: ReplicaTarget,
+    conns: RequestConnection[],
+    helloInfo: ReplicaInfo,
+  ) {
+    super();
+    this.conns = conns;
+    this.helloInfo = helloInfo;
+    this.address = targetToString(target);
+  }
+
+  static async connect(
+    target: ReplicaTarget,
+    replicaId: string,
+    opts: ReplicaClientOptions = {},
+  ): Promise<ReplicaClient> {
+    const n = Math.max(1, opts.connections ?? 2);
+    let client: ReplicaClient | null = null;
+    const lostBeforeReady: Error[] = [];
+    const onLost = (conn: RequestConnection, err: Error): void => {
+      if (client) client.onConnectionLost(conn, err);
+      else lostBeforeReady.push(err);
+    };
+    const settled = await Promise.allSettled(
+      Array.from({ length: n }, () =>
+        RequestConnection.open(target, `replica ${replicaId} at ${targetToString(target)}`, onLost),
+      ),
+    );
+    const conns = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    const firstFailure = settled.find((s) => s.status === 'rejected');
+    const closeAll = (err: Error): void => {
+      for (const c of conns) c.fail(err);
+    };
+    if (firstFailure) {
+      const err = firstFailure.reason as Error;
+      closeAll(err);
+      throw err;
+    }
+    let info: ReplicaInfo;
+    try {
+      const hello = encodeJson({ replicaId });
+      const replies = await Promise.all(conns.map((c) => c.request(MessageType.Hello, 0, 0, hello)));
+      info = decodeJson(replies[0]!) as ReplicaInfo;
+    } catch (err) {
+      const e = err as Error;
+      closeAll(e);
+      throw e;
+    }
+    client = new ReplicaClient(replicaId, target, conns, info);
+    if (lostBeforeReady.length > 0) {
+      client.onConnectionLost(null, lostBeforeReady[0]!);
+    }
+    return client;
+  }
+
+  get closed(): boolean {
+    return this.failure !== null;
+  }
+
+  // --- Data operations (binary frames, no JSON) ---
+
+  read(offset: number, length: number): Promise<Buffer> {
+    return this.send(MessageType.Read, offset, length);
+  }
+
+  async write(offset: number, data: Buffer): Promise<void> {
+    await this.send(MessageType.Write, offset, data.length, data);
+  }
+
+  async unmap(offset: number, length: number): Promise<void> {
+    await this.send(MessageType.Unmap, offset, length);
+  }
+
+  async writeZeroes(offset: number, length: number): Promise<void> {
+    await this.send(MessageType.WriteZeroes, offset, length);
+  }
+
+  async flush(): Promise<void> {
+    await this.send(MessageType.Flush, 0, 0);
+  }
+
+  /** Round trip time in milliseconds. */
+  async ping(): Promise<number> {
+    const start = process.hrtime.bigint();
+    await this.send(MessageType.Ping, 0, 0);
+    return Number(process.hrtime.bigint() - start) / 1e6;
+  }
+
+  // --- Control operations (JSON payloads) ---
+
+  info(): Promise<ReplicaInfo> {
+    return this.control('info') as Promise<ReplicaInfo>;
+  }
+
+  chain(): Promise<LayerInfo[]> {
+    return this.control('chain') as Promise<LayerInfo[]>;
+  }
+
+  async snapshot(name: string, opts?: SnapshotOptions): Promise<void> {
+    await this.control('snapshot', { name, opts });
+  }
+
+  async markRemoved(name: string): Promise<void> {
+    await this.control('markRemoved', { name });
+  }
+
+  purge(): Promise<string[]> {
+    return this.control('purge') as Promise<string[]>;
+  }
+
+  async revert(name: string, created?: string): Promise<void> {
+    await this.control('revert', { name, created });
+  }
+
+  async expand(size: number): Promise<void> {
+    await this.control('expand', { size });
+  }
+
+  async setGeneration(generation: number): Promise<void> {
+    await this.control('setGeneration', { generation });
+  }
+
+  allocatedRanges(layer?: string): Promise<ByteRange[]> {
+    return this.control('allocatedRanges', { layer }) as Promise<ByteRange[]>;
+  }
+
+  // --- Rebuild ---
+
+  /** The bytes one layer holds itself (no merge with older layers); holes read as zeros. */
+  readLayer(name: string, offset: number, length: number): Promise<Buffer> {
+    return this.send(MessageType.ReadLayer, offset, length, Buffer.from(name, 'utf8'));
+  }
+
+  /** Writes bytes into a layer being imported (binary frame). */
+  async writeLayer(name: string, offset: number, data: Buffer): Promise<void> {
+    await this.send(MessageType.WriteLayer, offset, data.length, data, encodeLayerWritePrefix(name));
+  }
+
+  /**
+   * Any other control operation the replica store exposes (used for layer import calls);
+   * `args` is one JSON object, the result is the store's JSON return value.
+   */
+  async control(op: string, args?: Record<string, unknown>): Promise<unknown> {
+    const reply = await this.send(MessageType.Control, 0, 0, encodeJson({ op, args: args ?? {} }));
+    return decodeJson(reply);
+  }
+
+  /** Closes every connection; pending requests reject with BlockError('EIO') at once. */
+  async close(): Promise<void> {
+    if (this.failure) return;
+    this.failure = new BlockError('EIO', `replica ${this.replicaId} at ${this.address}: client closed`);
+    for (const c of this.conns) c.fail(this.failure);
+  }
+
+  private send(type: number, offset: number, size: number, data?: Buffer, prefix?: Buffer): Promise<Buffer> {
+    if (this.failure) return Promise.reject(this.failure);
+    return this.pick().request(type, offset, size, data, prefix);
+  }
+
+  /** Least loaded connection; ties broken round-robin. */
+  private pick(): RequestConnection {
+    const conns = this.conns;
+    const n = conns.length;
+    this.rr = (this.rr + 1) % n;
+    let best = conns[this.rr]!;
+    for (let i = 1; i < n; i++) {
+      const c = conns[(this.rr + i) % n]!;
+      if (c.load < best.load) best = c;
+    }
+    return best;
+  }
+
+  private onConnectionLost(_conn: RequestConnection | null, err: Error): void {
+    if (this.failure) return;
+    this.failure = err instanceof BlockError ? err : new BlockError('EIO', err.message);
+    for (const c of this.conns) c.fail(this.failure);
+    this.emit('disconnect', this.failure);
+  }
+}

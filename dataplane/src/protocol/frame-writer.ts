@@ -1,0 +1,31 @@
+import type { Socket } from 'node:net';
+import { encodeHeader } from './codec.js';
+
+/**
+ * Writes frames to a socket, batching every frame queued in the same tick into one writev:
+ * the socket is corked on the first frame of a tick and uncorked on the next tick.
+ */
+export class FrameWriter {
+  private corked = false;
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.socket.uncork();
+  };
+
+  constructor(private readonly socket: Socket) {}
+
+  /** Queues one frame. `prefix` (optional) and `data` are sent back to back as the payload. */
+  send(seq: number, type: number, offset: number, size: number, data?: Buffer, prefix?: Buffer): void {
+    const socket = this.socket;
+    if (socket.destroyed) return;
+    if (!this.corked) {
+      this.corked = true;
+      socket.cork();
+      process.nextTick(this.uncork);
+    }
+    const dataLength = (data ? data.length : 0) + (prefix ? prefix.length : 0);
+    socket.write(encodeHeader(seq, type, offset, size, dataLength));
+    if (prefix && prefix.length > 0) socket.write(prefix);
+    if (data && data.length > 0) socket.write(data);
+  }
+}

@@ -1,0 +1,14 @@
+export { ReplicaServerAdmin } from './admin-client.js';
+export { ReplicaClient, type ReplicaClientEvents, type ReplicaClientOptions } from './client.js';
+export {
+  FrameParser,
+  HEADER_SIZE,
+  MAGIC,
+  MAX_DATA_LENGTH,
+  MessageType,
+  ProtocolError,
+} from './codec.js';
+export { errorFromWire, ReplicaRemoteError } from './remote-error.js';
+export type { ReplicaTarget } from './request-connection.js';
+export { type ReplicaEntryInfo, ReplicaServer, type ReplicaServerOptions } from './server.js';
+export type { LayerReader, LayerWriter, ReplicaStoreFactory } from './store-factory.js';

@@ -1,0 +1,39 @@
+import { BlockError, type BlockErrorCode } from '../block/block-error.js';
+
+const BLOCK_CODES: ReadonlySet<string> = new Set<BlockErrorCode>([
+  'EIO',
+  'EINVAL',
+  'ENOSPC',
+  'EPERM',
+  'ENOTSUP',
+  'ESHUTDOWN',
+]);
+
+/**
+ * An error the replica server answered with whose code is not a block error code (for example
+ * the replica store's own codes such as a missing layer). Block codes arrive as BlockError.
+ */
+export class ReplicaRemoteError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = 'ReplicaRemoteError';
+    this.code = code;
+  }
+}
+
+/** The one place where an error code on the wire becomes an Error on the client side. */
+export function errorFromWire(code: string, message: string): BlockError | ReplicaRemoteError {
+  return BLOCK_CODES.has(code)
+    ? new BlockError(code as BlockErrorCode, message)
+    : new ReplicaRemoteError(code, message);
+}
+
+/** The one place where an error thrown by a store becomes a code on the wire. */
+export function errorToWire(err: unknown): { code: string; message: string } {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return { code: typeof code === 'string' && code.length > 0 ? code : 'EIO', message: err.message };
+  }
+  return { code: 'EIO', message: String(err) };
+}
