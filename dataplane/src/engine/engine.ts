@@ -3,6 +3,7 @@ import type { BlockDevice } from '../block/block-device.js';
 import { BlockError } from '../block/block-error.js';
 import { componentLogger, type Logger } from '../logging/logger.js';
 import type { LayerInfo, SnapshotOptions } from '../replica/types.js';
+import type { Rebuilder } from '../sync/rebuild.js';
 import { isAligned, widenToBlocks } from './block-widening.js';
 import { checkRange, checkSnapshotName } from './engine-errors.js';
 import { chooseUpToDate, type StartupCandidate } from './generation-choice.js';
@@ -40,13 +41,7 @@ export interface EngineOptions {
   logger?: Logger;
 }
 
-/** Copies a healthy replica's snapshot layers into a new one; reports bytes as it goes. */
-export type RebuildFn = (
-  source: ReplicaBackend,
-  target: ReplicaBackend,
-  snapshot: string,
-  progress: (p: RebuildProgress) => void,
-) => Promise<void>;
+export type { Rebuilder } from '../sync/rebuild.js';
 
 interface Member extends ReplicaEndpoint {
   mode: ReplicaMode;
@@ -310,7 +305,7 @@ export class Engine extends EventEmitter implements BlockDevice {
    * a system snapshot on every replica, receives every write from then on while `rebuild`
    * copies the snapshot layers from a healthy replica, then turns RW.
    */
-  async addReplica(endpoint: ReplicaEndpoint, rebuild: RebuildFn): Promise<void> {
+  async addReplica(endpoint: ReplicaEndpoint, rebuilder: Rebuilder): Promise<void> {
     if (this.rebuilding) throw new BlockError('EPERM', `volume ${this.volume}: one rebuild at a time`);
     if (this.members.some((m) => m.id === endpoint.id && m.mode !== 'ERR')) {
       throw new BlockError('EINVAL', `volume ${this.volume}: replica ${endpoint.id} is already a member`);
@@ -319,6 +314,9 @@ export class Engine extends EventEmitter implements BlockDevice {
     const snapshotName = `rebuild-${Date.now().toString(36)}`;
     let member: Member | undefined;
     try {
+      const first = this.pickReader();
+      if (!first) throw new BlockError('EIO', `volume ${this.volume}: no RW replica to rebuild from`);
+      await rebuilder.prepare(first.backend, endpoint.backend);
       await this.barrier.exclusive(async () => {
         this.members = this.members.filter((m) => m.id !== endpoint.id);
         member = this.addMember(endpoint, 'WO');
@@ -332,7 +330,7 @@ export class Engine extends EventEmitter implements BlockDevice {
       if (!source) throw new BlockError('EIO', `volume ${this.volume}: no RW replica to rebuild from`);
       this.log.info({ replica: endpoint.id, source: source.id }, 'rebuild started');
       await Promise.race([
-        rebuild(source.backend, joined.backend, snapshotName, (p) => {
+        rebuilder.copy(source.backend, joined.backend, snapshotName, (p) => {
           joined.rebuild = { ...p };
         }),
         joined.ejected,

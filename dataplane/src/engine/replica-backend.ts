@@ -20,5 +20,11 @@ export interface ReplicaBackend {
   expand(size: number): Promise<void>;
   setGeneration(generation: number): Promise<void>;
   allocatedRanges(layer?: string): Promise<ByteRange[]>;
+  /** One layer's own bytes (rebuild source). */
+  readLayer(name: string, offset: number, length: number): Promise<Buffer>;
+  /** Writes into a layer being imported (rebuild target). */
+  writeLayer(name: string, offset: number, data: Buffer): Promise<void>;
+  /** Any other store operation by name (layer import steps). */
+  control(op: string, args?: Record<string, unknown>): Promise<unknown>;
   close(): Promise<void>;
 }

@@ -1,0 +1,115 @@
+import { BlockError } from '../block/block-error.js';
+import type { NbdServer } from '../frontend/nbd/index.js';
+import { ReplicaClient } from '../protocol/index.js';
+import type { LayerInfo } from '../replica/types.js';
+import { bindServer, grpc, loadService, unary } from '../rpc/grpc-proto.js';
+import { replicaRebuilder } from '../sync/rebuild.js';
+import type { Engine } from './engine.js';
+import { parseReplicaAddress } from './replica-address.js';
+
+/** The frontend the engine process serves: started and stopped around reverts. */
+export interface Frontend {
+  uri(): string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  server(): NbdServer | null;
+}
+
+/** Serves the Engine gRPC service (engine.proto) for one engine on host:port. */
+export async function serveEngine(
+  engine: Engine,
+  frontend: Frontend,
+  host: string,
+  port: number,
+): Promise<{ server: grpc.Server; port: number }> {
+  const service = loadService('engine.proto', 'longhorn.engine.v1.Engine');
+  const server = new grpc.Server();
+  const volume = () => ({
+    name: engine.volume,
+    size: engine.size(),
+    robustness: engine.robustness(),
+    frontend: frontend.uri(),
+    generation: engine.currentGeneration(),
+    replicas: engine.status().map((r) => ({
+      id: r.id,
+      address: r.address,
+      mode: r.mode,
+      error: r.error ?? '',
+      rebuilding: r.rebuild !== undefined,
+      rebuildBytesDone: r.rebuild?.bytesDone ?? 0,
+      rebuildBytesTotal: r.rebuild?.bytesTotal ?? 0,
+      rebuildPercent: r.rebuild?.percent ?? 0,
+    })),
+  });
+  const snapshotOut = (l: LayerInfo, head: string) => ({
+    ...l,
+    parent: l.parent ?? '',
+    head: l.name === head,
+  });
+  server.addService(service.service, {
+    volumeGet: unary(async () => volume()),
+    volumeExpand: unary(async ({ size }: { size: number }) => {
+      await engine.expand(size);
+      return volume();
+    }),
+    frontendStart: unary(async () => {
+      await frontend.start();
+      return volume();
+    }),
+    frontendStop: unary(async () => {
+      await frontend.stop();
+      return volume();
+    }),
+    replicaAdd: unary(
+      async (req: { id: string; address: string; bandwidthLimit: number; background: boolean }) => {
+        if (!req.id) throw new BlockError('EINVAL', 'replica id is required');
+        const target = parseReplicaAddress(req.address);
+        const client = await ReplicaClient.connect(target, req.id);
+        const done = engine.addReplica(
+          { id: req.id, address: req.address, backend: client },
+          replicaRebuilder({ bandwidthLimit: req.bandwidthLimit }),
+        );
+        if (req.background) done.catch(() => {});
+        else await done;
+        return volume();
+      },
+    ),
+    replicaRemove: unary(async ({ id }: { id: string }) => {
+      engine.removeReplica(id);
+      return volume();
+    }),
+    snapshotCreate: unary(async ({ name, labels }: { name: string; labels: Record<string, string> }) => {
+      const snapName =
+        name ||
+        `snap-${new Date()
+          .toISOString()
+          .replace(/[^0-9]/g, '')
+          .slice(0, 14)}`;
+      await engine.snapshot(snapName, { labels, userCreated: true });
+      const chain = await engine.listSnapshots();
+      const head = chain[chain.length - 1]?.name ?? '';
+      const snap = chain.find((l) => l.name === snapName);
+      if (!snap) throw new BlockError('EIO', `snapshot ${snapName} missing after create`);
+      return snapshotOut(snap, head);
+    }),
+    snapshotList: unary(async () => {
+      const chain = await engine.listSnapshots();
+      const head = chain[chain.length - 1]?.name ?? '';
+      return { snapshots: chain.map((l) => snapshotOut(l, head)) };
+    }),
+    snapshotDelete: unary(async ({ name }: { name: string }) => {
+      await engine.deleteSnapshot(name);
+      return {};
+    }),
+    snapshotPurge: unary(async () => ({ purged: await engine.purgeSnapshots() })),
+    snapshotRevert: unary(async ({ name }: { name: string }) => {
+      if (frontend.server()) {
+        throw new BlockError('EPERM', `volume ${engine.volume}: stop the frontend before reverting`);
+      }
+      await engine.revert(name);
+      return volume();
+    }),
+  });
+  const bound = await bindServer(server, host, port);
+  return { server, port: bound };
+}

@@ -1,0 +1,110 @@
+import { BlockError } from '../block/block-error.js';
+import type { ReplicaBackend } from '../engine/replica-backend.js';
+import type { LayerInfo } from '../replica/types.js';
+import { type CopyPiece, planCopy, totalBytes } from './copy-plan.js';
+import { TokenBucket } from './token-bucket.js';
+
+export interface RebuildProgressReport {
+  bytesDone: number;
+  bytesTotal: number;
+}
+
+export interface RebuildOptions {
+  /** Bytes per second; 0 or absent = unlimited. */
+  bandwidthLimit?: number;
+  /** Pieces copied at once (Longhorn uses 4 workers). */
+  workers?: number;
+}
+
+/**
+ * Rebuilds a fresh replica from a healthy one in two steps around the engine's join point:
+ * `prepare` gives the target the source's snapshot chain as empty layers beneath its head;
+ * after the engine took the join snapshot (the target already receives every new write),
+ * `copy` fills those layers and the join snapshot with the source's data, holes skipped.
+ */
+export interface Rebuilder {
+  prepare(source: ReplicaBackend, target: ReplicaBackend): Promise<void>;
+  copy(
+    source: ReplicaBackend,
+    target: ReplicaBackend,
+    snapshot: string,
+    progress: (p: RebuildProgressReport) => void,
+  ): Promise<void>;
+}
+
+export function replicaRebuilder(opts: RebuildOptions = {}): Rebuilder {
+  return {
+    async prepare(source, target) {
+      const targetChain = await target.chain();
+      if (targetChain.length !== 1) {
+        throw new BlockError(
+          'EINVAL',
+          `rebuild target already has ${targetChain.length - 1} snapshot(s); use a fresh replica`,
+        );
+      }
+      const chain = await source.chain();
+      for (const layer of chain.slice(0, -1)) {
+        await target.control('importLayer', { params: [layerMeta(layer)] });
+      }
+    },
+
+    async copy(source, target, snapshot, progress) {
+      const chain = await source.chain();
+      const upTo = chain.findIndex((l) => l.name === snapshot);
+      if (upTo < 0) throw new BlockError('EIO', `rebuild source lacks the join snapshot ${snapshot}`);
+      const layers = chain.slice(0, upTo + 1);
+      const withRanges = await Promise.all(
+        layers.map(async (l) => ({ name: l.name, ranges: await source.allocatedRanges(l.name) })),
+      );
+      const pieces = planCopy(withRanges);
+      const report = { bytesDone: 0, bytesTotal: totalBytes(pieces) };
+      progress({ ...report });
+      await copyPieces(source, target, pieces, opts, (n) => {
+        report.bytesDone += n;
+        progress({ ...report });
+      });
+      await target.control('finishImport', { params: [] });
+      const after = await target.chain();
+      const want = layers.map((l) => l.name).join(',');
+      const got = after
+        .slice(0, -1)
+        .map((l) => l.name)
+        .join(',');
+      if (want !== got)
+        throw new BlockError('EIO', `rebuilt chain [${got}] differs from the source's [${want}]`);
+    },
+  };
+}
+
+async function copyPieces(
+  source: ReplicaBackend,
+  target: ReplicaBackend,
+  pieces: CopyPiece[],
+  opts: RebuildOptions,
+  done: (bytes: number) => void,
+): Promise<void> {
+  const bucket = new TokenBucket(opts.bandwidthLimit ?? 0);
+  let next = 0;
+  const worker = async () => {
+    while (next < pieces.length) {
+      const piece = pieces[next++]!;
+      await bucket.take(piece.length);
+      const data = await source.readLayer(piece.layer, piece.offset, piece.length);
+      await target.writeLayer(piece.layer, piece.offset, data);
+      done(piece.length);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, opts.workers ?? 4) }, worker));
+}
+
+function layerMeta(l: LayerInfo): Record<string, unknown> {
+  return {
+    name: l.name,
+    parent: l.parent,
+    removed: l.removed,
+    userCreated: l.userCreated,
+    created: l.created,
+    labels: l.labels,
+    size: l.size,
+  };
+}
