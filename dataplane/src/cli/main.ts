@@ -1,6 +1,31 @@
-/** Entry point of the `longhorn-local` tool; subcommands arrive with the engine. */
+import { demo } from './demo.js';
+import { volumeCommand } from './volume-command.js';
+
+const USAGE = `usage: longhorn-local <volume|cluster|demo> ...
+  volume ...   a local replicated volume on simulated nodes (longhorn-local volume help)
+  cluster ...  a local Kubernetes control plane with simulated nodes
+  demo         bring up a local replicated volume, show it working, serve until Ctrl-C`;
+
+/** Entry point of the `longhorn-local` tool (data-plane commands). */
 export async function main(argv: string[]): Promise<number> {
-  const [command] = argv;
-  console.error(`longhorn-local: unknown command ${command ?? '(none)'}`);
-  return 2;
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'volume':
+        return await volumeCommand(rest);
+      case 'demo':
+        return await demo(rest);
+      case undefined:
+      case 'help':
+      case '--help':
+        console.log(USAGE);
+        return command ? 0 : 2;
+      default:
+        console.error(`longhorn-local: unknown command ${command}\n${USAGE}`);
+        return 2;
+    }
+  } catch (err) {
+    console.error(`longhorn-local ${command}: ${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  }
 }

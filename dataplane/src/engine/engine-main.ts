@@ -5,6 +5,7 @@
  * Connects to its replicas, starts serving NBD and its gRPC control service, then prints one
  * JSON line {volume, nbd, socket, control, pid}. SIGTERM stops it cleanly (flush, clean mark).
  */
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { NbdServer } from '../frontend/nbd/index.js';
 import { componentLogger } from '../logging/logger.js';
@@ -24,15 +25,19 @@ const { values } = parseArgs({
     control: { type: 'string', default: '127.0.0.1:0' },
     'timeout-ms': { type: 'string', default: '8000' },
     wanted: { type: 'string', default: '0' },
+    'state-file': { type: 'string' },
   },
 });
 if (!values.volume) throw new Error('--volume is required');
 const volume = values.volume;
 const log = componentLogger('engine', { volume });
 
+// After a restart the membership we last recorded wins over the arguments we were started with.
+const stateFile = values['state-file'];
+const remembered = stateFile ? await readMembers(stateFile) : null;
+const members = remembered ?? values.replica!.map(parseReplicaArg);
 const endpoints: ReplicaEndpoint[] = await Promise.all(
-  values.replica!.map(async (arg) => {
-    const { id, address } = parseReplicaArg(arg);
+  members.map(async ({ id, address }) => {
     try {
       const backend = await ReplicaClient.connect(parseReplicaAddress(address), id);
       return { id, address, backend };
@@ -46,6 +51,13 @@ const engine = await Engine.start(
   { volume, timeoutMs: Number(values['timeout-ms']), wantedReplicas: Number(values.wanted), logger: log },
   endpoints,
 );
+
+if (stateFile) {
+  const save = () =>
+    writeMembers(stateFile, engine.endpoints()).catch((err) => log.warn({ err: err.message }, 'state'));
+  engine.on('members', save);
+  await save();
+}
 
 const [nbdHost, nbdPort] = splitHostPort(values.listen!);
 let nbd: NbdServer | null = null;
@@ -91,6 +103,20 @@ announceReady({
   control: `${ctlHost}:${control.port}`,
   pid: process.pid,
 });
+
+async function readMembers(file: string): Promise<{ id: string; address: string }[] | null> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as { id: string; address: string }[];
+  } catch {
+    return null;
+  }
+}
+
+async function writeMembers(file: string, list: { id: string; address: string }[]): Promise<void> {
+  const tmp = `${file}.tmp`;
+  await writeFile(tmp, JSON.stringify(list));
+  await rename(tmp, file);
+}
 
 function splitHostPort(s: string): [string, string] {
   const i = s.lastIndexOf(':');

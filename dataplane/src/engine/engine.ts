@@ -356,6 +356,12 @@ export class Engine extends EventEmitter implements BlockDevice {
     if (!m) throw new BlockError('EINVAL', `volume ${this.volume}: no replica ${id}`);
     this.eject(m, new Error('removed on request'));
     this.members = this.members.filter((x) => x !== m);
+    this.emit('members');
+  }
+
+  /** Every member's id and address, for the engine process to remember across restarts. */
+  endpoints(): { id: string; address: string }[] {
+    return this.members.map((m) => ({ id: m.id, address: m.address }));
   }
 
   /** Flushes every replica, marks the generation clean (even) and closes the connections. */
@@ -385,6 +391,7 @@ export class Engine extends EventEmitter implements BlockDevice {
     const member: Member = { ...endpoint, mode: 'RW', ejected, reject };
     this.members.push(member);
     this.setMode(member, mode);
+    this.emit('members');
     if (mode === 'ERR') {
       member.error = error ?? 'failed';
       reject(new BlockError('EIO', `replica ${endpoint.id}: ${member.error}`));

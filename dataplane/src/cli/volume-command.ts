@@ -1,0 +1,167 @@
+import { parseArgs } from 'node:util';
+import {
+  addReplica,
+  killReplica,
+  listReplicas,
+  loadState,
+  revertVolume,
+  volumeDown,
+  volumeUp,
+  withEngine,
+} from './local-volume.js';
+import { formatSize, parseVolumeSize } from './size.js';
+
+const USAGE = `usage: longhorn-local volume <command> --dir DIR [options]
+  up --replicas N --size SIZE [--name NAME]   start an engine and N replicas on N simulated nodes
+  down                                         stop everything started for DIR
+  replicas [-o json]                           list replicas: address, mode (RW/WO/ERR), rebuild progress
+  kill-replica --index I                       SIGKILL the process serving replica I
+  add-replica [--background] [--bandwidth BYTES_PER_SEC]   add a fresh replica and rebuild it
+  snapshot create [--name NAME] | list [-o json] | delete NAME | purge | revert NAME
+  expand --size SIZE                           grow the volume online
+  info [-o json]                               size, robustness, frontend, replicas`;
+
+/** `longhorn-local volume ...`; returns the exit code. */
+export async function volumeCommand(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: {
+      dir: { type: 'string' },
+      replicas: { type: 'string', default: '3' },
+      size: { type: 'string' },
+      name: { type: 'string' },
+      index: { type: 'string' },
+      output: { type: 'string', short: 'o', default: 'table' },
+      background: { type: 'boolean', default: false },
+      bandwidth: { type: 'string', default: '0' },
+    },
+  });
+  if (!sub || sub === 'help' || sub === '--help') {
+    console.log(USAGE);
+    return sub ? 0 : 2;
+  }
+  const dir = values.dir;
+  if (!dir) throw new Error(`volume ${sub}: --dir DIR is required\n${USAGE}`);
+  const json = values.output === 'json';
+  switch (sub) {
+    case 'up': {
+      if (!values.size) throw new Error('volume up: --size SIZE is required (e.g. 1GiB)');
+      const uri = await volumeUp({
+        dir,
+        replicas: Number(values.replicas),
+        size: parseVolumeSize(values.size),
+        ...(values.name ? { volume: values.name } : {}),
+      });
+      console.log(uri);
+      return 0;
+    }
+    case 'down':
+      await volumeDown(dir);
+      return 0;
+    case 'replicas': {
+      const rows = await listReplicas(dir);
+      if (json) console.log(JSON.stringify(rows, null, 2));
+      else {
+        for (const r of rows) {
+          const rebuild = r.rebuild ? ` rebuilding ${r.rebuild.percent}%` : '';
+          console.log(
+            `${r.index}\t${r.id}\t${r.node}\t${r.address}\t${r.mode}${rebuild}${r.error ? `\t${r.error}` : ''}`,
+          );
+        }
+      }
+      return 0;
+    }
+    case 'kill-replica': {
+      const index = Number(values.index);
+      if (!Number.isInteger(index) || index < 0)
+        throw new Error('volume kill-replica: --index I is required');
+      const pid = await killReplica(dir, index);
+      console.log(`killed replica ${index} (pid ${pid})`);
+      return 0;
+    }
+    case 'add-replica': {
+      const view = await addReplica(dir, {
+        background: values.background,
+        bandwidthLimit: Number(values.bandwidth),
+      });
+      if (json) console.log(JSON.stringify(view, null, 2));
+      else console.log(view.replicas.map((r) => `${r.id}\t${r.address}\t${r.mode}`).join('\n'));
+      return 0;
+    }
+    case 'snapshot':
+      return snapshotCommand(dir, positionals, values.name, json);
+    case 'expand': {
+      if (!values.size) throw new Error('volume expand: --size SIZE is required');
+      const state = await loadState(dir);
+      const view = await withEngine(state, (e) => e.expand(parseVolumeSize(values.size!)));
+      console.log(`expanded ${state.volume} to ${formatSize(view.size)}`);
+      return 0;
+    }
+    case 'info': {
+      const state = await loadState(dir);
+      const view = await withEngine(state, (e) => e.volume());
+      if (json) console.log(JSON.stringify(view, null, 2));
+      else {
+        console.log(
+          `volume ${view.name}: ${formatSize(view.size)}, ${view.robustness}, frontend ${view.frontend || '(down)'}`,
+        );
+        for (const r of view.replicas)
+          console.log(`  ${r.id}\t${r.address}\t${r.mode}${r.error ? `\t${r.error}` : ''}`);
+      }
+      return 0;
+    }
+    default:
+      throw new Error(`volume: unknown command ${JSON.stringify(sub)}\n${USAGE}`);
+  }
+}
+
+async function snapshotCommand(dir: string, positionals: string[], name: string | undefined, json: boolean) {
+  const [action, arg] = positionals;
+  const state = await loadState(dir);
+  switch (action) {
+    case 'create': {
+      const snap = await withEngine(state, (e) => e.snapshotCreate(name ?? arg ?? ''));
+      console.log(snap.name);
+      return 0;
+    }
+    case 'list': {
+      const list = await withEngine(state, (e) => e.snapshotList());
+      if (json) console.log(JSON.stringify(list, null, 2));
+      else {
+        for (const s of list) {
+          const flags = [
+            s.head ? 'head' : '',
+            s.removed ? 'removed' : '',
+            s.userCreated ? 'user' : 'system',
+          ].filter(Boolean);
+          console.log(
+            `${s.name}\tparent=${s.parent || '-'}\t${formatSize(s.allocatedBytes)}\t${flags.join(',')}`,
+          );
+        }
+      }
+      return 0;
+    }
+    case 'delete': {
+      const target = arg ?? name;
+      if (!target) throw new Error('volume snapshot delete NAME');
+      await withEngine(state, (e) => e.snapshotDelete(target));
+      return 0;
+    }
+    case 'purge': {
+      const purged = await withEngine(state, (e) => e.snapshotPurge());
+      console.log(purged.length ? `purged ${purged.join(', ')}` : 'nothing to purge');
+      return 0;
+    }
+    case 'revert': {
+      const target = arg ?? name;
+      if (!target) throw new Error('volume snapshot revert NAME');
+      const view = await revertVolume(dir, target);
+      console.log(`reverted ${state.volume} to ${target}; serving ${view.frontend}`);
+      return 0;
+    }
+    default:
+      throw new Error('volume snapshot create|list|delete|purge|revert');
+  }
+}

@@ -1,0 +1,97 @@
+import { callUnary, grpc, loadService } from '../rpc/grpc-proto.js';
+
+export interface VolumeReplicaView {
+  id: string;
+  address: string;
+  mode: 'RW' | 'WO' | 'ERR';
+  error: string;
+  rebuilding: boolean;
+  rebuildBytesDone: number;
+  rebuildBytesTotal: number;
+  rebuildPercent: number;
+}
+
+export interface VolumeView {
+  name: string;
+  size: number;
+  robustness: string;
+  replicas: VolumeReplicaView[];
+  frontend: string;
+  generation: number;
+}
+
+export interface SnapshotView {
+  name: string;
+  parent: string;
+  children: string[];
+  removed: boolean;
+  userCreated: boolean;
+  created: string;
+  labels: Record<string, string>;
+  size: number;
+  allocatedBytes: number;
+  head: boolean;
+}
+
+/** A typed client of one engine process's control service (engine.proto). */
+export class EngineClient {
+  private readonly client: grpc.Client;
+
+  constructor(address: string) {
+    const Service = loadService('engine.proto', 'longhorn.engine.v1.Engine');
+    this.client = new Service(address, grpc.credentials.createInsecure());
+  }
+
+  volume(): Promise<VolumeView> {
+    return callUnary(this.client, 'volumeGet', {}, 10_000);
+  }
+
+  expand(size: number): Promise<VolumeView> {
+    return callUnary(this.client, 'volumeExpand', { size });
+  }
+
+  frontendStart(): Promise<VolumeView> {
+    return callUnary(this.client, 'frontendStart', {});
+  }
+
+  frontendStop(): Promise<VolumeView> {
+    return callUnary(this.client, 'frontendStop', {});
+  }
+
+  addReplica(id: string, address: string, opts: { bandwidthLimit?: number; background?: boolean } = {}) {
+    return callUnary<VolumeView>(
+      this.client,
+      'replicaAdd',
+      { id, address, bandwidthLimit: opts.bandwidthLimit ?? 0, background: opts.background ?? false },
+      24 * 3600_000,
+    );
+  }
+
+  removeReplica(id: string): Promise<VolumeView> {
+    return callUnary(this.client, 'replicaRemove', { id });
+  }
+
+  snapshotCreate(name: string, labels: Record<string, string> = {}): Promise<SnapshotView> {
+    return callUnary(this.client, 'snapshotCreate', { name, labels });
+  }
+
+  async snapshotList(): Promise<SnapshotView[]> {
+    return (await callUnary<{ snapshots: SnapshotView[] }>(this.client, 'snapshotList', {})).snapshots;
+  }
+
+  async snapshotDelete(name: string): Promise<void> {
+    await callUnary(this.client, 'snapshotDelete', { name });
+  }
+
+  async snapshotPurge(): Promise<string[]> {
+    return (await callUnary<{ purged: string[] }>(this.client, 'snapshotPurge', {}, 3600_000)).purged;
+  }
+
+  snapshotRevert(name: string): Promise<VolumeView> {
+    return callUnary(this.client, 'snapshotRevert', { name });
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}
