@@ -1,0 +1,314 @@
+import { mkdir, readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { createClusterPki } from './certificates.js';
+import {
+  type ClusterState,
+  readClusterState,
+  removeClusterState,
+  writeClusterState,
+} from './cluster-state.js';
+import { startEtcd } from './etcd.js';
+import { releaseHostResources } from './host-cleanup.js';
+import { startKubeApiserver } from './kube-apiserver.js';
+import { startKubeControllerManager } from './kube-controller-manager.js';
+import { type SchedulerConfiguration, startKubeScheduler } from './kube-scheduler.js';
+import { writeKubeconfig } from './kubeconfig.js';
+import { Kubectl } from './kubectl.js';
+import { startKwok } from './kwok.js';
+import { harnessLogger } from './logging.js';
+import { groupAlive, type ManagedProcess, type ProcessRecord, stopGroup } from './managed-process.js';
+import { defaultNodeSpecs, type NodeSpec, nodeManifest } from './node-specs.js';
+import { freePorts, releasePort } from './ports.js';
+import { SimulatedNode } from './simulated-node.js';
+import { waitFor } from './wait.js';
+
+export interface ClusterOptions {
+  /** Everything of this cluster lives here: pki, etcd data, logs, node data, kubeconfig, state. */
+  dir: string;
+  /** Node count (default 3, spread over 3 zones) or explicit node specs. */
+  nodes?: number | NodeSpec[];
+  /** Merged into the KubeSchedulerConfiguration (e.g. `extenders`). */
+  schedulerConfiguration?: SchedulerConfiguration;
+  apiserverArgs?: string[];
+  controllerManagerArgs?: string[];
+  /** The processes outlive this Node.js process (the `cluster up` CLI). */
+  outliveParent?: boolean;
+  /** Deadline for the whole start. */
+  timeoutMs?: number;
+}
+
+export class ClusterAlreadyRunningError extends Error {
+  readonly code = 'CLUSTER_RUNNING';
+  constructor(readonly dir: string) {
+    super(
+      `a cluster is already running in ${dir} (stop it with \`longhorn-local cluster down --dir ${dir}\`)`,
+    );
+  }
+}
+
+/** Process records of `state` whose group still has a live process. */
+export function liveProcesses(state: Pick<ClusterState, 'processes'>): ProcessRecord[] {
+  return state.processes.filter((p) => groupAlive(p.pgid));
+}
+
+const log = harnessLogger('cluster');
+
+/**
+ * A real control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler) with
+ * kwok playing the kubelet of N nodes, and our own per-node processes.
+ */
+export class Cluster {
+  readonly kubectl: Kubectl;
+  private readonly simulatedNodes = new Map<string, SimulatedNode>();
+  private stopped = false;
+
+  private constructor(
+    private readonly state: ClusterState,
+    private readonly procs: ManagedProcess[],
+    private readonly outliveParent: boolean,
+  ) {
+    this.kubectl = new Kubectl(state.kubeconfig);
+    for (const spec of state.nodes) {
+      this.simulatedNodes.set(
+        spec.name,
+        new SimulatedNode({
+          spec,
+          dataDir: join(state.dir, 'nodes', spec.name),
+          logDir: join(state.dir, 'logs'),
+          kubeconfig: state.kubeconfig,
+          outliveParent,
+          onStart: (proc) => this.track(proc),
+        }),
+      );
+    }
+  }
+
+  get dir(): string {
+    return this.state.dir;
+  }
+
+  get kubeconfig(): string {
+    return this.state.kubeconfig;
+  }
+
+  get apiServer(): string {
+    return this.state.apiServer;
+  }
+
+  get nodeSpecs(): readonly NodeSpec[] {
+    return this.state.nodes;
+  }
+
+  get nodes(): SimulatedNode[] {
+    return [...this.simulatedNodes.values()];
+  }
+
+  node(name: string): SimulatedNode {
+    const node = this.simulatedNodes.get(name);
+    if (!node)
+      throw new Error(`no node ${name} in this cluster (${[...this.simulatedNodes.keys()].join(', ')})`);
+    return node;
+  }
+
+  /** Every process started for this cluster, as recorded in DIR/cluster.json. */
+  processRecords(): ProcessRecord[] {
+    return [...this.state.processes];
+  }
+
+  /** Log files of every component and node process. */
+  logFiles(): { name: string; path: string }[] {
+    return this.state.processes.map((p) => ({ name: p.name, path: p.logFile }));
+  }
+
+  /** The last `lines` lines of every log, for a failing test's report. */
+  async logTails(lines = 40): Promise<string> {
+    return formatLogTails(this.logFiles(), lines);
+  }
+
+  static async start(options: ClusterOptions): Promise<Cluster> {
+    const t0 = Date.now();
+    const dir = resolve(options.dir);
+    const timeoutMs = options.timeoutMs ?? 120_000;
+    const outliveParent = options.outliveParent ?? false;
+    const previous = await readClusterState(dir);
+    if (previous && liveProcesses(previous).length > 0) throw new ClusterAlreadyRunningError(dir);
+
+    const logDir = join(dir, 'logs');
+    const runDir = join(dir, 'run');
+    await Promise.all(
+      [logDir, runDir, join(dir, 'nodes'), join(dir, 'etcd')].map((d) => mkdir(d, { recursive: true })),
+    );
+    const nodes = Array.isArray(options.nodes) ? options.nodes : defaultNodeSpecs(options.nodes ?? 3);
+    const [etcdClient, etcdPeer, apiserver, controllerManager, scheduler, kwok] = (await freePorts(6)) as [
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
+    const kubeconfig = join(dir, 'kubeconfig');
+    const state: ClusterState = {
+      dir,
+      kubeconfig,
+      apiServer: `https://127.0.0.1:${apiserver}`,
+      ownerPid: outliveParent ? null : process.pid,
+      ready: false,
+      startedAt: new Date().toISOString(),
+      nodes,
+      ports: { etcdClient, etcdPeer, apiserver, controllerManager, scheduler, kwok },
+      processes: [],
+    };
+    const procs: ManagedProcess[] = [];
+    const cluster = new Cluster(state, procs, outliveParent);
+    const remaining = () => Math.max(1_000, timeoutMs - (Date.now() - t0));
+    await writeClusterState(state);
+
+    try {
+      const [pki, etcd] = await Promise.all([
+        createClusterPki(join(dir, 'pki')),
+        startEtcd({
+          dataDir: join(dir, 'etcd'),
+          logDir,
+          clientPort: etcdClient,
+          peerPort: etcdPeer,
+          outliveParent,
+          timeoutMs: remaining(),
+          onSpawn: (p) => cluster.track(p),
+        }),
+      ]);
+      const api = await startKubeApiserver({
+        pki,
+        etcdUrl: etcd.url,
+        port: apiserver,
+        logDir,
+        certDir: join(runDir, 'kube-apiserver'),
+        extraArgs: options.apiserverArgs ?? [],
+        outliveParent,
+        timeoutMs: remaining(),
+        onSpawn: (p) => cluster.track(p),
+      });
+      await writeKubeconfig(kubeconfig, {
+        server: api.url,
+        caCert: pki.caCert,
+        clientCert: pki.adminCert,
+        clientKey: pki.adminKey,
+      });
+      log.debug({ ms: Date.now() - t0 }, 'API server ready');
+      await Promise.all([
+        startKubeControllerManager({
+          pki,
+          kubeconfig,
+          port: controllerManager,
+          logDir,
+          certDir: join(runDir, 'kube-controller-manager'),
+          extraArgs: options.controllerManagerArgs ?? [],
+          outliveParent,
+          timeoutMs: remaining(),
+          onSpawn: (p) => cluster.track(p),
+        }),
+        startKubeScheduler({
+          kubeconfig,
+          port: scheduler,
+          logDir,
+          certDir: join(runDir, 'kube-scheduler'),
+          configFile: join(dir, 'kube-scheduler.json'),
+          configuration: options.schedulerConfiguration ?? {},
+          outliveParent,
+          timeoutMs: remaining(),
+          onSpawn: (p) => cluster.track(p),
+        }),
+        startKwok({
+          kubeconfig,
+          port: kwok,
+          logDir,
+          configFile: join(dir, 'kwok.yaml'),
+          outliveParent,
+          timeoutMs: remaining(),
+          onSpawn: (p) => cluster.track(p),
+        }),
+        cluster.kubectl.apply(nodes.map(nodeManifest)),
+      ]);
+      await Promise.all([
+        cluster.kubectl.waitForCondition('nodes', 'Ready', { all: true, timeoutMs: remaining() }),
+        // Pods are refused until the service-account controller made `default` in a namespace.
+        waitFor(
+          'the default service account',
+          () => cluster.kubectl.tryGet('serviceaccount', 'default', 'default'),
+          {
+            timeoutMs: remaining(),
+          },
+        ),
+      ]);
+      state.ready = true;
+      await writeClusterState(state);
+      log.info({ ms: Date.now() - t0, dir }, 'cluster ready');
+      return cluster;
+    } catch (err) {
+      const tails = await cluster.logTails(30).catch(() => '');
+      await cluster.stop().catch(() => undefined);
+      const error = err instanceof Error ? err : new Error(String(err));
+      error.message = `cluster start in ${dir} failed: ${error.message}\n${tails}`;
+      throw error;
+    }
+  }
+
+  private async track<T extends ManagedProcess>(proc: T): Promise<T> {
+    if (!this.procs.includes(proc)) {
+      this.procs.push(proc);
+      this.state.processes.push(proc.record());
+      await writeClusterState(this.state);
+    }
+    return proc;
+  }
+
+  /**
+   * Stops node processes, then the control plane in reverse start order (SIGTERM, SIGKILL after
+   * graceMs), releases mounts and loop devices under the cluster's directory and removes the
+   * state file. Idempotent.
+   */
+  async stop(graceMs = 10_000): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await stopRecordedProcesses(this.state.processes, graceMs);
+    const leftovers = await releaseHostResources(this.state.dir);
+    for (const port of Object.values(this.state.ports)) releasePort(port);
+    await removeClusterState(this.state.dir);
+    if (leftovers.length > 0) throw new Error(`cluster in ${this.state.dir} left: ${leftovers.join('; ')}`);
+  }
+}
+
+/** Node processes (named `node/...`) first, all at once; then the control plane, last first. */
+async function stopRecordedProcesses(records: ProcessRecord[], graceMs: number): Promise<void> {
+  const isNodeProcess = (r: ProcessRecord) => r.name.includes('/');
+  await Promise.all(records.filter(isNodeProcess).map((r) => stopGroup(r.pgid, graceMs)));
+  for (const r of records.filter((r) => !isNodeProcess(r)).reverse()) await stopGroup(r.pgid, graceMs);
+}
+
+/**
+ * Stops the cluster recorded in DIR/cluster.json from any process (the `cluster down` CLI);
+ * returns the records it found (empty when nothing was recorded).
+ */
+export async function stopClusterInDir(dir: string, graceMs = 10_000): Promise<ProcessRecord[]> {
+  const root = resolve(dir);
+  const state = await readClusterState(root);
+  if (state) await stopRecordedProcesses(state.processes, graceMs);
+  const leftovers = await releaseHostResources(root);
+  await removeClusterState(root);
+  if (leftovers.length > 0) throw new Error(`cluster in ${root} left: ${leftovers.join('; ')}`);
+  return state?.processes ?? [];
+}
+
+export async function formatLogTails(
+  files: { name: string; path: string }[],
+  lines: number,
+): Promise<string> {
+  const parts = await Promise.all(
+    files.map(async ({ name, path }) => {
+      const text = await readFile(path, 'utf8').catch((err: Error) => `(unreadable: ${err.message})`);
+      const tail = text.trimEnd().split('\n').slice(-lines).join('\n');
+      return `----- ${name} (${path}), last ${lines} lines -----\n${tail}`;
+    }),
+  );
+  return parts.join('\n');
+}
