@@ -63,3 +63,56 @@ export interface ReplicaStore {
   allocatedRanges(layer?: string): Promise<ByteRange[]>;
   close(): Promise<void>;
 }
+
+/**
+ * Rebuild and backup access to single layers, beyond `ReplicaStore` (kept separate so stores
+ * that do not offer it, e.g. test doubles, still satisfy `ReplicaStore`).
+ *
+ * Building a replica's chain from received layers (rebuild):
+ * 1. `importLayer(meta)` once per layer to receive: stages an empty sparse file of
+ *    `meta.size` bytes under a temporary name, invisible to reads and to `chain()`.
+ * 2. `writeLayer(name, offset, data)` any number of times, in any order; untouched ranges stay
+ *    holes. Only staged layers accept writes.
+ * 3. `finishImport()` checks that every staged layer's parent exists (already present or
+ *    staged) and that no cycle forms, then commits them all at once: a staged layer whose name
+ *    already exists (e.g. the empty system snapshot the rebuild made locally) replaces it. A
+ *    crash before the commit leaves no trace; a crash during it is rolled forward at open.
+ *    `abortImport()` drops every staged layer instead.
+ * The head is never imported: the new replica's head keeps receiving the engine's writes (WO);
+ * use `revert(name)` afterwards if the head should sit on top of an imported layer instead.
+ */
+export interface LayerImport {
+  name: string;
+  parent: string | null;
+  /** Logical size; defaults to the replica's size, and may not exceed it. */
+  size?: number;
+  created?: string;
+  labels?: Record<string, string>;
+  userCreated?: boolean;
+  removed?: boolean;
+}
+
+export interface LayerStore {
+  /** One layer's own bytes (head or snapshot, by name); holes and bytes past its size are zeros. */
+  readLayer(name: string, offset: number, length: number): Promise<Buffer>;
+  /** The volume as it was when snapshot `name` was taken (that layer and its ancestors). */
+  readSnapshot(name: string, offset: number, length: number): Promise<Buffer>;
+  importLayer(meta: LayerImport): Promise<void>;
+  writeLayer(name: string, offset: number, data: Buffer): Promise<void>;
+  finishImport(): Promise<void>;
+  abortImport(): Promise<void>;
+}
+
+/**
+ * The write-intent side of the generation scheme (see the dataplane README): regions written
+ * since the engine last declared all replicas equal.
+ */
+export interface DirtyTracking {
+  /** Byte ranges (whole regions) that may differ from other replicas of the same generation. */
+  dirtyRanges(): ByteRange[];
+  /**
+   * Flushes, then durably clears the write-intent bitmap. Call only when every replica holds
+   * every write (the engine's I/O is paused and all replicas acknowledged a flush).
+   */
+  markClean(): Promise<void>;
+}

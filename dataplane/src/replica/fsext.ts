@@ -1,0 +1,35 @@
+import { createRequire } from 'node:module';
+import { ReplicaError } from './errors.js';
+
+/**
+ * The native addon from dataplane/native (built by scripts/setup.sh). Node has neither
+ * lseek(SEEK_DATA/SEEK_HOLE) nor fallocate(PUNCH_HOLE); the README says why we use an addon
+ * instead of a persisted allocation map.
+ */
+export interface FsExt {
+  /** Next data offset at or after `offset`, or -1 when only holes follow. */
+  seekData(fd: number, offset: number): number;
+  /** Next hole offset at or after `offset` (the file size counts as a hole). */
+  seekHole(fd: number, offset: number): number;
+  /** Frees [offset, offset + length) without changing the file size. */
+  punchHole(fd: number, offset: number, length: number): void;
+}
+
+let loaded: FsExt | undefined;
+
+export function fsext(): FsExt {
+  if (loaded) return loaded;
+  // src/replica and dist/replica are both two levels below the workspace root.
+  const path = new URL('../../native/build/Release/fsext.node', import.meta.url).pathname;
+  try {
+    loaded = createRequire(import.meta.url)(path) as FsExt;
+  } catch (err) {
+    throw new ReplicaError(
+      'INVALID_ARGUMENT',
+      `native addon ${path} is missing; run scripts/setup.sh (or bash dataplane/native/build.sh)`,
+      { file: path },
+      err,
+    );
+  }
+  return loaded;
+}

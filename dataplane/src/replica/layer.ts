@@ -1,0 +1,70 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { ExtentSet } from './extent-set.js';
+import { fsext } from './fsext.js';
+import type { LayerMeta } from './metadata.js';
+import { BLOCK_SIZE } from './validate.js';
+
+/** One open layer file: its metadata, its fd and the index of the blocks it holds. */
+export interface Layer {
+  meta: LayerMeta;
+  /** File name inside the replica directory. */
+  file: string;
+  fd: number;
+  extents: ExtentSet;
+}
+
+/** Creates an empty sparse layer file of `size` bytes (fails if it exists). */
+export function createLayerFile(dir: string, file: string, size: number): number {
+  const fd = fs.openSync(path.join(dir, file), 'wx+', 0o644);
+  try {
+    fs.ftruncateSync(fd, size);
+  } catch (err) {
+    fs.closeSync(fd);
+    throw err;
+  }
+  return fd;
+}
+
+/**
+ * Rebuilds a layer's extent index from the file system (SEEK_DATA/SEEK_HOLE), so the index
+ * itself never needs persisting: whatever reached the file is what the index says.
+ */
+export function scanExtents(fd: number, size: number): ExtentSet {
+  const { seekData, seekHole } = fsext();
+  const set = new ExtentSet();
+  let pos = 0;
+  while (pos < size) {
+    const data = seekData(fd, pos);
+    if (data < 0 || data >= size) break;
+    const hole = Math.min(seekHole(fd, data), size);
+    set.add(Math.floor(data / BLOCK_SIZE), Math.ceil(hole / BLOCK_SIZE));
+    pos = hole;
+  }
+  return set;
+}
+
+export function openLayer(dir: string, file: string, meta: LayerMeta): Layer {
+  const fd = fs.openSync(path.join(dir, file), 'r+');
+  try {
+    return { meta, file, fd, extents: scanExtents(fd, meta.size) };
+  } catch (err) {
+    fs.closeSync(fd);
+    throw err;
+  }
+}
+
+/** Frees the blocks [start, end) of a layer file and drops them from its index. */
+export function punchBlocks(layer: Layer, start: number, end: number): void {
+  // Index first: a concurrent reader then falls through to older layers, never to a hole.
+  layer.extents.remove(start, end);
+  fsext().punchHole(layer.fd, start * BLOCK_SIZE, (end - start) * BLOCK_SIZE);
+}
+
+export function closeLayer(layer: Layer): void {
+  try {
+    fs.closeSync(layer.fd);
+  } catch {
+    // Already closed: nothing to release.
+  }
+}

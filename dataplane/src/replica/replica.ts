@@ -1,0 +1,932 @@
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { BlockLocks } from './block-locks.js';
+import { readChain, readOwn } from './chain-read.js';
+import { chooseRegionSize, DirtyMap } from './dirty-map.js';
+import { ReplicaError } from './errors.js';
+import { ExtentSet } from './extent-set.js';
+import { fdatasync, pread, pwrite } from './file-io.js';
+import { IoGate } from './io-gate.js';
+import { closeLayer, createLayerFile, type Layer, openLayer, punchBlocks } from './layer.js';
+import {
+  DIRTY_MAP,
+  FORMAT_VERSION,
+  fsyncDir,
+  headName,
+  importFile,
+  isOwnedFile,
+  type LayerMeta,
+  layerFile,
+  metaFile,
+  parseLayerMeta,
+  parseReplicaMeta,
+  REPLICA_META,
+  type ReplicaMeta,
+  readText,
+  writeJsonAtomic,
+} from './metadata.js';
+import { planPurge } from './purge-plan.js';
+import type {
+  ByteRange,
+  DirtyTracking,
+  LayerImport,
+  LayerInfo,
+  LayerStore,
+  ReplicaInfo,
+  ReplicaStore,
+  SnapshotOptions,
+} from './types.js';
+import { BLOCK_SIZE, checkBuffer, checkGeneration, checkName, checkRange, checkSize } from './validate.js';
+
+export interface CreateOptions {
+  size: number;
+  /** Sector size the frontend advertises (512 or 4096); defaults to 512. */
+  sectorSize?: number;
+  generation?: number;
+}
+
+/** Copy and zero-fill unit for purge and write-zeroes. */
+const COPY_CHUNK = 1 << 20;
+const ZEROES = Buffer.alloc(COPY_CHUNK);
+
+/**
+ * One replica: a directory holding a writable head layer on top of a tree of read-only
+ * snapshot layers (see metadata.ts for the files). Block I/O goes to the head and reads
+ * resolve through the head's chain using the in-memory extent indexes; structural changes
+ * (snapshot, purge, revert, expand) run exclusively and commit by rewriting volume.meta.
+ */
+export class Replica implements ReplicaStore, LayerStore, DirtyTracking {
+  private readonly gate = new IoGate();
+  private readonly locks = new BlockLocks();
+  /** Snapshot layers in creation order (never the head). */
+  private readonly snaps = new Map<string, Layer>();
+  private head!: Layer;
+  /** head, its parent, grandparent...: the layers a volume read resolves through. */
+  private chainFromHead: Layer[] = [];
+  private readonly staged = new Map<string, Layer>();
+  private dirtyMap!: DirtyMap;
+  private closed = false;
+  private readonly wasDirty: boolean;
+
+  private constructor(
+    readonly dir: string,
+    private meta: ReplicaMeta,
+  ) {
+    this.wasDirty = meta.dirty;
+  }
+
+  // ---- create / open / close ----------------------------------------------------------------
+
+  static async create(dir: string, opts: CreateOptions): Promise<Replica> {
+    checkSize(opts.size);
+    const sectorSize = opts.sectorSize ?? 512;
+    if (sectorSize !== 512 && sectorSize !== 4096) {
+      throw new ReplicaError('INVALID_ARGUMENT', `sector size ${sectorSize} is not 512 or 4096`);
+    }
+    const generation = opts.generation ?? 0;
+    checkGeneration(generation);
+    if ((await readText(dir, REPLICA_META).catch(() => null)) !== null) {
+      throw new ReplicaError('ALREADY_EXISTS', `${dir} already holds a replica`, { replica: dir });
+    }
+    await fsp.mkdir(dir, { recursive: true });
+    const head = headName(0);
+    const file = layerFile(head, true);
+    // Leftovers of an earlier create that died before its commit.
+    await fsp.rm(path.join(dir, file), { force: true });
+    fs.closeSync(createLayerFile(dir, file, opts.size));
+    const headMeta: LayerMeta = {
+      name: head,
+      parent: null,
+      removed: false,
+      userCreated: false,
+      created: new Date().toISOString(),
+      labels: {},
+      size: opts.size,
+    };
+    await writeJsonAtomic(dir, metaFile(file), headMeta);
+    await fsp.writeFile(path.join(dir, DIRTY_MAP), Buffer.alloc(0));
+    const meta: ReplicaMeta = {
+      version: FORMAT_VERSION,
+      size: opts.size,
+      sectorSize,
+      blockSize: BLOCK_SIZE,
+      head,
+      headSeq: 0,
+      snapshots: [],
+      generation,
+      dirty: false,
+      dirtyRegionSize: chooseRegionSize(opts.size),
+      pending: null,
+    };
+    // volume.meta last: it is what makes the directory a replica.
+    await writeJsonAtomic(dir, REPLICA_META, meta);
+    return Replica.open(dir);
+  }
+
+  static async open(dir: string): Promise<Replica> {
+    let st: fs.Stats;
+    try {
+      st = await fsp.stat(dir);
+    } catch {
+      throw new ReplicaError('NOT_A_REPLICA', `${dir} does not exist`, { replica: dir });
+    }
+    if (!st.isDirectory())
+      throw new ReplicaError('NOT_A_REPLICA', `${dir} is not a directory`, { replica: dir });
+    const text = await readText(dir, REPLICA_META);
+    if (text === null) {
+      throw new ReplicaError('NOT_A_REPLICA', `${dir} has no ${REPLICA_META}`, { replica: dir });
+    }
+    let meta = parseReplicaMeta(path.join(dir, REPLICA_META), text);
+    if (meta.pending) meta = await rollForwardImport(dir, meta);
+
+    // Read and check every layer's metadata before touching anything on disk.
+    const metas = new Map<string, LayerMeta>();
+    for (const name of meta.snapshots) metas.set(name, await readLayerMeta(dir, name, false));
+    const headMeta = await readLayerMeta(dir, meta.head, true);
+    headMeta.size = meta.size; // the head always spans the volume (expand may have died mid-way)
+    checkTree(dir, metas, headMeta);
+
+    await sweepOrphans(dir, meta);
+    const replica = new Replica(dir, meta);
+    try {
+      for (const [name, m] of metas) replica.snaps.set(name, openLayer(dir, layerFile(name, false), m));
+      replica.head = openLayer(dir, layerFile(meta.head, true), headMeta);
+      replica.rebuildChain();
+      replica.dirtyMap = await DirtyMap.open(dir, meta.size, meta.dirtyRegionSize, () => replica.markDirty());
+    } catch (err) {
+      for (const l of replica.snaps.values()) closeLayer(l);
+      if (replica.head) closeLayer(replica.head);
+      throw err;
+    }
+    return replica;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.gate.exclusive(async () => {
+      if (this.closed) return;
+      await this.abortStaged();
+      await fdatasync(this.head.fd);
+      // Clean close: every write is durable here, so no region needs reconciling on our account.
+      await this.dirtyMap.clear();
+      await this.dirtyMap.close();
+      this.meta = { ...this.meta, dirty: false };
+      await this.saveMeta(this.meta);
+      for (const l of this.snaps.values()) closeLayer(l);
+      closeLayer(this.head);
+      this.closed = true;
+    });
+  }
+
+  // ---- block I/O -----------------------------------------------------------------------------
+
+  info(): ReplicaInfo {
+    this.ensureOpen();
+    return {
+      size: this.meta.size,
+      sectorSize: this.meta.sectorSize,
+      headName: this.meta.head,
+      generation: this.meta.generation,
+      dirty: this.wasDirty,
+    };
+  }
+
+  async read(offset: number, length: number): Promise<Buffer> {
+    this.ensureOpen();
+    checkRange(offset, length, this.meta.size);
+    await this.enter();
+    try {
+      const out = Buffer.allocUnsafe(length);
+      await readChain(this.chainFromHead, out, 0, offset, offset + length);
+      return out;
+    } finally {
+      this.gate.leave();
+    }
+  }
+
+  async write(offset: number, data: Buffer): Promise<void> {
+    this.ensureOpen();
+    checkBuffer(data);
+    const len = data.length;
+    checkRange(offset, len, this.meta.size);
+    if (len === 0) return;
+    await this.enter();
+    try {
+      const bs = Math.floor(offset / BLOCK_SIZE);
+      const be = Math.ceil((offset + len) / BLOCK_SIZE);
+      const l = this.locks.acquire(bs, be);
+      const lock = l instanceof Promise ? await l : l;
+      try {
+        const d = this.dirtyMap.mark(offset, offset + len);
+        if (d) await d;
+        const head = this.head;
+        if (offset % BLOCK_SIZE === 0 && len % BLOCK_SIZE === 0) {
+          await pwrite(head.fd, data, 0, len, offset);
+        } else {
+          // Read-modify-write of the partial edge blocks, so the head only ever holds whole
+          // blocks and the index stays block-granular. The block lock keeps it atomic.
+          const buf = Buffer.allocUnsafe((be - bs) * BLOCK_SIZE);
+          const base = bs * BLOCK_SIZE;
+          if (offset !== base) await readChain(this.chainFromHead, buf, 0, base, base + BLOCK_SIZE);
+          const last = (be - 1) * BLOCK_SIZE;
+          if ((offset + len) % BLOCK_SIZE !== 0 && (last !== base || offset === base)) {
+            await readChain(this.chainFromHead, buf, last - base, last, last + BLOCK_SIZE);
+          }
+          data.copy(buf, offset - base);
+          await pwrite(head.fd, buf, 0, buf.length, base);
+        }
+        head.extents.add(bs, be);
+      } finally {
+        this.locks.release(lock);
+      }
+    } finally {
+      this.gate.leave();
+    }
+  }
+
+  async flush(): Promise<void> {
+    this.ensureOpen();
+    await this.enter();
+    try {
+      await fdatasync(this.head.fd);
+    } finally {
+      this.gate.leave();
+    }
+  }
+
+  /**
+   * Punches the head's whole blocks inside the range; partial edge blocks keep their data
+   * (trim promises nothing about the bytes). Reads then see the snapshot below, as in Longhorn.
+   */
+  async unmap(offset: number, length: number): Promise<void> {
+    this.ensureOpen();
+    checkRange(offset, length, this.meta.size);
+    const bs = Math.ceil(offset / BLOCK_SIZE);
+    const be = Math.floor((offset + length) / BLOCK_SIZE);
+    if (be <= bs) return;
+    await this.withBlocks(bs, be, async () => {
+      const d = this.dirtyMap.mark(bs * BLOCK_SIZE, be * BLOCK_SIZE);
+      if (d) await d;
+      this.punchHead(bs, be);
+    });
+  }
+
+  /**
+   * Zeroes the range. Whole blocks with no data below the head become holes (space freed);
+   * blocks that would otherwise show a snapshot's data get written zeros.
+   */
+  async writeZeroes(offset: number, length: number): Promise<void> {
+    this.ensureOpen();
+    checkRange(offset, length, this.meta.size);
+    if (length === 0) return;
+    const end = offset + length;
+    const bs = Math.floor(offset / BLOCK_SIZE);
+    const be = Math.ceil(end / BLOCK_SIZE);
+    await this.withBlocks(bs, be, async () => {
+      const d = this.dirtyMap.mark(offset, end);
+      if (d) await d;
+      const head = this.head;
+      const wb = Math.ceil(offset / BLOCK_SIZE);
+      const we = Math.floor(end / BLOCK_SIZE);
+      for (const b of new Set([bs, be - 1])) {
+        if (b >= wb && b < we) continue; // whole block, handled below
+        const base = b * BLOCK_SIZE;
+        const buf = Buffer.allocUnsafe(BLOCK_SIZE);
+        await readChain(this.chainFromHead, buf, 0, base, base + BLOCK_SIZE);
+        buf.fill(0, Math.max(offset, base) - base, Math.min(end, base + BLOCK_SIZE) - base);
+        await pwrite(head.fd, buf, 0, BLOCK_SIZE, base);
+        head.extents.add(b, b + 1);
+      }
+      if (we <= wb) return;
+      const below = new ExtentSet();
+      const hits: number[] = [];
+      for (const layer of this.chainFromHead.slice(1)) {
+        hits.length = 0;
+        layer.extents.overlaps(wb, Math.min(we, Math.ceil(layer.meta.size / BLOCK_SIZE)), hits);
+        for (let i = 0; i < hits.length; i += 2) below.add(hits[i]!, hits[i + 1]!);
+      }
+      let cursor = wb;
+      for (const [s, e] of below) {
+        if (s > cursor) this.punchHead(cursor, s);
+        await this.writeZeroBlocks(head, s, e);
+        cursor = e;
+      }
+      if (cursor < we) this.punchHead(cursor, we);
+    });
+  }
+
+  // ---- snapshots and the chain ---------------------------------------------------------------
+
+  async snapshot(name: string, opts: SnapshotOptions = {}): Promise<void> {
+    this.ensureOpen();
+    checkName(name);
+    const labels = checkLabels(opts.labels);
+    const created = checkCreated(opts.created);
+    await this.exclusive(async () => {
+      if (this.snaps.has(name) || name === this.meta.head || this.staged.has(name)) {
+        throw new ReplicaError('SNAPSHOT_EXISTS', `snapshot ${name} already exists`, { layer: name });
+      }
+      const old = this.head;
+      const snapFile = layerFile(name, false);
+      const seq = this.meta.headSeq + 1;
+      const newHead = headName(seq);
+      const newFile = layerFile(newHead, true);
+      const snapMeta: LayerMeta = {
+        name,
+        parent: old.meta.parent,
+        removed: false,
+        userCreated: opts.userCreated ?? true,
+        created,
+        labels,
+        size: this.meta.size,
+      };
+      const headMeta: LayerMeta = { ...emptyHeadMeta(newHead, name, this.meta.size) };
+      await fdatasync(old.fd);
+      let fd = -1;
+      try {
+        // The snapshot is the old head's inode under a second name: no data is copied.
+        await fsp.link(path.join(this.dir, old.file), path.join(this.dir, snapFile));
+        await writeJsonAtomic(this.dir, metaFile(snapFile), snapMeta);
+        fd = createLayerFile(this.dir, newFile, this.meta.size);
+        await writeJsonAtomic(this.dir, metaFile(newFile), headMeta);
+        await this.saveMeta({
+          ...this.meta,
+          head: newHead,
+          headSeq: seq,
+          snapshots: [...this.meta.snapshots, name],
+        });
+      } catch (err) {
+        if (fd >= 0) fs.closeSync(fd);
+        await removeFiles(this.dir, [snapFile, metaFile(snapFile), newFile, metaFile(newFile)]);
+        throw err;
+      }
+      await removeFiles(this.dir, [old.file, metaFile(old.file)]);
+      this.snaps.set(name, { meta: snapMeta, file: snapFile, fd: old.fd, extents: old.extents });
+      this.head = { meta: headMeta, file: newFile, fd, extents: new ExtentSet() };
+      this.rebuildChain();
+    });
+  }
+
+  chain(): LayerInfo[] {
+    this.ensureOpen();
+    const all = [...this.snaps.values(), this.head];
+    const children = new Map<string, string[]>();
+    for (const l of all) {
+      if (l.meta.parent !== null) {
+        const list = children.get(l.meta.parent) ?? [];
+        list.push(l.meta.name);
+        children.set(l.meta.parent, list);
+      }
+    }
+    // Parents before children (imports can give an older layer a newer parent), head last.
+    const ordered: Layer[] = [];
+    const done = new Set<string>();
+    const pending = [...this.snaps.values()];
+    while (pending.length > 0) {
+      const before = pending.length;
+      for (let i = 0; i < pending.length; i++) {
+        const l = pending[i]!;
+        if (l.meta.parent === null || done.has(l.meta.parent)) {
+          ordered.push(l);
+          done.add(l.meta.name);
+          pending.splice(i, 1);
+          i--;
+        }
+      }
+      if (pending.length === before) break; // unreachable: open() and finishImport() reject cycles
+    }
+    ordered.push(this.head);
+    return ordered.map((l) => ({
+      name: l.meta.name,
+      parent: l.meta.parent,
+      children: children.get(l.meta.name) ?? [],
+      removed: l.meta.removed,
+      userCreated: l.meta.userCreated,
+      created: l.meta.created,
+      labels: { ...l.meta.labels },
+      size: l.meta.size,
+      allocatedBytes: l.extents.blockCount * BLOCK_SIZE,
+    }));
+  }
+
+  async markRemoved(name: string): Promise<void> {
+    this.ensureOpen();
+    checkName(name);
+    await this.exclusive(async () => {
+      const layer = this.snapshotLayer(name);
+      if (layer.meta.removed) return;
+      const meta = { ...layer.meta, removed: true };
+      await writeJsonAtomic(this.dir, metaFile(layer.file), meta);
+      layer.meta = meta;
+    });
+  }
+
+  async purge(): Promise<string[]> {
+    this.ensureOpen();
+    return this.exclusive(async () => {
+      const steps = planPurge(
+        [...this.snaps.values()].map((l) => l.meta),
+        this.head.meta,
+      );
+      for (const step of steps) {
+        const layer = this.snaps.get(step.name)!;
+        if (step.kind === 'delete') await this.deleteSnapshot(layer);
+        else if (step.kind === 'coalesce') await this.coalesce(layer, this.snaps.get(step.child)!);
+        else this.prune(layer);
+      }
+      return steps.map((s) => s.name);
+    });
+  }
+
+  async revert(name: string, created?: string): Promise<void> {
+    this.ensureOpen();
+    checkName(name);
+    const when = checkCreated(created);
+    await this.exclusive(async () => {
+      const target = this.snapshotLayer(name);
+      if (target.meta.removed) {
+        throw new ReplicaError('INVALID_LAYER', `snapshot ${name} is marked removed`, { layer: name });
+      }
+      const old = this.head;
+      const seq = this.meta.headSeq + 1;
+      const newHead = headName(seq);
+      const newFile = layerFile(newHead, true);
+      const headMeta = { ...emptyHeadMeta(newHead, name, this.meta.size), created: when };
+      let fd = -1;
+      try {
+        fd = createLayerFile(this.dir, newFile, this.meta.size);
+        await writeJsonAtomic(this.dir, metaFile(newFile), headMeta);
+        await this.saveMeta({ ...this.meta, head: newHead, headSeq: seq });
+      } catch (err) {
+        if (fd >= 0) fs.closeSync(fd);
+        await removeFiles(this.dir, [newFile, metaFile(newFile)]);
+        throw err;
+      }
+      closeLayer(old);
+      await removeFiles(this.dir, [old.file, metaFile(old.file)]);
+      this.head = { meta: headMeta, file: newFile, fd, extents: new ExtentSet() };
+      this.rebuildChain();
+    });
+  }
+
+  /** Grows the head; older layers keep their size and read as zeros past it. */
+  async expand(size: number): Promise<void> {
+    this.ensureOpen();
+    checkSize(size);
+    if (size < this.meta.size) {
+      throw new ReplicaError('SHRINK_NOT_ALLOWED', `cannot shrink from ${this.meta.size} to ${size}`);
+    }
+    await this.exclusive(async () => {
+      if (size < this.meta.size) {
+        throw new ReplicaError('SHRINK_NOT_ALLOWED', `cannot shrink from ${this.meta.size} to ${size}`);
+      }
+      if (size === this.meta.size) return;
+      const head = this.head;
+      fs.ftruncateSync(head.fd, size);
+      const headMeta = { ...head.meta, size };
+      await writeJsonAtomic(this.dir, metaFile(head.file), headMeta);
+      await this.saveMeta({ ...this.meta, size });
+      head.meta = headMeta;
+      this.dirtyMap.resize(size);
+    });
+  }
+
+  async setGeneration(generation: number): Promise<void> {
+    this.ensureOpen();
+    checkGeneration(generation);
+    await this.exclusive(() => this.saveMeta({ ...this.meta, generation }));
+  }
+
+  async allocatedRanges(layer?: string): Promise<ByteRange[]> {
+    this.ensureOpen();
+    if (layer !== undefined) {
+      checkName(layer);
+      return toByteRanges(this.layerByName(layer).extents, this.meta.size);
+    }
+    const merged = new ExtentSet();
+    for (const l of this.chainFromHead) {
+      const limit = Math.ceil(l.meta.size / BLOCK_SIZE);
+      for (const [s, e] of l.extents) {
+        if (s >= limit) break;
+        merged.add(s, Math.min(e, limit));
+      }
+    }
+    return toByteRanges(merged, this.meta.size);
+  }
+
+  /** Bytes the extent indexes of every layer occupy (the bench reports this). */
+  indexMemoryBytes(): number {
+    let n = this.head.extents.memoryBytes();
+    for (const l of this.snaps.values()) n += l.extents.memoryBytes();
+    return n;
+  }
+
+  // ---- layer access for rebuild and backup ---------------------------------------------------
+
+  async readLayer(name: string, offset: number, length: number): Promise<Buffer> {
+    this.ensureOpen();
+    checkName(name);
+    checkRange(offset, length, this.meta.size);
+    await this.enter();
+    try {
+      const out = Buffer.allocUnsafe(length);
+      await readOwn(this.layerByName(name), out, 0, offset, offset + length);
+      return out;
+    } finally {
+      this.gate.leave();
+    }
+  }
+
+  async readSnapshot(name: string, offset: number, length: number): Promise<Buffer> {
+    this.ensureOpen();
+    checkName(name);
+    checkRange(offset, length, this.meta.size);
+    await this.enter();
+    try {
+      const chain: Layer[] = [];
+      for (let l: Layer | undefined = this.snapshotLayer(name); l; ) {
+        chain.push(l);
+        l = l.meta.parent === null ? undefined : this.snaps.get(l.meta.parent);
+      }
+      const out = Buffer.allocUnsafe(length);
+      await readChain(chain, out, 0, offset, offset + length);
+      return out;
+    } finally {
+      this.gate.leave();
+    }
+  }
+
+  async importLayer(meta: LayerImport): Promise<void> {
+    this.ensureOpen();
+    checkName(meta.name);
+    if (meta.parent !== null) checkName(meta.parent);
+    const size = meta.size ?? this.meta.size;
+    checkSize(size);
+    if (size > this.meta.size) {
+      throw new ReplicaError('OUT_OF_RANGE', `layer size ${size} exceeds the replica size ${this.meta.size}`);
+    }
+    if (meta.name === this.meta.head) {
+      throw new ReplicaError('INVALID_LAYER', 'the head cannot be imported', { layer: meta.name });
+    }
+    if (this.staged.has(meta.name)) {
+      throw new ReplicaError('IMPORT_INVALID', `layer ${meta.name} is already being imported`, {
+        layer: meta.name,
+      });
+    }
+    const layerMeta: LayerMeta = {
+      name: meta.name,
+      parent: meta.parent,
+      removed: meta.removed ?? false,
+      userCreated: meta.userCreated ?? false,
+      created: checkCreated(meta.created),
+      labels: checkLabels(meta.labels),
+      size,
+    };
+    const file = importFile(layerFile(meta.name, false));
+    await fsp.rm(path.join(this.dir, file), { force: true });
+    const fd = createLayerFile(this.dir, file, size);
+    this.staged.set(meta.name, { meta: layerMeta, file, fd, extents: new ExtentSet() });
+  }
+
+  async writeLayer(name: string, offset: number, data: Buffer): Promise<void> {
+    this.ensureOpen();
+    checkBuffer(data);
+    const layer = this.staged.get(name);
+    if (!layer) {
+      throw new ReplicaError('IMPORT_INVALID', `layer ${String(name)} is not being imported`, {
+        layer: name,
+      });
+    }
+    checkRange(offset, data.length, layer.meta.size, 'layer');
+    if (data.length === 0) return;
+    await pwrite(layer.fd, data, 0, data.length, offset);
+    layer.extents.add(Math.floor(offset / BLOCK_SIZE), Math.ceil((offset + data.length) / BLOCK_SIZE));
+  }
+
+  async finishImport(): Promise<void> {
+    this.ensureOpen();
+    await this.exclusive(async () => {
+      if (this.staged.size === 0) return;
+      const metas = new Map<string, LayerMeta>();
+      for (const [name, l] of this.snaps) metas.set(name, l.meta);
+      for (const [name, l] of this.staged) metas.set(name, l.meta);
+      try {
+        checkTree(this.dir, metas, this.head.meta);
+      } catch (err) {
+        throw new ReplicaError('IMPORT_INVALID', (err as Error).message, {}, err);
+      }
+      const staged = [...this.staged.values()];
+      for (const l of staged) await fdatasync(l.fd);
+      const snapshots = [...this.meta.snapshots];
+      for (const l of staged) if (!snapshots.includes(l.meta.name)) snapshots.push(l.meta.name);
+      // Intent first: from here a crash is rolled forward at open (staged data is durable).
+      await this.saveMeta({ ...this.meta, pending: { op: 'import', layers: staged.map((l) => l.meta) } });
+      for (const l of staged) {
+        const file = layerFile(l.meta.name, false);
+        await fsp.rename(path.join(this.dir, l.file), path.join(this.dir, file));
+        await writeJsonAtomic(this.dir, metaFile(file), l.meta);
+        const old = this.snaps.get(l.meta.name);
+        if (old) closeLayer(old);
+        this.snaps.set(l.meta.name, { ...l, file });
+      }
+      this.staged.clear();
+      await this.saveMeta({ ...this.meta, snapshots, pending: null });
+      this.rebuildChain();
+    });
+  }
+
+  async abortImport(): Promise<void> {
+    this.ensureOpen();
+    await this.abortStaged();
+  }
+
+  // ---- write-intent tracking -----------------------------------------------------------------
+
+  dirtyRanges(): ByteRange[] {
+    this.ensureOpen();
+    return this.dirtyMap.ranges(this.meta.size);
+  }
+
+  async markClean(): Promise<void> {
+    this.ensureOpen();
+    await this.exclusive(async () => {
+      await fdatasync(this.head.fd);
+      await this.dirtyMap.clear();
+    });
+  }
+
+  // ---- internals -----------------------------------------------------------------------------
+
+  private ensureOpen(): void {
+    if (this.closed) throw new ReplicaError('CLOSED', `replica ${this.dir} is closed`, { replica: this.dir });
+  }
+
+  private async enter(): Promise<void> {
+    const wait = this.gate.enter();
+    if (wait) await wait;
+    if (this.closed) {
+      this.gate.leave();
+      this.ensureOpen();
+    }
+  }
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    return this.gate.exclusive(async () => {
+      this.ensureOpen();
+      return fn();
+    });
+  }
+
+  /** Runs fn under the I/O gate with blocks [bs, be) locked against other writers. */
+  private async withBlocks(bs: number, be: number, fn: () => Promise<void>): Promise<void> {
+    await this.enter();
+    try {
+      const l = this.locks.acquire(bs, be);
+      const lock = l instanceof Promise ? await l : l;
+      try {
+        await fn();
+      } finally {
+        this.locks.release(lock);
+      }
+    } finally {
+      this.gate.leave();
+    }
+  }
+
+  private punchHead(bs: number, be: number): void {
+    const hits: number[] = [];
+    this.head.extents.overlaps(bs, be, hits);
+    for (let i = 0; i < hits.length; i += 2) punchBlocks(this.head, hits[i]!, hits[i + 1]!);
+  }
+
+  private async writeZeroBlocks(layer: Layer, bs: number, be: number): Promise<void> {
+    for (let pos = bs * BLOCK_SIZE; pos < be * BLOCK_SIZE; pos += COPY_CHUNK) {
+      const n = Math.min(COPY_CHUNK, be * BLOCK_SIZE - pos);
+      await pwrite(layer.fd, ZEROES, 0, n, pos);
+    }
+    layer.extents.add(bs, be);
+  }
+
+  private rebuildChain(): void {
+    const chain: Layer[] = [this.head];
+    let parent = this.head.meta.parent;
+    while (parent !== null) {
+      const l = this.snaps.get(parent);
+      if (!l) break;
+      chain.push(l);
+      parent = l.meta.parent;
+    }
+    this.chainFromHead = chain;
+  }
+
+  private snapshotLayer(name: string): Layer {
+    const l = this.snaps.get(name);
+    if (l) return l;
+    if (name === this.meta.head) {
+      throw new ReplicaError('INVALID_LAYER', `${name} is the head, not a snapshot`, { layer: name });
+    }
+    throw new ReplicaError('SNAPSHOT_NOT_FOUND', `no snapshot ${name}`, { layer: name });
+  }
+
+  private layerByName(name: string): Layer {
+    return name === this.meta.head ? this.head : this.snapshotLayer(name);
+  }
+
+  private async saveMeta(next: ReplicaMeta): Promise<void> {
+    await writeJsonAtomic(this.dir, REPLICA_META, next);
+    this.meta = next;
+  }
+
+  /** Before the first write-intent bit of a session is persisted: mark the replica dirty. */
+  private async markDirty(): Promise<void> {
+    if (!this.meta.dirty) await this.saveMeta({ ...this.meta, dirty: true });
+  }
+
+  private async deleteSnapshot(layer: Layer): Promise<void> {
+    const name = layer.meta.name;
+    await this.saveMeta({ ...this.meta, snapshots: this.meta.snapshots.filter((n) => n !== name) });
+    this.snaps.delete(name);
+    closeLayer(layer);
+    await removeFiles(this.dir, [layer.file, metaFile(layer.file)]);
+  }
+
+  /**
+   * Folds a removed layer into its only child by copying the parent's blocks the child does
+   * not hold into the child's holes. The view through the child is the same before, during and
+   * after the copy, so a crash at any point leaves a valid chain; then the child is re-parented
+   * and the parent dropped. The live head is never a child here.
+   */
+  private async coalesce(parent: Layer, child: Layer): Promise<void> {
+    const buf = Buffer.allocUnsafe(COPY_CHUNK);
+    const hits: number[] = [];
+    const limit = Math.ceil(parent.meta.size / BLOCK_SIZE);
+    for (const [s0, e0] of [...parent.extents]) {
+      if (s0 >= limit) break;
+      const e1 = Math.min(e0, limit);
+      hits.length = 0;
+      child.extents.overlaps(s0, e1, hits);
+      let cursor = s0;
+      const copy = async (s: number, e: number): Promise<void> => {
+        for (let pos = s * BLOCK_SIZE; pos < e * BLOCK_SIZE; pos += COPY_CHUNK) {
+          const n = Math.min(COPY_CHUNK, e * BLOCK_SIZE - pos);
+          await pread(parent.fd, buf, 0, n, pos);
+          await pwrite(child.fd, buf, 0, n, pos);
+        }
+        child.extents.add(s, e);
+      };
+      for (let i = 0; i < hits.length; i += 2) {
+        if (hits[i]! > cursor) await copy(cursor, hits[i]!);
+        cursor = hits[i + 1]!;
+      }
+      if (cursor < e1) await copy(cursor, e1);
+    }
+    await fdatasync(child.fd);
+    const childMeta = { ...child.meta, parent: parent.meta.parent };
+    // Child first: if we die before volume.meta drops the parent, the parent is a removed leaf
+    // that the next purge deletes.
+    await writeJsonAtomic(this.dir, metaFile(child.file), childMeta);
+    child.meta = childMeta;
+    await this.deleteSnapshot(parent);
+  }
+
+  /** Punches the removed layer behind the head wherever the head already hides it. */
+  private prune(layer: Layer): void {
+    const hits: number[] = [];
+    for (const [s, e] of [...this.head.extents]) {
+      hits.length = 0;
+      layer.extents.overlaps(s, e, hits);
+      for (let i = 0; i < hits.length; i += 2) punchBlocks(layer, hits[i]!, hits[i + 1]!);
+    }
+  }
+
+  private async abortStaged(): Promise<void> {
+    const staged = [...this.staged.values()];
+    this.staged.clear();
+    for (const l of staged) closeLayer(l);
+    await removeFiles(
+      this.dir,
+      staged.map((l) => l.file),
+    );
+  }
+}
+
+// ---- helpers for open ------------------------------------------------------------------------
+
+function emptyHeadMeta(name: string, parent: string | null, size: number): LayerMeta {
+  return {
+    name,
+    parent,
+    removed: false,
+    userCreated: false,
+    created: new Date().toISOString(),
+    labels: {},
+    size,
+  };
+}
+
+async function readLayerMeta(dir: string, name: string, isHead: boolean): Promise<LayerMeta> {
+  const file = layerFile(name, isHead);
+  const where = path.join(dir, metaFile(file));
+  const text = await readText(dir, metaFile(file));
+  if (text === null) throw new ReplicaError('CORRUPT_METADATA', `${where} is missing`, { file: where });
+  const meta = parseLayerMeta(where, text);
+  if (meta.name !== name) {
+    throw new ReplicaError('CORRUPT_METADATA', `${where} names layer ${meta.name}, expected ${name}`, {
+      file: where,
+    });
+  }
+  try {
+    await fsp.access(path.join(dir, file));
+  } catch {
+    throw new ReplicaError('CORRUPT_METADATA', `layer file ${path.join(dir, file)} is missing`, {
+      file: path.join(dir, file),
+    });
+  }
+  return meta;
+}
+
+/** Every parent exists and no parent chain loops. */
+function checkTree(dir: string, snaps: Map<string, LayerMeta>, head: LayerMeta): void {
+  for (const m of [...snaps.values(), head]) {
+    let steps = 0;
+    for (let p = m.parent; p !== null; p = snaps.get(p)!.parent) {
+      if (!snaps.has(p)) {
+        throw new ReplicaError('CORRUPT_METADATA', `${dir}: layer ${m.name} has a missing ancestor ${p}`, {
+          layer: m.name,
+        });
+      }
+      if (++steps > snaps.size) {
+        throw new ReplicaError('CORRUPT_METADATA', `${dir}: layer ${m.name} has a parent cycle`, {
+          layer: m.name,
+        });
+      }
+    }
+  }
+}
+
+/** Deletes our files that volume.meta does not reference (leftovers of interrupted changes). */
+async function sweepOrphans(dir: string, meta: ReplicaMeta): Promise<void> {
+  const keep = new Set<string>();
+  for (const f of [layerFile(meta.head, true), ...meta.snapshots.map((s) => layerFile(s, false))]) {
+    keep.add(f);
+    keep.add(metaFile(f));
+  }
+  const gone = (await fsp.readdir(dir)).filter((f) => isOwnedFile(f) && !keep.has(f));
+  gone.push(`${REPLICA_META}.tmp`);
+  await removeFiles(dir, gone);
+}
+
+async function rollForwardImport(dir: string, meta: ReplicaMeta): Promise<ReplicaMeta> {
+  const snapshots = [...meta.snapshots];
+  for (const l of meta.pending?.layers ?? []) {
+    const file = layerFile(l.name, false);
+    try {
+      await fsp.rename(path.join(dir, importFile(file)), path.join(dir, file));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; // already renamed
+    }
+    await writeJsonAtomic(dir, metaFile(file), l);
+    if (!snapshots.includes(l.name)) snapshots.push(l.name);
+  }
+  const next = { ...meta, snapshots, pending: null };
+  await writeJsonAtomic(dir, REPLICA_META, next);
+  return next;
+}
+
+async function removeFiles(dir: string, files: string[]): Promise<void> {
+  if (files.length === 0) return;
+  for (const f of files) await fsp.rm(path.join(dir, f), { force: true });
+  await fsyncDir(dir);
+}
+
+function toByteRanges(set: ExtentSet, size: number): ByteRange[] {
+  const out: ByteRange[] = [];
+  for (const [s, e] of set) {
+    const offset = s * BLOCK_SIZE;
+    if (offset >= size) break;
+    out.push({ offset, length: Math.min(e * BLOCK_SIZE, size) - offset });
+  }
+  return out;
+}
+
+function checkLabels(labels: unknown): Record<string, string> {
+  if (labels === undefined) return {};
+  if (
+    typeof labels !== 'object' ||
+    labels === null ||
+    Array.isArray(labels) ||
+    !Object.values(labels).every((v) => typeof v === 'string')
+  ) {
+    throw new ReplicaError('INVALID_ARGUMENT', 'labels must map strings to strings');
+  }
+  return { ...(labels as Record<string, string>) };
+}
+
+function checkCreated(created: unknown): string {
+  if (created === undefined) return new Date().toISOString();
+  if (typeof created !== 'string' || Number.isNaN(Date.parse(created))) {
+    throw new ReplicaError('INVALID_ARGUMENT', `created ${String(created)} is not an ISO-8601 time`);
+  }
+  return created;
+}

@@ -1,0 +1,64 @@
+import { ReplicaError } from './errors.js';
+
+/** The allocation and read-modify-write unit; also the unit of the extent index. */
+export const BLOCK_SIZE = 4096;
+/** Longest snapshot name: `volume-snap-<name>.img.meta.tmp` must fit in a 255-byte file name. */
+export const MAX_NAME_BYTES = 200;
+
+export function checkRange(offset: number, length: number, size: number, what = 'volume'): void {
+  if (!Number.isSafeInteger(offset) || offset < 0) {
+    throw new ReplicaError('INVALID_ARGUMENT', `offset ${offset} is not a non-negative integer`, {
+      offset,
+      length,
+    });
+  }
+  if (!Number.isSafeInteger(length) || length < 0) {
+    throw new ReplicaError('INVALID_ARGUMENT', `length ${length} is not a non-negative integer`, {
+      offset,
+      length,
+    });
+  }
+  if (offset + length > size) {
+    throw new ReplicaError('OUT_OF_RANGE', `range ${offset}+${length} ends past the ${what} size ${size}`, {
+      offset,
+      length,
+    });
+  }
+}
+
+export function checkBuffer(data: unknown): asserts data is Buffer {
+  if (!Buffer.isBuffer(data)) throw new ReplicaError('INVALID_ARGUMENT', 'data must be a Buffer');
+}
+
+export function checkSize(size: number): void {
+  if (!Number.isSafeInteger(size) || size <= 0 || size % BLOCK_SIZE !== 0) {
+    throw new ReplicaError('INVALID_SIZE', `size ${size} is not a positive multiple of ${BLOCK_SIZE}`);
+  }
+}
+
+export function checkGeneration(generation: number): void {
+  if (!Number.isSafeInteger(generation) || generation < 0) {
+    throw new ReplicaError('INVALID_ARGUMENT', `generation ${generation} is not a non-negative integer`);
+  }
+}
+
+/** Snapshot names become file names, so they must not escape the directory or break paths. */
+export function checkName(name: unknown): asserts name is string {
+  if (typeof name !== 'string' || name.length === 0) {
+    throw new ReplicaError('INVALID_NAME', 'snapshot name must be a non-empty string');
+  }
+  if (name.includes('/') || name.includes('\0') || name.includes('..') || name === '.') {
+    throw new ReplicaError(
+      'INVALID_NAME',
+      `snapshot name ${JSON.stringify(name)} contains '/', '..' or NUL`,
+      {
+        layer: name,
+      },
+    );
+  }
+  if (Buffer.byteLength(name) > MAX_NAME_BYTES) {
+    throw new ReplicaError('INVALID_NAME', `snapshot name is longer than ${MAX_NAME_BYTES} bytes`, {
+      layer: name,
+    });
+  }
+}
