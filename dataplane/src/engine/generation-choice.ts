@@ -11,13 +11,13 @@ export interface StartupChoice {
   /** Replicas whose generation is behind: never read from; rebuilt or rejected. */
   stale: string[];
   /**
-   * True when a replica of the newest generation did not close cleanly: writes that were in
-   * flight at the crash may have reached some current replicas and not others, so only one of
-   * them (the first in `current`) may serve until the others are reconciled by a rebuild.
+   * True when the last engine did not stop cleanly (the newest generation is odd: engines keep
+   * it odd while serving and make it even on a clean stop). Writes in flight at the crash may
+   * have reached some current replicas and not others, so only one of them (the first in
+   * `current`) may serve until the others are reconciled by a rebuild. The store's own dirty
+   * flag is not used: it says the replica server stopped uncleanly, which is not the question.
    */
   unclean: boolean;
-  /** The generation the engine writes to every current replica before serving. */
-  nextGeneration: number;
 }
 
 /**
@@ -29,9 +29,9 @@ export function chooseUpToDate(candidates: readonly StartupCandidate[]): Startup
   const max = Math.max(...candidates.map((c) => c.info.generation));
   const newest = candidates.filter((c) => c.info.generation === max);
   const stale = candidates.filter((c) => c.info.generation !== max).map((c) => c.id);
-  const unclean = newest.some((c) => c.info.dirty);
+  const unclean = max % 2 === 1;
   // Of equally new replicas after an unclean stop, prefer the one with the largest size, then
   // a stable order, so repeated starts pick the same source.
   const ordered = [...newest].sort((a, b) => b.info.size - a.info.size || a.id.localeCompare(b.id));
-  return { current: ordered.map((c) => c.id), stale, unclean, nextGeneration: max + 1 };
+  return { current: ordered.map((c) => c.id), stale, unclean };
 }
