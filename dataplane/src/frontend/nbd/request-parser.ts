@@ -39,7 +39,17 @@ export class RequestParser {
     if (this.fault) return 'fault';
     if (this.pending) return this.continuePayload();
     const input = this.input;
-    if (input.length < REQUEST_HEADER_SIZE) return 'more';
+    if (input.length < REQUEST_HEADER_SIZE) {
+      // Garbage is recognised by its first 4 bytes, without waiting for a whole header.
+      if (input.length >= 4) {
+        const { buf, pos } = input.peek(4, this.scratch);
+        if (buf.readUInt32BE(pos) !== NBD_REQUEST_MAGIC) {
+          this.fault = 'bad-magic';
+          return 'fault';
+        }
+      }
+      return 'more';
+    }
     const { buf, pos } = input.peek(REQUEST_HEADER_SIZE, this.scratch);
     if (buf.readUInt32BE(pos) !== NBD_REQUEST_MAGIC) {
       this.fault = 'bad-magic';

@@ -1,0 +1,395 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { BlockDevice } from '../../src/block/index.js';
+import { BlockError } from '../../src/block/index.js';
+import {
+  NBD_CMD_DISC,
+  NBD_CMD_FLAG_FUA,
+  NBD_CMD_FLAG_NO_HOLE,
+  NBD_CMD_FLUSH,
+  NBD_CMD_READ,
+  NBD_CMD_TRIM,
+  NBD_CMD_WRITE,
+  NBD_CMD_WRITE_ZEROES,
+  NBD_INFO_BLOCK_SIZE,
+  NBD_INFO_DESCRIPTION,
+  NBD_INFO_EXPORT,
+  NBD_INFO_NAME,
+  NBD_OPT_ABORT,
+  NBD_OPT_EXPORT_NAME,
+  NBD_OPT_INFO,
+  NBD_OPT_LIST,
+  NBD_OPT_STRUCTURED_REPLY,
+  NBD_REP_ACK,
+  NBD_REP_ERR_INVALID,
+  NBD_REP_ERR_UNKNOWN,
+  NBD_REP_ERR_UNSUP,
+  NBD_REP_SERVER,
+  NbdServer,
+} from '../../src/frontend/nbd/index.js';
+import { MemoryBlockDevice } from './memory-device.js';
+import { infoRequest, RawClient } from './raw-client.js';
+
+const MiB = 1024 * 1024;
+const SIZE = 8 * MiB;
+
+async function waitFor(check: () => boolean, timeoutMs = 3000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('NBD server protocol (raw socket)', () => {
+  let device: MemoryBlockDevice;
+  let other: MemoryBlockDevice;
+  let server: NbdServer;
+  let port: number;
+  const clients: RawClient[] = [];
+
+  async function client(): Promise<RawClient> {
+    const c = await RawClient.connect(port);
+    clients.push(c);
+    return c;
+  }
+
+  /** Another client does a full round trip: the server still serves others. */
+  async function othersStillServed(): Promise<void> {
+    const c = await (await client()).connectedTo('');
+    c.request(NBD_CMD_READ, 77, 0, 4096);
+    expect(await c.readReply()).toEqual({ error: 0, handle: 77 });
+    expect((await c.read(4096)).equals(device.data.subarray(0, 4096))).toBe(true);
+  }
+
+  beforeEach(async () => {
+    device = new MemoryBlockDevice(SIZE);
+    other = new MemoryBlockDevice(MiB);
+    server = new NbdServer({
+      exports: new Map<string, BlockDevice>([
+        ['', device],
+        ['other', other],
+      ]),
+      descriptions: new Map([['other', 'a second export']]),
+      handshakeTimeoutMs: 500,
+    });
+    ({ port } = await server.listenTcp('127.0.0.1', 0));
+  });
+
+  afterEach(async () => {
+    for (const c of clients.splice(0)) c.destroy();
+    await server.close();
+  });
+
+  describe('handshake', () => {
+    it('drops a client that sends unknown client flags', async () => {
+      const c = await client();
+      await c.greet(0xff);
+      expect(await c.closedWithin()).toBe(true);
+      await othersStillServed();
+    });
+
+    it('drops a client whose option has no IHAVEOPT magic', async () => {
+      const c = await client();
+      await c.greet();
+      c.write(Buffer.alloc(16, 0x5a));
+      expect(await c.closedWithin()).toBe(true);
+      await othersStillServed();
+    });
+
+    it('drops a client announcing an option payload too large to accept', async () => {
+      const c = await client();
+      await c.greet();
+      const header = Buffer.alloc(16);
+      header.writeBigUInt64BE(0x49484156454f5054n, 0);
+      header.writeUInt32BE(NBD_OPT_INFO, 8);
+      header.writeUInt32BE(0xffffffff, 12);
+      c.write(header);
+      expect(await c.closedWithin()).toBe(true);
+    });
+
+    it('answers unknown options and STRUCTURED_REPLY with ERR_UNSUP and goes on', async () => {
+      const c = await client();
+      await c.greet();
+      c.sendOption(4242, Buffer.from('junk'));
+      expect(await c.readOptionReply()).toMatchObject({ option: 4242, type: NBD_REP_ERR_UNSUP });
+      c.sendOption(NBD_OPT_STRUCTURED_REPLY);
+      expect(await c.readOptionReply()).toMatchObject({
+        option: NBD_OPT_STRUCTURED_REPLY,
+        type: NBD_REP_ERR_UNSUP,
+      });
+      await c.go('');
+      c.request(NBD_CMD_FLUSH, 1, 0, 0);
+      expect(await c.readReply()).toEqual({ error: 0, handle: 1 });
+    });
+
+    it('lists exports, and refuses LIST with data', async () => {
+      const c = await client();
+      await c.greet();
+      c.sendOption(NBD_OPT_LIST);
+      const names: string[] = [];
+      for (;;) {
+        const reply = await c.readOptionReply();
+        if (reply.type === NBD_REP_ACK) break;
+        expect(reply.type).toBe(NBD_REP_SERVER);
+        const length = reply.data.readUInt32BE(0);
+        names.push(reply.data.toString('utf8', 4, 4 + length));
+      }
+      expect(names).toEqual(['', 'other']);
+      c.sendOption(NBD_OPT_LIST, Buffer.from('x'));
+      expect((await c.readOptionReply()).type).toBe(NBD_REP_ERR_INVALID);
+    });
+
+    it('answers INFO with size, flags, block sizes, name and description', async () => {
+      const c = await client();
+      await c.greet();
+      c.sendOption(
+        NBD_OPT_INFO,
+        infoRequest('other', [NBD_INFO_NAME, NBD_INFO_DESCRIPTION, NBD_INFO_BLOCK_SIZE]),
+      );
+      const infos = new Map<number, Buffer>();
+      for (;;) {
+        const reply = await c.readOptionReply();
+        if (reply.type === NBD_REP_ACK) break;
+        infos.set(reply.data.readUInt16BE(0), reply.data.subarray(2));
+      }
+      const exp = infos.get(NBD_INFO_EXPORT)!;
+      expect(Number(exp.readBigUInt64BE(0))).toBe(MiB);
+      expect(exp.readUInt16BE(8)).toBe(0b1_0110_1101); // HAS_FLAGS FLUSH FUA TRIM WRITE_ZEROES MULTI_CONN
+      const bs = infos.get(NBD_INFO_BLOCK_SIZE)!;
+      expect([bs.readUInt32BE(0), bs.readUInt32BE(4), bs.readUInt32BE(8)]).toEqual([1, 4096, 32 * MiB]);
+      expect(infos.get(NBD_INFO_NAME)!.toString()).toBe('other');
+      expect(infos.get(NBD_INFO_DESCRIPTION)!.toString()).toBe('a second export');
+      // INFO does not end the handshake: GO still works afterwards.
+      await c.go('other');
+    });
+
+    it('answers GO for an unknown export with ERR_UNKNOWN, and a malformed GO with ERR_INVALID', async () => {
+      const c = await client();
+      await c.greet();
+      await expect(c.go('nope')).rejects.toThrow(`0x${NBD_REP_ERR_UNKNOWN.toString(16)}`);
+      c.sendOption(7, Buffer.from([0, 0, 0, 9, 1]));
+      expect((await c.readOptionReply()).type).toBe(NBD_REP_ERR_INVALID);
+      await c.go('');
+    });
+
+    it('drops EXPORT_NAME for an unknown export and serves a known one', async () => {
+      const bad = await client();
+      await bad.greet();
+      bad.sendOption(NBD_OPT_EXPORT_NAME, Buffer.from('nope'));
+      expect(await bad.closedWithin()).toBe(true);
+
+      const good = await client();
+      await good.greet(0); // without NO_ZEROES: 124 zero bytes follow
+      good.sendOption(NBD_OPT_EXPORT_NAME, Buffer.from('other'));
+      const reply = await good.read(134);
+      expect(Number(reply.readBigUInt64BE(0))).toBe(MiB);
+      expect(reply.subarray(10).every((b) => b === 0)).toBe(true);
+      good.request(NBD_CMD_FLUSH, 5, 0, 0);
+      expect(await good.readReply()).toEqual({ error: 0, handle: 5 });
+    });
+
+    it('acknowledges ABORT and closes', async () => {
+      const c = await client();
+      await c.greet();
+      c.sendOption(NBD_OPT_ABORT);
+      expect(await c.readOptionReply()).toMatchObject({ option: NBD_OPT_ABORT, type: NBD_REP_ACK });
+      expect(await c.closedWithin()).toBe(true);
+    });
+
+    it('drops a client that stalls in the handshake', async () => {
+      const c = await client();
+      await c.read(18);
+      expect(await c.closedWithin(2000)).toBe(true);
+    });
+  });
+
+  describe('transmission', () => {
+    it('reads and writes with FUA, trims and writes zeroes', async () => {
+      const c = await (await client()).connectedTo('');
+      const data = Buffer.alloc(10_000, 0xab);
+      c.request(NBD_CMD_WRITE, 1, 12_345, data.length, NBD_CMD_FLAG_FUA, data);
+      expect(await c.readReply()).toEqual({ error: 0, handle: 1 });
+      c.request(NBD_CMD_READ, 2, 12_340, 10_010);
+      expect(await c.readReply()).toEqual({ error: 0, handle: 2 });
+      const read = await c.read(10_010);
+      expect(read.subarray(0, 5).every((b) => b === 0)).toBe(true);
+      expect(read.subarray(5, 10_005).equals(data)).toBe(true);
+      c.request(NBD_CMD_TRIM, 3, 12_345, 100);
+      c.request(NBD_CMD_WRITE_ZEROES, 4, 12_445, 100, NBD_CMD_FLAG_NO_HOLE);
+      c.request(NBD_CMD_FLUSH, 5, 0, 0);
+      const handles = [await c.readReply(), await c.readReply(), await c.readReply()];
+      expect(handles.map((r) => r.error)).toEqual([0, 0, 0]);
+      expect(handles.map((r) => r.handle).sort()).toEqual([3, 4, 5]);
+      expect(device.data.subarray(12_345, 12_545).every((b) => b === 0)).toBe(true);
+      expect(device.data[12_545]).toBe(0xab);
+      expect(device.flushes).toBe(1);
+    });
+
+    it('answers an unknown command and unknown flags with EINVAL and keeps the connection', async () => {
+      const c = await (await client()).connectedTo('');
+      c.request(42, 0xdead_beef_0001, 0, 512);
+      expect(await c.readReply()).toEqual({ error: 22, handle: 0xdead_beef_0001 });
+      c.request(NBD_CMD_READ, 2, 0, 512, 0x40);
+      expect(await c.readReply()).toEqual({ error: 22, handle: 2 });
+      c.request(NBD_CMD_READ, 3, 0, 512);
+      expect(await c.readReply()).toEqual({ error: 0, handle: 3 });
+      await c.read(512);
+    });
+
+    it('answers requests past the end: EINVAL for reads and trims, ENOSPC for writes (payload consumed)', async () => {
+      const c = await (await client()).connectedTo('');
+      c.request(NBD_CMD_READ, 1, SIZE - 100, 200);
+      expect(await c.readReply()).toEqual({ error: 22, handle: 1 });
+      c.request(NBD_CMD_READ, 2, 2 ** 62, 1);
+      expect(await c.readReply()).toEqual({ error: 22, handle: 2 });
+      c.request(NBD_CMD_TRIM, 3, SIZE, 1);
+      expect(await c.readReply()).toEqual({ error: 22, handle: 3 });
+      c.request(NBD_CMD_WRITE, 4, SIZE - 1, 4096, 0, Buffer.alloc(4096, 1));
+      expect(await c.readReply()).toEqual({ error: 28, handle: 4 });
+      c.request(NBD_CMD_WRITE_ZEROES, 5, SIZE, 4096);
+      expect(await c.readReply()).toEqual({ error: 28, handle: 5 });
+      // The stream is still in step: the write's payload was consumed.
+      c.request(NBD_CMD_READ, 6, SIZE - 4096, 4096);
+      expect(await c.readReply()).toEqual({ error: 0, handle: 6 });
+      await c.read(4096);
+    });
+
+    it('answers a read over 32 MiB with EINVAL, and drops a write over 32 MiB', async () => {
+      const c = await (await client()).connectedTo('');
+      c.request(NBD_CMD_READ, 1, 0, 32 * MiB + 1);
+      expect(await c.readReply()).toEqual({ error: 22, handle: 1 });
+      c.request(NBD_CMD_WRITE, 2, 0, 64 * MiB);
+      expect(await c.closedWithin()).toBe(true);
+      await othersStillServed();
+    });
+
+    it('drops a client that sends garbage mid-stream, others keep working', async () => {
+      const c = await (await client()).connectedTo('');
+      c.request(NBD_CMD_FLUSH, 1, 0, 0);
+      expect(await c.readReply()).toEqual({ error: 0, handle: 1 });
+      c.write(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+      expect(await c.closedWithin()).toBe(true);
+      await othersStillServed();
+    });
+
+    it('cleans up after a client that vanishes mid-write', async () => {
+      const c = await (await client()).connectedTo('');
+      await waitFor(() => server.connectionCount === 1);
+      const header = Buffer.alloc(28);
+      header.writeUInt32BE(0x25609513, 0);
+      header.writeUInt16BE(NBD_CMD_WRITE, 6);
+      header.writeUInt32BE(MiB, 24);
+      c.write(Buffer.concat([header, Buffer.alloc(300_000, 9)]));
+      await new Promise((r) => setTimeout(r, 20));
+      c.destroy();
+      await waitFor(() => server.connectionCount === 0);
+      expect(device.data.subarray(0, 300_000).every((b) => b === 0)).toBe(true);
+      await othersStillServed();
+    });
+
+    it('maps device errors to NBD errnos', async () => {
+      const c = await (await client()).connectedTo('');
+      const cases: [Error, number][] = [
+        [new BlockError('ENOSPC', 'full'), 28],
+        [new BlockError('EPERM', 'ro'), 1],
+        [new BlockError('ESHUTDOWN', 'stopping'), 108],
+        [new BlockError('ENOTSUP', 'no'), 95],
+        [new Error('unexpected'), 5],
+      ];
+      let handle = 100;
+      for (const [err, errno] of cases) {
+        device.failWith = err;
+        c.request(NBD_CMD_WRITE, ++handle, 0, 512, 0, Buffer.alloc(512));
+        expect(await c.readReply()).toEqual({ error: errno, handle });
+      }
+      device.failWith = null;
+      c.request(NBD_CMD_READ, 1, 0, 512);
+      expect(await c.readReply()).toEqual({ error: 0, handle: 1 });
+      await c.read(512);
+    });
+
+    it('replies out of order as the device completes, and drains in-flight requests on DISC', async () => {
+      const gates = new Map<number, () => void>();
+      const slow: BlockDevice = {
+        canMultiConn: false,
+        size: () => SIZE,
+        read: (offset, length) =>
+          new Promise((resolve) => gates.set(offset, () => resolve(Buffer.alloc(length, offset / 4096)))),
+        write: () => Promise.resolve(),
+        flush: () => Promise.resolve(),
+        trim: () => Promise.resolve(),
+        writeZeroes: () => Promise.resolve(),
+      };
+      const slowServer = new NbdServer({ exports: new Map([['', slow]]) });
+      const { port: slowPort } = await slowServer.listenTcp('127.0.0.1', 0);
+      try {
+        const c = await RawClient.connect(slowPort);
+        clients.push(c);
+        await c.connectedTo('');
+        c.request(NBD_CMD_READ, 1, 4096, 16);
+        c.request(NBD_CMD_READ, 2, 8192, 16);
+        c.request(NBD_CMD_DISC, 3, 0, 0);
+        await waitFor(() => gates.size === 2);
+        gates.get(8192)!();
+        expect(await c.readReply()).toEqual({ error: 0, handle: 2 });
+        expect((await c.read(16)).every((b) => b === 2)).toBe(true);
+        gates.get(4096)!();
+        expect(await c.readReply()).toEqual({ error: 0, handle: 1 });
+        expect((await c.read(16)).every((b) => b === 1)).toBe(true);
+        expect(await c.closedWithin()).toBe(true);
+      } finally {
+        await slowServer.close();
+      }
+    });
+
+    it('stops reading requests while too many are in flight', async () => {
+      const pending: (() => void)[] = [];
+      let maxPending = 0;
+      const gated: BlockDevice = {
+        canMultiConn: false,
+        size: () => SIZE,
+        read: (_o, length) => Promise.resolve(Buffer.alloc(length)),
+        write: () => Promise.resolve(),
+        flush: () =>
+          new Promise<void>((resolve) => {
+            pending.push(resolve);
+            maxPending = Math.max(maxPending, pending.length);
+          }),
+        trim: () => Promise.resolve(),
+        writeZeroes: () => Promise.resolve(),
+      };
+      const gatedServer = new NbdServer({ exports: new Map([['', gated]]), maxInFlightRequests: 8 });
+      const { port: gatedPort } = await gatedServer.listenTcp('127.0.0.1', 0);
+      try {
+        const c = await RawClient.connect(gatedPort);
+        clients.push(c);
+        await c.connectedTo('');
+        for (let i = 0; i < 40; i++) c.request(NBD_CMD_FLUSH, i, 0, 0);
+        await waitFor(() => pending.length === 8);
+        await new Promise((r) => setTimeout(r, 50));
+        expect(pending.length).toBe(8);
+        const seen = new Set<number>();
+        while (seen.size < 40) {
+          for (const release of pending.splice(0)) release();
+          const reply = await c.readReply();
+          expect(reply.error).toBe(0);
+          seen.add(reply.handle);
+        }
+        expect(maxPending).toBeLessThanOrEqual(8);
+      } finally {
+        await gatedServer.close();
+      }
+    });
+
+    it('counts connections and closes them all on close()', async () => {
+      const a = await (await client()).connectedTo('');
+      const b = await client();
+      await b.greet();
+      await waitFor(() => server.connectionCount === 2);
+      await server.close();
+      expect(await a.closedWithin()).toBe(true);
+      expect(await b.closedWithin()).toBe(true);
+      await waitFor(() => server.connectionCount === 0);
+    });
+  });
+});
