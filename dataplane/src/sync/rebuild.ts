@@ -18,9 +18,10 @@ export interface RebuildOptions {
 
 /**
  * Rebuilds a fresh replica from a healthy one in two steps around the engine's join point:
- * `prepare` gives the target the source's snapshot chain as empty layers beneath its head;
- * after the engine took the join snapshot (the target already receives every new write),
- * `copy` fills those layers and the join snapshot with the source's data, holes skipped.
+ * `prepare` checks the target is fresh before it joins; after the engine took the join
+ * snapshot (the target already receives every new write into its head), `copy` stages the
+ * source's layers up to and including the join snapshot on the target (holes skipped) and
+ * commits them at once; the staged join snapshot replaces the target's empty one.
  */
 export interface Rebuilder {
   prepare(source: ReplicaBackend, target: ReplicaBackend): Promise<void>;
@@ -42,10 +43,7 @@ export function replicaRebuilder(opts: RebuildOptions = {}): Rebuilder {
           `rebuild target already has ${targetChain.length - 1} snapshot(s); use a fresh replica`,
         );
       }
-      const chain = await source.chain();
-      for (const layer of chain.slice(0, -1)) {
-        await target.control('importLayer', { params: [layerMeta(layer)] });
-      }
+      await source.info();
     },
 
     async copy(source, target, snapshot, progress) {
@@ -59,11 +57,17 @@ export function replicaRebuilder(opts: RebuildOptions = {}): Rebuilder {
       const pieces = planCopy(withRanges);
       const report = { bytesDone: 0, bytesTotal: totalBytes(pieces) };
       progress({ ...report });
-      await copyPieces(source, target, pieces, opts, (n) => {
-        report.bytesDone += n;
-        progress({ ...report });
-      });
-      await target.control('finishImport', { params: [] });
+      try {
+        for (const layer of layers) await target.control('importLayer', { params: [layerMeta(layer)] });
+        await copyPieces(source, target, pieces, opts, (n) => {
+          report.bytesDone += n;
+          progress({ ...report });
+        });
+        await target.control('finishImport', { params: [] });
+      } catch (err) {
+        await target.control('abortImport', { params: [] }).catch(() => {});
+        throw err;
+      }
       const after = await target.chain();
       const want = layers.map((l) => l.name).join(',');
       const got = after
