@@ -144,9 +144,17 @@ export class ManagedProcess {
     } finally {
       closeSync(fd);
     }
+    let spawnError: Error | undefined;
+    child.once('error', (err) => {
+      spawnError = err;
+    });
+    if (child.pid === undefined) {
+      // The reason (ENOENT, EACCES) only arrives as an event; the missing pid says enough.
+      throw new Error(
+        `${spec.name}: cannot start ${spec.command}${spawnError ? `: ${spawnError.message}` : ''}`,
+      );
+    }
     const started = new ManagedProcess(spec, child);
-    // A spawn failure (ENOENT) arrives as an event; it shows as an exit with code 127.
-    child.once('error', () => child.emit('exit', 127, null));
     if (spec.outliveParent) {
       child.unref();
     } else {

@@ -1,0 +1,59 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { stopClusterInDir } from '../src/harness/cluster.js';
+import { readClusterState } from '../src/harness/cluster-state.js';
+import { Kubectl } from '../src/harness/kubectl.js';
+import { groupAlive } from '../src/harness/managed-process.js';
+
+const run = promisify(execFile);
+const skip = process.env.LONGHORN_TS_SKIP_K8S === '1';
+const bin = resolve(import.meta.dirname, '../../bin/longhorn-local.js');
+
+function longhornLocal(args: string[]): Promise<{ stdout: string; stderr: string }> {
+  return run(process.execPath, [bin, ...args], { timeout: 120_000 });
+}
+
+describe.skipIf(skip)('longhorn-local cluster up / down', () => {
+  let dir: string | undefined;
+
+  afterAll(async () => {
+    if (!dir) return;
+    await stopClusterInDir(dir).catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('starts a cluster in the background, prints the kubeconfig last, and stops it completely', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'lh-e2e-cli-'));
+    const t0 = Date.now();
+    const { stdout } = await longhornLocal(['cluster', 'up', '--dir', dir, '--nodes', '2']);
+    process.stdout.write(`[cluster-cli.test] cluster up took ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+    const kubeconfig = stdout.trimEnd().split('\n').at(-1)!;
+    expect(kubeconfig).toBe(join(dir, 'kubeconfig'));
+    expect(existsSync(kubeconfig)).toBe(true);
+
+    // The cluster outlives the CLI process.
+    const state = await readClusterState(dir);
+    expect(state?.ready).toBe(true);
+    const records = state!.processes;
+    expect(records.length).toBeGreaterThanOrEqual(5);
+    expect(records.every((r) => groupAlive(r.pgid))).toBe(true);
+    const nodes = await new Kubectl(kubeconfig).run(['get', 'nodes', '-o', 'name']);
+    expect(nodes.trim().split('\n').sort()).toEqual(['node/node-1', 'node/node-2']);
+
+    // A second `up` on a running cluster answers with the same kubeconfig.
+    const again = await longhornLocal(['cluster', 'up', '--dir', dir]);
+    expect(again.stdout.trimEnd().split('\n').at(-1)).toBe(kubeconfig);
+
+    const down = await longhornLocal(['cluster', 'down', '--dir', dir]);
+    expect(down.stdout).toMatch(/processes stopped/);
+    expect(records.filter((r) => groupAlive(r.pgid))).toEqual([]);
+    expect(await readClusterState(dir)).toBeUndefined();
+    // down is idempotent
+    await longhornLocal(['cluster', 'down', '--dir', dir]);
+  });
+});

@@ -1,0 +1,212 @@
+import { X509Certificate } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClusterPki, issueCertificate } from '../src/harness/certificates.js';
+import { stopClusterInDir } from '../src/harness/cluster.js';
+import { readClusterState, writeClusterState } from '../src/harness/cluster-state.js';
+import { mountsUnder } from '../src/harness/host-cleanup.js';
+import { groupAlive, ManagedProcess } from '../src/harness/managed-process.js';
+import { defaultNodeSpecs, nodeManifest, ZONE_LABEL } from '../src/harness/node-specs.js';
+import { freePorts } from '../src/harness/ports.js';
+import { SimulatedNode } from '../src/harness/simulated-node.js';
+import { TimeoutError, waitFor } from '../src/harness/wait.js';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'lh-harness-unit-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('node specs', () => {
+  it('spreads nodes over zones round-robin at 127.0.0.x', () => {
+    expect(defaultNodeSpecs(4)).toEqual([
+      { name: 'node-1', address: '127.0.0.11', zone: 'zone-a', region: 'region-1' },
+      { name: 'node-2', address: '127.0.0.12', zone: 'zone-b', region: 'region-1' },
+      { name: 'node-3', address: '127.0.0.13', zone: 'zone-c', region: 'region-1' },
+      { name: 'node-4', address: '127.0.0.14', zone: 'zone-a', region: 'region-1' },
+    ]);
+    expect(() => defaultNodeSpecs(0)).toThrow(RangeError);
+  });
+
+  it('makes a Node object kwok manages, labelled with its zone', () => {
+    const node = nodeManifest(defaultNodeSpecs(1)[0]!) as {
+      metadata: { annotations: Record<string, string>; labels: Record<string, string> };
+    };
+    expect(node.metadata.annotations['kwok.x-k8s.io/node']).toBe('fake');
+    expect(node.metadata.labels[ZONE_LABEL]).toBe('zone-a');
+  });
+});
+
+describe('waitFor', () => {
+  it('returns the first truthy probe result', async () => {
+    let n = 0;
+    await expect(waitFor('n to reach 3', () => (++n >= 3 ? n : undefined))).resolves.toBe(3);
+  });
+
+  it('times out with the last error', async () => {
+    const err = await waitFor(
+      'never',
+      () => {
+        throw new Error('still down');
+      },
+      { timeoutMs: 100 },
+    ).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TimeoutError);
+    expect((err as Error).message).toMatch(/never.*still down/);
+  });
+
+  it('stops at once on a fatal error', async () => {
+    const t0 = Date.now();
+    await expect(
+      waitFor(
+        'x',
+        () => {
+          throw new RangeError('dead');
+        },
+        { timeoutMs: 10_000, isFatal: (e) => e instanceof RangeError },
+      ),
+    ).rejects.toThrow('dead');
+    expect(Date.now() - t0).toBeLessThan(1_000);
+  });
+});
+
+describe('ports', () => {
+  it('hands out distinct free ports', async () => {
+    const ports = await freePorts(20);
+    expect(new Set(ports).size).toBe(20);
+  });
+});
+
+describe('managed processes', () => {
+  it('stops a whole process group, children included', async () => {
+    const proc = ManagedProcess.start({
+      name: 'tree',
+      command: 'sh',
+      args: ['-c', 'sleep 600 & sleep 600 & wait'],
+      logFile: join(dir, 'tree.log'),
+    });
+    await waitFor('the group to exist', () => groupAlive(proc.pid));
+    await proc.stop(5_000);
+    expect(groupAlive(proc.pid)).toBe(false);
+    expect(proc.running).toBe(false);
+  });
+
+  it('SIGKILLs what ignores SIGTERM after the grace period', async () => {
+    const proc = ManagedProcess.start({
+      name: 'stubborn',
+      command: 'sh',
+      args: ['-c', 'trap "" TERM; echo ready; while :; do sleep 1; done'],
+      logFile: join(dir, 'stubborn.log'),
+    });
+    await waitFor('ready', async () => (await readFile(join(dir, 'stubborn.log'), 'utf8')).includes('ready'));
+    const t0 = Date.now();
+    await proc.stop(300);
+    expect(groupAlive(proc.pid)).toBe(false);
+    expect(Date.now() - t0).toBeLessThan(5_000);
+  });
+
+  it('refuses a command that cannot be started', () => {
+    expect(() =>
+      ManagedProcess.start({
+        name: 'nope',
+        command: join(dir, 'no-such-binary'),
+        args: [],
+        logFile: join(dir, 'nope.log'),
+      }),
+    ).toThrow(/nope: cannot start/);
+  });
+});
+
+describe('simulated node', () => {
+  it('gives its processes the node identity and kills them all', async () => {
+    const [spec] = defaultNodeSpecs(1);
+    const node = new SimulatedNode({
+      spec: spec!,
+      dataDir: join(dir, 'nodes', 'node-1'),
+      logDir: join(dir, 'logs'),
+      kubeconfig: join(dir, 'kubeconfig'),
+    });
+    const proc = await node.start({
+      name: 'env',
+      command: 'sh',
+      args: ['-c', 'echo "$NODE_NAME $NODE_IP $NODE_ZONE $PWD"; sleep 600'],
+    });
+    const log = join(dir, 'logs', 'node-1-env.log');
+    const line = await waitFor(
+      'the env line',
+      async () => (await readFile(log, 'utf8').catch(() => '')).trim() || undefined,
+    );
+    expect(line).toBe(`node-1 127.0.0.11 zone-a ${join(dir, 'nodes', 'node-1')}`);
+    expect(proc.name).toBe('node-1/env');
+    await node.kill();
+    expect(groupAlive(proc.pid)).toBe(false);
+  });
+});
+
+describe('stopClusterInDir', () => {
+  it('stops every recorded process group and removes the state', async () => {
+    const cdir = join(dir, 'cluster');
+    const procs = ['etcd', 'node-1/replica'].map((name) =>
+      ManagedProcess.start({
+        name,
+        command: 'sleep',
+        args: ['600'],
+        logFile: join(cdir, `${name.replace('/', '-')}.log`),
+      }),
+    );
+    await writeClusterState({
+      dir: cdir,
+      kubeconfig: join(cdir, 'kubeconfig'),
+      apiServer: 'https://127.0.0.1:1',
+      ownerPid: null,
+      ready: true,
+      startedAt: new Date().toISOString(),
+      nodes: [],
+      ports: {},
+      processes: procs.map((p) => p.record()),
+    });
+    const stopped = await stopClusterInDir(cdir);
+    expect(stopped.map((r) => r.name)).toEqual(['etcd', 'node-1/replica']);
+    expect(procs.some((p) => groupAlive(p.pid))).toBe(false);
+    expect(await readClusterState(cdir)).toBeUndefined();
+    await expect(stopClusterInDir(cdir)).resolves.toEqual([]);
+  });
+});
+
+describe('host cleanup', () => {
+  it('finds no mounts under a fresh directory', async () => {
+    expect(await mountsUnder(dir)).toEqual([]);
+    expect(await mountsUnder('/')).toContain('/');
+  });
+});
+
+describe('certificates', () => {
+  it('issues a CA, a serving cert for loopback and an admin cert in system:masters', async () => {
+    const pki = await createClusterPki(join(dir, 'pki'));
+    const ca = new X509Certificate(await readFile(pki.caCert));
+    const serving = new X509Certificate(await readFile(pki.servingCert));
+    const admin = new X509Certificate(await readFile(pki.adminCert));
+    expect(ca.ca).toBe(true);
+    expect(serving.verify(ca.publicKey)).toBe(true);
+    expect(serving.checkIP('127.0.0.1')).toBe('127.0.0.1');
+    expect(serving.checkHost('localhost')).toBe('localhost');
+    expect(admin.subject).toMatch(/O=system:masters/);
+    expect(admin.verify(ca.publicKey)).toBe(true);
+    expect(ca.publicKey.asymmetricKeyDetails?.namedCurve).toBe('prime256v1');
+    const hook = await issueCertificate(
+      pki,
+      pki.dir,
+      'webhook',
+      { commonName: 'webhook' },
+      {
+        usage: 'server',
+        altNames: ['127.0.0.1'],
+      },
+    );
+    expect(new X509Certificate(await readFile(hook.cert)).checkIP('127.0.0.1')).toBe('127.0.0.1');
+  });
+});
