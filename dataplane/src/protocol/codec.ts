@@ -159,7 +159,12 @@ export class FrameParser {
         chunk.copy(this.scratch, this.headerFill, pos, pos + take);
         this.headerFill += take;
         pos += take;
-        if (this.headerFill < HEADER_SIZE) break;
+        if (this.headerFill < HEADER_SIZE) {
+          // Judge the magic as soon as it is in, so short garbage does not wait for more bytes.
+          if (this.headerFill >= 2 && this.scratch.readUInt16LE(0) !== MAGIC)
+            this.parseHeader(this.scratch, 0);
+          break;
+        }
         this.headerFill = 0;
         dataLength = this.parseHeader(this.scratch, 0);
       }

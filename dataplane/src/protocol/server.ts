@@ -167,8 +167,10 @@ export class ReplicaServer {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
-    await Promise.all(this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    // server.close() waits for open connections, so drop them first.
+    const stopped = Promise.all(this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
     for (const c of this.conns) c.destroy();
+    await stopped;
     const results = await Promise.allSettled([...this.replicas.keys()].map((id) => this.closeEntry(id)));
     for (const r of results)
       if (r.status === 'rejected') this.log.error({ err: r.reason }, 'closing replica failed');
@@ -251,10 +253,7 @@ class ServerConnection {
       try {
         this.parser.push(chunk);
       } catch (err) {
-        this.log.warn(
-          { replica: this.entry?.id, err: (err as Error).message },
-          'closing connection on garbage',
-        );
+        this.log.warn({ err: (err as Error).message }, 'closing connection on garbage');
         this.destroy();
       }
     });
@@ -296,10 +295,7 @@ class ServerConnection {
       this.socket.end();
       return;
     }
-    this.log.warn(
-      { replica: this.entry?.id, type: messageTypeName(type) },
-      'unexpected message, closing connection',
-    );
+    this.log.warn({ type: messageTypeName(type) }, 'unexpected message, closing connection');
     this.destroy();
   }
 

@@ -1,0 +1,89 @@
+/**
+ * Process entry of a replica server: one per node (or disk), serving many replicas.
+ *
+ *   node dataplane/dist/protocol/replica-server-main.js \
+ *     --listen HOST:PORT --socket PATH --data-dir DIR [--open-existing]
+ *
+ * Env fallbacks: REPLICA_SERVER_LISTEN, REPLICA_SERVER_SOCKET, REPLICA_SERVER_DATA_DIR.
+ * Prints one JSON line `{"tcp":{"host","port"}|null,"socket":PATH|null,"pid"}` to stdout when
+ * ready. SIGTERM/SIGINT close every replica and exit 0. Logs (pino) go to stderr.
+ */
+import { mkdir, readdir } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { ReplicaServer } from './server.js';
+import type { ReplicaStoreFactory } from './store-factory.js';
+
+function parseListen(value: string): { host: string; port: number } {
+  const i = value.lastIndexOf(':');
+  if (i < 0) throw new Error(`--listen wants HOST:PORT, got ${value}`);
+  const host = value.slice(0, i).replace(/^\[(.*)\]$/, '$1') || '0.0.0.0';
+  const port = Number(value.slice(i + 1));
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`bad port in ${value}`);
+  return { host, port };
+}
+
+async function loadFactory(): Promise<ReplicaStoreFactory> {
+  // The store's module path is kept in a variable so this entry builds before the store lands.
+  const modulePath = '../replica/replica.js';
+  const mod = (await import(modulePath)) as { Replica: ReplicaStoreFactory };
+  return {
+    create: (dir, opts) => mod.Replica.create(dir, opts),
+    open: (dir) => mod.Replica.open(dir),
+  };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      listen: { type: 'string' },
+      socket: { type: 'string' },
+      'data-dir': { type: 'string' },
+      'open-existing': { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  const listen = values.listen ?? process.env.REPLICA_SERVER_LISTEN;
+  const socketPath = values.socket ?? process.env.REPLICA_SERVER_SOCKET;
+  const dataDir = values['data-dir'] ?? process.env.REPLICA_SERVER_DATA_DIR;
+  if (!dataDir) throw new Error('--data-dir (or REPLICA_SERVER_DATA_DIR) is required');
+  if (!listen && !socketPath) throw new Error('give --listen HOST:PORT and/or --socket PATH');
+
+  const logger = pino({ level: process.env.LOG_LEVEL ?? 'info' }, pino.destination(2));
+  await mkdir(dataDir, { recursive: true });
+  const server = new ReplicaServer({ dataDir, factory: await loadFactory(), logger });
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping replica server');
+    server.close().then(
+      () => process.exit(0),
+      (err) => {
+        logger.error({ err }, 'error while stopping');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+
+  if (values['open-existing']) {
+    for (const ent of await readdir(dataDir, { withFileTypes: true })) {
+      if (!ent.isDirectory()) continue;
+      await server.openReplica(ent.name).catch((err: Error) => {
+        logger.warn({ replica: ent.name, err: err.message }, 'could not open existing replica');
+      });
+    }
+  }
+
+  const tcp = listen ? await server.listenTcp(parseListen(listen).host, parseListen(listen).port) : null;
+  const socket = socketPath ? await server.listenUnix(socketPath) : null;
+  process.stdout.write(`${JSON.stringify({ tcp, socket, pid: process.pid })}\n`);
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`replica-server: ${err.message}\n`);
+  process.exit(1);
+});

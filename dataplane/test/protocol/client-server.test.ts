@@ -1,0 +1,248 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { BlockError } from '../../src/block/block-error.js';
+import { ReplicaServerAdmin } from '../../src/protocol/admin-client.js';
+import { ReplicaClient, type ReplicaTarget } from '../../src/protocol/client.js';
+import { encodeFrame, encodeJson, MessageType } from '../../src/protocol/codec.js';
+import { ReplicaRemoteError } from '../../src/protocol/remote-error.js';
+import { ReplicaServer } from '../../src/protocol/server.js';
+import { MemoryStore, memoryFactory } from './memory-store.js';
+
+const MiB = 1024 * 1024;
+
+async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+let dir: string;
+let server: ReplicaServer;
+const clients: ReplicaClient[] = [];
+
+async function open(target: ReplicaTarget, id: string, connections = 2): Promise<ReplicaClient> {
+  const c = await ReplicaClient.connect(target, id, { connections });
+  clients.push(c);
+  return c;
+}
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'proto-'));
+  server = new ReplicaServer({ dataDir: join(dir, 'data'), factory: memoryFactory });
+});
+
+afterEach(async () => {
+  for (const c of clients.splice(0)) await c.close();
+  await server.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe.each(['tcp', 'unix'] as const)('client and server over %s', (kind) => {
+  let target: ReplicaTarget;
+  let store: MemoryStore;
+
+  beforeEach(async () => {
+    target =
+      kind === 'tcp'
+        ? await server.listenTcp('127.0.0.1', 0)
+        : { path: await server.listenUnix(join(dir, 's.sock')) };
+    store = new MemoryStore(64 * MiB);
+    server.addReplica('r1', store);
+  });
+
+  it('serves pipelined concurrent writes and reads byte-exact', async () => {
+    const client = await open(target, 'r1', 2);
+    expect(client.helloInfo.size).toBe(64 * MiB);
+    const shadow = Buffer.alloc(8 * MiB);
+    // 256 concurrent writes at unaligned offsets in disjoint 32 KiB slots, sizes up to 32 KiB.
+    const writes = Array.from({ length: 256 }, (_, i) => {
+      const len = 1 + ((i * 7919) % (32 * 1024 - 1));
+      const off = i * 32 * 1024 + (i % 3);
+      const data = randomBytes(Math.min(len, 32 * 1024 - (i % 3)));
+      data.copy(shadow, off);
+      return client.write(off, data);
+    });
+    // A 1 MiB write and a 4 MiB one split across many frames on the wire.
+    const big = randomBytes(4 * MiB);
+    big.copy(shadow, 4 * MiB);
+    writes.push(client.write(4 * MiB, big));
+    await Promise.all(writes);
+    await client.flush();
+    const reads = await Promise.all(
+      Array.from({ length: 128 }, (_, i) => client.read(i * 64 * 1024, 64 * 1024)),
+    );
+    expect(Buffer.concat(reads).equals(shadow)).toBe(true);
+    expect((await client.read(4 * MiB, 4 * MiB)).equals(big)).toBe(true);
+    await client.writeZeroes(4 * MiB, MiB);
+    await client.unmap(5 * MiB, 4096);
+    const after = await client.read(4 * MiB, MiB + 8192);
+    expect(after.subarray(0, MiB + 4096).equals(Buffer.alloc(MiB + 4096))).toBe(true);
+    expect(after.subarray(MiB + 4096).equals(big.subarray(MiB + 4096, MiB + 8192))).toBe(true);
+    expect(await client.ping()).toBeGreaterThanOrEqual(0);
+  });
+
+  it('matches out-of-order replies by seq', async () => {
+    const client = await open(target, 'r1', 1);
+    await client.write(0, Buffer.alloc(4096, 1));
+    await client.write(4096, Buffer.alloc(4096, 2));
+    store.delay = (offset) => (offset === 0 ? 80 : 0);
+    const order: number[] = [];
+    const slow = client.read(0, 4096).then((b) => {
+      order.push(b[0]!);
+      return b;
+    });
+    const fast = client.read(4096, 4096).then((b) => {
+      order.push(b[0]!);
+      return b;
+    });
+    await Promise.all([slow, fast]);
+    expect(order).toEqual([2, 1]);
+  });
+
+  it('runs snapshot, chain, revert and errors through the wire', async () => {
+    const client = await open(target, 'r1');
+    await client.write(0, Buffer.alloc(4096, 0xaa));
+    await client.snapshot('s1', { labels: { a: 'b' }, userCreated: true, created: '2026-01-01T00:00:00Z' });
+    await client.write(0, Buffer.alloc(4096, 0xbb));
+    const chain = await client.chain();
+    expect(chain.map((l) => l.name)).toEqual(['s1', (await client.info()).headName]);
+    expect(chain[0]).toMatchObject({
+      labels: { a: 'b' },
+      created: '2026-01-01T00:00:00Z',
+      allocatedBytes: 4096,
+    });
+    expect((await client.allocatedRanges('s1'))[0]).toEqual({ offset: 0, length: 4096 });
+    expect(
+      (await client.readLayer('s1', 0, 8192)).equals(
+        Buffer.concat([Buffer.alloc(4096, 0xaa), Buffer.alloc(4096)]),
+      ),
+    ).toBe(true);
+    expect((await client.read(0, 1))[0]).toBe(0xbb);
+    await client.revert('s1');
+    expect((await client.read(0, 1))[0]).toBe(0xaa);
+    await client.setGeneration(42);
+    expect((await client.info()).generation).toBe(42);
+    await client.expand(128 * MiB);
+    expect((await client.info()).size).toBe(128 * MiB);
+    await client.snapshot('s2');
+    await client.markRemoved('s2');
+    expect(await client.purge()).toEqual(['s2']);
+
+    // Store errors keep their code: a store code arrives as ReplicaRemoteError, a block code as BlockError.
+    await expect(client.revert('nope')).rejects.toBeInstanceOf(ReplicaRemoteError);
+    await expect(client.revert('nope')).rejects.toMatchObject({ code: 'ENOENT' });
+    await expect(client.read(128 * MiB, 4096)).rejects.toBeInstanceOf(BlockError);
+    await expect(client.read(128 * MiB, 4096)).rejects.toMatchObject({ code: 'EINVAL' });
+    await expect(client.control('noSuchOp')).rejects.toMatchObject({ code: 'ENOTSUP' });
+    await expect(client.writeLayer('s1', 0, Buffer.alloc(10))).rejects.toMatchObject({ code: 'ENOTSUP' });
+    // The connection still serves after errors.
+    expect((await client.read(0, 1))[0]).toBe(0xaa);
+  });
+
+  it('closes only the connection that sends garbage', async () => {
+    const client = await open(target, 'r1');
+    const data = randomBytes(64 * 1024);
+    await client.write(0, data);
+    for (const garbage of [
+      Buffer.from('GET / HTTP/1.1\r\n\r\n'),
+      // Valid header with an unknown type.
+      encodeFrame({ seq: 1, type: 99, offset: 0, size: 0, data: Buffer.alloc(0) }),
+      // Absurd length.
+      (() => {
+        const b = encodeFrame({ seq: 1, type: MessageType.Write, offset: 0, size: 0, data: Buffer.alloc(0) });
+        b.writeUInt32LE(0xffff_fff0, 22);
+        return b;
+      })(),
+    ]) {
+      const raw = connect(
+        'path' in target ? { path: target.path } : { host: target.host, port: target.port },
+      );
+      let closed = false;
+      raw.on('close', () => {
+        closed = true;
+      });
+      raw.on('error', () => {});
+      raw.write(
+        encodeFrame({
+          seq: 1,
+          type: MessageType.Hello,
+          offset: 0,
+          size: 0,
+          data: encodeJson({ replicaId: 'r1' }),
+        }),
+      );
+      raw.write(garbage);
+      await until(() => closed, 'garbage connection to close');
+    }
+    expect(client.closed).toBe(false);
+    expect((await client.read(0, data.length)).equals(data)).toBe(true);
+    expect(server.listReplicas()[0]!.connections).toBe(2);
+  });
+
+  it('rejects pending requests promptly on close() and after a disconnect', async () => {
+    const client = await open(target, 'r1');
+    store.delay = () => 10_000;
+    const pending = [client.read(0, 4096), client.write(0, Buffer.alloc(4096))];
+    const started = Date.now();
+    await client.close();
+    for (const p of pending) await expect(p).rejects.toMatchObject({ code: 'EIO' });
+    expect(Date.now() - started).toBeLessThan(1000);
+    await expect(client.read(0, 1)).rejects.toMatchObject({ code: 'EIO' });
+
+    store.delay = () => 10_000;
+    const other = await open(target, 'r1');
+    const disconnects: BlockError[] = [];
+    other.on('disconnect', (err) => disconnects.push(err));
+    const inflight = other.read(0, 4096);
+    await until(() => server.listReplicas()[0]!.connections === 2, 'connections bound');
+    await server.closeReplica('r1');
+    await expect(inflight).rejects.toThrow(/replica r1 at .*(closed|reset|EPIPE)/);
+    expect(disconnects).toHaveLength(1);
+    expect(store.closed).toBe(true);
+  });
+});
+
+describe('management', () => {
+  it('creates, lists, opens, closes and deletes several replicas in one server', async () => {
+    const target = await server.listenTcp('127.0.0.1', 0);
+    const admin = await ReplicaServerAdmin.connect(target);
+    try {
+      await admin.create('a', { size: 4 * MiB });
+      await admin.create('b', { size: 8 * MiB });
+      await expect(admin.create('a', { size: MiB })).rejects.toMatchObject({ code: 'EINVAL' });
+      await expect(admin.create('../x', { size: MiB })).rejects.toMatchObject({ code: 'EINVAL' });
+      expect((await admin.list()).map((r) => [r.id, r.info.size])).toEqual([
+        ['a', 4 * MiB],
+        ['b', 8 * MiB],
+      ]);
+      const a = await open(target, 'a');
+      const b = await open(target, 'b');
+      await a.write(0, Buffer.alloc(4096, 1));
+      await b.write(0, Buffer.alloc(4096, 2));
+      expect((await a.read(0, 1))[0]).toBe(1);
+      expect((await b.read(0, 1))[0]).toBe(2);
+      await expect(open(target, 'c')).rejects.toMatchObject({ code: 'ENOENT' });
+
+      const lost: string[] = [];
+      a.on('disconnect', () => lost.push('a'));
+      await admin.close('a');
+      await until(() => a.closed, 'client a to see its replica close');
+      expect(lost).toEqual(['a']);
+      expect((await b.read(0, 1))[0]).toBe(2);
+      expect((await admin.open('a')).size).toBe(4 * MiB);
+      expect((await admin.open('a')).size).toBe(4 * MiB);
+      await admin.delete('a');
+      await expect(admin.open('a')).rejects.toMatchObject({ code: 'ENOENT' });
+      expect((await admin.list()).map((r) => r.id)).toEqual(['b']);
+      expect(await admin.ping()).toBeGreaterThanOrEqual(0);
+    } finally {
+      await admin.disconnect();
+    }
+  });
+});
