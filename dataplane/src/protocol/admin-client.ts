@@ -3,6 +3,7 @@ import type { ReplicaInfo } from '../replica/types.js';
 import { decodeJson, encodeJson, MessageType } from './codec.js';
 import { type ReplicaTarget, RequestConnection, targetToString } from './request-connection.js';
 import type { ReplicaEntryInfo } from './server.js';
+import type { CreateReplicaOptions } from './store-factory.js';
 
 /**
  * Management connection to a replica server: create, open, close, delete and list the replicas
@@ -27,7 +28,7 @@ export class ReplicaServerAdmin {
   }
 
   /** Creates a replica of `size` bytes in `dir` (default `<dataDir>/<id>`) and opens it. */
-  create(id: string, opts: { size: number; dir?: string }): Promise<ReplicaInfo> {
+  create(id: string, opts: CreateReplicaOptions & { dir?: string }): Promise<ReplicaInfo> {
     return this.call('create', { id, ...opts }) as Promise<ReplicaInfo>;
   }
 

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { BlockError } from '../block/block-error.js';
-import type { ByteRange, LayerInfo, ReplicaInfo, SnapshotOptions } from '../replica/types.js';
+import type { ByteRange, LayerImport, LayerInfo, ReplicaInfo, SnapshotOptions } from '../replica/types.js';
 import { decodeJson, encodeJson, encodeLayerWritePrefix, MessageType } from './codec.js';
 import { type ReplicaTarget, RequestConnection, targetToString } from './request-connection.js';
 
@@ -170,10 +170,44 @@ export class ReplicaClient extends EventEmitter<ReplicaClientEvents> {
     await this.send(MessageType.WriteLayer, offset, data.length, data, encodeLayerWritePrefix(name));
   }
 
+  /** The volume as it was when snapshot `name` was taken (backup). */
+  readSnapshot(name: string, offset: number, length: number): Promise<Buffer> {
+    return this.send(MessageType.ReadSnapshot, offset, length, Buffer.from(name, 'utf8'));
+  }
+
+  /** Stages an empty layer to receive (see LayerStore in replica/types.ts). */
+  async importLayer(meta: LayerImport): Promise<void> {
+    await this.control('importLayer', { meta });
+  }
+
+  /** Commits every staged layer at once. */
+  async finishImport(): Promise<void> {
+    await this.control('finishImport');
+  }
+
+  async abortImport(): Promise<void> {
+    await this.control('abortImport');
+  }
+
   /**
-   * Any other control operation the replica store exposes (used for layer import calls);
-   * `args` is one JSON object, the result is the store's JSON return value.
+   * SHA-512 (hex) of each `chunkSize` piece of layer `name`'s own bytes in
+   * [offset, offset + length), computed on the replica's side (at most 1 GiB per call).
    */
+  layerChecksums(name: string, offset: number, length: number, chunkSize: number): Promise<string[]> {
+    return this.control('layerChecksums', { name, offset, length, chunkSize }) as Promise<string[]>;
+  }
+
+  /** Regions written since the engine last declared all replicas equal. */
+  dirtyRanges(): Promise<ByteRange[]> {
+    return this.control('dirtyRanges') as Promise<ByteRange[]>;
+  }
+
+  /** Flushes, then durably clears the write-intent map. */
+  async markClean(): Promise<void> {
+    await this.control('markClean');
+  }
+
+  /** A control operation by name from the server's table (control-ops.ts); JSON in and out. */
   async control(op: string, args?: Record<string, unknown>): Promise<unknown> {
     const reply = await this.send(MessageType.Control, 0, 0, encodeJson({ op, args: args ?? {} }));
     return decodeJson(reply);

@@ -33,6 +33,8 @@ export const MessageType = {
   ReadLayer: 20,
   /** Rebuild: write bytes into a layer being imported; payload = u16 nameLength, name, data. */
   WriteLayer: 21,
+  /** Backup: read the volume as of a snapshot; offset/size in the header, payload = name. */
+  ReadSnapshot: 22,
 } as const;
 export type MessageType = (typeof MessageType)[keyof typeof MessageType];
 

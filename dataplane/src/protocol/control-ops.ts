@@ -1,5 +1,13 @@
+import { createHash } from 'node:crypto';
 import { BlockError } from '../block/block-error.js';
-import type { ReplicaStore, SnapshotOptions } from '../replica/types.js';
+import type {
+  DirtyTracking,
+  LayerImport,
+  LayerStore,
+  ReplicaStore,
+  SnapshotOptions,
+} from '../replica/types.js';
+import { MAX_DATA_LENGTH } from './codec.js';
 
 /**
  * The control operations a replica connection serves, as one table: op name -> handler taking
@@ -36,6 +44,51 @@ function snapshotOpts(args: Args): SnapshotOptions | undefined {
   return v as SnapshotOptions;
 }
 
+function layerStore(store: ReplicaStore): LayerStore {
+  const s = store as Partial<LayerStore>;
+  if (typeof s.importLayer !== 'function' || typeof s.readLayer !== 'function')
+    throw new BlockError('ENOTSUP', 'replica store offers no layer access');
+  return s as LayerStore;
+}
+
+function dirtyTracking(store: ReplicaStore): DirtyTracking {
+  const s = store as Partial<DirtyTracking>;
+  if (typeof s.dirtyRanges !== 'function')
+    throw new BlockError('ENOTSUP', 'replica store tracks no dirty ranges');
+  return s as DirtyTracking;
+}
+
+function layerImport(args: Args): LayerImport {
+  const v = args.meta;
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new BlockError('EINVAL', 'meta must be an object');
+  return v as LayerImport;
+}
+
+/** Largest range one layerChecksums call may hash (bounds the time one request takes). */
+const MAX_CHECKSUM_RANGE = 1024 * 1024 * 1024;
+
+/**
+ * SHA-512 (hex) of each `chunkSize` piece of one layer's own bytes in [offset, offset+length),
+ * computed next to the data so a rebuild sends only the pieces that differ.
+ */
+async function layerChecksums(store: ReplicaStore, args: Args): Promise<string[]> {
+  const layers = layerStore(store);
+  const name = str(args, 'name');
+  const offset = int(args, 'offset');
+  const length = int(args, 'length');
+  const chunkSize = int(args, 'chunkSize');
+  if (chunkSize === 0 || chunkSize > MAX_DATA_LENGTH) throw new BlockError('EINVAL', 'bad chunkSize');
+  if (length > MAX_CHECKSUM_RANGE) throw new BlockError('EINVAL', `length exceeds ${MAX_CHECKSUM_RANGE}`);
+  const out: string[] = [];
+  for (let pos = offset; pos < offset + length; pos += chunkSize) {
+    const n = Math.min(chunkSize, offset + length - pos);
+    const buf = await layers.readLayer(name, pos, n);
+    out.push(createHash('sha512').update(buf).digest('hex'));
+  }
+  return out;
+}
+
 export const REPLICA_CONTROL_OPS: Readonly<Record<string, ControlHandler>> = {
   info: (s) => s.info(),
   chain: (s) => s.chain(),
@@ -46,34 +99,19 @@ export const REPLICA_CONTROL_OPS: Readonly<Record<string, ControlHandler>> = {
   expand: (s, a) => s.expand(int(a, 'size')),
   setGeneration: (s, a) => s.setGeneration(int(a, 'generation')),
   allocatedRanges: (s, a) => s.allocatedRanges(optStr(a, 'layer')),
+  // Rebuild: building a chain from received layers (see LayerStore in replica/types.ts).
+  importLayer: (s, a) => layerStore(s).importLayer(layerImport(a)),
+  finishImport: (s) => layerStore(s).finishImport(),
+  abortImport: (s) => layerStore(s).abortImport(),
+  layerChecksums,
+  // Write-intent tracking of the generation scheme.
+  dirtyRanges: (s) => dirtyTracking(s).dirtyRanges(),
+  markClean: (s) => dirtyTracking(s).markClean(),
 };
 
-/** Store methods never reachable through the generic pass-through. */
-const NOT_CALLABLE = new Set([
-  'constructor',
-  'close',
-  'read',
-  'write',
-  'flush',
-  'unmap',
-  'writeZeroes',
-  'readLayer',
-  'writeLayer',
-]);
-
-/**
- * Runs one control op: from the table, or else a public method of the store called with
- * `args.params` as positional arguments (for store calls added after this table, such as layer
- * import steps). Unknown ops answer ENOTSUP.
- */
+/** Runs one control op from the table; unknown ops (or ops the store lacks) answer ENOTSUP. */
 export async function runControlOp(store: ReplicaStore, op: string, args: Args): Promise<unknown> {
-  const handler = REPLICA_CONTROL_OPS[op];
-  if (handler) return await handler(store, args);
-  const method = (store as unknown as Record<string, unknown>)[op];
-  if (op.startsWith('_') || NOT_CALLABLE.has(op) || typeof method !== 'function') {
-    throw new BlockError('ENOTSUP', `unknown control operation ${op}`);
-  }
-  const params = args.params ?? [];
-  if (!Array.isArray(params)) throw new BlockError('EINVAL', 'params must be an array');
-  return await (method as (...p: unknown[]) => unknown).apply(store, params);
+  const handler = Object.hasOwn(REPLICA_CONTROL_OPS, op) ? REPLICA_CONTROL_OPS[op] : undefined;
+  if (!handler) throw new BlockError('ENOTSUP', `unknown control operation ${op}`);
+  return await handler(store, args);
 }

@@ -11,4 +11,4 @@ export {
 export { errorFromWire, ReplicaRemoteError } from './remote-error.js';
 export type { ReplicaTarget } from './request-connection.js';
 export { type ReplicaEntryInfo, ReplicaServer, type ReplicaServerOptions } from './server.js';
-export type { LayerReader, LayerWriter, ReplicaStoreFactory } from './store-factory.js';
+export type { CreateReplicaOptions, ReplicaStoreFactory } from './store-factory.js';

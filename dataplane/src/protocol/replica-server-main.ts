@@ -11,6 +11,7 @@
 import { mkdir, readdir } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
+import { Replica } from '../replica/replica.js';
 import { ReplicaServer } from './server.js';
 import type { ReplicaStoreFactory } from './store-factory.js';
 
@@ -23,15 +24,10 @@ function parseListen(value: string): { host: string; port: number } {
   return { host, port };
 }
 
-async function loadFactory(): Promise<ReplicaStoreFactory> {
-  // The store's module path is kept in a variable so this entry builds before the store lands.
-  const modulePath = '../replica/replica.js';
-  const mod = (await import(modulePath)) as { Replica: ReplicaStoreFactory };
-  return {
-    create: (dir, opts) => mod.Replica.create(dir, opts),
-    open: (dir) => mod.Replica.open(dir),
-  };
-}
+const replicaFactory: ReplicaStoreFactory = {
+  create: (dir, opts) => Replica.create(dir, opts),
+  open: (dir) => Replica.open(dir),
+};
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -51,7 +47,7 @@ async function main(): Promise<void> {
 
   const logger = pino({ level: process.env.LOG_LEVEL ?? 'info' }, pino.destination(2));
   await mkdir(dataDir, { recursive: true });
-  const server = new ReplicaServer({ dataDir, factory: await loadFactory(), logger });
+  const server = new ReplicaServer({ dataDir, factory: replicaFactory, logger });
 
   let stopping = false;
   const stop = (signal: string): void => {

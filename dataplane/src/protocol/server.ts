@@ -3,7 +3,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { join, resolve as resolvePath } from 'node:path';
 import { type Logger, pino } from 'pino';
 import { BlockError } from '../block/block-error.js';
-import type { ReplicaInfo, ReplicaStore } from '../replica/types.js';
+import type { LayerStore, ReplicaInfo, ReplicaStore } from '../replica/types.js';
 import {
   decodeJson,
   decodeLayerWrite,
@@ -17,7 +17,7 @@ import {
 import { runControlOp } from './control-ops.js';
 import { FrameWriter } from './frame-writer.js';
 import { errorToWire } from './remote-error.js';
-import type { LayerReader, LayerWriter, ReplicaStoreFactory } from './store-factory.js';
+import type { CreateReplicaOptions, ReplicaStoreFactory } from './store-factory.js';
 
 export interface ReplicaServerOptions {
   /** Where replicas live by default: `<dataDir>/<replicaId>`. */
@@ -109,12 +109,13 @@ export class ReplicaServer {
     this.replicas.set(id, { id, dir, store, conns: new Set() });
   }
 
-  async createReplica(id: string, opts: { size: number; dir?: string }): Promise<ReplicaInfo> {
+  async createReplica(id: string, opts: CreateReplicaOptions & { dir?: string }): Promise<ReplicaInfo> {
     return this.exclusive(id, async () => {
       if (this.replicas.has(id)) throw new BlockError('EINVAL', `replica ${id} is already open`);
       if (!Number.isSafeInteger(opts.size) || opts.size <= 0) throw new BlockError('EINVAL', 'bad size');
       const dir = this.dirFor(id, opts.dir);
-      const store = await this.opts.factory.create(dir, { size: opts.size });
+      const { dir: _dir, ...createOpts } = opts;
+      const store = await this.opts.factory.create(dir, createOpts);
       this.replicas.set(id, { id, dir, store, conns: new Set() });
       this.log.info({ replica: id, dir, size: opts.size }, 'replica created');
       return store.info();
@@ -334,7 +335,8 @@ class ServerConnection {
         this.runControl(seq, store, data);
         return true;
       case MessageType.ReadLayer:
-        this.readLayer(seq, store, data.toString('utf8'), offset, size);
+      case MessageType.ReadSnapshot:
+        this.readLayer(seq, store, type, data.toString('utf8'), offset, size);
         return true;
       case MessageType.WriteLayer:
         this.writeLayer(seq, store, offset, data);
@@ -399,20 +401,31 @@ class ServerConnection {
     );
   }
 
-  private readLayer(seq: number, store: ReplicaStore, name: string, offset: number, length: number): void {
-    const reader = store as Partial<LayerReader>;
-    if (typeof reader.readLayer !== 'function') {
-      this.replyError(seq, new BlockError('ENOTSUP', 'replica store cannot read layers'));
+  private readLayer(
+    seq: number,
+    store: ReplicaStore,
+    type: number,
+    name: string,
+    offset: number,
+    length: number,
+  ): void {
+    const reader = store as Partial<LayerStore>;
+    const read = type === MessageType.ReadLayer ? reader.readLayer : reader.readSnapshot;
+    if (typeof read !== 'function') {
+      this.replyError(
+        seq,
+        new BlockError('ENOTSUP', `replica store does not serve ${messageTypeName(type)}`),
+      );
       return;
     }
-    reader.readLayer(name, offset, length).then(
+    read.call(store, name, offset, length).then(
       (buf) => this.writer.send(seq, MessageType.Response, 0, buf.length, buf),
       (err) => this.replyError(seq, err),
     );
   }
 
   private writeLayer(seq: number, store: ReplicaStore, offset: number, payload: Buffer): void {
-    const writer = store as Partial<LayerWriter>;
+    const writer = store as Partial<LayerStore>;
     if (typeof writer.writeLayer !== 'function') {
       this.replyError(seq, new BlockError('ENOTSUP', 'replica store cannot write layers'));
       return;
@@ -425,7 +438,7 @@ class ServerConnection {
       this.replyError(seq, new BlockError('EINVAL', (err as Error).message));
       return;
     }
-    writer.writeLayer(name, offset, data).then(
+    writer.writeLayer.call(store, name, offset, data).then(
       () => this.writer.send(seq, MessageType.Response, 0, 0),
       (err) => this.replyError(seq, err),
     );
@@ -445,7 +458,13 @@ class ServerConnection {
     let run: () => Promise<unknown>;
     switch (op) {
       case 'create':
-        run = () => s.createReplica(String(args.id), { size: Number(args.size), dir });
+        run = () =>
+          s.createReplica(String(args.id), {
+            size: Number(args.size),
+            dir,
+            ...(typeof args.sectorSize === 'number' ? { sectorSize: args.sectorSize } : {}),
+            ...(typeof args.generation === 'number' ? { generation: args.generation } : {}),
+          });
         break;
       case 'open':
         run = () => s.openReplica(String(args.id), { dir });

@@ -10,7 +10,14 @@ import { ReplicaClient, type ReplicaTarget } from '../../src/protocol/client.js'
 import { encodeFrame, encodeJson, MessageType } from '../../src/protocol/codec.js';
 import { ReplicaRemoteError } from '../../src/protocol/remote-error.js';
 import { ReplicaServer } from '../../src/protocol/server.js';
-import { MemoryStore, memoryFactory } from './memory-store.js';
+import type { ReplicaStoreFactory } from '../../src/protocol/store-factory.js';
+import { Replica } from '../../src/replica/replica.js';
+import { MemoryStore } from './memory-store.js';
+
+const replicaFactory: ReplicaStoreFactory = {
+  create: (d, opts) => Replica.create(d, opts),
+  open: (d) => Replica.open(d),
+};
 
 const MiB = 1024 * 1024;
 
@@ -34,7 +41,7 @@ async function open(target: ReplicaTarget, id: string, connections = 2): Promise
 
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'proto-'));
-  server = new ReplicaServer({ dataDir: join(dir, 'data'), factory: memoryFactory });
+  server = new ReplicaServer({ dataDir: join(dir, 'data'), factory: replicaFactory });
 });
 
 afterEach(async () => {
@@ -52,8 +59,10 @@ describe.each(['tcp', 'unix'] as const)('client and server over %s', (kind) => {
       kind === 'tcp'
         ? await server.listenTcp('127.0.0.1', 0)
         : { path: await server.listenUnix(join(dir, 's.sock')) };
+    await server.createReplica('r1', { size: 64 * MiB });
+    // An in-memory store with artificial latency, for reordering and pending-request tests.
     store = new MemoryStore(64 * MiB);
-    server.addReplica('r1', store);
+    server.addReplica('mem', store);
   });
 
   it('serves pipelined concurrent writes and reads byte-exact', async () => {
@@ -88,7 +97,7 @@ describe.each(['tcp', 'unix'] as const)('client and server over %s', (kind) => {
   });
 
   it('matches out-of-order replies by seq', async () => {
-    const client = await open(target, 'r1', 1);
+    const client = await open(target, 'mem', 1);
     await client.write(0, Buffer.alloc(4096, 1));
     await client.write(4096, Buffer.alloc(4096, 2));
     store.delay = (offset) => (offset === 0 ? 80 : 0);
@@ -105,29 +114,34 @@ describe.each(['tcp', 'unix'] as const)('client and server over %s', (kind) => {
     expect(order).toEqual([2, 1]);
   });
 
-  it('runs snapshot, chain, revert and errors through the wire', async () => {
+  it('runs snapshot, chain, revert, expand and errors through the wire', async () => {
     const client = await open(target, 'r1');
     await client.write(0, Buffer.alloc(4096, 0xaa));
-    await client.snapshot('s1', { labels: { a: 'b' }, userCreated: true, created: '2026-01-01T00:00:00Z' });
+    await client.snapshot('s1', {
+      labels: { a: 'b' },
+      userCreated: true,
+      created: '2026-01-01T00:00:00.000Z',
+    });
     await client.write(0, Buffer.alloc(4096, 0xbb));
     const chain = await client.chain();
-    expect(chain.map((l) => l.name)).toEqual(['s1', (await client.info()).headName]);
+    const head = (await client.info()).headName;
+    expect(chain.map((l) => l.name)).toEqual(['s1', head]);
     expect(chain[0]).toMatchObject({
       labels: { a: 'b' },
-      created: '2026-01-01T00:00:00Z',
+      created: '2026-01-01T00:00:00.000Z',
       allocatedBytes: 4096,
     });
-    expect((await client.allocatedRanges('s1'))[0]).toEqual({ offset: 0, length: 4096 });
-    expect(
-      (await client.readLayer('s1', 0, 8192)).equals(
-        Buffer.concat([Buffer.alloc(4096, 0xaa), Buffer.alloc(4096)]),
-      ),
-    ).toBe(true);
+    expect(await client.allocatedRanges('s1')).toEqual([{ offset: 0, length: 4096 }]);
+    const s1 = Buffer.concat([Buffer.alloc(4096, 0xaa), Buffer.alloc(4096)]);
+    expect((await client.readLayer('s1', 0, 8192)).equals(s1)).toBe(true);
+    expect((await client.readSnapshot('s1', 0, 8192)).equals(s1)).toBe(true);
     expect((await client.read(0, 1))[0]).toBe(0xbb);
     await client.revert('s1');
     expect((await client.read(0, 1))[0]).toBe(0xaa);
     await client.setGeneration(42);
     expect((await client.info()).generation).toBe(42);
+    expect(Array.isArray(await client.dirtyRanges())).toBe(true);
+    await client.markClean();
     await client.expand(128 * MiB);
     expect((await client.info()).size).toBe(128 * MiB);
     await client.snapshot('s2');
@@ -136,13 +150,40 @@ describe.each(['tcp', 'unix'] as const)('client and server over %s', (kind) => {
 
     // Store errors keep their code: a store code arrives as ReplicaRemoteError, a block code as BlockError.
     await expect(client.revert('nope')).rejects.toBeInstanceOf(ReplicaRemoteError);
-    await expect(client.revert('nope')).rejects.toMatchObject({ code: 'ENOENT' });
-    await expect(client.read(128 * MiB, 4096)).rejects.toBeInstanceOf(BlockError);
-    await expect(client.read(128 * MiB, 4096)).rejects.toMatchObject({ code: 'EINVAL' });
+    await expect(client.revert('nope')).rejects.toMatchObject({ code: 'SNAPSHOT_NOT_FOUND' });
+    await expect(client.read(128 * MiB, 4096)).rejects.toMatchObject({ code: 'OUT_OF_RANGE' });
+    await expect(client.control('noSuchOp')).rejects.toBeInstanceOf(BlockError);
     await expect(client.control('noSuchOp')).rejects.toMatchObject({ code: 'ENOTSUP' });
-    await expect(client.writeLayer('s1', 0, Buffer.alloc(10))).rejects.toMatchObject({ code: 'ENOTSUP' });
+    await expect(client.control('constructor')).rejects.toMatchObject({ code: 'ENOTSUP' });
     // The connection still serves after errors.
     expect((await client.read(0, 1))[0]).toBe(0xaa);
+  });
+
+  it('imports layers and compares checksums through the wire (rebuild)', async () => {
+    const src = await open(target, 'r1');
+    const data = randomBytes(3 * MiB);
+    await src.write(MiB, data);
+    await src.snapshot('base', { userCreated: false });
+    await server.createReplica('r2', { size: 64 * MiB });
+    const dst = await open(target, 'r2');
+    const [base] = await src.chain();
+    await dst.importLayer({ name: 'base', parent: null, created: base!.created, userCreated: false });
+    for (const r of await src.allocatedRanges('base')) {
+      for (let pos = r.offset; pos < r.offset + r.length; pos += 2 * MiB) {
+        const n = Math.min(2 * MiB, r.offset + r.length - pos);
+        await dst.writeLayer('base', pos, await src.readLayer('base', pos, n));
+      }
+    }
+    await dst.finishImport();
+    await dst.revert('base');
+    expect((await dst.read(MiB, data.length)).equals(data)).toBe(true);
+    const a = await src.layerChecksums('base', 0, 8 * MiB, 2 * MiB);
+    const b = await dst.layerChecksums('base', 0, 8 * MiB, 2 * MiB);
+    expect(a).toHaveLength(4);
+    expect(b).toEqual(a);
+    await expect(dst.writeLayer('nope', 0, Buffer.alloc(4096))).rejects.toMatchObject({
+      code: 'IMPORT_INVALID',
+    });
   });
 
   it('closes only the connection that sends garbage', async () => {
@@ -182,11 +223,11 @@ describe.each(['tcp', 'unix'] as const)('client and server over %s', (kind) => {
     }
     expect(client.closed).toBe(false);
     expect((await client.read(0, data.length)).equals(data)).toBe(true);
-    expect(server.listReplicas()[0]!.connections).toBe(2);
+    expect(server.listReplicas().find((r) => r.id === 'r1')!.connections).toBe(2);
   });
 
   it('rejects pending requests promptly on close() and after a disconnect', async () => {
-    const client = await open(target, 'r1');
+    const client = await open(target, 'mem');
     store.delay = () => 10_000;
     const pending = [client.read(0, 4096), client.write(0, Buffer.alloc(4096))];
     const started = Date.now();
@@ -196,13 +237,12 @@ describe.each(['tcp', 'unix'] as const)('client and server over %s', (kind) => {
     await expect(client.read(0, 1)).rejects.toMatchObject({ code: 'EIO' });
 
     store.delay = () => 10_000;
-    const other = await open(target, 'r1');
+    const other = await open(target, 'mem');
     const disconnects: BlockError[] = [];
     other.on('disconnect', (err) => disconnects.push(err));
     const inflight = other.read(0, 4096);
-    await until(() => server.listReplicas()[0]!.connections === 2, 'connections bound');
-    await server.closeReplica('r1');
-    await expect(inflight).rejects.toThrow(/replica r1 at .*(closed|reset|EPIPE)/);
+    await server.closeReplica('mem');
+    await expect(inflight).rejects.toThrow(/replica mem at .*(closed|reset|EPIPE)/);
     expect(disconnects).toHaveLength(1);
     expect(store.closed).toBe(true);
   });
@@ -213,9 +253,10 @@ describe('management', () => {
     const target = await server.listenTcp('127.0.0.1', 0);
     const admin = await ReplicaServerAdmin.connect(target);
     try {
-      await admin.create('a', { size: 4 * MiB });
+      await admin.create('a', { size: 4 * MiB, sectorSize: 4096 });
       await admin.create('b', { size: 8 * MiB });
       await expect(admin.create('a', { size: MiB })).rejects.toMatchObject({ code: 'EINVAL' });
+      await expect(admin.create('c', { size: 1000 })).rejects.toMatchObject({ code: 'INVALID_SIZE' });
       await expect(admin.create('../x', { size: MiB })).rejects.toMatchObject({ code: 'EINVAL' });
       expect((await admin.list()).map((r) => [r.id, r.info.size])).toEqual([
         ['a', 4 * MiB],
@@ -235,10 +276,12 @@ describe('management', () => {
       await until(() => a.closed, 'client a to see its replica close');
       expect(lost).toEqual(['a']);
       expect((await b.read(0, 1))[0]).toBe(2);
+      expect((await admin.open('a')).sectorSize).toBe(4096);
       expect((await admin.open('a')).size).toBe(4 * MiB);
-      expect((await admin.open('a')).size).toBe(4 * MiB);
+      const a2 = await open(target, 'a');
+      expect((await a2.read(0, 1))[0]).toBe(1);
       await admin.delete('a');
-      await expect(admin.open('a')).rejects.toMatchObject({ code: 'ENOENT' });
+      await expect(admin.open('a')).rejects.toMatchObject({ code: 'NOT_A_REPLICA' });
       expect((await admin.list()).map((r) => r.id)).toEqual(['b']);
       expect(await admin.ping()).toBeGreaterThanOrEqual(0);
     } finally {
