@@ -1,60 +1,76 @@
-import { type FileHandle, open } from 'node:fs/promises';
+import { close, fdatasync, ftruncate, open, read, write } from 'node:fs';
 import { type BlockDevice, BlockError } from '../../src/block/index.js';
 
 const ZERO_CHUNK = Buffer.alloc(1024 * 1024);
 
 /**
- * A BlockDevice over one plain file with positional I/O: the anchor the NBD benchmark serves
- * to compare the frontend alone against nbdkit's file plugin on the same disk.
+ * A BlockDevice over one plain file with positional I/O on a raw descriptor: the anchor the
+ * NBD benchmark serves to compare the frontend against nbdkit's file plugin on the same disk.
+ * Callback fs calls, not FileHandle: measured here, FileHandle costs more per 4 KiB request.
  */
 export class FileBlockDevice implements BlockDevice {
   readonly canMultiConn = true;
 
   private constructor(
-    private readonly file: FileHandle,
+    private readonly fd: number,
     private readonly bytes: number,
   ) {}
 
   /** Opens (creating if needed) `path` and sizes it to `size` bytes (sparse). */
-  static async open(path: string, size: number): Promise<FileBlockDevice> {
-    const file = await open(path, 'a+')
-      .then((f) => f.close())
-      .then(() => open(path, 'r+'));
-    await file.truncate(size);
-    return new FileBlockDevice(file, size);
+  static open(path: string, size: number): Promise<FileBlockDevice> {
+    return new Promise((resolve, reject) => {
+      open(path, 'a+', (err, created) => {
+        if (err) return reject(err);
+        close(created, () => {
+          open(path, 'r+', (err2, fd) => {
+            if (err2) return reject(err2);
+            ftruncate(fd, size, (err3) => (err3 ? reject(err3) : resolve(new FileBlockDevice(fd, size))));
+          });
+        });
+      });
+    });
   }
 
   size(): number {
     return this.bytes;
   }
 
-  async read(offset: number, length: number): Promise<Buffer> {
+  read(offset: number, length: number): Promise<Buffer> {
     this.check(offset, length);
     const out = Buffer.allocUnsafe(length);
-    let done = 0;
-    while (done < length) {
-      const { bytesRead } = await this.file.read(out, done, length - done, offset + done);
-      if (bytesRead === 0) {
-        out.fill(0, done);
-        break;
-      }
-      done += bytesRead;
-    }
-    return out;
+    return new Promise((resolve, reject) => {
+      const step = (done: number): void => {
+        read(this.fd, out, done, length - done, offset + done, (err, n) => {
+          if (err) return reject(err);
+          if (n === 0) {
+            out.fill(0, done);
+            return resolve(out);
+          }
+          if (done + n === length) return resolve(out);
+          step(done + n);
+        });
+      };
+      step(0);
+    });
   }
 
-  async write(offset: number, data: Buffer, fua: boolean): Promise<void> {
+  write(offset: number, data: Buffer, fua: boolean): Promise<void> {
     this.check(offset, data.length);
-    let done = 0;
-    while (done < data.length) {
-      const { bytesWritten } = await this.file.write(data, done, data.length - done, offset + done);
-      done += bytesWritten;
-    }
-    if (fua) await this.file.datasync();
+    return new Promise((resolve, reject) => {
+      const step = (done: number): void => {
+        write(this.fd, data, done, data.length - done, offset + done, (err, n) => {
+          if (err) return reject(err);
+          if (done + n < data.length) return step(done + n);
+          if (!fua) return resolve();
+          fdatasync(this.fd, (err2) => (err2 ? reject(err2) : resolve()));
+        });
+      };
+      step(0);
+    });
   }
 
   flush(): Promise<void> {
-    return this.file.datasync();
+    return new Promise((resolve, reject) => fdatasync(this.fd, (err) => (err ? reject(err) : resolve())));
   }
 
   trim(offset: number, length: number, fua: boolean): Promise<void> {
@@ -64,14 +80,13 @@ export class FileBlockDevice implements BlockDevice {
   async writeZeroes(offset: number, length: number, fua: boolean): Promise<void> {
     this.check(offset, length);
     for (let done = 0; done < length; done += ZERO_CHUNK.length) {
-      const n = Math.min(ZERO_CHUNK.length, length - done);
-      await this.file.write(ZERO_CHUNK, 0, n, offset + done);
+      await this.write(offset + done, ZERO_CHUNK.subarray(0, Math.min(ZERO_CHUNK.length, length - done)), false);
     }
-    if (fua) await this.file.datasync();
+    if (fua) await this.flush();
   }
 
   close(): Promise<void> {
-    return this.file.close();
+    return new Promise((resolve, reject) => close(this.fd, (err) => (err ? reject(err) : resolve())));
   }
 
   private check(offset: number, length: number): void {
