@@ -747,6 +747,7 @@ export class Replica implements ReplicaStore, LayerStore, DirtyTracking {
     const name = layer.meta.name;
     await this.saveMeta({ ...this.meta, snapshots: this.meta.snapshots.filter((n) => n !== name) });
     this.snaps.delete(name);
+    this.rebuildChain();
     closeLayer(layer);
     await removeFiles(this.dir, [layer.file, metaFile(layer.file)]);
   }
