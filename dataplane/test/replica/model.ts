@@ -117,3 +117,22 @@ export class Model {
     this.size = size;
   }
 }
+
+export interface ModelState {
+  size: number;
+  head: Uint8Array;
+  headParent: string | null;
+  snaps: [string, { parent: string | null; removed: boolean; view: Uint8Array | null; pruned: boolean }][];
+}
+
+export function modelToState(m: Model): ModelState {
+  return { size: m.size, head: m.head, headParent: m.headParent, snaps: [...m.snaps] };
+}
+
+export function modelFromState(s: ModelState): Model {
+  const m = new Model(s.size);
+  m.head = Buffer.from(s.head);
+  m.headParent = s.headParent;
+  for (const [k, v] of s.snaps) m.snaps.set(k, { ...v, view: v.view ? Buffer.from(v.view) : null });
+  return m;
+}

@@ -141,3 +141,11 @@ export async function applyToReplica(t: OpTarget, op: Op): Promise<string[] | un
       return;
   }
 }
+
+/** The crash test's op mix: reopening happens by SIGKILL, and every result is predictable. */
+export const CRASH_PROFILE: OpProfile = {
+  maxSize: 2 << 20,
+  maxSnapshots: 8,
+  reopen: false,
+  unspecifiedUnmap: false,
+};
