@@ -12,6 +12,7 @@ export * from './harness/kube-controller-manager.js';
 export * from './harness/kube-scheduler.js';
 export * from './harness/kubeconfig.js';
 export * from './harness/kubectl.js';
+export * from './harness/kubelet-csi.js';
 export * from './harness/kwok.js';
 export * from './harness/managed-process.js';
 export * from './harness/node-specs.js';
