@@ -11,6 +11,7 @@ import { IoBarrier } from './io-barrier.js';
 import { RangeLock } from './range-lock.js';
 import type { ReplicaBackend } from './replica-backend.js';
 import { type ReplicaMode, type Robustness, robustness } from './replica-mode.js';
+import { isRequestError } from './request-errors.js';
 
 export interface ReplicaEndpoint {
   id: string;
@@ -441,6 +442,8 @@ export class Engine extends EventEmitter implements BlockDevice {
    * Runs `op` on every non-ERR replica. Resolves when every one answered or was ejected, and
    * at least one RW replica remains. If one was ejected, the bumped generation is persisted on
    * the others before the caller is answered, so the ejected one reads as stale after a crash.
+   * A request error (bad name, missing snapshot) answered by every replica rejects without
+   * ejecting anyone; a replica that refuses what the others accepted has diverged and is ejected.
    */
   private async fanOut(op: (m: Member) => Promise<unknown>): Promise<void> {
     const targets = this.members.filter((m) => m.mode !== 'ERR');
@@ -450,6 +453,7 @@ export class Engine extends EventEmitter implements BlockDevice {
     const pending: Pending = { started: performance.now(), waiting: new Set(targets), answered: 0 };
     this.pending.add(pending);
     let failed = false;
+    let refused: { m: Member; err: unknown }[] | null = null;
     await Promise.all(
       targets.map((m) =>
         this.call(m, op(m)).then(
@@ -459,6 +463,10 @@ export class Engine extends EventEmitter implements BlockDevice {
           },
           (err) => {
             pending.waiting.delete(m);
+            if (isRequestError(err) && m.mode !== 'ERR') {
+              (refused ??= []).push({ m, err });
+              return;
+            }
             failed = true;
             this.eject(m, err);
           },
@@ -466,6 +474,13 @@ export class Engine extends EventEmitter implements BlockDevice {
       ),
     );
     this.pending.delete(pending);
+    if (refused) {
+      const list: { m: Member; err: unknown }[] = refused;
+      if (pending.answered === 0) throw list[0]!.err;
+      failed = true;
+      for (const { m, err } of list)
+        this.eject(m, new Error(`diverged from the other replicas: ${errorText(err)}`));
+    }
     if (failed) await this.generationChain;
     if (!this.members.some((m) => m.mode === 'RW')) {
       throw new BlockError('EIO', `volume ${this.volume}: every replica failed`);
@@ -493,6 +508,7 @@ export class Engine extends EventEmitter implements BlockDevice {
       try {
         return await this.call(m, m.backend.read(offset, length));
       } catch (err) {
+        if (isRequestError(err) && m.mode !== 'ERR') throw err;
         this.eject(m, err);
       } finally {
         this.pending.delete(pending);

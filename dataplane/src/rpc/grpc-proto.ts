@@ -51,8 +51,14 @@ export function toGrpcError(err: unknown): grpc.ServiceError {
       case 'ESHUTDOWN':
         code = grpc.status.UNAVAILABLE;
         break;
-      default:
-        if (/^[A-Z_]+$/.test(String(errCode))) code = grpc.status.FAILED_PRECONDITION;
+      default: {
+        const c = String(errCode);
+        if (c.endsWith('NOT_FOUND')) code = grpc.status.NOT_FOUND;
+        else if (c.endsWith('EXISTS')) code = grpc.status.ALREADY_EXISTS;
+        else if (c.startsWith('INVALID') || c === 'OUT_OF_RANGE' || c === 'SHRINK_NOT_ALLOWED') {
+          code = grpc.status.INVALID_ARGUMENT;
+        } else if (/^[A-Z_]+$/.test(c)) code = grpc.status.FAILED_PRECONDITION;
+      }
     }
   }
   return Object.assign(new Error(message), { code, details: message, metadata: new grpc.Metadata() });

@@ -72,6 +72,21 @@ describe('engine failures', () => {
     expect(e.robustness()).toBe('degraded');
   });
 
+  it('does not eject replicas that all refuse a bad request; ejects one that diverges', async () => {
+    const bs = [new MemoryBackend(SIZE), new MemoryBackend(SIZE), new MemoryBackend(SIZE)];
+    const e = await start(bs);
+    const notFound = () =>
+      Object.assign(new Error('SNAPSHOT_NOT_FOUND: no snapshot x'), { code: 'SNAPSHOT_NOT_FOUND' });
+    for (const b of bs) b.failWith = notFound();
+    await expect(e.deleteSnapshot('x')).rejects.toThrow(/SNAPSHOT_NOT_FOUND/);
+    expect(e.status().map((s) => s.mode)).toEqual(['RW', 'RW', 'RW']);
+    bs[0]!.failWith = null;
+    bs[1]!.failWith = null;
+    await e.deleteSnapshot('x');
+    expect(e.status().map((s) => s.mode)).toEqual(['RW', 'RW', 'ERR']);
+    expect(e.status()[2]!.error).toMatch(/diverged/);
+  });
+
   it('fails I/O with EIO once every replica failed', async () => {
     const bs = [new MemoryBackend(SIZE), new MemoryBackend(SIZE)];
     const e = await start(bs);
