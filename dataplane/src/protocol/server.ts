@@ -224,6 +224,10 @@ export class ReplicaServer {
   }
 }
 
+/** Requests in progress per connection before its socket is paused. */
+const MAX_INFLIGHT = 1024;
+const MAX_INFLIGHT_BYTES = 256 * 1024 * 1024;
+
 enum Binding {
   None = 0,
   Replica = 1,
@@ -235,6 +239,9 @@ class ServerConnection {
   private readonly writer: FrameWriter;
   private readonly parser: FrameParser;
   private binding = Binding.None;
+  private inflight = 0;
+  private inflightBytes = 0;
+  private paused = false;
   private entry: ReplicaEntry | null = null;
   private readonly peer: string;
   private log: Logger;
@@ -272,11 +279,15 @@ class ServerConnection {
   private onFrame(seq: number, type: number, offset: number, size: number, data: Buffer): void {
     const store = this.entry?.store;
     if (store) {
+      // Every request on a bound connection gets exactly one answer, which ends it.
+      const cost = requestCost(type, size, data);
+      this.begin(cost);
       try {
-        if (this.serve(seq, type, offset, size, data, store)) return;
+        if (this.serve(seq, type, offset, size, data, store, cost)) return;
+        this.end(cost);
       } catch (err) {
         // A store that throws synchronously answers like one that rejects.
-        this.replyError(seq, err);
+        this.replyError(seq, err, cost);
         return;
       }
     } else if (this.binding === Binding.None && type === MessageType.Hello) {
@@ -308,28 +319,32 @@ class ServerConnection {
     size: number,
     data: Buffer,
     store: ReplicaStore,
+    cost: number,
   ): boolean {
     switch (type) {
       case MessageType.Read:
         store.read(offset, size).then(
-          (buf) => this.writer.send(seq, MessageType.Response, 0, buf.length, buf),
-          (err) => this.replyError(seq, err),
+          (buf) => this.respond(seq, buf, cost),
+          (err) => this.replyError(seq, err, cost),
         );
         return true;
       case MessageType.Write:
-        store.write(offset, data).then(this.okFor(seq), (err) => this.replyError(seq, err));
+        store.write(offset, data).then(
+          () => this.respond(seq, undefined, cost),
+          (err) => this.replyError(seq, err, cost),
+        );
         return true;
       case MessageType.Unmap:
-        store.unmap(offset, size).then(this.okFor(seq), (err) => this.replyError(seq, err));
+        store.unmap(offset, size).then(this.okFor(seq), (err) => this.replyError(seq, err, 0));
         return true;
       case MessageType.WriteZeroes:
-        store.writeZeroes(offset, size).then(this.okFor(seq), (err) => this.replyError(seq, err));
+        store.writeZeroes(offset, size).then(this.okFor(seq), (err) => this.replyError(seq, err, 0));
         return true;
       case MessageType.Flush:
-        store.flush().then(this.okFor(seq), (err) => this.replyError(seq, err));
+        store.flush().then(this.okFor(seq), (err) => this.replyError(seq, err, 0));
         return true;
       case MessageType.Ping:
-        this.writer.send(seq, MessageType.Response, 0, 0);
+        this.respond(seq, undefined, 0);
         return true;
       case MessageType.Control:
         this.runControl(seq, store, data);
@@ -347,7 +362,35 @@ class ServerConnection {
   }
 
   private okFor(seq: number): () => void {
-    return () => this.writer.send(seq, MessageType.Response, 0, 0);
+    return () => this.respond(seq, undefined, 0);
+  }
+
+  /**
+   * Back-pressure: a client that sends faster than the store answers gets its socket paused
+   * instead of growing this process's memory without bound.
+   */
+  private begin(bytes: number): void {
+    this.inflight++;
+    this.inflightBytes += bytes;
+    if (!this.paused && (this.inflight > MAX_INFLIGHT || this.inflightBytes > MAX_INFLIGHT_BYTES)) {
+      this.paused = true;
+      this.socket.pause();
+    }
+  }
+
+  private end(bytes: number): void {
+    this.inflight--;
+    this.inflightBytes -= bytes;
+    if (this.paused && this.inflight <= MAX_INFLIGHT / 2 && this.inflightBytes <= MAX_INFLIGHT_BYTES / 2) {
+      this.paused = false;
+      this.socket.resume();
+    }
+  }
+
+  /** Answers a request counted by begin(). */
+  private respond(seq: number, data: Buffer | undefined, bytes: number): void {
+    this.end(bytes);
+    this.writer.send(seq, MessageType.Response, 0, data ? data.length : 0, data);
   }
 
   private hello(seq: number, data: Buffer): void {
@@ -392,12 +435,12 @@ class ServerConnection {
     try {
       ({ op, args } = parseControl(data));
     } catch (err) {
-      this.replyError(seq, err);
+      this.replyError(seq, err, 0);
       return;
     }
     runControlOp(store, op, args).then(
-      (result) => this.writer.send(seq, MessageType.Response, 0, 0, encodeJson(result)),
-      (err) => this.replyError(seq, err),
+      (result) => this.respond(seq, encodeJson(result), 0),
+      (err) => this.replyError(seq, err, 0),
     );
   }
 
@@ -415,19 +458,21 @@ class ServerConnection {
       this.replyError(
         seq,
         new BlockError('ENOTSUP', `replica store does not serve ${messageTypeName(type)}`),
+        length,
       );
       return;
     }
     read.call(store, name, offset, length).then(
-      (buf) => this.writer.send(seq, MessageType.Response, 0, buf.length, buf),
-      (err) => this.replyError(seq, err),
+      (buf) => this.respond(seq, buf, length),
+      (err) => this.replyError(seq, err, length),
     );
   }
 
   private writeLayer(seq: number, store: ReplicaStore, offset: number, payload: Buffer): void {
     const writer = store as Partial<LayerStore>;
+    const cost = payload.length;
     if (typeof writer.writeLayer !== 'function') {
-      this.replyError(seq, new BlockError('ENOTSUP', 'replica store cannot write layers'));
+      this.replyError(seq, new BlockError('ENOTSUP', 'replica store cannot write layers'), cost);
       return;
     }
     let name: string;
@@ -435,12 +480,12 @@ class ServerConnection {
     try {
       ({ name, data } = decodeLayerWrite(payload));
     } catch (err) {
-      this.replyError(seq, new BlockError('EINVAL', (err as Error).message));
+      this.replyError(seq, new BlockError('EINVAL', (err as Error).message), cost);
       return;
     }
     writer.writeLayer.call(store, name, offset, data).then(
-      () => this.writer.send(seq, MessageType.Response, 0, 0),
-      (err) => this.replyError(seq, err),
+      () => this.respond(seq, undefined, cost),
+      (err) => this.replyError(seq, err, cost),
     );
   }
 
@@ -492,11 +537,28 @@ class ServerConnection {
     );
   }
 
-  private replyError(seq: number, err: unknown): void {
+  /** Answers with an error; `bytes` (when given) ends a request counted by begin(). */
+  private replyError(seq: number, err: unknown, bytes?: number): void {
+    if (bytes !== undefined) this.end(bytes);
     const { code, message } = errorToWire(err);
     const type = code === 'ENOSPC' ? MessageType.ENOSPC : MessageType.Error;
     const payload = encodeErrorPayload(code, message);
     this.writer.send(seq, type, 0, 0, payload.length > 0 ? payload : EMPTY_PAYLOAD);
+  }
+}
+
+/** Bytes a request holds in memory until answered (payload in, or data to read out). */
+function requestCost(type: number, size: number, data: Buffer): number {
+  switch (type) {
+    case MessageType.Read:
+    case MessageType.ReadLayer:
+    case MessageType.ReadSnapshot:
+      return size;
+    case MessageType.Write:
+    case MessageType.WriteLayer:
+      return data.length;
+    default:
+      return 0;
   }
 }
 

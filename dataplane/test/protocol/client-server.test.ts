@@ -114,6 +114,14 @@ describe.each(['tcp', 'unix'] as const)('client and server over %s', (kind) => {
     expect(order).toEqual([2, 1]);
   });
 
+  it('pauses a connection past its in-flight limit and resumes it', async () => {
+    const client = await open(target, 'mem', 1);
+    await client.write(0, Buffer.alloc(4096, 9));
+    store.delay = () => 20;
+    const reads = await Promise.all(Array.from({ length: 3000 }, () => client.read(0, 4096)));
+    expect(reads.every((b) => b[4095] === 9)).toBe(true);
+  });
+
   it('runs snapshot, chain, revert, expand and errors through the wire', async () => {
     const client = await open(target, 'r1');
     await client.write(0, Buffer.alloc(4096, 0xaa));
