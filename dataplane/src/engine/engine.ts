@@ -453,7 +453,7 @@ export class Engine extends EventEmitter implements BlockDevice {
     const pending: Pending = { started: performance.now(), waiting: new Set(targets), answered: 0 };
     this.pending.add(pending);
     let failed = false;
-    let refused: { m: Member; err: unknown }[] | null = null;
+    const refused: { m: Member; err: unknown }[] = [];
     await Promise.all(
       targets.map((m) =>
         this.call(m, op(m)).then(
@@ -464,7 +464,7 @@ export class Engine extends EventEmitter implements BlockDevice {
           (err) => {
             pending.waiting.delete(m);
             if (isRequestError(err) && m.mode !== 'ERR') {
-              (refused ??= []).push({ m, err });
+              refused.push({ m, err });
               return;
             }
             failed = true;
