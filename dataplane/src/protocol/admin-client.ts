@@ -15,14 +15,24 @@ export class ReplicaServerAdmin {
     readonly address: string,
   ) {}
 
-  static async connect(target: ReplicaTarget): Promise<ReplicaServerAdmin> {
+  /** Connects and says hello, within `connectTimeoutMs` (default 10 s). */
+  static async connect(
+    target: ReplicaTarget,
+    opts: { connectTimeoutMs?: number } = {},
+  ): Promise<ReplicaServerAdmin> {
     const address = targetToString(target);
-    const conn = await RequestConnection.open(target, `replica server ${address}`, () => {});
+    const label = `replica server ${address}`;
+    const signal = AbortSignal.timeout(opts.connectTimeoutMs ?? 10_000);
+    const conn = await RequestConnection.open(target, label, () => {}, signal);
+    const onTimeout = (): void => conn.fail(new BlockError('EIO', `${label}: hello timed out`));
+    signal.addEventListener('abort', onTimeout, { once: true });
     try {
       await conn.request(MessageType.Hello, 0, 0, encodeJson({}));
     } catch (err) {
       conn.fail(err as Error);
       throw err;
+    } finally {
+      signal.removeEventListener('abort', onTimeout);
     }
     return new ReplicaServerAdmin(conn, address);
   }

@@ -9,6 +9,8 @@ export type { ReplicaTarget } from './request-connection.js';
 export interface ReplicaClientOptions {
   /** TCP/Unix connections to open; requests spread over them (least loaded). Default 2. */
   connections?: number;
+  /** Bound on connecting plus the hello on every connection (not on any later request). Default 10 s. */
+  connectTimeoutMs?: number;
 }
 
 export interface ReplicaClientEvents {
@@ -49,36 +51,39 @@ export class ReplicaClient extends EventEmitter<ReplicaClientEvents> {
     opts: ReplicaClientOptions = {},
   ): Promise<ReplicaClient> {
     const n = Math.max(1, opts.connections ?? 2);
+    const label = `replica ${replicaId} at ${targetToString(target)}`;
     let client: ReplicaClient | null = null;
     const lostBeforeReady: Error[] = [];
     const onLost = (conn: RequestConnection, err: Error): void => {
       if (client) client.onConnectionLost(conn, err);
       else lostBeforeReady.push(err);
     };
-    const settled = await Promise.allSettled(
-      Array.from({ length: n }, () =>
-        RequestConnection.open(target, `replica ${replicaId} at ${targetToString(target)}`, onLost),
-      ),
-    );
-    const conns = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
-    const firstFailure = settled.find((s) => s.status === 'rejected');
-    const closeAll = (err: Error): void => {
-      for (const c of conns) c.fail(err);
-    };
-    if (firstFailure) {
-      const err = firstFailure.reason as Error;
-      closeAll(err);
-      throw err;
-    }
+    const conns: RequestConnection[] = [];
+    const timeout = new AbortController();
+    const timeoutError = new BlockError('EIO', `${label}: connect and hello timed out`);
+    const timer = setTimeout(() => {
+      timeout.abort();
+      for (const c of conns) c.fail(timeoutError);
+    }, opts.connectTimeoutMs ?? 10_000);
     let info: ReplicaInfo;
     try {
       const hello = encodeJson({ replicaId });
-      const replies = await Promise.all(conns.map((c) => c.request(MessageType.Hello, 0, 0, hello)));
+      const replies = await Promise.all(
+        Array.from({ length: n }, async () => {
+          const c = await RequestConnection.open(target, label, onLost, timeout.signal);
+          conns.push(c);
+          if (timeout.signal.aborted) c.fail(timeoutError);
+          return c.request(MessageType.Hello, 0, 0, hello);
+        }),
+      );
       info = decodeJson(replies[0]!) as ReplicaInfo;
     } catch (err) {
-      const e = err as Error;
-      closeAll(e);
-      throw e;
+      for (const c of conns) c.fail(err as Error);
+      // Connections still being opened when one failed: close them as they come.
+      timeout.abort();
+      throw err;
+    } finally {
+      clearTimeout(timer);
     }
     client = new ReplicaClient(replicaId, target, conns, info);
     if (lostBeforeReady.length > 0) {

@@ -54,19 +54,26 @@ export class RequestConnection {
     target: ReplicaTarget,
     label: string,
     onLost: (conn: RequestConnection, err: Error) => void,
+    signal?: AbortSignal,
   ): Promise<RequestConnection> {
     return new Promise((resolve, reject) => {
       const socket =
         'path' in target
           ? netConnect({ path: target.path })
           : netConnect({ host: target.host, port: target.port });
-      const onError = (err: Error): void => {
+      const fail = (message: string): void => {
         socket.destroy();
-        reject(new BlockError('EIO', `${label}: cannot connect: ${err.message}`));
+        signal?.removeEventListener('abort', onAbort);
+        reject(new BlockError('EIO', `${label}: cannot connect: ${message}`));
       };
+      const onError = (err: Error): void => fail(err.message);
+      const onAbort = (): void => fail('timed out');
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
       socket.once('error', onError);
       socket.once('connect', () => {
         socket.off('error', onError);
+        signal?.removeEventListener('abort', onAbort);
         resolve(new RequestConnection(socket, label, onLost));
       });
     });

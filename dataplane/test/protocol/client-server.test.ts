@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -253,6 +253,31 @@ describe.each(['tcp', 'unix'] as const)('client and server over %s', (kind) => {
     await expect(inflight).rejects.toThrow(/replica mem at .*(closed|reset|EPIPE)/);
     expect(disconnects).toHaveLength(1);
     expect(store.closed).toBe(true);
+  });
+});
+
+describe('connecting', () => {
+  it('gives up on a server that never answers the hello, and on a refused connection', async () => {
+    const silent = createServer(() => {});
+    const sockets: Socket[] = [];
+    silent.on('connection', (s) => sockets.push(s));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    const { port } = silent.address() as AddressInfo;
+    try {
+      await expect(
+        ReplicaClient.connect({ host: '127.0.0.1', port }, 'r1', { connectTimeoutMs: 200 }),
+      ).rejects.toThrow(/replica r1 at 127\.0\.0\.1:\d+: connect and hello timed out/);
+      await expect(
+        ReplicaServerAdmin.connect({ host: '127.0.0.1', port }, { connectTimeoutMs: 200 }),
+      ).rejects.toThrow(/timed out/);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => silent.close(r));
+    }
+    await expect(ReplicaClient.connect({ path: join(dir, 'none.sock') }, 'r1')).rejects.toMatchObject({
+      code: 'EIO',
+      message: expect.stringMatching(/cannot connect/),
+    });
   });
 });
 
