@@ -69,6 +69,8 @@ export class NbdConnection {
   private paused = false;
   private corked = false;
   private readonly pool: InFlight[] = [];
+  private deviceErrors = 0;
+  private handshakeTimer: NodeJS.Timeout | null;
   private readonly uncork = (): void => {
     this.corked = false;
     this.socket.uncork();
@@ -85,10 +87,9 @@ export class NbdConnection {
     this.handshake = new Handshake(this.input, catalog);
     this.parser = new RequestParser(this.input);
     socket.setNoDelay(true);
-    socket.setTimeout(limits.handshakeTimeoutMs);
-    socket.on('timeout', () => {
-      if (this.state === 'handshake') this.drop('handshake timed out');
-    });
+    // A deadline, not an idle timeout: a client trickling bytes must not hold a slot forever.
+    this.handshakeTimer = setTimeout(() => this.drop('handshake timed out'), limits.handshakeTimeoutMs);
+    this.handshakeTimer.unref();
     socket.on('data', (chunk: Buffer) => {
       this.input.push(chunk);
       try {
@@ -135,7 +136,10 @@ export class NbdConnection {
   fail(req: InFlight, err: unknown): void {
     if (this.state !== 'closed') {
       const errno = nbdErrnoOf(err);
-      this.log.warn({ err, command: req.type, errno }, 'device request failed');
+      // Once per connection at warn: a failing device would otherwise flood the log.
+      if (this.deviceErrors++ === 0)
+        this.log.warn({ err, command: req.type, errno }, 'device request failed');
+      else this.log.debug({ err, command: req.type, errno }, 'device request failed');
       this.send(encodeSimpleReply(errno, req.handleHi, req.handleLo), null);
     }
     this.release(req);
@@ -155,7 +159,7 @@ export class NbdConnection {
         this.log.info({ reason: step.reason }, 'handshake ended');
         this.state = 'closed';
         this.input.clear();
-        this.socket.end();
+        this.endSocket();
         return;
       }
       if (step.kind === 'transmission') {
@@ -169,7 +173,7 @@ export class NbdConnection {
     this.state = 'transmission';
     this.device = exp.device;
     this.size = size;
-    this.socket.setTimeout(0);
+    this.clearHandshakeTimer();
     this.log.debug({ export: exp.name, size }, 'transmission started');
   }
 
@@ -310,11 +314,22 @@ export class NbdConnection {
       this.corked = false;
       this.socket.uncork();
     }
-    this.socket.end();
+    this.endSocket();
+  }
+
+  /** Sends what is queued, then closes without waiting for the client to close its side. */
+  private endSocket(): void {
+    this.socket.end(() => this.socket.destroy());
+  }
+
+  private clearHandshakeTimer(): void {
+    if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = null;
   }
 
   /** Hard disconnect on protocol violation. */
   private drop(reason: string): void {
+    if (this.state === 'closed') return;
     this.log.warn({ reason }, 'dropping client');
     this.state = 'closed';
     this.input.clear();
@@ -325,7 +340,10 @@ export class NbdConnection {
     const wasOpen = this.state !== 'closed';
     this.state = 'closed';
     this.input.clear();
+    this.clearHandshakeTimer();
     if (wasOpen) this.log.debug('client went away');
+    if (this.deviceErrors > 1)
+      this.log.warn({ deviceErrors: this.deviceErrors }, 'device errors on this connection');
     this.onClosed(this);
   }
 }

@@ -16,7 +16,7 @@ export interface NbdServerOptions {
   /** Human-readable descriptions by export name (NBD_INFO_DESCRIPTION, NBD_OPT_LIST). */
   descriptions?: Map<string, string>;
   logger?: Logger;
-  /** Per connection; default 64 MiB (must exceed 32 MiB, the largest request). */
+  /** Per connection (requests in flight plus unsent replies); default 64 MiB, at least 1 MiB. */
   maxInFlightBytes?: number;
   /** Per connection; default 512. */
   maxInFlightRequests?: number;
@@ -37,7 +37,8 @@ export class NbdServer {
   constructor(private readonly options: NbdServerOptions) {
     this.log = (options.logger ?? pino({ level: 'silent' })).child({ component: 'nbd' });
     this.limits = {
-      maxInFlightBytes: Math.max(options.maxInFlightBytes ?? 64 * 1024 * 1024, 2 * MAX_PAYLOAD_SIZE),
+      // One request is always admitted, so any limit works; below 1 MiB it would only throttle.
+      maxInFlightBytes: Math.max(options.maxInFlightBytes ?? 2 * MAX_PAYLOAD_SIZE, 1024 * 1024),
       maxInFlightRequests: options.maxInFlightRequests ?? 512,
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? 30_000,
     };
