@@ -80,7 +80,11 @@ export class FileBlockDevice implements BlockDevice {
   async writeZeroes(offset: number, length: number, fua: boolean): Promise<void> {
     this.check(offset, length);
     for (let done = 0; done < length; done += ZERO_CHUNK.length) {
-      await this.write(offset + done, ZERO_CHUNK.subarray(0, Math.min(ZERO_CHUNK.length, length - done)), false);
+      await this.write(
+        offset + done,
+        ZERO_CHUNK.subarray(0, Math.min(ZERO_CHUNK.length, length - done)),
+        false,
+      );
     }
     if (fua) await this.flush();
   }

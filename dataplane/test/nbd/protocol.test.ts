@@ -196,10 +196,18 @@ describe('NBD server protocol (raw socket)', () => {
       expect(await c.closedWithin()).toBe(true);
     });
 
-    it('drops a client that stalls in the handshake', async () => {
+    it('drops a client that stalls in the handshake, even one trickling bytes', async () => {
       const c = await client();
       await c.read(18);
       expect(await c.closedWithin(2000)).toBe(true);
+      const slow = await client();
+      await slow.greet();
+      const trickle = setInterval(() => slow.write(Buffer.from([0x49])), 100);
+      try {
+        expect(await slow.closedWithin(2000)).toBe(true);
+      } finally {
+        clearInterval(trickle);
+      }
     });
   });
 
@@ -378,6 +386,42 @@ describe('NBD server protocol (raw socket)', () => {
         expect(maxPending).toBeLessThanOrEqual(8);
       } finally {
         await gatedServer.close();
+      }
+    });
+
+    it('stops reading while replies pile up unread by the client', async () => {
+      let reads = 0;
+      const counting: BlockDevice = {
+        canMultiConn: false,
+        size: () => SIZE,
+        read: (_o, length) => {
+          reads++;
+          return Promise.resolve(Buffer.alloc(length, 3));
+        },
+        write: () => Promise.resolve(),
+        flush: () => Promise.resolve(),
+        trim: () => Promise.resolve(),
+        writeZeroes: () => Promise.resolve(),
+      };
+      const tight = new NbdServer({ exports: new Map([['', counting]]), maxInFlightBytes: MiB });
+      const { port: tightPort } = await tight.listenTcp('127.0.0.1', 0);
+      try {
+        const c = await RawClient.connect(tightPort);
+        clients.push(c);
+        await c.connectedTo('');
+        c.socket.pause();
+        for (let i = 0; i < 64; i++) c.request(NBD_CMD_READ, i, 0, MiB);
+        await new Promise((r) => setTimeout(r, 300));
+        // Bounded by the limit plus what the kernel's socket buffers hold, far from all 64.
+        expect(reads).toBeLessThan(40);
+        c.socket.resume();
+        for (let i = 0; i < 64; i++) {
+          expect((await c.readReply()).error).toBe(0);
+          await c.read(MiB);
+        }
+        expect(reads).toBe(64);
+      } finally {
+        await tight.close();
       }
     });
 

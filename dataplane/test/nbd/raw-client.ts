@@ -1,5 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import {
+  ByteQueue,
   NBD_IHAVEOPT,
   NBD_OPT_GO,
   NBD_OPTION_REPLY_MAGIC,
@@ -13,14 +14,14 @@ import {
  * Every read has a deadline so a server that stays silent fails the test instead of hanging it.
  */
 export class RawClient {
-  private buffered = Buffer.alloc(0);
+  private readonly buffered = new ByteQueue();
   private waiter: (() => void) | null = null;
   private ended = false;
   readonly closed: Promise<void>;
 
   private constructor(readonly socket: Socket) {
     socket.on('data', (chunk: Buffer) => {
-      this.buffered = Buffer.concat([this.buffered, chunk]);
+      this.buffered.push(chunk);
       this.waiter?.();
     });
     socket.on('error', () => {});
@@ -60,9 +61,7 @@ export class RawClient {
       });
       this.waiter = null;
     }
-    const out = this.buffered.subarray(0, n);
-    this.buffered = this.buffered.subarray(n);
-    return out;
+    return Buffer.from(this.buffered.take(n));
   }
 
   /** Resolves true when the server closes the connection within `timeoutMs`. */
