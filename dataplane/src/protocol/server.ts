@@ -1,6 +1,6 @@
-import { rm, unlink } from 'node:fs/promises';
+import { rm, stat, unlink } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
-import { join, resolve as resolvePath } from 'node:path';
+import { isAbsolute, join, relative, resolve as resolvePath } from 'node:path';
 import { type Logger, pino } from 'pino';
 import { BlockError } from '../block/block-error.js';
 import type { LayerStore, ReplicaInfo, ReplicaStore } from '../replica/types.js';
@@ -140,11 +140,21 @@ export class ReplicaServer {
     await this.exclusive(id, () => this.closeEntry(id));
   }
 
-  /** Closes the replica if open and removes its directory. */
+  /**
+   * Closes the replica if open and removes its directory; idempotent. A directory outside the
+   * data directory that is not open here is removed only if it opens as a replica, so a
+   * management call cannot wipe an arbitrary path.
+   */
   async deleteReplica(id: string, opts: { dir?: string } = {}): Promise<void> {
     await this.exclusive(id, async () => {
-      const dir = this.replicas.get(id)?.dir ?? this.dirFor(id, opts.dir);
-      await this.closeEntry(id);
+      const open = this.replicas.get(id);
+      const dir = open?.dir ?? this.dirFor(id, opts.dir);
+      if (open) {
+        await this.closeEntry(id);
+      } else if (!isInside(this.dataDir, dir) && (await exists(dir))) {
+        const store = await this.opts.factory.open(dir);
+        await store.close();
+      }
       await rm(dir, { recursive: true, force: true });
       this.log.info({ replica: id, dir }, 'replica deleted');
     });
@@ -545,6 +555,18 @@ class ServerConnection {
     const payload = encodeErrorPayload(code, message);
     this.writer.send(seq, type, 0, 0, payload.length > 0 ? payload : EMPTY_PAYLOAD);
   }
+}
+
+function isInside(parent: string, child: string): boolean {
+  const rel = relative(parent, child);
+  return rel.length > 0 && !rel.startsWith('..') && !isAbsolute(rel);
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** Bytes a request holds in memory until answered (payload in, or data to read out). */

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -316,6 +316,13 @@ describe('management', () => {
       await admin.delete('a');
       await expect(admin.open('a')).rejects.toMatchObject({ code: 'NOT_A_REPLICA' });
       expect((await admin.list()).map((r) => r.id)).toEqual(['b']);
+      // Deleting by an explicit directory outside the data directory needs a replica there.
+      const stranger = join(dir, 'not-a-replica');
+      await mkdir(stranger);
+      await writeFile(join(stranger, 'keep'), 'x');
+      await expect(admin.delete('x', { dir: stranger })).rejects.toMatchObject({ code: 'NOT_A_REPLICA' });
+      expect(await readFile(join(stranger, 'keep'), 'utf8')).toBe('x');
+      await admin.delete('gone');
       expect(await admin.ping()).toBeGreaterThanOrEqual(0);
     } finally {
       await admin.disconnect();
