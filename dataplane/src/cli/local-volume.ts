@@ -107,7 +107,7 @@ export async function volumeUp(opts: UpOptions): Promise<string> {
   }
 }
 
-async function startNode(dir: string, i: number): Promise<NodeState> {
+export async function startNode(dir: string, i: number): Promise<NodeState> {
   const name = `node-${i + 1}`;
   const address = nodeAddress(i);
   const nodeDir = join(dir, name);

@@ -144,7 +144,9 @@ function unreachable(err: Error): ReplicaBackend {
     allocatedRanges: fail,
     readLayer: fail,
     writeLayer: fail,
-    control: fail,
+    importLayer: fail,
+    finishImport: fail,
+    abortImport: fail,
     close: () => Promise.resolve(),
   };
 }

@@ -1,4 +1,4 @@
-import type { ByteRange, LayerInfo, ReplicaInfo, SnapshotOptions } from '../replica/types.js';
+import type { ByteRange, LayerImport, LayerInfo, ReplicaInfo, SnapshotOptions } from '../replica/types.js';
 
 /**
  * What the engine needs from one replica. The protocol's ReplicaClient satisfies it over the
@@ -24,7 +24,9 @@ export interface ReplicaBackend {
   readLayer(name: string, offset: number, length: number): Promise<Buffer>;
   /** Writes into a layer being imported (rebuild target). */
   writeLayer(name: string, offset: number, data: Buffer): Promise<void>;
-  /** Any other store operation by name (layer import steps). */
-  control(op: string, args?: Record<string, unknown>): Promise<unknown>;
+  /** Layer import on a rebuild target (LayerStore in replica/types.ts). */
+  importLayer(meta: LayerImport): Promise<void>;
+  finishImport(): Promise<void>;
+  abortImport(): Promise<void>;
   close(): Promise<void>;
 }

@@ -8,7 +8,11 @@ import { fileURLToPath } from 'node:url';
  */
 export function entryCommand(entry: string): { command: string; args: string[] } {
   const here = fileURLToPath(import.meta.url);
-  const fromSource = here.endsWith('.ts');
+  // Benchmarks run from source but measure the compiled processes (no tsx loader in them).
+  const compiled = fileURLToPath(new URL(`../../dist/${entry}.js`, import.meta.url));
+  const fromSource =
+    here.endsWith('.ts') && !(process.env.LONGHORN_PREFER_DIST === '1' && existsSync(compiled));
+  if (here.endsWith('.ts') && !fromSource) return { command: process.execPath, args: [compiled] };
   const file = fileURLToPath(new URL(`../${entry}.${fromSource ? 'ts' : 'js'}`, import.meta.url));
   if (!existsSync(file)) throw new Error(`process entry ${entry} not found at ${file}`);
   return { command: process.execPath, args: fromSource ? ['--import', 'tsx', file] : [file] };

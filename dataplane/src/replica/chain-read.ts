@@ -7,7 +7,30 @@ import { BLOCK_SIZE } from './validate.js';
  * Each byte comes from the newest layer whose index holds its block; bytes no layer holds are
  * zeros and touch no file. Runs held by one layer are one pread.
  */
-export async function readChain(chain: readonly Layer[], out: Buffer, outOff: number, a: number, b: number) {
+export function readChain(
+  chain: readonly Layer[],
+  out: Buffer,
+  outOff: number,
+  a: number,
+  b: number,
+): Promise<void> {
+  // Fast path (nearly every block request): one layer holds the whole range and no newer layer
+  // holds any of it, or no layer holds any of it.
+  const bs = Math.floor(a / BLOCK_SIZE);
+  const be = Math.ceil(b / BLOCK_SIZE);
+  for (const layer of chain) {
+    if (b > layer.meta.size) break;
+    if (layer.extents.covers(bs, be)) return pread(layer.fd, out, outOff, b - a, a);
+    if (layer.extents.intersects(bs, be)) return readPieces(chain, out, outOff, a, b);
+  }
+  if (chain.every((l) => b <= l.meta.size)) {
+    out.fill(0, outOff, outOff + b - a);
+    return Promise.resolve();
+  }
+  return readPieces(chain, out, outOff, a, b);
+}
+
+async function readPieces(chain: readonly Layer[], out: Buffer, outOff: number, a: number, b: number) {
   let gaps: number[] = [a, b];
   const reads: Promise<void>[] = [];
   const hits: number[] = [];

@@ -5,9 +5,13 @@ import { DIRTY_MAP } from './metadata.js';
 
 /** At most this many regions, so the bitmap stays at 8 KiB whatever the volume size. */
 const MAX_REGIONS = 65536;
-const MIN_REGION = 1 << 20;
+/**
+ * Each region's first write after a clean point costs one fdatasync of the bitmap; 4 MiB keeps
+ * that under a few percent of a fresh sequential write while keeping reconciliation small.
+ */
+const MIN_REGION = 4 << 20;
 
-/** Region size for a new replica: a power of two ≥ 1 MiB giving at most 64 Ki regions. */
+/** Region size for a new replica: a power of two ≥ 4 MiB giving at most 64 Ki regions. */
 export function chooseRegionSize(size: number): number {
   let r = MIN_REGION;
   while (size / r > MAX_REGIONS) r *= 2;

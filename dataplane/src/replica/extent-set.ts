@@ -242,6 +242,13 @@ export class ExtentSet {
     return n;
   }
 
+  /** True when some block of [s, e) is in the set. */
+  intersects(s: number, e: number): boolean {
+    if (e <= s) return false;
+    this.find(s, true);
+    return this.fc < this.chunks.length && this.chunks[this.fc]!.starts[this.fk]! < e;
+  }
+
   /** True when every block of [s, e) is in the set. */
   covers(s: number, e: number): boolean {
     if (e <= s) return true;

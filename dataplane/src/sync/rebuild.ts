@@ -1,6 +1,6 @@
 import { BlockError } from '../block/block-error.js';
 import type { ReplicaBackend } from '../engine/replica-backend.js';
-import type { LayerInfo } from '../replica/types.js';
+import type { LayerImport, LayerInfo } from '../replica/types.js';
 import { type CopyPiece, planCopy, totalBytes } from './copy-plan.js';
 import { TokenBucket } from './token-bucket.js';
 
@@ -58,14 +58,14 @@ export function replicaRebuilder(opts: RebuildOptions = {}): Rebuilder {
       const report = { bytesDone: 0, bytesTotal: totalBytes(pieces) };
       progress({ ...report });
       try {
-        for (const layer of layers) await target.control('importLayer', { params: [layerMeta(layer)] });
+        for (const layer of layers) await target.importLayer(layerMeta(layer));
         await copyPieces(source, target, pieces, opts, (n) => {
           report.bytesDone += n;
           progress({ ...report });
         });
-        await target.control('finishImport', { params: [] });
+        await target.finishImport();
       } catch (err) {
-        await target.control('abortImport', { params: [] }).catch(() => {});
+        await target.abortImport().catch(() => {});
         throw err;
       }
       const after = await target.chain();
@@ -101,7 +101,7 @@ async function copyPieces(
   await Promise.all(Array.from({ length: Math.max(1, opts.workers ?? 4) }, worker));
 }
 
-function layerMeta(l: LayerInfo): Record<string, unknown> {
+function layerMeta(l: LayerInfo): LayerImport {
   return {
     name: l.name,
     parent: l.parent,

@@ -109,9 +109,14 @@ export class MemoryBackend implements ReplicaBackend {
     await this.gate('writeLayer');
     data.copy(this.data, offset);
   }
-  async control(op: string): Promise<unknown> {
-    await this.gate(op);
-    return null;
+  async importLayer(): Promise<void> {
+    await this.gate('importLayer');
+  }
+  async finishImport(): Promise<void> {
+    await this.gate('finishImport');
+  }
+  async abortImport(): Promise<void> {
+    await this.gate('abortImport');
   }
   async close(): Promise<void> {
     this.closed = true;

@@ -272,6 +272,18 @@ export class NbdConnection {
 
   private send(header: Buffer, data: Buffer | null): void {
     const socket = this.socket;
+    // The only request in flight (QD1): nothing to batch with, so skip the event-loop hop.
+    if (!this.corked && this.inFlightCount === 1) {
+      if (data) {
+        socket.cork();
+        socket.write(header);
+        socket.write(data);
+        socket.uncork();
+      } else {
+        socket.write(header);
+      }
+      return;
+    }
     if (!this.corked) {
       this.corked = true;
       socket.cork();
