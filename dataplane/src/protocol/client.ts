@@ -102,20 +102,22 @@ export class ReplicaClient extends EventEmitter<ReplicaClientEvents> {
     return this.send(MessageType.Read, offset, length);
   }
 
-  async write(offset: number, data: Buffer): Promise<void> {
-    await this.send(MessageType.Write, offset, data.length, data);
+  // Data ops return the request's own promise (its empty payload typed away as void) rather
+  // than an async wrapper: one promise and one microtask less per I/O.
+  write(offset: number, data: Buffer): Promise<void> {
+    return this.send(MessageType.Write, offset, data.length, data) as Promise<unknown> as Promise<void>;
   }
 
-  async unmap(offset: number, length: number): Promise<void> {
-    await this.send(MessageType.Unmap, offset, length);
+  unmap(offset: number, length: number): Promise<void> {
+    return this.send(MessageType.Unmap, offset, length) as Promise<unknown> as Promise<void>;
   }
 
-  async writeZeroes(offset: number, length: number): Promise<void> {
-    await this.send(MessageType.WriteZeroes, offset, length);
+  writeZeroes(offset: number, length: number): Promise<void> {
+    return this.send(MessageType.WriteZeroes, offset, length) as Promise<unknown> as Promise<void>;
   }
 
-  async flush(): Promise<void> {
-    await this.send(MessageType.Flush, 0, 0);
+  flush(): Promise<void> {
+    return this.send(MessageType.Flush, 0, 0) as Promise<unknown> as Promise<void>;
   }
 
   /** Round trip time in milliseconds. */
