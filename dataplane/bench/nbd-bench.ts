@@ -33,6 +33,8 @@ interface Workload {
 interface Sample {
   value: number;
   cpuUsPerIo: number;
+  /** Median completion latency (µs): robust when a busy machine inflates the mean. */
+  p50Us: number;
 }
 
 interface Row {
@@ -43,6 +45,8 @@ interface Row {
   ratio: number;
   nbdkitCpuUsPerIo: number;
   oursCpuUsPerIo: number;
+  nbdkitP50Us: number;
+  oursP50Us: number;
 }
 
 const WORKLOADS: Workload[] = [
@@ -142,9 +146,10 @@ async function fio(uri: string, w: Workload, serverPid: number | null): Promise<
   // Ramp time is excluded from fio's counters but not from CPU time: scale I/Os up to match.
   const ios = side.total_ios * ((runtime + 1) / runtime);
   const cpuUsPerIo = cpu / Math.max(ios, 1);
-  if (w.metric === 'iops') return { value: side.iops, cpuUsPerIo };
-  if (w.metric === 'MiB/s') return { value: side.bw_bytes / 1024 / 1024, cpuUsPerIo };
-  return { value: side.lat_ns.mean / 1000, cpuUsPerIo };
+  const p50Us = (side.clat_ns.percentile?.['50.000000'] ?? 0) / 1000;
+  if (w.metric === 'iops') return { value: side.iops, cpuUsPerIo, p50Us };
+  if (w.metric === 'MiB/s') return { value: side.bw_bytes / 1024 / 1024, cpuUsPerIo, p50Us };
+  return { value: side.lat_ns.mean / 1000, cpuUsPerIo, p50Us };
 }
 
 function better(w: Workload, a: Sample | null, b: Sample): Sample {
@@ -183,12 +188,18 @@ async function compare(
         ratio: ours!.value / theirs!.value,
         nbdkitCpuUsPerIo: theirs!.cpuUsPerIo,
         oursCpuUsPerIo: ours!.cpuUsPerIo,
+        nbdkitP50Us: theirs!.p50Us,
+        oursP50Us: ours!.p50Us,
       };
       results[w.name] = row;
       console.log(
         `${w.name.padEnd(18)} nbdkit ${row.nbdkit.toFixed(1).padStart(9)}  ours ${row.ours.toFixed(1).padStart(9)}` +
           ` ${w.metric.padEnd(6)} ratio ${row.ratio.toFixed(2)}x   cpu/io nbdkit ${row.nbdkitCpuUsPerIo.toFixed(1)}` +
-          ` us, ours ${row.oursCpuUsPerIo.toFixed(1)} us`,
+          ` us, ours ${row.oursCpuUsPerIo.toFixed(1)} us` +
+          (w.metric === 'lat_us'
+            ? `   p50 nbdkit ${row.nbdkitP50Us.toFixed(1)} us, ours ${row.oursP50Us.toFixed(1)} us` +
+              ` (${(row.oursP50Us / row.nbdkitP50Us).toFixed(2)}x)`
+            : ''),
       );
     }
   } finally {
