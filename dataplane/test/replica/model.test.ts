@@ -55,7 +55,7 @@ const envSeed = process.env.REPLICA_SEED ? Number(process.env.REPLICA_SEED) : un
 describe('replica vs in-memory model', () => {
   it('random interleaved ops on a 1 MiB volume (seed printed on failure)', async () => {
     const seed = envSeed ?? Math.floor(Math.random() * 2 ** 31);
-    await runSeed(seed, 2000, 1 << 20, {
+    await runSeed(seed, 1500, 1 << 20, {
       maxSize: 2 << 20,
       maxSnapshots: 12,
       reopen: true,
@@ -65,7 +65,7 @@ describe('replica vs in-memory model', () => {
 
   it('a second seed with many snapshots on a small volume', async () => {
     const seed = (envSeed ?? Math.floor(Math.random() * 2 ** 31)) ^ 0x5bd1e995;
-    await runSeed(seed, 1000, 256 << 10, {
+    await runSeed(seed, 800, 256 << 10, {
       maxSize: 512 << 10,
       maxSnapshots: 30,
       reopen: true,

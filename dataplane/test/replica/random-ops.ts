@@ -52,8 +52,10 @@ export function nextOp(m: Model, r: () => number, counter: { n: number }, p: OpP
   if (x < 0.45) {
     const { offset, length } = range();
     const data = Buffer.allocUnsafe(length);
-    for (let i = 0; i < length; i += 4) data.writeUInt32LE((r() * 4294967296) >>> 0, Math.min(i, length - 4));
-    if (length < 4) data.fill(int(256));
+    if (length < 4) data.fill(1 + int(255));
+    else
+      for (let i = 0; i < length; i += 4)
+        data.writeUInt32LE((r() * 4294967296) >>> 0, Math.min(i, length - 4));
     return { kind: 'write', offset, data };
   }
   if (x < 0.53) {

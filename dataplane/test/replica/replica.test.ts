@@ -150,8 +150,8 @@ describe('Replica', () => {
     await replica.write(5 * MiB + 10, fill(10, 1));
     await replica.unmap(40 * MiB, 2 * MiB);
     expect(replica.dirtyRanges()).toEqual([
-      { offset: 5 * MiB, length: MiB },
-      { offset: 40 * MiB, length: 2 * MiB },
+      { offset: 4 * MiB, length: 4 * MiB },
+      { offset: 40 * MiB, length: 4 * MiB },
     ]);
     await replica.markClean();
     expect(replica.dirtyRanges()).toEqual([]);
@@ -167,7 +167,7 @@ describe('Replica', () => {
     await clean.close();
     const crashed = await Replica.open(copy);
     expect(crashed.info()).toMatchObject({ generation: 7, dirty: true });
-    expect(crashed.dirtyRanges()).toEqual([{ offset: 0, length: MiB }]);
+    expect(crashed.dirtyRanges()).toEqual([{ offset: 0, length: 4 * MiB }]);
     await crashed.close();
   });
 
