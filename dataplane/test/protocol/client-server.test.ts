@@ -234,6 +234,52 @@ describe.each(['tcp', 'unix'] as const)('client and server over %s', (kind) => {
     expect(server.listReplicas().find((r) => r.id === 'r1')!.connections).toBe(2);
   });
 
+  it('never applies a write cut off mid-payload, nor survives random garbage', async () => {
+    const client = await open(target, 'r1');
+    const data = randomBytes(128 * 1024);
+    await client.write(0, data);
+    const hello = encodeFrame({
+      seq: 1,
+      type: MessageType.Hello,
+      offset: 0,
+      size: 0,
+      data: encodeJson({ replicaId: 'r1' }),
+    });
+    const raw = async (bytes: Buffer[], end: 'destroy' | 'wait'): Promise<void> => {
+      const sock = connect(
+        'path' in target ? { path: target.path } : { host: target.host, port: target.port },
+      );
+      sock.on('error', () => {});
+      let closed = false;
+      sock.on('close', () => {
+        closed = true;
+      });
+      await new Promise((r) => sock.once('connect', r));
+      for (const b of bytes) sock.write(b);
+      if (end === 'destroy') {
+        await new Promise((r) => setTimeout(r, 20));
+        sock.destroy();
+      }
+      await until(() => closed, 'raw connection to close');
+    };
+    // A 64 KiB write whose payload stops half way, then the client vanishes.
+    const cut = encodeFrame({
+      seq: 2,
+      type: MessageType.Write,
+      offset: 0,
+      size: 65536,
+      data: Buffer.alloc(65536, 0xee),
+    });
+    await raw([hello, cut.subarray(0, 26 + 32768)], 'destroy');
+    // Random garbage after a valid hello, a few times.
+    for (let i = 0; i < 5; i++) {
+      const garbage = randomBytes(1000);
+      garbage[0] = 0; // never a valid magic, so the server judges it at once
+      await raw([hello, garbage], 'wait');
+    }
+    expect((await client.read(0, data.length)).equals(data)).toBe(true);
+  });
+
   it('rejects pending requests promptly on close() and after a disconnect', async () => {
     const client = await open(target, 'mem');
     store.delay = () => 10_000;
