@@ -121,6 +121,35 @@ describe('NBD server with real clients', () => {
     }
   });
 
+  it('lists several named exports, each reachable by name', async () => {
+    const small = new MemoryBlockDevice(MiB);
+    const named = new NbdServer({
+      exports: new Map<string, BlockDevice>([
+        ['vol-a', device],
+        ['vol-b', small],
+      ]),
+      descriptions: new Map([['vol-b', 'the small one']]),
+    });
+    try {
+      const { port: namedPort } = await named.listenTcp('127.0.0.1', 0);
+      const { stdout } = await run('nbdinfo', ['--list', '--json', `nbd://127.0.0.1:${namedPort}`], {
+        timeout: 10_000,
+      });
+      const exports = JSON.parse(stdout).exports as { 'export-name': string; 'export-size': number }[];
+      expect(exports.map((e) => [e['export-name'], e['export-size']])).toEqual([
+        ['vol-a', 64 * MiB],
+        ['vol-b', MiB],
+      ]);
+      const size = await run('nbdinfo', ['--size', `nbd://127.0.0.1:${namedPort}/vol-b`], {
+        timeout: 10_000,
+      });
+      expect(Number(size.stdout.trim())).toBe(MiB);
+      await expect(run('nbdinfo', ['--size', `nbd://127.0.0.1:${namedPort}/nope`])).rejects.toThrow();
+    } finally {
+      await named.close();
+    }
+  });
+
   it('serves over a Unix socket', async () => {
     const path = join(dir, 'nbd.sock');
     await server.listenUnix(path);
