@@ -7,6 +7,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -133,6 +134,16 @@ const b=Buffer.allocUnsafe(${MiB});const p=()=>{while(c.write(b)){}};c.on('conne
   }
 }
 
+function payloadFor(i: number): Buffer {
+  return Buffer.alloc(64 * 1024, i);
+}
+
+function vmRssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return kb / 1024;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -147,6 +158,7 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'protocol-bench-'));
   const server = await startServer(dir);
   const results: Record<string, Record<string, { iops: number; mibs: number }>> = {};
+  let rssMiB = 0;
   try {
     const direct = await Replica.create(join(dir, 'direct'), { size });
     const admin = await ReplicaServerAdmin.connect(server.tcp);
@@ -173,6 +185,17 @@ async function main(): Promise<void> {
         }
       }
     }
+    // Process-model figure: the server's RSS with 50 more replicas open (2 connections each).
+    const admin2 = await ReplicaServerAdmin.connect(server.tcp);
+    const extra: ReplicaClient[] = [];
+    for (let i = 0; i < 50; i++) {
+      await admin2.create(`many-${i}`, { size: 1024 * MiB });
+      extra.push(await ReplicaClient.connect(server.tcp, `many-${i}`));
+      await extra[i]!.write(i * MiB, payloadFor(i));
+    }
+    rssMiB = vmRssMiB(server.child.pid!);
+    for (const c of extra) await c.close();
+    await admin2.disconnect();
     await direct.close();
     await (targets.tcp as ReplicaClient).close();
     await (targets.unix as ReplicaClient).close();
@@ -201,8 +224,12 @@ async function main(): Promise<void> {
   }
   console.log(`anchor: raw loopback TCP stream between two node processes: ${Math.round(rawMiBs)} MiB/s`);
   console.log(
+    `replica server RSS with 52 replicas open (50 of 1 GiB, 2 connections each): ${Math.round(rssMiB)} MiB`,
+  );
+  console.log(
     JSON.stringify({
       bench: 'protocol',
+      serverRssMiB52Replicas: rssMiB,
       rawLoopbackMiBs: rawMiBs,
       seconds,
       repeats,
