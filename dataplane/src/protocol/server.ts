@@ -287,6 +287,8 @@ class ServerConnection {
   }
 
   private onFrame(seq: number, type: number, offset: number, size: number, data: Buffer): void {
+    // Frames after a violation in the same chunk are not served.
+    if (this.socket.destroyed) return;
     const store = this.entry?.store;
     if (store) {
       // Every request on a bound connection gets exactly one answer, which ends it.
