@@ -11,6 +11,8 @@ const MAX_REGIONS = 65536;
  */
 const MIN_REGION = 4 << 20;
 
+const MARK_AHEAD = 7;
+
 /** Region size for a new replica: a power of two ≥ 4 MiB giving at most 64 Ki regions. */
 export function chooseRegionSize(size: number): number {
   let r = MIN_REGION;
@@ -74,11 +76,21 @@ export class DirtyMap {
       const byte = r >>> 3;
       const bit = 1 << (r & 7);
       if ((this.persisted[byte]! & bit) === 0) {
+        if ((this.mem[byte]! & bit) === 0 && r > 0 && this.isSet(r - 1)) {
+          // A stream moving into the next region: mark a few ahead in the same persist, so
+          // a sequential writer pays one bitmap fdatasync per MARK_AHEAD regions, not per region.
+          const last = Math.min(r + MARK_AHEAD, this.mem.length * 8 - 1);
+          for (let a = r + 1; a <= last; a++) this.mem[a >>> 3] = this.mem[a >>> 3]! | (1 << (a & 7));
+        }
         this.mem[byte] = this.mem[byte]! | bit;
         pending = true;
       }
     }
     return pending ? this.persist() : null;
+  }
+
+  private isSet(r: number): boolean {
+    return (this.mem[r >>> 3]! & (1 << (r & 7))) !== 0;
   }
 
   /** Regions (bytes) whose bit is set, merged into runs. */
