@@ -208,6 +208,23 @@ describe.each(['tcp', 'unix'] as const)('client and server over %s', (kind) => {
         b.writeUInt32LE(0xffff_fff0, 22);
         return b;
       })(),
+      // A second hello, with a well-formed write behind it in the same chunk: not served.
+      Buffer.concat([
+        encodeFrame({
+          seq: 2,
+          type: MessageType.Hello,
+          offset: 0,
+          size: 0,
+          data: encodeJson({ replicaId: 'r1' }),
+        }),
+        encodeFrame({
+          seq: 3,
+          type: MessageType.Write,
+          offset: 0,
+          size: 4096,
+          data: Buffer.alloc(4096, 0xee),
+        }),
+      ]),
     ]) {
       const raw = connect(
         'path' in target ? { path: target.path } : { host: target.host, port: target.port },
