@@ -389,6 +389,46 @@ describe('NBD server protocol (raw socket)', () => {
       }
     });
 
+    it('answers every request received before the client half-closes, even ones queued while paused', async () => {
+      const pending: (() => void)[] = [];
+      const gated: BlockDevice = {
+        canMultiConn: false,
+        size: () => SIZE,
+        read: (_o, length) => Promise.resolve(Buffer.alloc(length)),
+        write: () => Promise.resolve(),
+        flush: () => new Promise<void>((resolve) => pending.push(resolve)),
+        trim: () => Promise.resolve(),
+        writeZeroes: () => Promise.resolve(),
+      };
+      const gatedServer = new NbdServer({ exports: new Map([['', gated]]), maxInFlightRequests: 4 });
+      const { port: gatedPort } = await gatedServer.listenTcp('127.0.0.1', 0);
+      try {
+        const c = await RawClient.connect(gatedPort);
+        clients.push(c);
+        await c.connectedTo('');
+        for (let i = 0; i < 12; i++) c.request(NBD_CMD_FLUSH, i, 0, 0);
+        c.socket.end();
+        await waitFor(() => pending.length === 4);
+        const releaser = setInterval(() => {
+          for (const release of pending.splice(0)) release();
+        }, 5);
+        try {
+          const seen = new Set<number>();
+          for (let i = 0; i < 12; i++) {
+            const reply = await c.readReply();
+            expect(reply.error).toBe(0);
+            seen.add(reply.handle);
+          }
+          expect(seen.size).toBe(12);
+          expect(await c.closedWithin()).toBe(true);
+        } finally {
+          clearInterval(releaser);
+        }
+      } finally {
+        await gatedServer.close();
+      }
+    });
+
     it('stops reading while replies pile up unread by the client', async () => {
       let reads = 0;
       const counting: BlockDevice = {

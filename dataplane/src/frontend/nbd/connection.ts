@@ -70,6 +70,8 @@ export class NbdConnection {
   private corked = false;
   private readonly pool: InFlight[] = [];
   private deviceErrors = 0;
+  /** The client closed its sending side: serve what was received, then close. */
+  private inputEnded = false;
   private handshakeTimer: NodeJS.Timeout | null;
   private readonly uncork = (): void => {
     this.corked = false;
@@ -100,7 +102,12 @@ export class NbdConnection {
         this.drop('internal error');
       }
     });
-    socket.on('end', () => this.drain('client closed its side'));
+    socket.on('end', () => {
+      this.inputEnded = true;
+      // While paused, requests already received still wait in the queue: pumpRequests drains
+      // once it has dispatched them.
+      if (!this.paused || this.state !== 'transmission') this.drain('client closed its side');
+    });
     socket.on('drain', () => this.checkBackpressure());
     socket.on('error', (err) => this.log.debug({ err }, 'socket error'));
     socket.on('close', () => this.closed());
@@ -181,7 +188,10 @@ export class NbdConnection {
     const parser = this.parser;
     while (!this.paused && this.state === 'transmission') {
       const result = parser.next();
-      if (result === 'more') return;
+      if (result === 'more') {
+        if (this.inputEnded) this.drain('client closed its side');
+        return;
+      }
       if (result === 'fault') {
         this.drop(parser.fault === 'bad-magic' ? 'bad request magic' : 'write payload over 32 MiB');
         return;
