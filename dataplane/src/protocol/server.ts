@@ -334,27 +334,31 @@ class ServerConnection {
     cost: number,
   ): boolean {
     switch (type) {
-      case MessageType.Read:
-        store.read(offset, size).then(
-          (buf) => this.respond(seq, buf, cost),
-          (err) => this.replyError(seq, err, cost),
-        );
+      case MessageType.Read: {
+        const r = DataRequest.acquire(this, seq, cost);
+        store.read(offset, size).then(r.onData, r.onError);
         return true;
-      case MessageType.Write:
-        store.write(offset, data).then(
-          () => this.respond(seq, undefined, cost),
-          (err) => this.replyError(seq, err, cost),
-        );
+      }
+      case MessageType.Write: {
+        const r = DataRequest.acquire(this, seq, cost);
+        store.write(offset, data).then(r.onDone, r.onError);
         return true;
-      case MessageType.Unmap:
-        store.unmap(offset, size).then(this.okFor(seq), (err) => this.replyError(seq, err, 0));
+      }
+      case MessageType.Unmap: {
+        const r = DataRequest.acquire(this, seq, cost);
+        store.unmap(offset, size).then(r.onDone, r.onError);
         return true;
-      case MessageType.WriteZeroes:
-        store.writeZeroes(offset, size).then(this.okFor(seq), (err) => this.replyError(seq, err, 0));
+      }
+      case MessageType.WriteZeroes: {
+        const r = DataRequest.acquire(this, seq, cost);
+        store.writeZeroes(offset, size).then(r.onDone, r.onError);
         return true;
-      case MessageType.Flush:
-        store.flush().then(this.okFor(seq), (err) => this.replyError(seq, err, 0));
+      }
+      case MessageType.Flush: {
+        const r = DataRequest.acquire(this, seq, cost);
+        store.flush().then(r.onDone, r.onError);
         return true;
+      }
       case MessageType.Ping:
         this.respond(seq, undefined, 0);
         return true;
@@ -371,10 +375,6 @@ class ServerConnection {
       default:
         return false;
     }
-  }
-
-  private okFor(seq: number): () => void {
-    return () => this.respond(seq, undefined, 0);
   }
 
   /**
@@ -399,8 +399,8 @@ class ServerConnection {
     }
   }
 
-  /** Answers a request counted by begin(). */
-  private respond(seq: number, data: Buffer | undefined, bytes: number): void {
+  /** @internal Answers a request counted by begin(). */
+  respond(seq: number, data: Buffer | undefined, bytes: number): void {
     this.end(bytes);
     this.writer.send(seq, MessageType.Response, 0, data ? data.length : 0, data);
   }
@@ -549,8 +549,8 @@ class ServerConnection {
     );
   }
 
-  /** Answers with an error; `bytes` (when given) ends a request counted by begin(). */
-  private replyError(seq: number, err: unknown, bytes?: number): void {
+  /** @internal Answers with an error; `bytes` (when given) ends a request counted by begin(). */
+  replyError(seq: number, err: unknown, bytes?: number): void {
     if (bytes !== undefined) this.end(bytes);
     const { code, message } = errorToWire(err);
     const type = code === 'ENOSPC' ? MessageType.ENOSPC : MessageType.Error;
@@ -569,6 +569,48 @@ async function exists(path: string): Promise<boolean> {
     () => true,
     () => false,
   );
+}
+
+/**
+ * One data request waiting for its store call. Pooled, with its completion callbacks bound
+ * once, so the hot path allocates no closures per request.
+ */
+class DataRequest {
+  private static readonly pool: DataRequest[] = [];
+  private conn: ServerConnection | null = null;
+  private seq = 0;
+  private cost = 0;
+
+  static acquire(conn: ServerConnection, seq: number, cost: number): DataRequest {
+    const r = DataRequest.pool.pop() ?? new DataRequest();
+    r.conn = conn;
+    r.seq = seq;
+    r.cost = cost;
+    return r;
+  }
+
+  readonly onData = (buf: Buffer): void => {
+    const { conn, seq, cost } = this;
+    this.release();
+    conn!.respond(seq, buf, cost);
+  };
+
+  readonly onDone = (): void => {
+    const { conn, seq, cost } = this;
+    this.release();
+    conn!.respond(seq, undefined, cost);
+  };
+
+  readonly onError = (err: unknown): void => {
+    const { conn, seq, cost } = this;
+    this.release();
+    conn!.replyError(seq, err, cost);
+  };
+
+  private release(): void {
+    this.conn = null;
+    if (DataRequest.pool.length < 4096) DataRequest.pool.push(this);
+  }
 }
 
 /** Bytes a request holds in memory until answered (payload in, or data to read out). */
