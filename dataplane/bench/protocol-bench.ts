@@ -1,7 +1,8 @@
 /**
  * Replica protocol micro-benchmark: the same workloads against a Replica called directly
  * (in this process) and through ReplicaClient -> ReplicaServer (a child process, TCP loopback
- * and Unix socket) -> Replica. Prints a table and one JSON line with the ratios.
+ * and Unix socket) -> Replica. Prints a table and one JSON line with the ratios; the QD1 row
+ * shows the round trip a replica hop adds (latency = 1 / IOPS).
  *
  *   npx tsx dataplane/bench/protocol-bench.ts [--seconds 2] [--size-mib 512] [--repeats 2]
  */
@@ -39,6 +40,7 @@ interface Workload {
 const WORKLOADS: Workload[] = [
   { name: '4k-randwrite-qd32', blockSize: 4096, qd: 32, random: true, write: true },
   { name: '4k-randread-qd32', blockSize: 4096, qd: 32, random: true, write: false },
+  { name: '4k-randread-qd1', blockSize: 4096, qd: 1, random: true, write: false },
   { name: '1m-seqwrite-qd16', blockSize: MiB, qd: 16, random: false, write: true },
   { name: '1m-seqread-qd16', blockSize: MiB, qd: 16, random: false, write: false },
 ];
