@@ -1,11 +1,12 @@
 // The few Linux file syscalls Node does not expose: lseek(SEEK_DATA/SEEK_HOLE) to rebuild a
 // layer's extent index from the file system, and fallocate(PUNCH_HOLE) to really free space on
-// trim and purge. Synchronous on purpose: each call is a metadata-only syscall (microseconds).
+// trim and purge; plus flock so one replica directory is never opened twice. Synchronous on purpose: each call is a metadata-only syscall (microseconds).
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 #include <node_api.h>
 
@@ -66,11 +67,27 @@ static napi_value punch_hole(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// tryLock(fd): an exclusive, non-blocking flock; false when another open file holds it. The
+// kernel drops it when the process dies, so a SIGKILLed replica server never leaves it behind.
+static napi_value try_lock(napi_env env, napi_callback_info info) {
+  int64_t a[1];
+  if (!read_args(env, info, 1, a)) return NULL;
+  napi_value result;
+  if (flock((int)a[0], LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK) return throw_errno(env, "flock", errno);
+    napi_get_boolean(env, false, &result);
+    return result;
+  }
+  napi_get_boolean(env, true, &result);
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"seekData", NULL, seek_data, NULL, NULL, NULL, napi_default, NULL},
       {"seekHole", NULL, seek_hole, NULL, NULL, NULL, napi_default, NULL},
       {"punchHole", NULL, punch_hole, NULL, NULL, NULL, napi_default, NULL},
+      {"tryLock", NULL, try_lock, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

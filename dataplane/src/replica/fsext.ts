@@ -13,6 +13,8 @@ export interface FsExt {
   seekHole(fd: number, offset: number): number;
   /** Frees [offset, offset + length) without changing the file size. */
   punchHole(fd: number, offset: number, length: number): void;
+  /** Exclusive non-blocking flock; false when another open file description holds it. */
+  tryLock(fd: number): boolean;
 }
 
 let loaded: FsExt | undefined;

@@ -7,6 +7,7 @@ import { chooseRegionSize, DirtyMap } from './dirty-map.js';
 import { ReplicaError } from './errors.js';
 import { ExtentSet } from './extent-set.js';
 import { fdatasync, pread, pwrite } from './file-io.js';
+import { fsext } from './fsext.js';
 import { IoGate } from './io-gate.js';
 import { closeLayer, createLayerFile, type Layer, openLayer, punchBlocks } from './layer.js';
 import {
@@ -72,6 +73,8 @@ export class Replica implements ReplicaStore, LayerStore, DirtyTracking {
   private constructor(
     readonly dir: string,
     private meta: ReplicaMeta,
+    /** The directory's fd, holding the flock until close. */
+    private readonly lockFd: number,
   ) {
     this.wasDirty = meta.dirty;
   }
@@ -137,7 +140,24 @@ export class Replica implements ReplicaStore, LayerStore, DirtyTracking {
     if (text === null) {
       throw new ReplicaError('NOT_A_REPLICA', `${dir} has no ${REPLICA_META}`, { replica: dir });
     }
-    let meta = parseReplicaMeta(path.join(dir, REPLICA_META), text);
+    const meta = parseReplicaMeta(path.join(dir, REPLICA_META), text);
+    // One owner per directory: a second open (say, a replica server restarted while the old
+    // one still runs) would interleave writes and metadata commits.
+    const lockFd = fs.openSync(dir, 'r');
+    if (!fsext().tryLock(lockFd)) {
+      fs.closeSync(lockFd);
+      throw new ReplicaError('BUSY', `${dir} is already open`, { replica: dir });
+    }
+    try {
+      return await Replica.openLocked(dir, meta, lockFd);
+    } catch (err) {
+      fs.closeSync(lockFd);
+      throw err;
+    }
+  }
+
+  private static async openLocked(dir: string, first: ReplicaMeta, lockFd: number): Promise<Replica> {
+    let meta = first;
     if (meta.pending) meta = await rollForwardImport(dir, meta);
 
     // Read and check every layer's metadata before touching anything on disk.
@@ -148,7 +168,7 @@ export class Replica implements ReplicaStore, LayerStore, DirtyTracking {
     checkTree(dir, metas, headMeta);
 
     await sweepOrphans(dir, meta);
-    const replica = new Replica(dir, meta);
+    const replica = new Replica(dir, meta, lockFd);
     try {
       for (const [name, m] of metas) replica.snaps.set(name, openLayer(dir, layerFile(name, false), m));
       replica.head = openLayer(dir, layerFile(meta.head, true), headMeta);
@@ -175,6 +195,7 @@ export class Replica implements ReplicaStore, LayerStore, DirtyTracking {
       await this.saveMeta(this.meta);
       for (const l of this.snaps.values()) closeLayer(l);
       closeLayer(this.head);
+      fs.closeSync(this.lockFd);
       this.closed = true;
     });
   }

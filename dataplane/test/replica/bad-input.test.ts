@@ -187,6 +187,14 @@ describe('bad input gets a typed error and changes nothing', () => {
     await ok.close();
   });
 
+  it('refuses a second open of a replica that is open', async () => {
+    const { dir, replica } = await fixture();
+    await expectCode(Replica.open(dir), 'BUSY');
+    await replica.close();
+    const again = await Replica.open(dir);
+    await again.close();
+  });
+
   it('answers CLOSED after close', async () => {
     const { replica } = await fixture();
     await replica.close();
