@@ -20,6 +20,8 @@ export type ReplicaErrorCode =
   | 'INVALID_SIZE'
   /** open() on a directory without replica metadata. */
   | 'NOT_A_REPLICA'
+  /** The file system cannot report holes (SEEK_DATA) or punch them. */
+  | 'UNSUPPORTED_FILESYSTEM'
   /** The replica directory is already open (in this or another process). */
   | 'BUSY'
   /** create() where a replica already exists. */

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { ReplicaError } from './errors.js';
 import { ExtentSet } from './extent-set.js';
 import { fsext } from './fsext.js';
 import type { LayerMeta } from './metadata.js';
@@ -42,6 +43,49 @@ export function scanExtents(fd: number, size: number): ExtentSet {
     pos = hole;
   }
   return set;
+}
+
+const probed = new Set<number>();
+
+/**
+ * Checks once per file system that holes are reported and can be punched. Where SEEK_DATA is
+ * unsupported the kernel reports a whole file as data, which would make every layer hide the
+ * ones below it: refuse such a file system rather than serve wrong bytes.
+ */
+export function probeFilesystem(dir: string): void {
+  const dev = fs.statSync(dir).dev;
+  if (probed.has(dev)) return;
+  const file = path.join(dir, `volume.probe.${process.pid}`);
+  const fd = fs.openSync(file, 'w+');
+  try {
+    const { seekData, seekHole, punchHole } = fsext();
+    fs.ftruncateSync(fd, 1 << 20);
+    fs.writeSync(fd, Buffer.alloc(BLOCK_SIZE, 1), 0, BLOCK_SIZE, 1 << 19);
+    const ok1 = seekData(fd, 0) === 1 << 19 && seekHole(fd, 1 << 19) === (1 << 19) + BLOCK_SIZE;
+    punchHole(fd, 1 << 19, BLOCK_SIZE);
+    const ok2 = seekData(fd, 0) === -1;
+    if (!ok1 || !ok2) {
+      throw new ReplicaError(
+        'UNSUPPORTED_FILESYSTEM',
+        `${dir}: the file system does not report or punch holes`,
+        {
+          replica: dir,
+        },
+      );
+    }
+    probed.add(dev);
+  } catch (err) {
+    if (err instanceof ReplicaError) throw err;
+    throw new ReplicaError(
+      'UNSUPPORTED_FILESYSTEM',
+      `${dir}: ${(err as Error).message}`,
+      { replica: dir },
+      err,
+    );
+  } finally {
+    fs.closeSync(fd);
+    fs.rmSync(file, { force: true });
+  }
 }
 
 export function openLayer(dir: string, file: string, meta: LayerMeta): Layer {

@@ -9,7 +9,7 @@ import { ExtentSet } from './extent-set.js';
 import { fdatasync, pread, pwrite } from './file-io.js';
 import { fsext } from './fsext.js';
 import { IoGate } from './io-gate.js';
-import { closeLayer, createLayerFile, type Layer, openLayer, punchBlocks } from './layer.js';
+import { closeLayer, createLayerFile, type Layer, openLayer, probeFilesystem, punchBlocks } from './layer.js';
 import {
   DIRTY_MAP,
   FORMAT_VERSION,
@@ -93,6 +93,7 @@ export class Replica implements ReplicaStore, LayerStore, DirtyTracking {
       throw new ReplicaError('ALREADY_EXISTS', `${dir} already holds a replica`, { replica: dir });
     }
     await fsp.mkdir(dir, { recursive: true });
+    probeFilesystem(dir);
     const head = headName(0);
     const file = layerFile(head, true);
     // Leftovers of an earlier create that died before its commit.
@@ -167,6 +168,7 @@ export class Replica implements ReplicaStore, LayerStore, DirtyTracking {
     headMeta.size = meta.size; // the head always spans the volume (expand may have died mid-way)
     checkTree(dir, metas, headMeta);
 
+    probeFilesystem(dir);
     await sweepOrphans(dir, meta);
     const replica = new Replica(dir, meta, lockFd);
     try {
@@ -621,8 +623,16 @@ export class Replica implements ReplicaStore, LayerStore, DirtyTracking {
     }
     checkRange(offset, data.length, layer.meta.size, 'layer');
     if (data.length === 0) return;
-    await pwrite(layer.fd, data, 0, data.length, offset);
-    layer.extents.add(Math.floor(offset / BLOCK_SIZE), Math.ceil((offset + data.length) / BLOCK_SIZE));
+    await this.enter();
+    try {
+      if (this.staged.get(name) !== layer) {
+        throw new ReplicaError('IMPORT_INVALID', `import of ${name} was aborted`, { layer: name });
+      }
+      await pwrite(layer.fd, data, 0, data.length, offset);
+      layer.extents.add(Math.floor(offset / BLOCK_SIZE), Math.ceil((offset + data.length) / BLOCK_SIZE));
+    } finally {
+      this.gate.leave();
+    }
   }
 
   async finishImport(): Promise<void> {
@@ -659,7 +669,7 @@ export class Replica implements ReplicaStore, LayerStore, DirtyTracking {
 
   async abortImport(): Promise<void> {
     this.ensureOpen();
-    await this.abortStaged();
+    await this.exclusive(() => this.abortStaged());
   }
 
   // ---- write-intent tracking -----------------------------------------------------------------
