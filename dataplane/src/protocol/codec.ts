@@ -38,6 +38,13 @@ export const MessageType = {
 } as const;
 export type MessageType = (typeof MessageType)[keyof typeof MessageType];
 
+/** Requests whose `size` is a number of bytes to send back. */
+const READ_TYPES: ReadonlySet<number> = new Set([
+  MessageType.Read,
+  MessageType.ReadLayer,
+  MessageType.ReadSnapshot,
+]);
+
 const KNOWN_TYPES = new Set<number>(Object.values(MessageType));
 
 export function isKnownType(type: number): type is MessageType {
@@ -201,7 +208,10 @@ export class FrameParser {
     const dataLength = buf.readUInt32LE(at + 22);
     if (dataLength > MAX_DATA_LENGTH)
       return this.fail(`data length ${dataLength} exceeds ${MAX_DATA_LENGTH}`);
-    if (this.size > MAX_DATA_LENGTH) return this.fail(`size ${this.size} exceeds ${MAX_DATA_LENGTH}`);
+    // Only reads make the peer allocate `size` bytes; for unmap and write-zeroes it is a range.
+    if (this.size > MAX_DATA_LENGTH && READ_TYPES.has(this.type)) {
+      return this.fail(`size ${this.size} exceeds ${MAX_DATA_LENGTH}`);
+    }
     if (this.offset < 0 || !Number.isSafeInteger(this.offset)) return this.fail(`bad offset ${this.offset}`);
     return dataLength;
   }

@@ -1,6 +1,6 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { BlockError } from '../block/block-error.js';
-import { decodeErrorPayload, FrameParser, MessageType, ProtocolError } from './codec.js';
+import { decodeErrorPayload, FrameParser, MAX_DATA_LENGTH, MessageType, ProtocolError } from './codec.js';
 import { FrameWriter } from './frame-writer.js';
 import { errorFromWire } from './remote-error.js';
 
@@ -91,6 +91,22 @@ export class RequestConnection {
   /** Sends one request; resolves with the response payload. */
   request(type: number, offset: number, size: number, data?: Buffer, prefix?: Buffer): Promise<Buffer> {
     if (this.lostError) return Promise.reject(this.lostError);
+    // What the header cannot carry is refused here, before anything reaches the wire.
+    if (
+      !Number.isSafeInteger(offset) ||
+      offset < 0 ||
+      !Number.isInteger(size) ||
+      size < 0 ||
+      size > 0xffff_ffff
+    ) {
+      return Promise.reject(new BlockError('EINVAL', `${this.label}: bad offset ${offset} or size ${size}`));
+    }
+    const dataLength = (data ? data.length : 0) + (prefix ? prefix.length : 0);
+    if (dataLength > MAX_DATA_LENGTH) {
+      return Promise.reject(
+        new BlockError('EINVAL', `${this.label}: payload of ${dataLength} bytes exceeds ${MAX_DATA_LENGTH}`),
+      );
+    }
     const seq = this.nextSeq;
     this.nextSeq = this.nextSeq === 0xffff_ffff ? 1 : this.nextSeq + 1;
     return new Promise<Buffer>((resolve, reject) => {

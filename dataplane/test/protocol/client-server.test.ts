@@ -163,6 +163,10 @@ describe.each(['tcp', 'unix'] as const)('client and server over %s', (kind) => {
     await expect(client.control('noSuchOp')).rejects.toBeInstanceOf(BlockError);
     await expect(client.control('noSuchOp')).rejects.toMatchObject({ code: 'ENOTSUP' });
     await expect(client.control('constructor')).rejects.toMatchObject({ code: 'ENOTSUP' });
+    // What the header cannot carry is refused by the client without touching the connection.
+    await expect(client.read(-1, 4096)).rejects.toMatchObject({ code: 'EINVAL' });
+    await expect(client.unmap(0, 2 ** 33)).rejects.toMatchObject({ code: 'EINVAL' });
+    await expect(client.write(0, Buffer.alloc(64 * MiB + 1))).rejects.toMatchObject({ code: 'EINVAL' });
     // The connection still serves after errors.
     expect((await client.read(0, 1))[0]).toBe(0xaa);
   });

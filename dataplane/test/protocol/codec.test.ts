@@ -108,6 +108,17 @@ describe('codec', () => {
     bad((b) => b.writeInt32LE(-1, 14));
   });
 
+  it('accepts unmap and write-zeroes ranges over 64 MiB (only reads allocate size bytes)', () => {
+    const { parser, frames } = collect();
+    parser.push(
+      encodeFrame({ seq: 1, type: MessageType.Unmap, offset: 0, size: 0xffff_f000, data: Buffer.alloc(0) }),
+    );
+    parser.push(
+      encodeFrame({ seq: 2, type: MessageType.WriteZeroes, offset: 0, size: 2 ** 30, data: Buffer.alloc(0) }),
+    );
+    expect(frames.map((f) => f.size)).toEqual([0xffff_f000, 2 ** 30]);
+  });
+
   it('rejects bad magic before a whole header has arrived', () => {
     const { parser } = collect();
     expect(() => parser.push(Buffer.from('GET'))).toThrow(/bad magic/);
