@@ -34,14 +34,20 @@ function plainFile(file: string, size: number): Target & { close(): void } {
   };
 }
 
+/** CPU microseconds (this process, all threads) per request of the last `timed` call. */
+let lastCpuPerOp = 0;
+
 /** Runs `count` requests with `depth` in flight; returns seconds. */
 async function timed(count: number, depth: number, one: (i: number) => Promise<unknown>): Promise<number> {
+  const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < count) await one(next++);
   };
   await Promise.all(Array.from({ length: depth }, worker));
+  const cpu = process.cpuUsage(cpu0);
+  lastCpuPerOp = (cpu.user + cpu.system) / count;
   return Number(process.hrtime.bigint() - t0) / 1e9;
 }
 
@@ -61,25 +67,33 @@ interface Figures {
   seqRead: number;
   randWrite: number;
   randRead: number;
+  /** CPU µs per request, same order; CPU is less disturbed by a shared machine than time. */
+  cpu: number[];
 }
 
 async function workload(t: Target, span: number, randCount: number): Promise<Figures> {
   const big = Buffer.alloc(MiB, 0xab);
   const small = Buffer.alloc(4 * KiB, 0xcd);
   const seqN = span / MiB;
+  const cpu: number[] = [];
   const seqWrite = await timed(seqN, 4, async (i) => t.write(i * MiB, big));
+  cpu.push(lastCpuPerOp);
   await t.flush();
   const seqRead = await timed(seqN, 4, (i) => t.read(i * MiB, MiB));
+  cpu.push(lastCpuPerOp);
   const w = offsets(randCount, span, 4 * KiB, 1);
   const r = offsets(randCount, span, 4 * KiB, 2);
   const randWrite = await timed(randCount, 16, (i) => t.write(w[i]!, small));
+  cpu.push(lastCpuPerOp);
   await t.flush();
   const randRead = await timed(randCount, 16, (i) => t.read(r[i]!, 4 * KiB));
+  cpu.push(lastCpuPerOp);
   return {
     seqWrite: span / MiB / seqWrite,
     seqRead: span / MiB / seqRead,
     randWrite: randCount / randWrite,
     randRead: randCount / randRead,
+    cpu,
   };
 }
 
@@ -90,6 +104,7 @@ function best(a: Figures | undefined, b: Figures): Figures {
     seqRead: Math.max(a.seqRead, b.seqRead),
     randWrite: Math.max(a.randWrite, b.randWrite),
     randRead: Math.max(a.randRead, b.randRead),
+    cpu: a.cpu.map((x, i) => Math.min(x, b.cpu[i]!)),
   };
 }
 
@@ -120,24 +135,31 @@ export async function runReplicaBench(opts: { span?: number; randCount?: number 
     let anchor: Figures | undefined;
     let ours: Figures | undefined;
     for (let round = 0; round < rounds; round++) {
-      const plain = plainFile(path.join(root, 'plain.img'), span);
-      anchor = best(anchor, await workload(plain, span, randCount));
-      plain.close();
-      fs.rmSync(path.join(root, 'plain.img'));
-      const replica = await Replica.create(path.join(root, 'replica'), { size: span });
-      ours = best(ours, await workload(replica, span, randCount));
-      await replica.close();
-      fs.rmSync(path.join(root, 'replica'), { recursive: true });
+      // Swap which goes first each round, so neither always meets the other's writeback.
+      for (const which of round % 2 === 0 ? ['fs', 'replica'] : ['replica', 'fs']) {
+        if (which === 'fs') {
+          const plain = plainFile(path.join(root, 'plain.img'), span);
+          anchor = best(anchor, await workload(plain, span, randCount));
+          plain.close();
+          fs.rmSync(path.join(root, 'plain.img'));
+        } else {
+          const replica = await Replica.create(path.join(root, 'replica'), { size: span });
+          ours = best(ours, await workload(replica, span, randCount));
+          await replica.close();
+          fs.rmSync(path.join(root, 'replica'), { recursive: true });
+        }
+      }
     }
     if (!anchor || !ours) return;
-    const row = (name: string, unit: string, a: number, b: number): void =>
+    const row = (name: string, unit: string, a: number, b: number, i: number): void =>
       console.log(
-        `  ${name.padEnd(22)} fs ${fmt(a)} ${unit}  replica ${fmt(b)} ${unit}  ratio ${fmt(b / a, 2)}`,
+        `  ${name.padEnd(20)} fs ${fmt(a)} ${unit}  replica ${fmt(b)} ${unit}  ratio ${fmt(b / a, 2)}` +
+          `   cpu/op fs ${fmt(anchor.cpu[i]!, 1)} us, replica ${fmt(ours.cpu[i]!, 1)} us`,
       );
-    row('1 MiB seq write', 'MiB/s', anchor.seqWrite, ours.seqWrite);
-    row('1 MiB seq read', 'MiB/s', anchor.seqRead, ours.seqRead);
-    row('4 KiB random write', 'IOPS ', anchor.randWrite, ours.randWrite);
-    row('4 KiB random read', 'IOPS ', anchor.randRead, ours.randRead);
+    row('1 MiB seq write', 'MiB/s', anchor.seqWrite, ours.seqWrite, 0);
+    row('1 MiB seq read', 'MiB/s', anchor.seqRead, ours.seqRead, 1);
+    row('4 KiB random write', 'IOPS ', anchor.randWrite, ours.randWrite, 2);
+    row('4 KiB random read', 'IOPS ', anchor.randRead, ours.randRead, 3);
 
     // Index memory for a 1 TiB volume. The index is measured directly (its typed arrays), not
     // from process RSS. The 1 M scattered writes drive ExtentSets the way Replica.write does;

@@ -218,7 +218,8 @@ export class Replica implements ReplicaStore, LayerStore, DirtyTracking {
   async read(offset: number, length: number): Promise<Buffer> {
     this.ensureOpen();
     checkRange(offset, length, this.meta.size);
-    await this.enter();
+    const entering = this.enter();
+    if (entering) await entering;
     try {
       const out = Buffer.allocUnsafe(length);
       await readChain(this.chainFromHead, out, 0, offset, offset + length);
@@ -234,7 +235,8 @@ export class Replica implements ReplicaStore, LayerStore, DirtyTracking {
     const len = data.length;
     checkRange(offset, len, this.meta.size);
     if (len === 0) return;
-    await this.enter();
+    const entering = this.enter();
+    if (entering) await entering;
     try {
       const bs = Math.floor(offset / BLOCK_SIZE);
       const be = Math.ceil((offset + len) / BLOCK_SIZE);
@@ -270,7 +272,8 @@ export class Replica implements ReplicaStore, LayerStore, DirtyTracking {
 
   async flush(): Promise<void> {
     this.ensureOpen();
-    await this.enter();
+    const entering = this.enter();
+    if (entering) await entering;
     try {
       await fdatasync(this.head.fd);
     } finally {
@@ -551,7 +554,8 @@ export class Replica implements ReplicaStore, LayerStore, DirtyTracking {
     this.ensureOpen();
     checkName(name);
     checkRange(offset, length, this.meta.size);
-    await this.enter();
+    const entering = this.enter();
+    if (entering) await entering;
     try {
       const out = Buffer.allocUnsafe(length);
       await readOwn(this.layerByName(name), out, 0, offset, offset + length);
@@ -565,7 +569,8 @@ export class Replica implements ReplicaStore, LayerStore, DirtyTracking {
     this.ensureOpen();
     checkName(name);
     checkRange(offset, length, this.meta.size);
-    await this.enter();
+    const entering = this.enter();
+    if (entering) await entering;
     try {
       const chain: Layer[] = [];
       for (let l: Layer | undefined = this.snapshotLayer(name); l; ) {
@@ -623,7 +628,8 @@ export class Replica implements ReplicaStore, LayerStore, DirtyTracking {
     }
     checkRange(offset, data.length, layer.meta.size, 'layer');
     if (data.length === 0) return;
-    await this.enter();
+    const entering = this.enter();
+    if (entering) await entering;
     try {
       if (this.staged.get(name) !== layer) {
         throw new ReplicaError('IMPORT_INVALID', `import of ${name} was aborted`, { layer: name });
@@ -693,13 +699,19 @@ export class Replica implements ReplicaStore, LayerStore, DirtyTracking {
     if (this.closed) throw new ReplicaError('CLOSED', `replica ${this.dir} is closed`, { replica: this.dir });
   }
 
-  private async enter(): Promise<void> {
+  /**
+   * Enters the I/O gate. Synchronous (null) in the common case so the hot path pays no extra
+   * promise; a promise only while a structural change holds or awaits the gate.
+   */
+  private enter(): Promise<void> | null {
     const wait = this.gate.enter();
-    if (wait) await wait;
-    if (this.closed) {
-      this.gate.leave();
-      this.ensureOpen();
-    }
+    if (!wait) return null;
+    return wait.then(() => {
+      if (this.closed) {
+        this.gate.leave();
+        this.ensureOpen();
+      }
+    });
   }
 
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
@@ -711,7 +723,8 @@ export class Replica implements ReplicaStore, LayerStore, DirtyTracking {
 
   /** Runs fn under the I/O gate with blocks [bs, be) locked against other writers. */
   private async withBlocks(bs: number, be: number, fn: () => Promise<void>): Promise<void> {
-    await this.enter();
+    const entering = this.enter();
+    if (entering) await entering;
     try {
       const l = this.locks.acquire(bs, be);
       const lock = l instanceof Promise ? await l : l;
