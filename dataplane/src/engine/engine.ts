@@ -203,8 +203,10 @@ export class Engine extends EventEmitter implements BlockDevice {
     const gate = this.barrier.enter();
     if (gate) await gate;
     try {
-      if (this.writeOnly === 0) await this.fanOut((m) => m.backend.writeZeroes(offset, length));
-      else await this.writeWidened(offset, length, null);
+      for (const [off, len] of rangePieces(offset, length)) {
+        if (this.writeOnly === 0) await this.fanOut((m) => m.backend.writeZeroes(off, len));
+        else await this.writeWidened(off, len, null);
+      }
       if (fua) await this.fanOut((m) => m.backend.flush());
     } finally {
       this.barrier.leave();
@@ -217,7 +219,10 @@ export class Engine extends EventEmitter implements BlockDevice {
     if (gate) await gate;
     try {
       // Trim is advisory; while a replica rebuilds it would race the layer copy (Longhorn #7103).
-      if (this.writeOnly === 0) await this.fanOut((m) => m.backend.unmap(offset, length));
+      if (this.writeOnly === 0) {
+        for (const [off, len] of rangePieces(offset, length))
+          await this.fanOut((m) => m.backend.unmap(off, len));
+      }
       if (fua) await this.fanOut((m) => m.backend.flush());
     } finally {
       this.barrier.leave();
@@ -474,12 +479,12 @@ export class Engine extends EventEmitter implements BlockDevice {
       ),
     );
     this.pending.delete(pending);
-    if (refused) {
-      const list: { m: Member; err: unknown }[] = refused;
-      if (pending.answered === 0) throw list[0]!.err;
+    if (refused.length > 0) {
+      if (pending.answered === 0) throw refused[0]!.err;
       failed = true;
-      for (const { m, err } of list)
+      for (const { m, err } of refused) {
         this.eject(m, new Error(`diverged from the other replicas: ${errorText(err)}`));
+      }
     }
     if (failed) await this.generationChain;
     if (!this.members.some((m) => m.mode === 'RW')) {
@@ -560,6 +565,15 @@ export class Engine extends EventEmitter implements BlockDevice {
 
   private async shutdownMembers(): Promise<void> {
     await Promise.all(this.members.map((m) => m.backend.close().catch(() => {})));
+  }
+}
+
+/** The replica protocol carries a range length in 32 bits: split longer zeroing and trims. */
+const MAX_RANGE_PIECE = 1024 * 1024 * 1024;
+
+function* rangePieces(offset: number, length: number): Generator<[number, number]> {
+  for (let off = offset; off < offset + length; off += MAX_RANGE_PIECE) {
+    yield [off, Math.min(MAX_RANGE_PIECE, offset + length - off)];
   }
 }
 

@@ -87,7 +87,8 @@ export class LocalVolume {
     try {
       await longhornLocal('volume', 'down', '--dir', this.dir);
     } finally {
-      rmSync(this.dir, { recursive: true, force: true });
+      // LH_KEEP_TEST_DIRS=1 keeps the directory (logs under node-*/logs) for a post-mortem.
+      if (!process.env.LH_KEEP_TEST_DIRS) rmSync(this.dir, { recursive: true, force: true });
     }
   }
 }
