@@ -61,6 +61,8 @@ export class Cluster {
   readonly kubectl: Kubectl;
   private readonly simulatedNodes = new Map<string, SimulatedNode>();
   private stopped = false;
+  // State writes are serialised: components start concurrently and each one is recorded.
+  private writes: Promise<void> = Promise.resolve();
 
   private constructor(
     private readonly state: ClusterState,
@@ -241,7 +243,7 @@ export class Cluster {
         ),
       ]);
       state.ready = true;
-      await writeClusterState(state);
+      await cluster.saveState();
       log.info({ ms: Date.now() - t0, dir }, 'cluster ready');
       return cluster;
     } catch (err) {
@@ -253,11 +255,17 @@ export class Cluster {
     }
   }
 
+  private saveState(): Promise<void> {
+    const next = this.writes.then(() => writeClusterState(this.state));
+    this.writes = next.catch(() => undefined);
+    return next;
+  }
+
   private async track<T extends ManagedProcess>(proc: T): Promise<T> {
     if (!this.procs.includes(proc)) {
       this.procs.push(proc);
       this.state.processes.push(proc.record());
-      await writeClusterState(this.state);
+      await this.saveState();
     }
     return proc;
   }
