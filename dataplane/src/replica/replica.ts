@@ -917,7 +917,9 @@ async function sweepOrphans(dir: string, meta: ReplicaMeta): Promise<void> {
     keep.add(f);
     keep.add(metaFile(f));
   }
-  const gone = (await fsp.readdir(dir)).filter((f) => isOwnedFile(f) && !keep.has(f));
+  const gone = (await fsp.readdir(dir)).filter(
+    (f) => (isOwnedFile(f) && !keep.has(f)) || f.startsWith('volume.probe.'),
+  );
   gone.push(`${REPLICA_META}.tmp`);
   await removeFiles(dir, gone);
 }
