@@ -59,6 +59,8 @@ const ZEROES = Buffer.alloc(COPY_CHUNK);
  */
 export class Replica implements ReplicaStore, LayerStore, DirtyTracking {
   private readonly gate = new IoGate();
+  /** Tail of the queue of chain changes (see serialized()). */
+  private chainTail: Promise<unknown> = Promise.resolve();
   private readonly locks = new BlockLocks();
   /** Snapshot layers in creation order (never the head). */
   private readonly snaps = new Map<string, Layer>();
@@ -186,20 +188,22 @@ export class Replica implements ReplicaStore, LayerStore, DirtyTracking {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    await this.gate.exclusive(async () => {
-      if (this.closed) return;
-      await this.abortStaged();
-      await fdatasync(this.head.fd);
-      // Clean close: every write is durable here, so no region needs reconciling on our account.
-      await this.dirtyMap.clear();
-      await this.dirtyMap.close();
-      this.meta = { ...this.meta, dirty: false };
-      await this.saveMeta(this.meta);
-      for (const l of this.snaps.values()) closeLayer(l);
-      closeLayer(this.head);
-      fs.closeSync(this.lockFd);
-      this.closed = true;
-    });
+    await this.serialized(() =>
+      this.gate.exclusive(async () => {
+        if (this.closed) return;
+        await this.abortStaged();
+        await fdatasync(this.head.fd);
+        // Clean close: every write is durable here, so no region needs reconciling on our account.
+        await this.dirtyMap.clear();
+        await this.dirtyMap.close();
+        this.meta = { ...this.meta, dirty: false };
+        await this.saveMeta(this.meta);
+        for (const l of this.snaps.values()) closeLayer(l);
+        closeLayer(this.head);
+        fs.closeSync(this.lockFd);
+        this.closed = true;
+      }),
+    );
   }
 
   // ---- block I/O -----------------------------------------------------------------------------
@@ -349,7 +353,7 @@ export class Replica implements ReplicaStore, LayerStore, DirtyTracking {
     checkName(name);
     const labels = checkLabels(opts.labels);
     const created = checkCreated(opts.created);
-    await this.exclusive(async () => {
+    await this.chainChange(async () => {
       if (this.snaps.has(name) || name === this.meta.head || this.staged.has(name)) {
         throw new ReplicaError('SNAPSHOT_EXISTS', `snapshot ${name} already exists`, { layer: name });
       }
@@ -439,7 +443,7 @@ export class Replica implements ReplicaStore, LayerStore, DirtyTracking {
   async markRemoved(name: string): Promise<void> {
     this.ensureOpen();
     checkName(name);
-    await this.exclusive(async () => {
+    await this.chainChange(async () => {
       const layer = this.snapshotLayer(name);
       if (layer.meta.removed) return;
       const meta = { ...layer.meta, removed: true };
@@ -450,14 +454,17 @@ export class Replica implements ReplicaStore, LayerStore, DirtyTracking {
 
   async purge(): Promise<string[]> {
     this.ensureOpen();
-    return this.exclusive(async () => {
+    // Block I/O keeps running while purge copies and punches: only the commits (metadata and
+    // dropping a layer from the chain) pause it. Other chain changes wait for the whole purge.
+    return this.serialized(async () => {
+      this.ensureOpen();
       const steps = planPurge(
         [...this.snaps.values()].map((l) => l.meta),
         this.head.meta,
       );
       for (const step of steps) {
         const layer = this.snaps.get(step.name)!;
-        if (step.kind === 'delete') await this.deleteSnapshot(layer);
+        if (step.kind === 'delete') await this.exclusive(() => this.deleteSnapshot(layer));
         else if (step.kind === 'coalesce') await this.coalesce(layer, this.snaps.get(step.child)!);
         else this.prune(layer);
       }
@@ -469,7 +476,7 @@ export class Replica implements ReplicaStore, LayerStore, DirtyTracking {
     this.ensureOpen();
     checkName(name);
     const when = checkCreated(created);
-    await this.exclusive(async () => {
+    await this.chainChange(async () => {
       const target = this.snapshotLayer(name);
       if (target.meta.removed) {
         throw new ReplicaError('INVALID_LAYER', `snapshot ${name} is marked removed`, { layer: name });
@@ -503,7 +510,7 @@ export class Replica implements ReplicaStore, LayerStore, DirtyTracking {
     if (size < this.meta.size) {
       throw new ReplicaError('SHRINK_NOT_ALLOWED', `cannot shrink from ${this.meta.size} to ${size}`);
     }
-    await this.exclusive(async () => {
+    await this.chainChange(async () => {
       if (size < this.meta.size) {
         throw new ReplicaError('SHRINK_NOT_ALLOWED', `cannot shrink from ${this.meta.size} to ${size}`);
       }
@@ -643,7 +650,7 @@ export class Replica implements ReplicaStore, LayerStore, DirtyTracking {
 
   async finishImport(): Promise<void> {
     this.ensureOpen();
-    await this.exclusive(async () => {
+    await this.chainChange(async () => {
       if (this.staged.size === 0) return;
       const metas = new Map<string, LayerMeta>();
       for (const [name, l] of this.snaps) metas.set(name, l.meta);
@@ -675,7 +682,7 @@ export class Replica implements ReplicaStore, LayerStore, DirtyTracking {
 
   async abortImport(): Promise<void> {
     this.ensureOpen();
-    await this.exclusive(() => this.abortStaged());
+    await this.chainChange(() => this.abortStaged());
   }
 
   // ---- write-intent tracking -----------------------------------------------------------------
@@ -712,6 +719,17 @@ export class Replica implements ReplicaStore, LayerStore, DirtyTracking {
         this.ensureOpen();
       }
     });
+  }
+
+  /** Chain changes run one at a time (a purge's copy phase included), each exclusive of I/O. */
+  private chainChange<T>(fn: () => Promise<T>): Promise<T> {
+    return this.serialized(() => this.exclusive(fn));
+  }
+
+  private serialized<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.chainTail.then(fn, fn);
+    this.chainTail = run.catch(() => undefined);
+    return run;
   }
 
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
@@ -827,15 +845,20 @@ export class Replica implements ReplicaStore, LayerStore, DirtyTracking {
       if (cursor < e1) await copy(cursor, e1);
     }
     await fdatasync(child.fd);
-    const childMeta = { ...child.meta, parent: parent.meta.parent };
-    // Child first: if we die before volume.meta drops the parent, the parent is a removed leaf
-    // that the next purge deletes.
-    await writeJsonAtomic(this.dir, metaFile(child.file), childMeta);
-    child.meta = childMeta;
-    await this.deleteSnapshot(parent);
+    await this.exclusive(async () => {
+      const childMeta = { ...child.meta, parent: parent.meta.parent };
+      // Child first: if we die before volume.meta drops the parent, the parent is a removed
+      // leaf that the next purge deletes.
+      await writeJsonAtomic(this.dir, metaFile(child.file), childMeta);
+      child.meta = childMeta;
+      await this.deleteSnapshot(parent);
+    });
   }
 
-  /** Punches the removed layer behind the head wherever the head already hides it. */
+  /**
+   * Punches the removed layer behind the head wherever the head already hides it. Runs beside
+   * block I/O: writes only add head blocks, and a trim racing with it ends as if it came after.
+   */
   private prune(layer: Layer): void {
     const hits: number[] = [];
     for (const [s, e] of [...this.head.extents]) {

@@ -146,6 +146,32 @@ describe('Replica', () => {
     await again.close();
   });
 
+  it('serves I/O while purge coalesces, with unchanged views throughout', async () => {
+    const { replica } = await fresh(16 * MiB);
+    await replica.write(0, fill(8 * MiB, 1));
+    await replica.snapshot('old');
+    await replica.write(4 * MiB, fill(MiB, 2));
+    await replica.snapshot('mid');
+    await replica.markRemoved('old');
+    const want = await replica.read(0, 8 * MiB);
+    const purge = replica.purge();
+    let reads = 0;
+    let done = false;
+    void purge.finally(() => {
+      done = true;
+    });
+    while (!done) {
+      // Reads of the part purge folds, writes elsewhere: both proceed during the copy.
+      expect((await replica.read(0, 8 * MiB)).equals(want)).toBe(true);
+      await replica.write(12 * MiB + (reads % 64) * 4096, fill(4096, 3));
+      reads++;
+    }
+    expect(await purge).toEqual(['old']);
+    expect((await replica.readSnapshot('mid', 0, 8 * MiB)).equals(want)).toBe(true);
+    expect(replica.chain().find((l) => l.name === 'mid')?.parent).toBe(null);
+    await replica.close();
+  });
+
   it('expands: the head grows, older snapshots read as zeros past their size', async () => {
     const { dir, replica } = await fresh(MiB);
     await replica.write(MiB - 4096, fill(4096, 1));
