@@ -81,6 +81,7 @@ export class Engine extends EventEmitter implements BlockDevice {
   private readonly timeoutMs: number;
   private readonly wanted: number;
   private readonly sweeper: NodeJS.Timeout;
+  private readonly pinger: NodeJS.Timeout;
   private readonly log: Logger;
   private rebuilding = false;
   private closed = false;
@@ -94,6 +95,8 @@ export class Engine extends EventEmitter implements BlockDevice {
     this.log = opts.logger ?? componentLogger('engine', { volume: opts.volume });
     this.sweeper = setInterval(() => this.sweepTimeouts(), Math.max(50, this.timeoutMs / 8));
     this.sweeper.unref();
+    this.pinger = setInterval(() => this.pingReplicas(), PING_INTERVAL_MS);
+    this.pinger.unref();
   }
 
   /**
@@ -375,6 +378,7 @@ export class Engine extends EventEmitter implements BlockDevice {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.sweeper);
+    clearInterval(this.pinger);
     try {
       await this.barrier.pause();
       await this.fanOut((m) => m.backend.flush());
@@ -395,6 +399,7 @@ export class Engine extends EventEmitter implements BlockDevice {
     });
     ejected.catch(() => {});
     const member: Member = { ...endpoint, mode: 'RW', ejected, reject };
+    endpoint.backend.on?.('disconnect', (err) => this.eject(member, err));
     this.members.push(member);
     this.setMode(member, mode);
     this.emit('members');
@@ -546,6 +551,22 @@ export class Engine extends EventEmitter implements BlockDevice {
     }
   }
 
+  /** Pings idle replicas so a hung one is found (and timed out) even without I/O. */
+  private pingReplicas(): void {
+    for (const m of this.members) {
+      if (m.mode === 'ERR' || !m.backend.ping) continue;
+      const pending: Pending = { started: performance.now(), waiting: new Set([m]), answered: 0 };
+      this.pending.add(pending);
+      this.call(m, m.backend.ping()).then(
+        () => this.pending.delete(pending),
+        (err) => {
+          this.pending.delete(pending);
+          this.eject(m, err);
+        },
+      );
+    }
+  }
+
   /**
    * Shared timeouts (as Longhorn has them): a replica still waiting after the timeout is ejected
    * only if another replica already answered the same request; if none answered, they all get
@@ -567,6 +588,9 @@ export class Engine extends EventEmitter implements BlockDevice {
     await Promise.all(this.members.map((m) => m.backend.close().catch(() => {})));
   }
 }
+
+/** Longhorn pings every replica every 2 s. */
+const PING_INTERVAL_MS = 2000;
 
 /** The replica protocol carries a range length in 32 bits: split longer zeroing and trims. */
 const MAX_RANGE_PIECE = 1024 * 1024 * 1024;

@@ -29,4 +29,8 @@ export interface ReplicaBackend {
   finishImport(): Promise<void>;
   abortImport(): Promise<void>;
   close(): Promise<void>;
+  /** Liveness probe; answered by the replica server without touching data. */
+  ping?(): Promise<number>;
+  /** Reports a lost connection at once, before any request notices it. */
+  on?(event: 'disconnect', listener: (err: Error) => void): unknown;
 }
