@@ -165,8 +165,16 @@ export async function writeJsonAtomic(dir: string, file: string, value: unknown)
     await h.close();
   }
   await fs.rename(tmp, target);
-  await fsyncDir(dir);
+  try {
+    await fsyncDir(dir);
+  } catch (err) {
+    // The new content is already in place: callers must not roll back as if it were not.
+    throw Object.assign(err as Error, { renamed: true });
+  }
 }
+
+/** True when writeJsonAtomic failed after its rename, i.e. the new content is visible. */
+export const wasRenamed = (err: unknown): boolean => (err as { renamed?: boolean })?.renamed === true;
 
 export async function readText(dir: string, file: string): Promise<string | null> {
   try {

@@ -25,6 +25,7 @@ import {
   REPLICA_META,
   type ReplicaMeta,
   readText,
+  wasRenamed,
   writeJsonAtomic,
 } from './metadata.js';
 import { planPurge } from './purge-plan.js';
@@ -387,14 +388,21 @@ export class Replica implements ReplicaStore, LayerStore, DirtyTracking {
           snapshots: [...this.meta.snapshots, name],
         });
       } catch (err) {
+        if (this.meta.head === newHead) {
+          // Committed before the error: the new layout stands, so adopt it and report.
+          this.snaps.set(name, { meta: snapMeta, file: snapFile, fd: old.fd, extents: old.extents });
+          this.head = { meta: headMeta, file: newFile, fd, extents: new ExtentSet() };
+          this.rebuildChain();
+          throw err;
+        }
         if (fd >= 0) fs.closeSync(fd);
         await removeFiles(this.dir, [snapFile, metaFile(snapFile), newFile, metaFile(newFile)]);
         throw err;
       }
-      await removeFiles(this.dir, [old.file, metaFile(old.file)]);
       this.snaps.set(name, { meta: snapMeta, file: snapFile, fd: old.fd, extents: old.extents });
       this.head = { meta: headMeta, file: newFile, fd, extents: new ExtentSet() };
       this.rebuildChain();
+      await removeFiles(this.dir, [old.file, metaFile(old.file)]);
     });
   }
 
@@ -492,14 +500,20 @@ export class Replica implements ReplicaStore, LayerStore, DirtyTracking {
         await writeJsonAtomic(this.dir, metaFile(newFile), headMeta);
         await this.saveMeta({ ...this.meta, head: newHead, headSeq: seq });
       } catch (err) {
+        if (this.meta.head === newHead) {
+          closeLayer(old);
+          this.head = { meta: headMeta, file: newFile, fd, extents: new ExtentSet() };
+          this.rebuildChain();
+          throw err;
+        }
         if (fd >= 0) fs.closeSync(fd);
         await removeFiles(this.dir, [newFile, metaFile(newFile)]);
         throw err;
       }
       closeLayer(old);
-      await removeFiles(this.dir, [old.file, metaFile(old.file)]);
       this.head = { meta: headMeta, file: newFile, fd, extents: new ExtentSet() };
       this.rebuildChain();
+      await removeFiles(this.dir, [old.file, metaFile(old.file)]);
     });
   }
 
@@ -796,7 +810,12 @@ export class Replica implements ReplicaStore, LayerStore, DirtyTracking {
   }
 
   private async saveMeta(next: ReplicaMeta): Promise<void> {
-    await writeJsonAtomic(this.dir, REPLICA_META, next);
+    try {
+      await writeJsonAtomic(this.dir, REPLICA_META, next);
+    } catch (err) {
+      if (wasRenamed(err)) this.meta = next; // committed, only the directory fsync failed
+      throw err;
+    }
     this.meta = next;
   }
 
@@ -807,11 +826,18 @@ export class Replica implements ReplicaStore, LayerStore, DirtyTracking {
 
   private async deleteSnapshot(layer: Layer): Promise<void> {
     const name = layer.meta.name;
-    await this.saveMeta({ ...this.meta, snapshots: this.meta.snapshots.filter((n) => n !== name) });
+    let failure: unknown;
+    try {
+      await this.saveMeta({ ...this.meta, snapshots: this.meta.snapshots.filter((n) => n !== name) });
+    } catch (err) {
+      if (!wasRenamed(err)) throw err;
+      failure = err; // committed: finish dropping the layer, then report
+    }
     this.snaps.delete(name);
     this.rebuildChain();
     closeLayer(layer);
     await removeFiles(this.dir, [layer.file, metaFile(layer.file)]);
+    if (failure) throw failure;
   }
 
   /**
