@@ -21,7 +21,10 @@ interface ChildRun {
   begun: number;
 }
 
-/** Runs the child until it has acknowledged `killAfter` ops (or opened, if 0), then SIGKILLs it. */
+/**
+ * Runs the child until it has acknowledged `killAfter` ops, then SIGKILLs it; with killAfter
+ * 0 it is killed `delayMs` after spawning instead, wherever it is (start-up, create, open).
+ */
 function runChild(args: string[], killAfter: number, delayMs: number): Promise<ChildRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', CHILD, ...args], {
@@ -46,8 +49,9 @@ function runChild(args: string[], killAfter: number, delayMs: number): Promise<C
         else if (line.startsWith('B ')) begun = Number(line.slice(2)) + 1;
         else if (line.startsWith('A ')) acked = Number(line.slice(2)) + 1;
       }
-      if (ready && acked >= killAfter) kill();
+      if (killAfter > 0 && ready && acked >= killAfter) kill();
     });
+    if (killAfter === 0) kill();
     child.on('exit', (code, signal) => {
       if (signal !== 'SIGKILL') reject(new Error(`child exited early: code ${code} signal ${signal}`));
       else resolve({ acked, begun });
@@ -76,14 +80,17 @@ describe('crash safety (SIGKILL at random points)', () => {
         fs.writeFileSync(modelFile, v8.serialize(modelToState(model)));
         const seed = (baseSeed + iter * 7919) >>> 0;
         const counterStart = iter * 10_000;
-        // Mostly kill mid-stream after some acknowledged ops; sometimes right after open.
-        const killAfter = pick() < 0.15 ? 0 : 1 + Math.floor(pick() * 120);
+        // Mostly kill mid-stream after some acknowledged ops; sometimes at a random time
+        // after spawning, which can land in create or open (orphan sweep, roll-forward).
+        const early = pick() < 0.2;
+        const killAfter = early ? 0 : 1 + Math.floor(pick() * 120);
+        const exists = fs.existsSync(path.join(dir, 'volume.meta'));
         const run = await runChild(
-          [dir, modelFile, String(seed), iter === 0 ? '1' : '0', String(counterStart)],
+          [dir, modelFile, String(seed), exists ? '0' : '1', String(counterStart)],
           killAfter,
-          Math.floor(pick() * 3),
+          early ? 300 + Math.floor(pick() * 900) : Math.floor(pick() * 3),
         );
-        if (iter === 0 && run.acked === 0 && !fs.existsSync(path.join(dir, 'volume.meta'))) {
+        if (!fs.existsSync(path.join(dir, 'volume.meta'))) {
           continue; // killed before create committed: nothing to check yet
         }
         // Replay the child's ops on the model: `pre` has every acknowledged op, `post` also the
