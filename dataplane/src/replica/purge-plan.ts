@@ -26,24 +26,25 @@ export function planPurge(snapshots: readonly PlanLayer[], head: PlanLayer): Pur
     if (head.parent === name) out.push(head.name);
     return out;
   };
-  let changed = true;
-  while (changed) {
-    changed = false;
-    for (const s of [...live.values()]) {
-      if (!s.removed) continue;
-      const children = childrenOf(s.name);
-      if (children.length === 0) {
-        steps.push({ kind: 'delete', name: s.name });
-        live.delete(s.name);
-        changed = true;
-      } else if (children.length === 1 && children[0] !== head.name) {
-        const child = live.get(children[0]!)!;
-        steps.push({ kind: 'coalesce', name: s.name, child: child.name });
-        child.parent = s.parent;
-        live.delete(s.name);
-        changed = true;
-      }
+  // Deletions first (they free space without copying and may turn a fork point into a
+  // single-child layer), coalesces only when no removed leaf is left, one step at a time.
+  for (;;) {
+    const removed = [...live.values()].filter((s) => s.removed);
+    const leaf = removed.find((s) => childrenOf(s.name).length === 0);
+    if (leaf) {
+      steps.push({ kind: 'delete', name: leaf.name });
+      live.delete(leaf.name);
+      continue;
     }
+    const fold = removed.find((s) => {
+      const c = childrenOf(s.name);
+      return c.length === 1 && c[0] !== head.name;
+    });
+    if (!fold) break;
+    const child = live.get(childrenOf(fold.name)[0]!)!;
+    steps.push({ kind: 'coalesce', name: fold.name, child: child.name });
+    child.parent = fold.parent;
+    live.delete(fold.name);
   }
   const behind = head.parent === null ? undefined : live.get(head.parent);
   if (behind?.removed && childrenOf(behind.name).length === 1) {
