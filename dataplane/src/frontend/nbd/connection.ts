@@ -17,7 +17,13 @@ import {
   NBD_ENOSPC,
 } from './constants.js';
 import { nbdErrnoOf } from './errno.js';
-import { type ExportCatalog, encodeGreeting, Handshake, type NbdExport } from './handshake.js';
+import {
+  CLIENT_ABORTED,
+  type ExportCatalog,
+  encodeGreeting,
+  Handshake,
+  type NbdExport,
+} from './handshake.js';
 import { encodeSimpleReply } from './replies.js';
 import { RequestParser } from './request-parser.js';
 
@@ -163,7 +169,9 @@ export class NbdConnection {
       if (step.kind === 'more') return;
       for (const buf of step.out) this.socket.write(buf);
       if (step.kind === 'close') {
-        this.log.info({ reason: step.reason }, 'handshake ended');
+        // An ABORT is a client's normal goodbye (nbdinfo probes end so); the rest are refusals.
+        if (step.reason === CLIENT_ABORTED) this.log.debug('client aborted the handshake');
+        else this.log.warn({ reason: step.reason }, 'handshake refused');
         this.state = 'closed';
         this.input.clear();
         this.endSocket();

@@ -185,6 +185,9 @@ export function encodeExportNameReply(size: number, flags: number, noZeroes: boo
   return out;
 }
 
+/** The `reason` of the close step that answers NBD_OPT_ABORT. */
+export const CLIENT_ABORTED = 'client aborted';
+
 const KNOWN_CLIENT_FLAGS = NBD_FLAG_C_FIXED_NEWSTYLE | NBD_FLAG_C_NO_ZEROES;
 
 /**
@@ -243,7 +246,7 @@ export class Handshake {
         return { kind: 'transmission', out: [reply], export: exp, size };
       }
       case NBD_OPT_ABORT:
-        return { kind: 'close', out: [encodeOptionReply(option, NBD_REP_ACK)], reason: 'client aborted' };
+        return { kind: 'close', out: [encodeOptionReply(option, NBD_REP_ACK)], reason: CLIENT_ABORTED };
       case NBD_OPT_LIST:
         if (data.length !== 0) {
           return reply(encodeErrorReply(option, NBD_REP_ERR_INVALID, 'NBD_OPT_LIST takes no data'));
