@@ -311,6 +311,14 @@ describe('NBD server protocol (raw socket)', () => {
         expect(await c.readReply()).toEqual({ error: errno, handle });
       }
       device.failWith = null;
+      // A device that throws instead of rejecting is answered the same way.
+      const trim = device.trim;
+      device.trim = () => {
+        throw new BlockError('EPERM', 'thrown, not rejected');
+      };
+      c.request(NBD_CMD_TRIM, 200, 0, 512);
+      expect(await c.readReply()).toEqual({ error: 1, handle: 200 });
+      device.trim = trim;
       c.request(NBD_CMD_READ, 1, 0, 512);
       expect(await c.readReply()).toEqual({ error: 0, handle: 1 });
       await c.read(512);
