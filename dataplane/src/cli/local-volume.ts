@@ -20,6 +20,8 @@ export interface NodeState {
   imPid: number;
   imAddress: string;
   replicaServer: string;
+  /** The replica server's Unix socket, for an engine on the same node. */
+  replicaSocket: string;
 }
 
 export interface ReplicaState {
@@ -123,10 +125,19 @@ export async function startNode(dir: string, i: number): Promise<NodeState> {
   const client = new InstanceManagerClient(imAddress);
   try {
     const port = await freePort(address);
+    const socket = join(nodeDir, 'replica.sock');
     const proc = await client.create(
       REPLICA_SERVER_PROCESS,
       'replica-server',
-      ['--listen', `${address}:${port}`, '--data-dir', join(nodeDir, 'replicas'), '--open-existing'],
+      [
+        '--listen',
+        `${address}:${port}`,
+        '--socket',
+        socket,
+        '--data-dir',
+        join(nodeDir, 'replicas'),
+        '--open-existing',
+      ],
       true,
     );
     const ready = JSON.parse(proc.ready) as { tcp: { host: string; port: number } };
@@ -137,6 +148,7 @@ export async function startNode(dir: string, i: number): Promise<NodeState> {
       imPid: im.pid,
       imAddress,
       replicaServer: `${ready.tcp.host}:${ready.tcp.port}`,
+      replicaSocket: socket,
     };
   } finally {
     client.close();
@@ -151,7 +163,9 @@ async function createReplica(state: VolumeState, node: NodeState): Promise<Repli
   } finally {
     await admin.disconnect();
   }
-  return { id, node: node.name, address: node.replicaServer };
+  // The engine runs on the first node and reaches a replica there over its Unix socket.
+  const local = node.name === state.nodes[0]!.name;
+  return { id, node: node.name, address: local ? `unix:${node.replicaSocket}` : node.replicaServer };
 }
 
 async function startEngine(dir: string, state: VolumeState): Promise<void> {

@@ -135,7 +135,14 @@ export class ProcessSupervisor {
     const { command, args } = entryCommand(ENTRIES[p.kind]);
     const child = spawn(command, [...args, ...p.args], {
       stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...process.env, ...this.opts.env, NODE_NAME: this.opts.node, LONGHORN_EXIT_WITH_PARENT: '1' },
+      env: {
+        // Replica I/O runs on libuv's pool: give it nbdkit's 16 threads, not libuv's default 4.
+        UV_THREADPOOL_SIZE: '16',
+        ...process.env,
+        ...this.opts.env,
+        NODE_NAME: this.opts.node,
+        LONGHORN_EXIT_WITH_PARENT: '1',
+      },
     });
     p.child = child;
     p.pid = child.pid ?? 0;

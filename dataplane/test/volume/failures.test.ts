@@ -28,6 +28,7 @@ function startFio(uri: string, seconds: number): { child: ChildProcess; done: Pr
       '--verify_fatal=1',
       '--do_verify=1',
       '--verify_backlog=256',
+      '--verify_state_save=0',
       '--output-format=json',
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
