@@ -197,6 +197,7 @@ export class ProcessSupervisor {
         }
         p.error = `exited with ${how}`;
         this.opts.log.warn({ process: p.name, how }, 'process exited');
+        record(`[instance-manager] ${p.name} exited with ${how}${p.restart ? '; restarting' : ''}`);
         if (p.restart) {
           p.restarts++;
           p.state = 'starting';
