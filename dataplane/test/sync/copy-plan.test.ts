@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { COPY_CHUNK, planCopy, totalBytes } from '../../src/sync/copy-plan.js';
+import { TokenBucket } from '../../src/sync/token-bucket.js';
+
+describe('planCopy', () => {
+  it('splits ranges into chunks and skips holes', () => {
+    const pieces = planCopy(
+      [
+        { name: 'a', ranges: [{ offset: 0, length: COPY_CHUNK + 4096 }] },
+        { name: 'b', ranges: [] },
+        { name: 'c', ranges: [{ offset: 10 * COPY_CHUNK, length: 4096 }] },
+      ],
+      COPY_CHUNK,
+    );
+    expect(pieces).toEqual([
+      { layer: 'a', offset: 0, length: COPY_CHUNK },
+      { layer: 'a', offset: COPY_CHUNK, length: 4096 },
+      { layer: 'c', offset: 10 * COPY_CHUNK, length: 4096 },
+    ]);
+    expect(totalBytes(pieces)).toBe(COPY_CHUNK + 8192);
+  });
+});
+
+describe('TokenBucket', () => {
+  it('holds a stream to its rate', async () => {
+    const bucket = new TokenBucket(1_000_000);
+    const t0 = performance.now();
+    for (let i = 0; i < 30; i++) await bucket.take(100_000);
+    // 3 MB at 1 MB/s with a 1 s burst: about 2 s.
+    expect(performance.now() - t0).toBeGreaterThan(1500);
+  });
+
+  it('does not wait when unlimited', async () => {
+    const bucket = new TokenBucket(0);
+    const t0 = performance.now();
+    for (let i = 0; i < 1000; i++) await bucket.take(1 << 20);
+    expect(performance.now() - t0).toBeLessThan(200);
+  });
+});
