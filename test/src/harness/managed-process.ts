@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { waitFor } from './wait.js';
 
@@ -31,14 +31,45 @@ export interface ProcessRecord {
   args: string[];
 }
 
-/** True while any process of the group exists. */
-export function groupAlive(pgid: number): boolean {
+/**
+ * Processes of the group that still run. Zombies do not count: an orphan (a `cluster up`
+ * process whose starter is gone) is reaped by whatever runs as init, which may take its time.
+ */
+export function groupMembers(pgid: number): number[] {
+  const members: number[] = [];
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return groupSignalable(pgid) ? [pgid] : [];
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    // pid (comm) state ppid pgrp ...; comm may hold spaces and parentheses.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[2]) === pgid && fields[0] !== 'Z' && fields[0] !== 'X') members.push(Number(entry));
+  }
+  return members;
+}
+
+function groupSignalable(pgid: number): boolean {
   try {
     process.kill(-pgid, 0);
     return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/** True while any process of the group runs (zombies aside). */
+export function groupAlive(pgid: number): boolean {
+  return groupSignalable(pgid) && groupMembers(pgid).length > 0;
 }
 
 function signalGroup(pgid: number, signal: NodeJS.Signals): void {
