@@ -3,6 +3,7 @@ import { BlockError } from '../block/block-error.js';
 import type { ByteRange, LayerImport, LayerInfo, ReplicaInfo, SnapshotOptions } from '../replica/types.js';
 import { decodeJson, encodeJson, encodeLayerWritePrefix, MessageType } from './codec.js';
 import { type ReplicaTarget, RequestConnection, targetToString } from './request-connection.js';
+import type { SyncFromArgs, SyncStatus } from './sync-pull.js';
 
 export type { ReplicaTarget } from './request-connection.js';
 
@@ -250,5 +251,17 @@ export class ReplicaClient extends EventEmitter<ReplicaClientEvents> {
     this.failure = err instanceof BlockError ? err : new BlockError('EIO', err.message);
     for (const c of this.conns) c.fail(this.failure);
     this.emit('disconnect', this.failure);
+  }
+
+  // --- Replica-to-replica rebuild (sync-pull.ts) ---
+
+  /** Makes this replica pull layers from another replica server; returns once started. */
+  async syncFrom(args: SyncFromArgs): Promise<void> {
+    await this.control('syncFrom', args as unknown as Record<string, unknown>);
+  }
+
+  /** The running or last sync's progress; also keeps a running sync's lease alive. */
+  syncProgress(): Promise<SyncStatus> {
+    return this.control('syncProgress') as Promise<SyncStatus>;
   }
 }

@@ -8,6 +8,7 @@ import type {
   SnapshotOptions,
 } from '../replica/types.js';
 import { MAX_DATA_LENGTH } from './codec.js';
+import { cancelSyncAndAbortImport, startSync, syncProgress } from './sync-pull.js';
 
 /**
  * The control operations a replica connection serves, as one table: op name -> handler taking
@@ -102,8 +103,12 @@ export const REPLICA_CONTROL_OPS: Readonly<Record<string, ControlHandler>> = {
   // Rebuild: building a chain from received layers (see LayerStore in replica/types.ts).
   importLayer: (s, a) => layerStore(s).importLayer(layerImport(a)),
   finishImport: (s) => layerStore(s).finishImport(),
-  abortImport: (s) => layerStore(s).abortImport(),
+  // Also cancels a running syncFrom (its staged layers are dropped).
+  abortImport: (s) => cancelSyncAndAbortImport(s),
   layerChecksums,
+  // Replica-to-replica rebuild (sync-pull.ts): this replica pulls layers from another server.
+  syncFrom: (s, a) => startSync(s, a),
+  syncProgress: (s) => syncProgress(s),
   // Write-intent tracking of the generation scheme.
   dirtyRanges: (s) => dirtyTracking(s).dirtyRanges(),
   markClean: (s) => dirtyTracking(s).markClean(),

@@ -32,6 +32,7 @@ import { planPurge } from './purge-plan.js';
 import type {
   ByteRange,
   DirtyTracking,
+  FinishImportOptions,
   LayerImport,
   LayerInfo,
   LayerStore,
@@ -662,12 +663,22 @@ export class Replica implements ReplicaStore, LayerStore, DirtyTracking {
     }
   }
 
-  async finishImport(): Promise<void> {
+  async finishImport(opts: FinishImportOptions = {}): Promise<void> {
     this.ensureOpen();
+    const drop = [...new Set(opts.drop ?? [])];
+    for (const name of drop) checkName(name);
     await this.chainChange(async () => {
-      if (this.staged.size === 0) return;
+      if (this.staged.size === 0 && drop.length === 0) return;
+      for (const name of drop) {
+        this.snapshotLayer(name);
+        if (this.staged.has(name)) {
+          throw new ReplicaError('IMPORT_INVALID', `layer ${name} is both imported and dropped`, {
+            layer: name,
+          });
+        }
+      }
       const metas = new Map<string, LayerMeta>();
-      for (const [name, l] of this.snaps) metas.set(name, l.meta);
+      for (const [name, l] of this.snaps) if (!drop.includes(name)) metas.set(name, l.meta);
       for (const [name, l] of this.staged) metas.set(name, l.meta);
       try {
         checkTree(this.dir, metas, this.head.meta);
@@ -676,10 +687,16 @@ export class Replica implements ReplicaStore, LayerStore, DirtyTracking {
       }
       const staged = [...this.staged.values()];
       for (const l of staged) await fdatasync(l.fd);
-      const snapshots = [...this.meta.snapshots];
+      const snapshots = this.meta.snapshots.filter((n) => !drop.includes(n));
       for (const l of staged) if (!snapshots.includes(l.meta.name)) snapshots.push(l.meta.name);
       // Intent first: from here a crash is rolled forward at open (staged data is durable).
-      await this.saveMeta({ ...this.meta, pending: { op: 'import', layers: staged.map((l) => l.meta) } });
+      // Dropped layers leave the snapshot list in the same write; their files are orphans
+      // from here (swept at open if we crash before removing them below).
+      await this.saveMeta({
+        ...this.meta,
+        snapshots: this.meta.snapshots.filter((n) => !drop.includes(n)),
+        pending: { op: 'import', layers: staged.map((l) => l.meta) },
+      });
       for (const l of staged) {
         const file = layerFile(l.meta.name, false);
         await fsp.rename(path.join(this.dir, l.file), path.join(this.dir, file));
@@ -690,7 +707,19 @@ export class Replica implements ReplicaStore, LayerStore, DirtyTracking {
       }
       this.staged.clear();
       await this.saveMeta({ ...this.meta, snapshots, pending: null });
+      const dropped: Layer[] = [];
+      for (const name of drop) {
+        const l = this.snaps.get(name);
+        if (!l) continue;
+        this.snaps.delete(name);
+        closeLayer(l);
+        dropped.push(l);
+      }
       this.rebuildChain();
+      await removeFiles(
+        this.dir,
+        dropped.flatMap((l) => [l.file, metaFile(l.file)]),
+      );
     });
   }
 

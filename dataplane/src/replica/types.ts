@@ -99,8 +99,17 @@ export interface LayerStore {
   readSnapshot(name: string, offset: number, length: number): Promise<Buffer>;
   importLayer(meta: LayerImport): Promise<void>;
   writeLayer(name: string, offset: number, data: Buffer): Promise<void>;
-  finishImport(): Promise<void>;
+  finishImport(opts?: FinishImportOptions): Promise<void>;
   abortImport(): Promise<void>;
+}
+
+/**
+ * `drop`: snapshot layers to delete in the same commit (e.g. layers a returning replica still
+ * holds but its source no longer has). Each must exist, must not be staged, and no remaining
+ * layer (nor the head) may have it as an ancestor; refused with IMPORT_INVALID otherwise.
+ */
+export interface FinishImportOptions {
+  drop?: string[];
 }
 
 /**

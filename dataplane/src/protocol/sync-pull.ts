@@ -1,0 +1,474 @@
+import { webcrypto } from 'node:crypto';
+import { BlockError } from '../block/block-error.js';
+import { parseReplicaAddress } from '../engine/replica-address.js';
+import type { ByteRange, LayerImport, LayerInfo, LayerStore, ReplicaStore } from '../replica/types.js';
+import { COPY_CHUNK } from '../sync/copy-plan.js';
+import { compareRuns, planLayerDiff, rangeBytes, type Window } from '../sync/diff-plan.js';
+import { TokenBucket } from '../sync/token-bucket.js';
+import { ReplicaClient } from './client.js';
+
+/**
+ * Replica-to-replica rebuild, the replica server's side (Longhorn's sync agent): the engine
+ * asks the TARGET replica (`syncFrom`) to pull layers from the source replica's server itself,
+ * so the data crosses one hop instead of two and never passes through the engine process.
+ *
+ * The job, per layer (oldest first): allocated ranges of the source's layer; if the target
+ * already holds a layer of that name (a returning replica), per 2 MiB window with identical
+ * allocation on both sides the SHA-512 of both copies is compared and only differing windows
+ * are pulled, the rest copied locally from the old copy; a layer whose windows, allocation and
+ * metadata all match is not touched at all. Pulled data goes into staged layers
+ * (`importLayer`/`writeLayer`), committed at once by `finishImport`, which also drops layers
+ * the target holds but the source no longer has. Any failure or cancellation drops the staged
+ * layers, leaving the target as it was.
+ *
+ * Control ops (registered in control-ops.ts): `syncFrom` starts a job and returns at once;
+ * `syncProgress` reports it (and renews its lease: a job nobody polls for `leaseMs` cancels
+ * itself, so an engine that died does not leave a sync running); `abortImport` cancels a
+ * running job and drops whatever is staged.
+ */
+
+export interface SyncFromArgs {
+  /** The source replica server: "host:port" or "unix:/path". */
+  source: string;
+  sourceReplicaId: string;
+  /** The source's layers to reproduce, oldest first, up to and including the join snapshot. */
+  layers: LayerImport[];
+  /** Bytes per second pulled from the source; 0 or absent = unlimited. */
+  bandwidthLimit?: number;
+  /** Piece size (default 2 MiB). */
+  chunkSize?: number;
+  /** Pieces in flight (default 4). */
+  workers?: number;
+  /** Cancel the job when nobody polled `syncProgress` for this long (default 30 s). */
+  leaseMs?: number;
+}
+
+export type SyncState = 'idle' | 'running' | 'done' | 'failed' | 'cancelled';
+
+export interface SyncStatus {
+  state: SyncState;
+  /** 'connect' | 'plan' (allocation and checksums) | 'copy' | 'commit' while running. */
+  phase: string;
+  source: string;
+  /** Data bytes of the source's layers: what the target ends up holding. */
+  bytesTotal: number;
+  /** Of bytesTotal, bytes in place on the target (pulled, reused or in skipped layers). */
+  bytesDone: number;
+  /** Bytes pulled over the network from the source. */
+  bytesFetched: number;
+  /** Bytes kept from the target's own old copy (checksums equal). */
+  bytesReused: number;
+  /** Bytes hashed on each side to find differences. */
+  bytesCompared: number;
+  /** Layers whose content and metadata already matched: left untouched. */
+  layersSkipped: string[];
+  /** Layers the target held that the source does not: deleted at commit. */
+  layersDropped: string[];
+  error?: string;
+  errorCode?: string;
+}
+
+type Store = ReplicaStore & LayerStore;
+
+interface Job {
+  status: SyncStatus;
+  abort: AbortController;
+  client: ReplicaClient | null;
+  done: Promise<void>;
+  lastPoll: number;
+  leaseMs: number;
+  timer: NodeJS.Timeout | null;
+}
+
+const jobs = new WeakMap<ReplicaStore, Job>();
+
+/** Largest range of one layerChecksums request (the server's bound is 1 GiB). */
+const MAX_COMPARE_BYTES = 512 * 1024 * 1024;
+/** Local copy workers (old copy -> staged layer, no network). */
+const LOCAL_WORKERS = 2;
+
+function idle(): SyncStatus {
+  return {
+    state: 'idle',
+    phase: '',
+    source: '',
+    bytesTotal: 0,
+    bytesDone: 0,
+    bytesFetched: 0,
+    bytesReused: 0,
+    bytesCompared: 0,
+    layersSkipped: [],
+    layersDropped: [],
+  };
+}
+
+function layerStore(store: ReplicaStore): Store {
+  const s = store as Partial<LayerStore>;
+  if (typeof s.importLayer !== 'function' || typeof s.readLayer !== 'function')
+    throw new BlockError('ENOTSUP', 'replica store offers no layer access');
+  return store as Store;
+}
+
+function parseArgs(args: Record<string, unknown>): SyncFromArgs {
+  const { source, sourceReplicaId, layers } = args;
+  if (typeof source !== 'string' || source.length === 0)
+    throw new BlockError('EINVAL', 'source must be "host:port" or "unix:/path"');
+  try {
+    parseReplicaAddress(source);
+  } catch (err) {
+    throw new BlockError('EINVAL', (err as Error).message);
+  }
+  if (typeof sourceReplicaId !== 'string' || sourceReplicaId.length === 0)
+    throw new BlockError('EINVAL', 'sourceReplicaId must be a non-empty string');
+  if (!Array.isArray(layers) || layers.length === 0)
+    throw new BlockError('EINVAL', 'layers must be a non-empty array');
+  for (const l of layers) {
+    if (typeof l !== 'object' || l === null || typeof (l as LayerImport).name !== 'string')
+      throw new BlockError('EINVAL', 'every layer needs a name');
+  }
+  const num = (key: string, min: number, max: number): number | undefined => {
+    const v = args[key];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max)
+      throw new BlockError('EINVAL', `${key} must be an integer in [${min}, ${max}]`);
+    return v;
+  };
+  const chunkSize = num('chunkSize', 4096, 32 * 1024 * 1024);
+  if (chunkSize !== undefined && chunkSize % 4096 !== 0)
+    throw new BlockError('EINVAL', 'chunkSize must be a multiple of 4096');
+  return {
+    source,
+    sourceReplicaId,
+    layers: layers as LayerImport[],
+    bandwidthLimit: num('bandwidthLimit', 0, Number.MAX_SAFE_INTEGER),
+    chunkSize,
+    workers: num('workers', 1, 64),
+    leaseMs: num('leaseMs', 100, 24 * 3600 * 1000),
+  };
+}
+
+/** `syncFrom`: starts pulling; answers at once. Refused while a job runs on this replica. */
+export function startSync(store: ReplicaStore, rawArgs: Record<string, unknown>): { started: true } {
+  const target = layerStore(store);
+  const args = parseArgs(rawArgs);
+  const current = jobs.get(store);
+  if (current && current.status.state === 'running')
+    throw new BlockError('EPERM', `a sync from ${current.status.source} is already running`);
+  const status: SyncStatus = { ...idle(), state: 'running', phase: 'connect', source: args.source };
+  const job: Job = {
+    status,
+    abort: new AbortController(),
+    client: null,
+    done: Promise.resolve(),
+    lastPoll: Date.now(),
+    leaseMs: args.leaseMs ?? 30_000,
+    timer: null,
+  };
+  job.timer = setInterval(
+    () => {
+      if (Date.now() - job.lastPoll > job.leaseMs) {
+        cancel(job, new BlockError('EIO', `nobody polled the sync for ${job.leaseMs} ms`));
+      }
+    },
+    Math.min(1000, job.leaseMs),
+  );
+  job.timer.unref();
+  jobs.set(store, job);
+  job.done = runJob(job, target, args).finally(() => {
+    if (job.timer) clearInterval(job.timer);
+  });
+  return { started: true };
+}
+
+/** `syncProgress`: the running or last job's status (idle if none). Renews the job's lease. */
+export function syncProgress(store: ReplicaStore): SyncStatus {
+  const job = jobs.get(store);
+  if (!job) return idle();
+  job.lastPoll = Date.now();
+  return { ...job.status, layersSkipped: [...job.status.layersSkipped] };
+}
+
+/**
+ * `abortImport`: cancels a running job (waiting until it stopped and dropped its staged
+ * layers), then drops anything else staged. A job already committing finishes first.
+ */
+export async function cancelSyncAndAbortImport(store: ReplicaStore): Promise<void> {
+  const job = jobs.get(store);
+  if (job && job.status.state === 'running') {
+    cancel(job, new BlockError('EIO', 'cancelled'));
+    await job.done;
+  }
+  await layerStore(store).abortImport();
+}
+
+function cancel(job: Job, reason: BlockError): void {
+  if (job.abort.signal.aborted || job.status.phase === 'commit') return;
+  job.abort.abort(reason);
+  job.client?.close().catch(() => {});
+}
+
+function checkAborted(signal: AbortSignal): void {
+  if (signal.aborted) throw signal.reason;
+}
+
+/** One window's worth of data ranges of one layer (at most one chunk). */
+interface Piece {
+  layer: string;
+  ranges: ByteRange[];
+  /** Data bytes in `ranges`. */
+  bytes: number;
+}
+
+interface LayerPlan {
+  meta: LayerImport;
+  /** Stage the layer (false: the target's copy already equals the source's). */
+  stage: boolean;
+  fetch: Piece[];
+  reuse: Piece[];
+}
+
+async function runJob(job: Job, store: Store, args: SyncFromArgs): Promise<void> {
+  const { status } = job;
+  const signal = job.abort.signal;
+  const chunk = args.chunkSize ?? COPY_CHUNK;
+  let staged = false;
+  try {
+    const client = await ReplicaClient.connect(parseReplicaAddress(args.source), args.sourceReplicaId, {
+      connections: 2,
+    });
+    job.client = client;
+    if (signal.aborted) await client.close();
+    checkAborted(signal);
+    status.phase = 'plan';
+
+    const info = store.info();
+    if (client.helloInfo.size !== info.size) {
+      throw new BlockError('EINVAL', `source size ${client.helloInfo.size} differs from ours ${info.size}`);
+    }
+    const own = new Map<string, LayerInfo>();
+    for (const l of store.chain()) if (l.name !== info.headName) own.set(l.name, l);
+    const wanted = new Set(args.layers.map((l) => l.name));
+    if (wanted.has(info.headName)) throw new BlockError('EINVAL', `${info.headName} is our head`);
+
+    const sourceRanges = await Promise.all(args.layers.map((l) => client.allocatedRanges(l.name)));
+    for (const r of sourceRanges) status.bytesTotal += rangeBytes(r);
+
+    const plans: LayerPlan[] = [];
+    for (let i = 0; i < args.layers.length; i++) {
+      checkAborted(signal);
+      plans.push(
+        await planLayer(
+          job,
+          store,
+          client,
+          args.layers[i]!,
+          sourceRanges[i]!,
+          own.get(args.layers[i]!.name),
+          chunk,
+        ),
+      );
+    }
+    const drop = [...own.keys()].filter((n) => !wanted.has(n));
+    status.layersDropped = drop;
+
+    status.phase = 'copy';
+    for (const p of plans) {
+      if (!p.stage) continue;
+      checkAborted(signal);
+      staged = true;
+      await store.importLayer(p.meta);
+    }
+    const bucket = new TokenBucket(args.bandwidthLimit ?? 0);
+    const fetch = plans.flatMap((p) => p.fetch);
+    const reuse = plans.flatMap((p) => p.reuse);
+    const halt = new AbortController();
+    const stop = AbortSignal.any([signal, halt.signal]);
+    await settleAll(halt, [
+      pool(fetch, args.workers ?? 4, stop, async (piece) => {
+        const pulled = await pullPiece(client, store, bucket, piece, stop);
+        status.bytesFetched += pulled;
+        status.bytesDone += piece.bytes;
+      }),
+      pool(reuse, LOCAL_WORKERS, stop, async (piece) => {
+        for (const r of piece.ranges) {
+          const data = await store.readLayer(piece.layer, r.offset, r.length);
+          checkAborted(stop);
+          await store.writeLayer(piece.layer, r.offset, data);
+        }
+        status.bytesReused += piece.bytes;
+        status.bytesDone += piece.bytes;
+      }),
+    ]);
+    checkAborted(signal);
+
+    status.phase = 'commit';
+    if (staged || drop.length > 0) await store.finishImport({ drop });
+    staged = false;
+    status.state = 'done';
+    status.phase = '';
+  } catch (err) {
+    const reason = signal.aborted ? (signal.reason as Error) : (err as Error);
+    status.state = signal.aborted ? 'cancelled' : 'failed';
+    status.error = reason.message;
+    status.errorCode = (reason as { code?: string }).code ?? 'EIO';
+    if (staged) await store.abortImport().catch(() => {});
+  } finally {
+    await job.client?.close().catch(() => {});
+  }
+}
+
+async function planLayer(
+  job: Job,
+  store: Store,
+  client: ReplicaClient,
+  meta: LayerImport,
+  source: ByteRange[],
+  existing: LayerInfo | undefined,
+  chunk: number,
+): Promise<LayerPlan> {
+  const { status } = job;
+  const size = meta.size ?? store.info().size;
+  const usable = existing !== undefined && existing.size === size;
+  const ownRanges = usable ? await store.allocatedRanges(meta.name) : null;
+  const diff = planLayerDiff(source, ownRanges, size, chunk);
+  const fetch: Piece[] = [];
+  const reuse: Piece[] = [];
+  const pieces = (w: Window, into: Piece[]) => {
+    into.push({ layer: meta.name, ranges: w.ranges, bytes: rangeBytes(w.ranges) });
+  };
+  for (const w of diff.send) pieces(w, fetch);
+  for (const run of compareRuns(diff.compare, Math.max(1, Math.floor(MAX_COMPARE_BYTES / chunk)))) {
+    checkAborted(job.abort.signal);
+    const first = run[0]!;
+    const last = run[run.length - 1]!;
+    const length = last.offset + last.length - first.offset;
+    const [theirs, mine] = await Promise.all([
+      client.layerChecksums(meta.name, first.offset, length, chunk),
+      localChecksums(store, meta.name, first.offset, length, chunk),
+    ]);
+    status.bytesCompared += length;
+    for (const [i, w] of run.entries()) pieces(w, theirs[i] === mine[i] ? reuse : fetch);
+  }
+  const sameMeta =
+    usable &&
+    existing.parent === meta.parent &&
+    existing.removed === (meta.removed ?? false) &&
+    existing.userCreated === (meta.userCreated ?? false) &&
+    (meta.created === undefined || existing.created === meta.created) &&
+    JSON.stringify(sortedLabels(existing.labels)) === JSON.stringify(sortedLabels(meta.labels ?? {}));
+  const allocationSame = usable && rangeBytes(ownRanges!) === rangeBytes(source) && diff.send.length === 0;
+  if (sameMeta && allocationSame && fetch.length === 0) {
+    status.layersSkipped.push(meta.name);
+    status.bytesDone += rangeBytes(source);
+    return { meta, stage: false, fetch: [], reuse: [] };
+  }
+  return { meta, stage: true, fetch, reuse };
+}
+
+function sortedLabels(labels: Record<string, string>): [string, string][] {
+  return Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** SHA-512 per chunk of our own copy, hashed off the event loop (WebCrypto runs in the pool). */
+async function localChecksums(
+  store: Store,
+  name: string,
+  offset: number,
+  length: number,
+  chunk: number,
+): Promise<string[]> {
+  const out: string[] = [];
+  for (let pos = offset; pos < offset + length; pos += chunk) {
+    const n = Math.min(chunk, offset + length - pos);
+    const buf = await store.readLayer(name, pos, n);
+    const digest = await webcrypto.subtle.digest('SHA-512', buf);
+    out.push(Buffer.from(digest).toString('hex'));
+  }
+  return out;
+}
+
+/**
+ * Pulls one window: its data ranges in one read when they fill at least half of their span
+ * (holes in between cost little), else one read per range, all at once. Holes are never
+ * written, so they stay holes. Returns the bytes read from the source.
+ */
+async function pullPiece(
+  client: ReplicaClient,
+  store: Store,
+  bucket: TokenBucket,
+  piece: Piece,
+  signal: AbortSignal,
+): Promise<number> {
+  const first = piece.ranges[0]!;
+  const last = piece.ranges[piece.ranges.length - 1]!;
+  const span = last.offset + last.length - first.offset;
+  if (piece.ranges.length === 1 || span <= 2 * piece.bytes) {
+    await bucket.take(span);
+    checkAborted(signal);
+    const data = await client.readLayer(piece.layer, first.offset, span);
+    checkAborted(signal);
+    await Promise.all(
+      piece.ranges.map((r) =>
+        store.writeLayer(
+          piece.layer,
+          r.offset,
+          data.subarray(r.offset - first.offset, r.offset - first.offset + r.length),
+        ),
+      ),
+    );
+    return span;
+  }
+  await bucket.take(piece.bytes);
+  checkAborted(signal);
+  await Promise.all(
+    piece.ranges.map(async (r) => {
+      const data = await client.readLayer(piece.layer, r.offset, r.length);
+      checkAborted(signal);
+      await store.writeLayer(piece.layer, r.offset, data);
+    }),
+  );
+  return piece.bytes;
+}
+
+/**
+ * Waits for every task to settle (so nothing of this job is still in flight afterwards), then
+ * throws the first failure. A failure halts the other tasks at their next step.
+ */
+async function settleAll(halt: AbortController, tasks: Promise<void>[]): Promise<void> {
+  let first: unknown = null;
+  await Promise.all(
+    tasks.map((t) =>
+      t.catch((err) => {
+        if (first === null) first = err;
+        halt.abort(err);
+      }),
+    ),
+  );
+  if (first !== null) throw first;
+}
+
+/** Runs `fn` over `items` with `workers` at a time; stops at the first failure or abort. */
+async function pool<T>(
+  items: readonly T[],
+  workers: number,
+  signal: AbortSignal,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      checkAborted(signal);
+      await fn(items[next++]!);
+    }
+  };
+  const halt = new AbortController();
+  await settleAll(
+    halt,
+    Array.from({ length: Math.min(workers, Math.max(1, items.length)) }, () =>
+      worker().catch((err) => {
+        next = items.length;
+        throw err;
+      }),
+    ),
+  );
+}
