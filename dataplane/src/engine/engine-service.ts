@@ -3,7 +3,7 @@ import type { NbdServer } from '../frontend/nbd/index.js';
 import { ReplicaClient } from '../protocol/index.js';
 import type { LayerInfo } from '../replica/types.js';
 import { bindServer, grpc, loadService, unary } from '../rpc/grpc-proto.js';
-import { replicaRebuilder } from '../sync/rebuild.js';
+import { directRebuilder } from '../sync/direct-rebuild.js';
 import type { Engine } from './engine.js';
 import { parseReplicaAddress } from './replica-address.js';
 
@@ -67,7 +67,9 @@ export async function serveEngine(
         const client = await ReplicaClient.connect(target, req.id);
         const done = engine.addReplica(
           { id: req.id, address: req.address, backend: client },
-          replicaRebuilder({ bandwidthLimit: req.bandwidthLimit }),
+          // The new replica's server pulls the layers from the source's server itself (only
+          // differing pieces if it holds old copies); engine-side copy if it cannot.
+          directRebuilder({ bandwidthLimit: req.bandwidthLimit }),
         );
         if (req.background) done.catch(() => {});
         else await done;
