@@ -3,6 +3,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { installVolumeSnapshotCrds } from '../src/harness/addons.js';
+import { volumeSnapshotCrdDir } from '../src/harness/binaries.js';
 import { Cluster } from '../src/harness/cluster.js';
 import { stateFile } from '../src/harness/cluster-state.js';
 import type { KubeObject } from '../src/harness/kubectl.js';
@@ -137,6 +139,27 @@ describe.skipIf(skip)('a real control plane with kwok nodes', () => {
       }),
     ).rejects.toThrow(/value/);
   });
+
+  it.skipIf(!existsSync(volumeSnapshotCrdDir()))(
+    'serves the VolumeSnapshot CRDs of external-snapshotter',
+    async () => {
+      dumpLogsOnFailure();
+      await installVolumeSnapshotCrds(cluster.kubectl);
+      await cluster.kubectl.apply({
+        apiVersion: 'snapshot.storage.k8s.io/v1',
+        kind: 'VolumeSnapshotClass',
+        metadata: { name: 'longhorn-snapshot' },
+        driver: 'driver.longhorn.io',
+        deletionPolicy: 'Delete',
+        parameters: { type: 'snap' },
+      });
+      const cls = await cluster.kubectl.get<KubeObject & { driver: string }>(
+        'volumesnapshotclass',
+        'longhorn-snapshot',
+      );
+      expect(cls.driver).toBe('driver.longhorn.io');
+    },
+  );
 
   it('has the real scheduler place a pod on a node, and kwok run it', async () => {
     dumpLogsOnFailure();

@@ -1,5 +1,6 @@
 // The test harness: a real Kubernetes control plane (built from the Go module proxy by
 // test/harness/build-binaries.sh) plus simulated nodes, for the e2e suites and the local mode.
+export * from './harness/addons.js';
 export * from './harness/binaries.js';
 export * from './harness/certificates.js';
 export * from './harness/cluster.js';
