@@ -403,7 +403,7 @@ async function pullPiece(
   const last = piece.ranges[piece.ranges.length - 1]!;
   const span = last.offset + last.length - first.offset;
   if (piece.ranges.length === 1 || span <= 2 * piece.bytes) {
-    await bucket.take(span);
+    await take(bucket, span, signal);
     checkAborted(signal);
     const data = await client.readLayer(piece.layer, first.offset, span);
     checkAborted(signal);
@@ -418,7 +418,7 @@ async function pullPiece(
     );
     return span;
   }
-  await bucket.take(piece.bytes);
+  await take(bucket, piece.bytes, signal);
   checkAborted(signal);
   await Promise.all(
     piece.ranges.map(async (r) => {
@@ -428,6 +428,17 @@ async function pullPiece(
     }),
   );
   return piece.bytes;
+}
+
+/** Waits for the bucket, or rejects at once when the job is stopped meanwhile. */
+function take(bucket: TokenBucket, n: number, signal: AbortSignal): Promise<void> {
+  checkAborted(signal);
+  let onAbort = (): void => {};
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  return Promise.race([bucket.take(n), aborted]).finally(() => signal.removeEventListener('abort', onAbort));
 }
 
 /**
