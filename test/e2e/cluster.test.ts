@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { installVolumeSnapshotCrds } from '../src/harness/addons.js';
 import { volumeSnapshotCrdDir } from '../src/harness/binaries.js';
-import { Cluster } from '../src/harness/cluster.js';
+import { Cluster, stopAbandonedClusters } from '../src/harness/cluster.js';
 import { stateFile } from '../src/harness/cluster-state.js';
 import type { KubeObject } from '../src/harness/kubectl.js';
 import { groupAlive } from '../src/harness/managed-process.js';
@@ -73,6 +73,7 @@ describe.skipIf(skip)('a real control plane with kwok nodes', () => {
   let startMs: number;
 
   beforeAll(async () => {
+    await stopAbandonedClusters(tmpdir(), 'lh-e2e-');
     dir = await mkdtemp(join(tmpdir(), 'lh-e2e-cluster-'));
     const t0 = Date.now();
     cluster = await Cluster.start({ dir });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClusterPki, issueCertificate } from '../src/harness/certificates.js';
-import { stopClusterInDir } from '../src/harness/cluster.js';
+import { stopAbandonedClusters, stopClusterInDir } from '../src/harness/cluster.js';
 import { readClusterState, writeClusterState } from '../src/harness/cluster-state.js';
 import { mountsUnder } from '../src/harness/host-cleanup.js';
 import { groupAlive, ManagedProcess } from '../src/harness/managed-process.js';
@@ -208,5 +208,41 @@ describe('certificates', () => {
       },
     );
     expect(new X509Certificate(await readFile(hook.cert)).checkIP('127.0.0.1')).toBe('127.0.0.1');
+  });
+});
+
+describe('stopAbandonedClusters', () => {
+  it('stops a cluster whose owner process is gone, and leaves owned ones alone', async () => {
+    const parent = join(dir, 'abandoned');
+    const make = async (name: string, ownerPid: number) => {
+      const cdir = join(parent, name);
+      const proc = ManagedProcess.start({
+        name: 'etcd',
+        command: 'sleep',
+        args: ['600'],
+        logFile: join(cdir, 'etcd.log'),
+      });
+      await writeClusterState({
+        dir: cdir,
+        kubeconfig: '',
+        apiServer: '',
+        ownerPid,
+        ready: true,
+        startedAt: '',
+        nodes: [],
+        ports: {},
+        processes: [proc.record()],
+      });
+      return proc;
+    };
+    // A pid that no longer exists: a finished child's.
+    const gone = ManagedProcess.start({ name: 'x', command: 'true', args: [], logFile: join(dir, 'x.log') });
+    await gone.exited;
+    const orphan = await make('lh-e2e-a', gone.pid);
+    const owned = await make('lh-e2e-b', process.pid);
+    expect(await stopAbandonedClusters(parent, 'lh-e2e-')).toEqual([join(parent, 'lh-e2e-a')]);
+    expect(groupAlive(orphan.pid)).toBe(false);
+    expect(groupAlive(owned.pid)).toBe(true);
+    await owned.kill();
   });
 });

@@ -1,4 +1,4 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createClusterPki } from './certificates.js';
 import {
@@ -305,6 +305,35 @@ export async function stopClusterInDir(dir: string, graceMs = 10_000): Promise<P
   await removeClusterState(root);
   if (leftovers.length > 0) throw new Error(`cluster in ${root} left: ${leftovers.join('; ')}`);
   return state?.processes ?? [];
+}
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Stops clusters in `parent/<prefix>*` whose owning process is gone (a test process that was
+ * SIGKILLed cannot clean up after itself). Clusters started by `cluster up` (no owner) are left
+ * alone. Returns the directories it cleaned.
+ */
+export async function stopAbandonedClusters(parent: string, prefix: string): Promise<string[]> {
+  const cleaned: string[] = [];
+  const entries = await readdir(parent).catch(() => [] as string[]);
+  for (const entry of entries.filter((e) => e.startsWith(prefix))) {
+    const dir = join(parent, entry);
+    const state = await readClusterState(dir).catch(() => undefined);
+    if (!state || state.ownerPid === null || processExists(state.ownerPid)) continue;
+    if (liveProcesses(state).length === 0) continue;
+    log.warn({ dir, ownerPid: state.ownerPid }, 'stopping a cluster whose owner is gone');
+    await stopClusterInDir(dir, 2_000);
+    cleaned.push(dir);
+  }
+  return cleaned;
 }
 
 export async function formatLogTails(
