@@ -131,7 +131,9 @@ describe('direct rebuild (replica-to-replica)', () => {
     const names = (await tgt.chain()).map((l) => l.name);
     expect(names).not.toContain('s2');
     expect(names).not.toContain('only-here');
-    expect((await listing(dirBefore)).filter((f) => f.includes('-s2.') || f.includes('only-here'))).toEqual([]);
+    expect((await listing(dirBefore)).filter((f) => f.includes('-s2.') || f.includes('only-here'))).toEqual(
+      [],
+    );
     const last = seen[seen.length - 1]!;
     expect(last.layersSkipped).toContain('s1');
     expect(last.bytesReused).toBeGreaterThan(0);
@@ -210,7 +212,13 @@ describe('direct rebuild (replica-to-replica)', () => {
     await src.write(0, bytes(16 * MiB, 1));
     await snapshotAll([src, tgt], 'join');
     const layers = (await src.chain()).slice(0, -1);
-    await tgt.syncFrom({ source: a.address, sourceReplicaId: 'src', layers, bandwidthLimit: 2 * MiB, leaseMs: 300 });
+    await tgt.syncFrom({
+      source: a.address,
+      sourceReplicaId: 'src',
+      layers,
+      bandwidthLimit: 2 * MiB,
+      leaseMs: 300,
+    });
     await new Promise((r) => setTimeout(r, 1200));
     // Polling now would renew the lease: look at the replica's directory until the job stopped.
     const dir = join(b.dataDir, 'tgt');
@@ -230,7 +238,9 @@ describe('direct rebuild (replica-to-replica)', () => {
     await expect(tgt.syncFrom({ source: 'nowhere', sourceReplicaId: 'src', layers })).rejects.toMatchObject({
       code: 'EINVAL',
     });
-    await expect(tgt.syncFrom({ source: a.address, sourceReplicaId: 'src', layers: [] })).rejects.toMatchObject({
+    await expect(
+      tgt.syncFrom({ source: a.address, sourceReplicaId: 'src', layers: [] }),
+    ).rejects.toMatchObject({
       code: 'EINVAL',
     });
     await tgt.syncFrom({ source: a.address, sourceReplicaId: 'src', layers, bandwidthLimit: 1 * MiB });
@@ -267,7 +277,10 @@ describe('direct rebuild through the engine', () => {
         const r = engine.status().find((s) => s.id === 'tgt')?.rebuild;
         if (r) percents.push(r.percent);
       }, 10);
-      await engine.addReplica({ id: 'tgt', address: b.address, backend: tgt }, directRebuilder({ pollMs: 20 }));
+      await engine.addReplica(
+        { id: 'tgt', address: b.address, backend: tgt },
+        directRebuilder({ pollMs: 20 }),
+      );
       clearInterval(watch);
       writing = false;
       await writer;

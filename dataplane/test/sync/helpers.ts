@@ -47,7 +47,9 @@ export class Cluster {
   }
 
   async connect(node: Node, id: string): Promise<ReplicaClient> {
-    const c = await ReplicaClient.connect({ path: node.address.slice('unix:'.length) }, id, { connections: 2 });
+    const c = await ReplicaClient.connect({ path: node.address.slice('unix:'.length) }, id, {
+      connections: 2,
+    });
     this.clients.push(c);
     return c;
   }
@@ -98,7 +100,12 @@ export async function layerPrint(r: ReplicaClient) {
     for (let off = 0; off < l.size; off += 8 * MiB) {
       hash.update(await r.readLayer(l.name, off, Math.min(8 * MiB, l.size - off)));
     }
-    out.push({ name: l.name, parent: l.parent, ranges: await r.allocatedRanges(l.name), hash: hash.digest('hex') });
+    out.push({
+      name: l.name,
+      parent: l.parent,
+      ranges: await r.allocatedRanges(l.name),
+      hash: hash.digest('hex'),
+    });
   }
   return out.sort((a, b) => (a.name < b.name ? -1 : 1));
 }
@@ -107,7 +114,8 @@ export async function layerPrint(r: ReplicaClient) {
 export async function volumePrint(r: ReplicaClient): Promise<string[]> {
   const { size } = await r.info();
   const out: string[] = [];
-  for (let off = 0; off < size; off += 8 * MiB) out.push(sha(await r.read(off, Math.min(8 * MiB, size - off))));
+  for (let off = 0; off < size; off += 8 * MiB)
+    out.push(sha(await r.read(off, Math.min(8 * MiB, size - off))));
   return out;
 }
 
