@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -29,8 +29,30 @@ describe.skipIf(skip)('longhorn-local cluster up / down', () => {
 
   it('starts a cluster in the background, prints the kubeconfig last, and stops it completely', async () => {
     dir = await mkdtemp(join(tmpdir(), 'lh-e2e-cli-'));
+    const crd = join(dir, 'crd.json');
+    await writeFile(
+      crd,
+      JSON.stringify({
+        apiVersion: 'apiextensions.k8s.io/v1',
+        kind: 'CustomResourceDefinition',
+        metadata: { name: 'volumes.longhorn.io' },
+        spec: {
+          group: 'longhorn.io',
+          scope: 'Namespaced',
+          names: { kind: 'Volume', plural: 'volumes', singular: 'volume' },
+          versions: [
+            {
+              name: 'v1beta2',
+              served: true,
+              storage: true,
+              schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } },
+            },
+          ],
+        },
+      }),
+    );
     const t0 = Date.now();
-    const { stdout } = await longhornLocal(['cluster', 'up', '--dir', dir, '--nodes', '2']);
+    const { stdout } = await longhornLocal(['cluster', 'up', '--dir', dir, '--nodes', '2', '--apply', crd]);
     process.stdout.write(`[cluster-cli.test] cluster up took ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
     const kubeconfig = stdout.trimEnd().split('\n').at(-1)!;
     expect(kubeconfig).toBe(join(dir, 'kubeconfig'));
@@ -42,8 +64,10 @@ describe.skipIf(skip)('longhorn-local cluster up / down', () => {
     const records = state!.processes;
     expect(records.length).toBeGreaterThanOrEqual(5);
     expect(records.every((r) => groupAlive(r.pgid))).toBe(true);
-    const nodes = await new Kubectl(kubeconfig).run(['get', 'nodes', '-o', 'name']);
+    const kubectl = new Kubectl(kubeconfig);
+    const nodes = await kubectl.run(['get', 'nodes', '-o', 'name']);
     expect(nodes.trim().split('\n').sort()).toEqual(['node/node-1', 'node/node-2']);
+    expect(await kubectl.tryGet('crd', 'volumes.longhorn.io')).toBeDefined();
 
     // A second `up` on a running cluster answers with the same kubeconfig.
     const again = await longhornLocal(['cluster', 'up', '--dir', dir]);

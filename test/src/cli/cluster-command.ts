@@ -8,26 +8,34 @@ import { probeOk } from '../harness/http-probe.js';
 import { takeOverSignals } from '../harness/managed-process.js';
 
 const USAGE = `usage:
-  longhorn-local cluster up --dir DIR [--nodes N]   start in the background; prints the kubeconfig path last
-  longhorn-local cluster down --dir DIR             stop everything started for DIR
-  longhorn-local cluster run [--dir DIR] [--nodes N] start in the foreground; Ctrl-C tears down
-  longhorn-local cluster status --dir DIR           what runs for DIR`;
+  longhorn-local cluster up --dir DIR [--nodes N] [--apply PATH]...   start in the background;
+                                                   prints the kubeconfig path last
+  longhorn-local cluster down --dir DIR            stop everything started for DIR
+  longhorn-local cluster run [--dir DIR] [--nodes N] [--apply PATH]...  start in the foreground;
+                                                   Ctrl-C tears it down
+  longhorn-local cluster status --dir DIR          what runs for DIR
+--apply: manifest files or directories applied once the API answers (e.g. CRDs).`;
 
 interface Flags {
   dir?: string;
   nodes: number;
+  apply: string[];
 }
 
 function parse(args: string[]): Flags {
   const { values } = parseArgs({
     args,
-    options: { dir: { type: 'string' }, nodes: { type: 'string' } },
+    options: {
+      dir: { type: 'string' },
+      nodes: { type: 'string' },
+      apply: { type: 'string', multiple: true },
+    },
     strict: true,
   });
   const nodes = values.nodes === undefined ? 3 : Number(values.nodes);
   if (!Number.isInteger(nodes) || nodes < 1)
     throw new Error(`--nodes must be a positive integer, not ${values.nodes}`);
-  return { dir: values.dir, nodes };
+  return { dir: values.dir, nodes, apply: values.apply ?? [] };
 }
 
 function requireDir(flags: Flags, command: string): string {
@@ -61,7 +69,12 @@ async function up(flags: Flags): Promise<number> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    const cluster = await Cluster.start({ dir, nodes: flags.nodes, outliveParent: true });
+    const cluster = await Cluster.start({
+      dir,
+      nodes: flags.nodes,
+      manifests: flags.apply,
+      outliveParent: true,
+    });
     console.log(
       `cluster up in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${flags.nodes} nodes, API ${cluster.apiServer}`,
     );
@@ -128,7 +141,7 @@ async function run(flags: Flags): Promise<number> {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   });
-  cluster = await Cluster.start({ dir, nodes: flags.nodes });
+  cluster = await Cluster.start({ dir, nodes: flags.nodes, manifests: flags.apply });
   console.log(
     `cluster up in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${flags.nodes} nodes, API ${cluster.apiServer}`,
   );

@@ -31,6 +31,8 @@ export interface ClusterOptions {
   schedulerConfiguration?: SchedulerConfiguration;
   apiserverArgs?: string[];
   controllerManagerArgs?: string[];
+  /** Manifest files or directories applied (in order) once the API answers, e.g. CRDs. */
+  manifests?: string[];
   /** The processes outlive this Node.js process (the `cluster up` CLI). */
   outliveParent?: boolean;
   /** Deadline for the whole start. */
@@ -230,6 +232,9 @@ export class Cluster {
           onSpawn: (p) => cluster.track(p),
         }),
         cluster.kubectl.apply(nodes.map(nodeManifest)),
+        (async () => {
+          for (const path of options.manifests ?? []) await cluster.kubectl.applyFile(resolve(path));
+        })(),
       ]);
       await Promise.all([
         cluster.kubectl.waitForCondition('nodes', 'Ready', { all: true, timeoutMs: remaining() }),
