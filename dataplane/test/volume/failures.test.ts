@@ -59,7 +59,9 @@ describe('a volume under fio load loses replicas and rebuilds them', () => {
   }, 120_000);
 
   it('keeps serving with zero verify errors through two kills and two rebuilds', async () => {
-    fio = startFio(uri, 40);
+    // fio runs until we stop it with SIGINT after both rebuilds, so slow machines still test
+    // the rebuilds under load; fio then verifies and reports as usual.
+    fio = startFio(uri, 900);
     const modes = async () => (await vol.replicas()).map((r) => r.mode);
     await new Promise((r) => setTimeout(r, 3000));
 
@@ -74,15 +76,18 @@ describe('a volume under fio load loses replicas and rebuilds them', () => {
     await vol.cli('add-replica');
     await vol.cli('add-replica');
     expect(fio.child.exitCode, 'fio was still writing while both replicas rebuilt').toBeNull();
+    await new Promise((r) => setTimeout(r, 2000));
+    fio.child.kill('SIGINT');
     const rows = await vol.replicas();
     expect(rows.filter((r) => r.mode === 'RW')).toHaveLength(3);
     expect(rows.filter((r) => r.mode === 'RW').map((r) => r.index)).toEqual([0, 3, 4]);
 
     const result = await fio.done;
-    expect(result.code, result.out.slice(-2000)).toBe(0);
     const job = JSON.parse(result.out.slice(result.out.indexOf('{'))).jobs[0];
-    expect(job.error).toBe(0);
+    expect(job.error, result.out.slice(-2000)).toBe(0);
     expect(job.write.total_ios).toBeGreaterThan(1000);
+    // Verification reads happened (verify_backlog checks written blocks while running).
+    expect(job.read.total_ios).toBeGreaterThan(100);
     expect(result.out).not.toMatch(/verify: bad|crc32c: verify failed/i);
 
     // Every RW replica's merged content is the same, byte for byte.
