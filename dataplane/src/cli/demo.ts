@@ -54,10 +54,10 @@ export async function demo(argv: string[]): Promise<number> {
     console.log('\nreplicas:');
     for (const r of await listReplicas(dir))
       console.log(`  ${r.index}  ${r.id}  ${r.node}  ${r.address}  ${r.mode}`);
+    if (values.once) return 0;
     console.log(
       `\nthe volume stays up: try  nbdinfo ${uri}  or  npx longhorn-local volume replicas --dir ${dir}`,
     );
-    if (values.once) return 0;
     console.log('Ctrl-C stops it.');
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);

@@ -71,6 +71,9 @@ export interface UpOptions {
 /** Brings the volume up (or confirms it is up) and returns its NBD URI. */
 export async function volumeUp(opts: UpOptions): Promise<string> {
   const dir = resolve(opts.dir);
+  if (!Number.isInteger(opts.replicas) || opts.replicas < 1 || opts.replicas > 20) {
+    throw new Error(`--replicas ${opts.replicas}: expected 1..20`);
+  }
   mkdirSync(dir, { recursive: true });
   if (existsSync(join(dir, STATE))) {
     const state = await loadState(dir);
@@ -81,9 +84,6 @@ export async function volumeUp(opts: UpOptions): Promise<string> {
     throw new Error(
       `a volume under ${dir} exists but is not fully up; run "volume down --dir ${opts.dir}" first`,
     );
-  }
-  if (!Number.isInteger(opts.replicas) || opts.replicas < 1 || opts.replicas > 20) {
-    throw new Error(`--replicas ${opts.replicas}: expected 1..20`);
   }
   const volume = opts.volume ?? 'vol';
   const state: VolumeState = {
