@@ -8,7 +8,7 @@ import type {
   SnapshotOptions,
 } from '../replica/types.js';
 import { MAX_DATA_LENGTH } from './codec.js';
-import { cancelSyncAndAbortImport, startSync, syncProgress } from './sync-pull.js';
+import { cancelSyncAndAbortImport, startSync, syncProgress, syncSource } from './sync-pull.js';
 
 /**
  * The control operations a replica connection serves, as one table: op name -> handler taking
@@ -109,6 +109,7 @@ export const REPLICA_CONTROL_OPS: Readonly<Record<string, ControlHandler>> = {
   // Replica-to-replica rebuild (sync-pull.ts): this replica pulls layers from another server.
   syncFrom: (s, a) => startSync(s, a),
   syncProgress: (s) => syncProgress(s),
+  syncSource: (s) => syncSource(s),
   // Write-intent tracking of the generation scheme.
   dirtyRanges: (s) => dirtyTracking(s).dirtyRanges(),
   markClean: (s) => dirtyTracking(s).markClean(),

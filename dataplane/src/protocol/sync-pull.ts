@@ -1,4 +1,4 @@
-import { webcrypto } from 'node:crypto';
+import { randomUUID, webcrypto } from 'node:crypto';
 import { BlockError } from '../block/block-error.js';
 import { parseReplicaAddress } from '../engine/replica-address.js';
 import type { ByteRange, LayerImport, LayerInfo, LayerStore, ReplicaStore } from '../replica/types.js';
@@ -41,6 +41,12 @@ export interface SyncFromArgs {
   workers?: number;
   /** Cancel the job when nobody polled `syncProgress` for this long (default 30 s). */
   leaseMs?: number;
+  /**
+   * Read through the socket even when the source replica lives in this same process (by
+   * default such a source's layers are read directly from its store: same bytes, no copies
+   * through the kernel's socket buffers).
+   */
+  viaSocket?: boolean;
 }
 
 export type SyncState = 'idle' | 'running' | 'done' | 'failed' | 'cancelled';
@@ -86,6 +92,45 @@ const jobs = new WeakMap<ReplicaStore, Job>();
 const MAX_COMPARE_BYTES = 512 * 1024 * 1024;
 /** Local copy workers (old copy -> staged layer, no network). */
 const LOCAL_WORKERS = 2;
+
+/** Tells a job whether a source replica lives in its own process (see `syncSource`). */
+const PROCESS_TOKEN = randomUUID();
+/** Handles given out by `syncSource`, each used at most once; bounded (oldest dropped). */
+const localSources = new Map<string, WeakRef<ReplicaStore>>();
+const MAX_LOCAL_SOURCES = 64;
+
+/**
+ * `syncSource`, asked on the SOURCE's connection by a job: a handle through which a job in
+ * this same process (source and target on one replica server) reads the source's layers
+ * from its store directly instead of through a socket to itself.
+ */
+export function syncSource(store: ReplicaStore): { process: string; handle: string } {
+  layerStore(store);
+  const handle = randomUUID();
+  localSources.set(handle, new WeakRef(store));
+  if (localSources.size > MAX_LOCAL_SOURCES) localSources.delete(localSources.keys().next().value!);
+  return { process: PROCESS_TOKEN, handle };
+}
+
+interface LayerReader {
+  readLayer(name: string, offset: number, length: number): Promise<Buffer>;
+}
+
+/** The source's store when it lives in this process, else the client. */
+async function sourceReader(client: ReplicaClient, viaSocket: boolean): Promise<LayerReader> {
+  if (viaSocket) return client;
+  let reply: { process?: string; handle?: string };
+  try {
+    reply = (await client.control('syncSource')) as typeof reply;
+  } catch (err) {
+    if ((err as BlockError).code === 'ENOTSUP') return client; // an older server
+    throw err;
+  }
+  if (reply.process !== PROCESS_TOKEN || typeof reply.handle !== 'string') return client;
+  const store = localSources.get(reply.handle)?.deref();
+  localSources.delete(reply.handle);
+  return store ? layerStore(store) : client;
+}
 
 function idle(): SyncStatus {
   return {
@@ -144,6 +189,7 @@ function parseArgs(args: Record<string, unknown>): SyncFromArgs {
     chunkSize,
     workers: num('workers', 1, 64),
     leaseMs: num('leaseMs', 100, 24 * 3600 * 1000),
+    viaSocket: args.viaSocket === true,
   };
 }
 
@@ -245,6 +291,7 @@ async function runJob(job: Job, store: Store, args: SyncFromArgs): Promise<void>
     if (client.helloInfo.size !== info.size) {
       throw new BlockError('EINVAL', `source size ${client.helloInfo.size} differs from ours ${info.size}`);
     }
+    const reader = await sourceReader(client, args.viaSocket === true);
     const own = new Map<string, LayerInfo>();
     for (const l of store.chain()) if (l.name !== info.headName) own.set(l.name, l);
     const wanted = new Set(args.layers.map((l) => l.name));
@@ -285,7 +332,7 @@ async function runJob(job: Job, store: Store, args: SyncFromArgs): Promise<void>
     const stop = AbortSignal.any([signal, halt.signal]);
     await settleAll(halt, [
       pool(fetch, args.workers ?? 4, stop, async (piece) => {
-        const pulled = await pullPiece(client, store, bucket, piece, stop);
+        const pulled = await pullPiece(reader, store, bucket, piece, stop);
         status.bytesFetched += pulled;
         status.bytesDone += piece.bytes;
       }),
@@ -393,7 +440,7 @@ async function localChecksums(
  * written, so they stay holes. Returns the bytes read from the source.
  */
 async function pullPiece(
-  client: ReplicaClient,
+  client: LayerReader,
   store: Store,
   bucket: TokenBucket,
   piece: Piece,

@@ -41,6 +41,8 @@ export interface DirectRebuildOptions extends RebuildOptions {
   sourceAddress?: (source: ReplicaBackend & { target: ReplicaTarget }) => string;
   /** Use the engine-side copy when the target's server does not offer syncFrom (default true). */
   fallback?: boolean;
+  /** Never read a source in the target's own process directly (see SyncFromArgs). */
+  viaSocket?: boolean;
 }
 
 export interface DirectRebuildProgress extends RebuildProgressReport {
@@ -117,6 +119,7 @@ export function directRebuilder(opts: DirectRebuildOptions = {}): Rebuilder {
         layers: layers.map(layerMeta),
         bandwidthLimit: opts.bandwidthLimit,
         workers: opts.workers,
+        viaSocket: opts.viaSocket,
       });
       try {
         await waitForSync(target, opts, progress);

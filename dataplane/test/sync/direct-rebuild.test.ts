@@ -38,7 +38,7 @@ async function rebuild(
   target: ReplicaClient,
   opts: Parameters<typeof directRebuilder>[0] = {},
 ): Promise<DirectRebuildProgress[]> {
-  const r = directRebuilder({ pollMs: 20, fallback: false, ...opts });
+  const r = directRebuilder({ pollMs: 20, fallback: false, viaSocket: true, ...opts });
   await r.prepare(source, target);
   await snapshotAll([source, target], 'join');
   const seen: DirectRebuildProgress[] = [];
@@ -62,51 +62,59 @@ async function fillChain(rs: ReplicaClient[]): Promise<void> {
 }
 
 describe('direct rebuild (replica-to-replica)', () => {
-  it('rebuilds a chain of snapshots with data and holes onto a fresh replica', async () => {
-    const src = await cluster.replica(a, 'src', SIZE);
-    const tgt = await cluster.replica(b, 'tgt', SIZE);
-    await fillChain([src]);
-    const seen = await rebuild(src, tgt);
-    await expectSameLayers(src, tgt);
-    // Holes stay holes: allocated ranges of every layer are equal (checked in layerPrint) and
-    // the target's files hold no more data than the source's.
-    const total = (await src.chain()).reduce((n, l) => n + l.allocatedBytes, 0);
-    const last = seen[seen.length - 1]!;
-    expect(last.bytesTotal).toBe(total);
-    expect(last.bytesDone).toBe(total);
-    expect(last.bytesFetched).toBe(total);
-    expect(last.bytesReused).toBe(0);
-    expect((await tgt.chain()).reduce((n, l) => n + l.allocatedBytes, 0)).toBe(total);
-    // The target's head sits on the join snapshot and is still writable.
-    const info = await tgt.info();
-    expect((await tgt.chain()).find((l) => l.name === info.headName)!.parent).toBe('join');
-  });
+  // Both servers live in this test's process: `viaSocket: false` takes the same-process
+  // shortcut (the source's store read directly), `true` the path between two hosts.
+  it.each([true, false])(
+    'rebuilds a chain of snapshots with data and holes onto a fresh replica (via socket: %s)',
+    async (viaSocket) => {
+      const src = await cluster.replica(a, 'src', SIZE);
+      const tgt = await cluster.replica(b, 'tgt', SIZE);
+      await fillChain([src]);
+      const seen = await rebuild(src, tgt, { viaSocket });
+      await expectSameLayers(src, tgt);
+      // Holes stay holes: allocated ranges of every layer are equal (checked in layerPrint) and
+      // the target's files hold no more data than the source's.
+      const total = (await src.chain()).reduce((n, l) => n + l.allocatedBytes, 0);
+      const last = seen[seen.length - 1]!;
+      expect(last.bytesTotal).toBe(total);
+      expect(last.bytesDone).toBe(total);
+      expect(last.bytesFetched).toBe(total);
+      expect(last.bytesReused).toBe(0);
+      expect((await tgt.chain()).reduce((n, l) => n + l.allocatedBytes, 0)).toBe(total);
+      // The target's head sits on the join snapshot and is still writable.
+      const info = await tgt.info();
+      expect((await tgt.chain()).find((l) => l.name === info.headName)!.parent).toBe('join');
+    },
+  );
 
-  it('sends a returning replica only the 2 MiB pieces that differ, and skips equal layers', async () => {
-    const src = await cluster.replica(a, 'src', SIZE);
-    const tgt = await cluster.replica(b, 'tgt', SIZE);
-    const both = [src, tgt];
-    await writeAll(both, 0, bytes(16 * MiB, 1));
-    await snapshotAll(both, 's1');
-    await writeAll(both, 16 * MiB, bytes(8 * MiB, 2));
-    await snapshotAll(both, 's2');
-    await writeAll(both, 32 * MiB, bytes(8 * MiB, 3)); // head: 4 windows on both
-    // The target goes away. The source changes 4 KiB in one window, rewrites another and
-    // writes a window nobody had; the target got a write the source never saw (in flight
-    // when it died).
-    await src.write(34 * MiB + 8192, bytes(4096, 4));
-    await src.write(36 * MiB, bytes(2 * MiB, 5));
-    await src.write(50 * MiB, bytes(2 * MiB, 6));
-    await tgt.write(56 * MiB, bytes(2 * MiB, 7));
-    const seen = await rebuild(src, tgt);
-    await expectSameLayers(src, tgt);
-    const last = seen[seen.length - 1]!;
-    expect(last.layersSkipped.sort()).toEqual(['s1', 's2']);
-    expect(last.bytesFetched).toBe(6 * MiB); // three 2 MiB pieces, out of 34 MiB of data
-    expect(last.bytesReused).toBe(4 * MiB); // the join layer's two unchanged windows
-    expect(last.bytesDone).toBe(last.bytesTotal);
-    expect(last.bytesTotal).toBe(34 * MiB);
-  });
+  it.each([true, false])(
+    'sends a returning replica only the 2 MiB pieces that differ, and skips equal layers (via socket: %s)',
+    async (viaSocket) => {
+      const src = await cluster.replica(a, 'src', SIZE);
+      const tgt = await cluster.replica(b, 'tgt', SIZE);
+      const both = [src, tgt];
+      await writeAll(both, 0, bytes(16 * MiB, 1));
+      await snapshotAll(both, 's1');
+      await writeAll(both, 16 * MiB, bytes(8 * MiB, 2));
+      await snapshotAll(both, 's2');
+      await writeAll(both, 32 * MiB, bytes(8 * MiB, 3)); // head: 4 windows on both
+      // The target goes away. The source changes 4 KiB in one window, rewrites another and
+      // writes a window nobody had; the target got a write the source never saw (in flight
+      // when it died).
+      await src.write(34 * MiB + 8192, bytes(4096, 4));
+      await src.write(36 * MiB, bytes(2 * MiB, 5));
+      await src.write(50 * MiB, bytes(2 * MiB, 6));
+      await tgt.write(56 * MiB, bytes(2 * MiB, 7));
+      const seen = await rebuild(src, tgt, { viaSocket });
+      await expectSameLayers(src, tgt);
+      const last = seen[seen.length - 1]!;
+      expect(last.layersSkipped.sort()).toEqual(['s1', 's2']);
+      expect(last.bytesFetched).toBe(6 * MiB); // three 2 MiB pieces, out of 34 MiB of data
+      expect(last.bytesReused).toBe(4 * MiB); // the join layer's two unchanged windows
+      expect(last.bytesDone).toBe(last.bytesTotal);
+      expect(last.bytesTotal).toBe(34 * MiB);
+    },
+  );
 
   it('brings a returning replica to a changed chain: deleted, coalesced and new snapshots', async () => {
     const src = await cluster.replica(a, 'src', SIZE);
@@ -185,7 +193,7 @@ describe('direct rebuild (replica-to-replica)', () => {
     const src = await cluster.replica(a, 'src', SIZE);
     const tgt = await cluster.replica(b, 'tgt', SIZE);
     await src.write(0, bytes(24 * MiB, 1));
-    const r = directRebuilder({ pollMs: 20, fallback: false, bandwidthLimit: 4 * MiB });
+    const r = directRebuilder({ pollMs: 20, fallback: false, bandwidthLimit: 4 * MiB, viaSocket: true });
     await r.prepare(src, tgt);
     await snapshotAll([src, tgt], 'join');
     const dir = join(b.dataDir, 'tgt');
