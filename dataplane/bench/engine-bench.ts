@@ -1,6 +1,8 @@
 /**
  * Engine benchmark: fio through its nbd engine against (a) nbdkit's file plugin, (b) our engine
  * with 1 replica, (c) with 3 replicas, all on the same disk in one run; ratios ours/nbdkit.
+ * Each figure comes with the CPU time (µs) the serving processes spent per I/O (nbdkit; our
+ * engine plus its replica servers), which drifts less than throughput on a shared machine.
  * Then rebuild throughput of a half-full volume, and the RSS of one node hosting 50 replicas
  * and 10 attached volumes.
  *
@@ -9,12 +11,13 @@
  * (run `npm run build` first: the engine and replica servers run from dist/)
  */
 import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePort } from '../src/cli/detached-process.js';
 import { addReplica, listReplicas, volumeDown, volumeUp } from '../src/cli/local-volume.js';
-import { better, fill, fio, run, WORKLOADS } from './fio-runner.js';
+import { type FioSample, fill, fioSample, run, WORKLOADS, type Workload } from './fio-runner.js';
 import { measureNodeRss } from './node-rss.js';
 
 const { values } = parseArgs({
@@ -27,6 +30,7 @@ const { values } = parseArgs({
     'skip-rebuild': { type: 'boolean', default: false },
     'skip-rss': { type: 'boolean', default: false },
     'rebuild-size': { type: 'string', default: '2048' },
+    replicas: { type: 'string', default: '1,3' },
   },
 });
 const runtime = Number(values.runtime);
@@ -36,7 +40,52 @@ const size = Number(values.size) * MiB;
 const dir = values.dir!;
 const workloads = values.only ? WORKLOADS.filter((w) => w.name.includes(values.only!)) : WORKLOADS;
 
-type Target = { label: string; uri: string; stop: () => Promise<void> };
+type Target = { label: string; uri: string; pids: number[]; stop: () => Promise<void> };
+
+const CLOCK_TICK_US = 1e6 / 100; // USER_HZ, 100 on Linux
+
+/** CPU time (µs) the processes have used so far (user + system, from /proc). */
+function cpuUs(pids: number[]): number {
+  let total = 0;
+  for (const pid of pids) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      total += (Number(fields[11]) + Number(fields[12])) * CLOCK_TICK_US;
+    } catch {
+      // exited
+    }
+  }
+  return total;
+}
+
+/** Engine and replica-server processes started for the volume under `vdir`. */
+function volumePids(vdir: string): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let cmd: string;
+    try {
+      cmd = readFileSync(`/proc/${name}/cmdline`, 'utf8');
+    } catch {
+      continue;
+    }
+    if (cmd.includes(`${vdir}/`) && /engine-main|replica-server-main/.test(cmd)) pids.push(Number(name));
+  }
+  return pids;
+}
+
+type Sample = FioSample & { cpuUsPerIo: number };
+
+async function measure(t: Target, w: Workload): Promise<Sample> {
+  const before = cpuUs(t.pids);
+  const s = await fioSample(t.uri, w, runtime, size);
+  return { ...s, cpuUsPerIo: (cpuUs(t.pids) - before) / Math.max(s.ios, 1) };
+}
+
+function better(w: Workload, a: Sample | null, b: Sample): Sample {
+  if (!a) return b;
+  return (w.metric === 'lat_us' ? b.value < a.value : b.value > a.value) ? b : a;
+}
 
 async function nbdkitTarget(): Promise<Target> {
   const file = join(dir, 'nbdkit.img');
@@ -60,6 +109,7 @@ async function nbdkitTarget(): Promise<Target> {
   return {
     label: 'nbdkit file',
     uri,
+    pids: child.pid ? [child.pid] : [],
     stop: async () => {
       child.kill('SIGTERM');
     },
@@ -69,32 +119,44 @@ async function nbdkitTarget(): Promise<Target> {
 async function engineTarget(replicas: number): Promise<Target> {
   const vdir = join(dir, `vol-${replicas}`);
   const uri = await volumeUp({ dir: vdir, replicas, size });
-  return { label: `ours ${replicas} replica${replicas > 1 ? 's' : ''}`, uri, stop: () => volumeDown(vdir) };
+  const pids = volumePids(vdir);
+  return {
+    label: `ours ${replicas} replica${replicas > 1 ? 's' : ''}`,
+    uri,
+    pids,
+    stop: () => volumeDown(vdir),
+  };
 }
 
 async function throughput(): Promise<Record<string, Record<string, number>>> {
-  const targets = [await nbdkitTarget(), await engineTarget(1), await engineTarget(3)];
+  const counts = values.replicas!.split(',').map(Number);
+  const targets = [await nbdkitTarget()];
+  for (const n of counts) targets.push(await engineTarget(n));
   const table: Record<string, Record<string, number>> = {};
   try {
     for (const t of targets) await fill(t.uri, size);
     for (const w of workloads) {
       const row: Record<string, number> = {};
       for (const t of targets) {
-        let best: number | null = null;
-        for (let i = 0; i < repeat; i++) best = better(w, best, await fio(t.uri, w, runtime, size));
-        row[t.label] = best!;
+        let best: Sample | null = null;
+        for (let i = 0; i < repeat; i++) best = better(w, best, await measure(t, w));
+        row[t.label] = best!.value;
+        row[`cpu us/io ${t.label}`] = best!.cpuUsPerIo;
       }
       const base = row['nbdkit file']!;
-      row['ratio 1r'] = row['ours 1 replica']! / base;
-      row['ratio 3r'] = row['ours 3 replicas']! / base;
+      let line = `${w.name.padEnd(18)} ${w.metric.padEnd(6)} nbdkit ${base.toFixed(1).padStart(9)}`;
+      let cpu = `  cpu us/io nbdkit ${row['cpu us/io nbdkit file']!.toFixed(0)}`;
+      for (const t of targets.slice(1)) {
+        const n = t.label.split(' ')[1];
+        row[`ratio ${n}r`] = row[t.label]! / base;
+        line += `  ${n}r ${row[t.label]!.toFixed(1).padStart(9)} (${row[`ratio ${n}r`]!.toFixed(2)}x)`;
+        cpu += ` ${n}r ${row[`cpu us/io ${t.label}`]!.toFixed(0)}`;
+      }
       table[w.name] = row;
-      console.log(
-        `${w.name.padEnd(18)} ${w.metric.padEnd(6)} nbdkit ${base.toFixed(1).padStart(9)}  1r ${row['ours 1 replica']!.toFixed(1).padStart(9)}` +
-          ` (${row['ratio 1r']!.toFixed(2)}x)  3r ${row['ours 3 replicas']!.toFixed(1).padStart(9)} (${row['ratio 3r']!.toFixed(2)}x)`,
-      );
+      console.log(line + cpu);
     }
     const wr = table['4k randwrite QD32'];
-    if (wr)
+    if (wr?.['ours 3 replicas'] && wr['ours 1 replica'])
       console.log(
         `3-replica 4k randwrite IOPS / 1-replica: ${(wr['ours 3 replicas']! / wr['ours 1 replica']!).toFixed(2)}x`,
       );

@@ -39,6 +39,23 @@ export function run(cmd: string, args: string[]): Promise<string> {
 
 /** Runs one workload for `runtime` seconds (after a 1 s ramp) and returns its figure. */
 export async function fio(uri: string, w: Workload, runtime: number, size?: number): Promise<number> {
+  return (await fioSample(uri, w, runtime, size)).value;
+}
+
+export interface FioSample {
+  /** The workload's figure (see Workload.metric). */
+  value: number;
+  /** I/Os completed, scaled up to include the 1 s ramp (which fio leaves out of its counters). */
+  ios: number;
+}
+
+/** Like `fio`, also returning the I/O count, so callers can divide CPU time by it. */
+export async function fioSample(
+  uri: string,
+  w: Workload,
+  runtime: number,
+  size?: number,
+): Promise<FioSample> {
   const out = await run('fio', [
     '--name=bench',
     '--ioengine=nbd',
@@ -54,9 +71,10 @@ export async function fio(uri: string, w: Workload, runtime: number, size?: numb
   ]);
   const job = JSON.parse(out.slice(out.indexOf('{'))).jobs[0];
   const side = w.rw.includes('read') ? job.read : job.write;
-  if (w.metric === 'iops') return side.iops;
-  if (w.metric === 'MiB/s') return side.bw_bytes / 1024 / 1024;
-  return side.lat_ns.mean / 1000;
+  const ios = side.total_ios * ((runtime + 1) / runtime);
+  if (w.metric === 'iops') return { value: side.iops, ios };
+  if (w.metric === 'MiB/s') return { value: side.bw_bytes / 1024 / 1024, ios };
+  return { value: side.lat_ns.mean / 1000, ios };
 }
 
 /** Fills `size` bytes at the start of an NBD export with data, so reads hit real blocks. */

@@ -137,7 +137,37 @@ export class FrameParser {
   private size = 0;
   private failed: ProtocolError | null = null;
 
-  constructor(private readonly onFrame: FrameHandler) {}
+  /**
+   * `copySmallPayloads`: the caller reuses the chunks it pushes (a socket reading into one
+   * buffer), so a payload inside a chunk is copied out instead of passed as a view.
+   */
+  constructor(
+    private readonly onFrame: FrameHandler,
+    private readonly copySmallPayloads = false,
+  ) {}
+
+  /**
+   * Where the rest of a large payload in progress can be read straight into (its final buffer,
+   * from the first byte still missing), or null between frames and near a payload's end. A
+   * socket that reads into this and then calls `filled(n)` moves the payload without a copy.
+   */
+  directTarget(minBytes: number): Buffer | null {
+    const p = this.payload;
+    if (!p || p.length - this.payloadFill < minBytes) return null;
+    return p.subarray(this.payloadFill);
+  }
+
+  /** `n` bytes were read into the buffer `directTarget` returned. */
+  filled(n: number): void {
+    const p = this.payload;
+    if (!p || n > p.length - this.payloadFill) throw new ProtocolError('direct read past the payload');
+    this.payloadFill += n;
+    if (this.payloadFill === p.length) {
+      this.payload = null;
+      this.payloadFill = 0;
+      this.onFrame(this.seq, this.type, this.offset, this.size, p);
+    }
+  }
 
   /** Feeds one chunk. Throws ProtocolError on garbage; the parser stays failed afterwards. */
   push(chunk: Buffer): void {
@@ -180,7 +210,8 @@ export class FrameParser {
       if (dataLength === 0) {
         this.onFrame(this.seq, this.type, this.offset, this.size, EMPTY);
       } else if (end - pos >= dataLength) {
-        const data = chunk.subarray(pos, pos + dataLength);
+        let data = chunk.subarray(pos, pos + dataLength);
+        if (this.copySmallPayloads) data = Buffer.from(data);
         pos += dataLength;
         this.onFrame(this.seq, this.type, this.offset, this.size, data);
       } else {

@@ -33,18 +33,16 @@ export class RequestConnection {
     private readonly socket: Socket,
     readonly label: string,
     private readonly onLost: (conn: RequestConnection, err: Error) => void,
+    receiver: Receiver,
   ) {
     this.writer = new FrameWriter(socket);
-    this.parser = new FrameParser((seq, type, _offset, _size, data) => this.onFrame(seq, type, data));
+    this.parser = receiver.parser;
+    receiver.onFrame = (seq, type, data) => this.onFrame(seq, type, data);
+    receiver.onError = (err) => {
+      const reason = err instanceof ProtocolError ? `protocol error: ${err.message}` : String(err);
+      this.lose(new BlockError('EIO', `${this.label}: ${reason}`));
+    };
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => {
-      try {
-        this.parser.push(chunk);
-      } catch (err) {
-        const reason = err instanceof ProtocolError ? `protocol error: ${err.message}` : String(err);
-        this.lose(new BlockError('EIO', `${this.label}: ${reason}`));
-      }
-    });
     socket.on('error', (err) => this.lose(new BlockError('EIO', `${this.label}: ${err.message}`)));
     socket.on('close', () => this.lose(new BlockError('EIO', `${this.label}: connection closed`)));
   }
@@ -57,10 +55,12 @@ export class RequestConnection {
     signal?: AbortSignal,
   ): Promise<RequestConnection> {
     return new Promise((resolve, reject) => {
+      const receiver = new Receiver();
+      const onread = receiver.onread;
       const socket =
         'path' in target
-          ? netConnect({ path: target.path })
-          : netConnect({ host: target.host, port: target.port });
+          ? netConnect({ path: target.path, onread })
+          : netConnect({ host: target.host, port: target.port, onread });
       const fail = (message: string): void => {
         socket.destroy();
         signal?.removeEventListener('abort', onAbort);
@@ -74,7 +74,7 @@ export class RequestConnection {
       socket.once('connect', () => {
         socket.off('error', onError);
         signal?.removeEventListener('abort', onAbort);
-        resolve(new RequestConnection(socket, label, onLost));
+        resolve(new RequestConnection(socket, label, onLost, receiver));
       });
     });
   }
@@ -148,4 +148,40 @@ export class RequestConnection {
       this.lose(new BlockError('EIO', `${this.label}: unexpected response type ${type}`));
     }
   }
+}
+
+/** Socket reads go to a reused buffer, and the rest of a large payload straight into its own. */
+const RECEIVE_BUFFER = 64 * 1024;
+/** Below this many missing payload bytes, one read into the receive buffer takes them and what follows. */
+const DIRECT_READ_MIN = 16 * 1024;
+
+/**
+ * The receiving side of a connection, on `net.Socket`'s `onread`: Node reads into the buffer we
+ * return for each read instead of a fresh 64 KiB chunk. Headers and small payloads land in one
+ * reused buffer (small payloads are copied out); once a large response payload (a 1 MiB read)
+ * has started, the socket reads the rest directly into that payload's buffer, so its bytes
+ * are copied once, by the kernel, and no chunks are left for the GC.
+ */
+class Receiver {
+  private readonly buffer = Buffer.allocUnsafe(RECEIVE_BUFFER);
+  private direct: Buffer | null = null;
+  onFrame: (seq: number, type: number, data: Buffer) => void = () => {};
+  onError: (err: unknown) => void = () => {};
+  readonly parser = new FrameParser((seq, type, _offset, _size, data) => this.onFrame(seq, type, data), true);
+
+  readonly onread = {
+    buffer: (): Buffer => {
+      this.direct = this.parser.directTarget(DIRECT_READ_MIN);
+      return this.direct ?? this.buffer;
+    },
+    callback: (n: number, buf: Uint8Array): boolean => {
+      try {
+        if (buf === this.direct) this.parser.filled(n);
+        else this.parser.push(this.buffer.subarray(0, n));
+      } catch (err) {
+        this.onError(err);
+      }
+      return true;
+    },
+  };
 }
