@@ -4,7 +4,7 @@
 # (wrapper go.mod/go.sum, version, flags) is unchanged and whose binaries exist is skipped, so a
 # warm run takes about a second.
 #
-#   bash test/harness/build-binaries.sh [core|extra|all]    (default: all)
+#   bash test/harness/build-binaries.sh [core|extra|all]    (default: $LONGHORN_TS_K8S_BUILD or all)
 #
 # core  = kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd, kwok (fatal on error)
 # extra = csi-sanity, csi-provisioner/-attacher/-snapshotter/-resizer, snapshot-controller and the
@@ -12,13 +12,22 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-WHAT=${1:-all}
+WHAT=${1:-${LONGHORN_TS_K8S_BUILD:-all}}
 CACHE=${LONGHORN_TS_CACHE:-$HOME/.cache/longhorn-ts}
 BIN=$CACHE/bin
 LOGS=$CACHE/logs
 STAMPS=$CACHE/stamps
 SRC=$CACHE/src
 mkdir -p "$BIN" "$LOGS" "$STAMPS" "$SRC"
+case "$WHAT" in core | extra | all) ;; *)
+  echo "usage: $0 [core|extra|all]" >&2
+  exit 2
+  ;;
+esac
+
+# One build at a time per cache (set-up scripts of several checkouts may run together).
+exec 9>"$CACHE/build.lock"
+flock 9
 
 export GOMODCACHE=$CACHE/gomod
 export GOCACHE=$CACHE/gocache
