@@ -112,8 +112,9 @@ export function syncSource(store: ReplicaStore): { process: string; handle: stri
   return { process: PROCESS_TOKEN, handle };
 }
 
+/** The source: its store (same process; reads into the worker's buffer) or a client. */
 interface LayerReader {
-  readLayer(name: string, offset: number, length: number): Promise<Buffer>;
+  readLayer(name: string, offset: number, length: number, into?: Buffer): Promise<Buffer>;
 }
 
 /** The source's store when it lives in this process, else the client. */
@@ -331,14 +332,14 @@ async function runJob(job: Job, store: Store, args: SyncFromArgs): Promise<void>
     const halt = new AbortController();
     const stop = AbortSignal.any([signal, halt.signal]);
     await settleAll(halt, [
-      pool(fetch, args.workers ?? 4, stop, async (piece) => {
-        const pulled = await pullPiece(reader, store, bucket, piece, stop);
+      pool(fetch, args.workers ?? 4, chunk, stop, async (piece, buf) => {
+        const pulled = await pullPiece(reader, store, bucket, piece, buf, stop);
         status.bytesFetched += pulled;
         status.bytesDone += piece.bytes;
       }),
-      pool(reuse, LOCAL_WORKERS, stop, async (piece) => {
+      pool(reuse, LOCAL_WORKERS, chunk, stop, async (piece, buf) => {
         for (const r of piece.ranges) {
-          const data = await store.readLayer(piece.layer, r.offset, r.length);
+          const data = await store.readLayer(piece.layer, r.offset, r.length, buf);
           checkAborted(stop);
           await store.writeLayer(piece.layer, r.offset, data);
         }
@@ -444,6 +445,7 @@ async function pullPiece(
   store: Store,
   bucket: TokenBucket,
   piece: Piece,
+  buf: Buffer,
   signal: AbortSignal,
 ): Promise<number> {
   const first = piece.ranges[0]!;
@@ -452,7 +454,7 @@ async function pullPiece(
   if (piece.ranges.length === 1 || span <= 2 * piece.bytes) {
     await take(bucket, span, signal);
     checkAborted(signal);
-    const data = await client.readLayer(piece.layer, first.offset, span);
+    const data = await client.readLayer(piece.layer, first.offset, span, buf);
     checkAborted(signal);
     await Promise.all(
       piece.ranges.map((r) =>
@@ -469,7 +471,8 @@ async function pullPiece(
   checkAborted(signal);
   await Promise.all(
     piece.ranges.map(async (r) => {
-      const data = await client.readLayer(piece.layer, r.offset, r.length);
+      const into = buf.subarray(r.offset - first.offset);
+      const data = await client.readLayer(piece.layer, r.offset, r.length, into);
       checkAborted(signal);
       await store.writeLayer(piece.layer, r.offset, data);
     }),
@@ -505,18 +508,25 @@ async function settleAll(halt: AbortController, tasks: Promise<void>[]): Promise
   if (first !== null) throw first;
 }
 
-/** Runs `fn` over `items` with `workers` at a time; stops at the first failure or abort. */
+/**
+ * Runs `fn` over `items` with `workers` at a time, each worker with its own `bufSize` buffer
+ * reused for every item (fresh multi-MiB buffers cost a page fault per 4 KiB on every use,
+ * which measured 4x slower here); stops at the first failure or abort.
+ */
 async function pool<T>(
   items: readonly T[],
   workers: number,
+  bufSize: number,
   signal: AbortSignal,
-  fn: (item: T) => Promise<void>,
+  fn: (item: T, buf: Buffer) => Promise<void>,
 ): Promise<void> {
   let next = 0;
   const worker = async () => {
+    let buf: Buffer | null = null;
     while (next < items.length) {
       checkAborted(signal);
-      await fn(items[next++]!);
+      buf ??= Buffer.allocUnsafe(bufSize);
+      await fn(items[next++]!, buf);
     }
   };
   const halt = new AbortController();

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import { ioBuffers } from '../block/buffer-pool.js';
 import { BlockLocks } from './block-locks.js';
 import { readChain, readOwn } from './chain-read.js';
 import { chooseRegionSize, DirtyMap } from './dirty-map.js';
@@ -227,7 +228,8 @@ export class Replica implements ReplicaStore, LayerStore, DirtyTracking {
     const entering = this.enter();
     if (entering) await entering;
     try {
-      const out = Buffer.allocUnsafe(length);
+      // From the shared pool: the replica server gives it back once the response is sent.
+      const out = ioBuffers.acquire(length);
       await readChain(this.chainFromHead, out, 0, offset, offset + length);
       return out;
     } finally {
@@ -572,14 +574,17 @@ export class Replica implements ReplicaStore, LayerStore, DirtyTracking {
 
   // ---- layer access for rebuild and backup ---------------------------------------------------
 
-  async readLayer(name: string, offset: number, length: number): Promise<Buffer> {
+  async readLayer(name: string, offset: number, length: number, into?: Buffer): Promise<Buffer> {
     this.ensureOpen();
     checkName(name);
     checkRange(offset, length, this.meta.size);
+    if (into && into.length < length) {
+      throw new ReplicaError('INVALID_ARGUMENT', `buffer of ${into.length} bytes for a ${length}-byte read`);
+    }
     const entering = this.enter();
     if (entering) await entering;
     try {
-      const out = Buffer.allocUnsafe(length);
+      const out = into ? into.subarray(0, length) : Buffer.allocUnsafe(length);
       await readOwn(this.layerByName(name), out, 0, offset, offset + length);
       return out;
     } finally {

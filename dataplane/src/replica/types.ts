@@ -93,8 +93,12 @@ export interface LayerImport {
 }
 
 export interface LayerStore {
-  /** One layer's own bytes (head or snapshot, by name); holes and bytes past its size are zeros. */
-  readLayer(name: string, offset: number, length: number): Promise<Buffer>;
+  /**
+   * One layer's own bytes (head or snapshot, by name); holes and bytes past its size are zeros.
+   * `into`: read into (the start of) this buffer instead of a new one, e.g. a rebuild reusing
+   * its buffers (fresh multi-MiB buffers cost page faults on every use).
+   */
+  readLayer(name: string, offset: number, length: number, into?: Buffer): Promise<Buffer>;
   /** The volume as it was when snapshot `name` was taken (that layer and its ancestors). */
   readSnapshot(name: string, offset: number, length: number): Promise<Buffer>;
   importLayer(meta: LayerImport): Promise<void>;
