@@ -111,3 +111,15 @@ describe('finishImport with drop', () => {
     expect(await r.allocatedRanges('join')).toEqual([{ offset: 8 * MiB, length: 1 * MiB }]);
   });
 });
+
+describe('readLayer into a given buffer', () => {
+  it("reads the same bytes into the caller's buffer and refuses one too small", async () => {
+    r = await setup();
+    const buf = Buffer.alloc(3 * MiB, 0xee);
+    const got = await r.readLayer('gone', 1 * MiB, 2 * MiB, buf);
+    expect(got.buffer).toBe(buf.buffer);
+    expect(got.equals(await r.readLayer('gone', 1 * MiB, 2 * MiB))).toBe(true);
+    expect(got.subarray(0, MiB).equals(Buffer.alloc(MiB))).toBe(true); // a hole reads as zeros
+    await expect(r.readLayer('gone', 0, 4 * MiB, buf)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+});
