@@ -1,18 +1,22 @@
+import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClusterPki, issueCertificate } from '../src/harness/certificates.js';
 import { stopAbandonedClusters, stopClusterInDir } from '../src/harness/cluster.js';
 import { readClusterState, writeClusterState } from '../src/harness/cluster-state.js';
-import { mountsUnder } from '../src/harness/host-cleanup.js';
+import { loopDevicesUnder, mountsUnder, releaseHostResources } from '../src/harness/host-cleanup.js';
 import { groupAlive, ManagedProcess } from '../src/harness/managed-process.js';
 import { defaultNodeSpecs, nodeManifest, ZONE_LABEL } from '../src/harness/node-specs.js';
 import { freePorts } from '../src/harness/ports.js';
 import { SimulatedNode } from '../src/harness/simulated-node.js';
 import { TimeoutError, waitFor } from '../src/harness/wait.js';
 
+const run = promisify(execFile);
 let dir: string;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'lh-harness-unit-'));
@@ -244,5 +248,31 @@ describe('stopAbandonedClusters', () => {
     expect(groupAlive(orphan.pid)).toBe(false);
     expect(groupAlive(owned.pid)).toBe(true);
     await owned.kill();
+  });
+});
+
+describe('releaseHostResources', () => {
+  const canLoop = process.getuid?.() === 0 && existsSync('/dev/loop-control');
+
+  it.skipIf(!canLoop)('unmounts and detaches the loop devices under a directory', async () => {
+    const root = join(dir, 'host');
+    const image = join(root, 'disk.img');
+    const mnt = join(root, 'mnt');
+    await mkdir(mnt, { recursive: true });
+    await run('truncate', ['-s', '16M', image]);
+    await run('mkfs.ext4', ['-q', image]);
+    const { stdout } = await run('losetup', ['--find', '--show', image]);
+    const device = stdout.trim();
+    try {
+      await run('mount', [device, mnt]);
+      expect(await mountsUnder(root)).toEqual([mnt]);
+      expect(await loopDevicesUnder(root)).toEqual([device]);
+      expect(await releaseHostResources(root)).toEqual([]);
+      expect(await mountsUnder(root)).toEqual([]);
+      expect(await loopDevicesUnder(root)).toEqual([]);
+    } finally {
+      await run('umount', [mnt]).catch(() => undefined);
+      await run('losetup', ['-d', device]).catch(() => undefined);
+    }
   });
 });

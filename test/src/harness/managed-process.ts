@@ -224,11 +224,14 @@ export class ManagedProcess {
   async stop(graceMs = 10_000): Promise<void> {
     await stopGroup(this.pid, graceMs);
     owned.delete(this.pid);
+    // The group is gone; wait for Node to reap the leader so `running` and `exited` agree.
+    await this.exited;
   }
 
   /** Abrupt loss: SIGKILL to the whole group, as when a machine dies. */
   async kill(): Promise<void> {
     await stopGroup(this.pid, 0);
     owned.delete(this.pid);
+    await this.exited;
   }
 }
