@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { BlockDevice } from '../block/block-device.js';
 import { BlockError } from '../block/block-error.js';
+import { ioBuffers } from '../block/buffer-pool.js';
 import { componentLogger, type Logger } from '../logging/logger.js';
 import type { LayerInfo, SnapshotOptions } from '../replica/types.js';
 import type { Rebuilder } from '../sync/rebuild.js';
@@ -195,6 +196,8 @@ export class Engine extends EventEmitter implements BlockDevice {
     try {
       if (this.writeOnly === 0) await this.fanOut((m) => m.backend.write(offset, data));
       else await this.writeWidened(offset, data.length, data);
+      // Every replica answered or was ejected (its socket destroyed): nothing reads `data` now.
+      ioBuffers.release(data);
       if (fua) await this.fanOut((m) => m.backend.flush());
     } finally {
       this.barrier.leave();

@@ -144,6 +144,7 @@ export class FrameParser {
   constructor(
     private readonly onFrame: FrameHandler,
     private readonly copySmallPayloads = false,
+    private readonly allocate: (size: number) => Buffer = Buffer.allocUnsafe,
   ) {}
 
   /**
@@ -215,7 +216,7 @@ export class FrameParser {
         pos += dataLength;
         this.onFrame(this.seq, this.type, this.offset, this.size, data);
       } else {
-        this.payload = Buffer.allocUnsafe(dataLength);
+        this.payload = this.allocate(dataLength);
         this.payloadFill = 0;
       }
     }

@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { ioBuffers } from '../block/buffer-pool.js';
 import { encodeHeader } from './codec.js';
 
 /**
@@ -14,8 +15,20 @@ export class FrameWriter {
 
   constructor(private readonly socket: Socket) {}
 
-  /** Queues one frame. `prefix` (optional) and `data` are sent back to back as the payload. */
-  send(seq: number, type: number, offset: number, size: number, data?: Buffer, prefix?: Buffer): void {
+  /**
+   * Queues one frame. `prefix` (optional) and `data` are sent back to back as the payload.
+   * With `releaseData`, a `data` buffer from the shared pool goes back to it once written (the
+   * caller holds no other reference: a response's payload).
+   */
+  send(
+    seq: number,
+    type: number,
+    offset: number,
+    size: number,
+    data?: Buffer,
+    prefix?: Buffer,
+    releaseData = false,
+  ): void {
     const socket = this.socket;
     if (socket.destroyed) return;
     if (!this.corked) {
@@ -26,6 +39,13 @@ export class FrameWriter {
     const dataLength = (data ? data.length : 0) + (prefix ? prefix.length : 0);
     socket.write(encodeHeader(seq, type, offset, size, dataLength));
     if (prefix && prefix.length > 0) socket.write(prefix);
-    if (data && data.length > 0) socket.write(data);
+    if (!data || data.length === 0) return;
+    if (releaseData && ioBuffers.owns(data)) {
+      socket.write(data, (err) => {
+        if (!err) ioBuffers.release(data);
+      });
+    } else {
+      socket.write(data);
+    }
   }
 }

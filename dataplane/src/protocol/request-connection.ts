@@ -1,5 +1,6 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { BlockError } from '../block/block-error.js';
+import { ioBuffers } from '../block/buffer-pool.js';
 import { decodeErrorPayload, FrameParser, MAX_DATA_LENGTH, MessageType, ProtocolError } from './codec.js';
 import { FrameWriter } from './frame-writer.js';
 import { errorFromWire } from './remote-error.js';
@@ -167,7 +168,12 @@ class Receiver {
   private direct: Buffer | null = null;
   onFrame: (seq: number, type: number, data: Buffer) => void = () => {};
   onError: (err: unknown) => void = () => {};
-  readonly parser = new FrameParser((seq, type, _offset, _size, data) => this.onFrame(seq, type, data), true);
+  // Large payloads (read data) come from the shared pool; the NBD frontend gives them back.
+  readonly parser = new FrameParser(
+    (seq, type, _offset, _size, data) => this.onFrame(seq, type, data),
+    true,
+    (size) => ioBuffers.acquire(size),
+  );
 
   readonly onread = {
     buffer: (): Buffer => {

@@ -402,7 +402,7 @@ class ServerConnection {
   /** @internal Answers a request counted by begin(). */
   respond(seq: number, data: Buffer | undefined, bytes: number): void {
     this.end(bytes);
-    this.writer.send(seq, MessageType.Response, 0, data ? data.length : 0, data);
+    this.writer.send(seq, MessageType.Response, 0, data ? data.length : 0, data, undefined, true);
   }
 
   private hello(seq: number, data: Buffer): void {

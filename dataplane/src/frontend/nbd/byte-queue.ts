@@ -1,3 +1,5 @@
+import { ioBuffers } from '../../block/buffer-pool.js';
+
 /**
  * Received bytes kept as the list of chunks the socket delivered, so that parsing never
  * re-concatenates the whole receive buffer: a header is read in place when it lies in one
@@ -65,7 +67,8 @@ export class ByteQueue {
       this.skip(n);
       return out;
     }
-    const out = Buffer.allocUnsafe(n);
+    // Large payloads come from the shared pool: the device may give them back once consumed.
+    const out = ioBuffers.acquire(n);
     this.copyOut(out, 0, n, true);
     return out;
   }

@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { BlockDevice } from '../../block/block-device.js';
+import { ioBuffers } from '../../block/buffer-pool.js';
 import { ByteQueue } from './byte-queue.js';
 import {
   MAX_PAYLOAD_SIZE,
@@ -295,7 +296,7 @@ export class NbdConnection {
       if (data) {
         socket.cork();
         socket.write(header);
-        socket.write(data);
+        writeData(socket, data);
         socket.uncork();
       } else {
         socket.write(header);
@@ -308,7 +309,7 @@ export class NbdConnection {
       setImmediate(this.uncork);
     }
     socket.write(header);
-    if (data) socket.write(data);
+    if (data) writeData(socket, data);
   }
 
   /** Pauses reading while too much is in flight or unsent, resumes below half of that. */
@@ -379,3 +380,17 @@ export class NbdConnection {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * Writes read data; a buffer from the shared pool goes back to it once the kernel has it
+ * (the device handed it over with the reply, so nothing else holds it).
+ */
+function writeData(socket: Socket, data: Buffer): void {
+  if (ioBuffers.owns(data)) {
+    socket.write(data, (err) => {
+      if (!err) ioBuffers.release(data);
+    });
+  } else {
+    socket.write(data);
+  }
+}

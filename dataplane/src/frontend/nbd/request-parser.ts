@@ -1,3 +1,4 @@
+import { ioBuffers } from '../../block/buffer-pool.js';
 import type { ByteQueue } from './byte-queue.js';
 import { MAX_PAYLOAD_SIZE, NBD_CMD_WRITE, NBD_REQUEST_MAGIC, REQUEST_HEADER_SIZE } from './constants.js';
 
@@ -75,7 +76,7 @@ export class RequestParser {
       this.payload = input.take(this.length);
       return 'request';
     }
-    this.pending = Buffer.allocUnsafe(this.length);
+    this.pending = ioBuffers.acquire(this.length);
     this.pendingFilled = 0;
     return this.continuePayload();
   }
