@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -62,6 +62,22 @@ const settingCrd = {
     ],
   },
 };
+
+/** Running (non-zombie) processes whose command line mentions `text`. */
+function processesMentioning(text: string): number[] {
+  return readdirSync('/proc')
+    .filter((e) => /^\d+$/.test(e))
+    .filter((pid) => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) return false;
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(text);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
 
 function conditionTrue(conditions: Condition[] | undefined, type: string): boolean {
   return conditions?.some((c) => c.type === type && c.status === 'True') ?? false;
@@ -222,6 +238,24 @@ describe.skipIf(skip)('a real control plane with kwok nodes', () => {
     await cluster.stop();
     process.stdout.write(`[cluster.test] cluster stopped in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
     expect(records.filter((r) => groupAlive(r.pgid))).toEqual([]);
+    expect(processesMentioning(dir)).toEqual([]);
     expect(existsSync(stateFile(dir))).toBe(false);
+  });
+});
+
+describe.skipIf(skip)('a cluster start that fails', () => {
+  it('says which component failed, with its log, and leaves nothing running', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lh-e2e-fail-'));
+    try {
+      const err = await Cluster.start({ dir, apiserverArgs: ['--no-such-flag=1'] }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(Error);
+      expect((err as Error).message).toMatch(/kube-apiserver exited before it was ready/);
+      expect((err as Error).message).toMatch(/unknown flag: --no-such-flag/);
+      expect(existsSync(stateFile(dir))).toBe(false);
+      expect(existsSync(join(dir, 'logs', 'etcd.log'))).toBe(true);
+      expect(processesMentioning(dir)).toEqual([]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

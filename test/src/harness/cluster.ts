@@ -261,12 +261,18 @@ export class Cluster {
   }
 
   private saveState(): Promise<void> {
+    if (this.stopped) return this.writes;
     const next = this.writes.then(() => writeClusterState(this.state));
     this.writes = next.catch(() => undefined);
     return next;
   }
 
   private async track<T extends ManagedProcess>(proc: T): Promise<T> {
+    if (this.stopped) {
+      // Spawned by a component start that was still under way when a failed start tore down.
+      await proc.kill();
+      return proc;
+    }
     if (!this.procs.includes(proc)) {
       this.procs.push(proc);
       this.state.processes.push(proc.record());
@@ -283,6 +289,7 @@ export class Cluster {
   async stop(graceMs = 10_000): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    await this.writes;
     await stopRecordedProcesses(this.state.processes, graceMs);
     const leftovers = await releaseHostResources(this.state.dir);
     for (const port of Object.values(this.state.ports)) releasePort(port);
