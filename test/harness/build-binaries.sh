@@ -42,6 +42,10 @@ KUBE_MINOR=36
 ETCD_VERSION=v3.6.16
 KWOK_VERSION=v0.8.0
 CSI_SANITY_VERSION=v5.6.0
+# The CSI sidecars' versions are pinned in go/csi/go.mod; these only stamp them.
+PROVISIONER_VERSION=v6.3.0
+ATTACHER_VERSION=v4.12.0
+RESIZER_VERSION=v2.2.0
 SNAPSHOTTER_VERSION=v8.6.0
 HELM_VERSION=v3.22.0
 # MinIO tags no semver releases; this is the pseudo-version of its latest commit on the proxy.
@@ -154,12 +158,19 @@ build_csi_sanity() {
 build_csi_sidecars() {
   stage_module csi
   cd "$SRC/csi"
-  go build -p "$PAR" -trimpath -ldflags "$STRIP" -o "$BIN/" \
-    github.com/kubernetes-csi/external-provisioner/v6/cmd/csi-provisioner \
-    github.com/kubernetes-csi/external-attacher/v4/cmd/csi-attacher \
-    github.com/kubernetes-csi/external-resizer/v2/cmd/csi-resizer \
-    github.com/kubernetes-csi/external-snapshotter/v8/cmd/csi-snapshotter \
-    github.com/kubernetes-csi/external-snapshotter/v8/cmd/snapshot-controller
+  # One `go build` per binary: each gets its own version in main.version (the compiled
+  # packages are shared through the build cache, only the links are separate).
+  local name pkg version
+  while read -r name pkg version; do
+    go build -p "$PAR" -trimpath -ldflags "$STRIP -X main.version=$version" -o "$BIN/$name" "$pkg"
+    "$BIN/$name" --version
+  done <<EOF
+csi-provisioner github.com/kubernetes-csi/external-provisioner/v6/cmd/csi-provisioner $PROVISIONER_VERSION
+csi-attacher github.com/kubernetes-csi/external-attacher/v4/cmd/csi-attacher $ATTACHER_VERSION
+csi-resizer github.com/kubernetes-csi/external-resizer/v2/cmd/csi-resizer $RESIZER_VERSION
+csi-snapshotter github.com/kubernetes-csi/external-snapshotter/v8/cmd/csi-snapshotter $SNAPSHOTTER_VERSION
+snapshot-controller github.com/kubernetes-csi/external-snapshotter/v8/cmd/snapshot-controller $SNAPSHOTTER_VERSION
+EOF
   # The VolumeSnapshot CRDs ship in the client module at the same tag.
   local dir
   dir=$(go list -m -f '{{.Dir}}' github.com/kubernetes-csi/external-snapshotter/client/v8)
@@ -189,7 +200,7 @@ if [ "$WHAT" = core ] || [ "$WHAT" = all ]; then
 fi
 if [ "$WHAT" = extra ] || [ "$WHAT" = all ]; then
   step csi-sanity 0 "$(recipe_hash "$CSI_SANITY_VERSION" 1)" "csi-sanity" -- build_csi_sanity
-  step csi-sidecars 0 "$(recipe_hash "$HERE/go/csi/go.mod" "$HERE/go/csi/go.sum" "$SNAPSHOTTER_VERSION" 1)" \
+  step csi-sidecars 0 "$(recipe_hash "$HERE/go/csi/go.mod" "$HERE/go/csi/go.sum" "$PROVISIONER_VERSION $ATTACHER_VERSION $RESIZER_VERSION $SNAPSHOTTER_VERSION" 2)" \
     "csi-provisioner csi-attacher csi-resizer csi-snapshotter snapshot-controller" -- build_csi_sidecars
   step helm 0 "$(recipe_hash "$HELM_VERSION" 1)" "helm" -- build_helm
   step minio 0 "$(recipe_hash "$MINIO_VERSION" 1)" "minio" -- build_minio
