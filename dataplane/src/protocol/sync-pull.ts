@@ -88,8 +88,13 @@ interface Job {
 
 const jobs = new WeakMap<ReplicaStore, Job>();
 
-/** Largest range of one layerChecksums request (the server's bound is 1 GiB). */
-const MAX_COMPARE_BYTES = 512 * 1024 * 1024;
+/**
+ * Largest range of one layerChecksums request. The source's server hashes a request on its
+ * event loop, so this bounds how long one request delays that server's other I/O (~50 ms).
+ */
+const MAX_COMPARE_BYTES = 32 * 1024 * 1024;
+/** Checksum requests in flight (the source hashes one while we hash the other). */
+const COMPARE_IN_FLIGHT = 2;
 /** Local copy workers (old copy -> staged layer, no network). */
 const LOCAL_WORKERS = 2;
 
@@ -385,18 +390,29 @@ async function planLayer(
     into.push({ layer: meta.name, ranges: w.ranges, bytes: rangeBytes(w.ranges) });
   };
   for (const w of diff.send) pieces(w, fetch);
-  for (const run of compareRuns(diff.compare, Math.max(1, Math.floor(MAX_COMPARE_BYTES / chunk)))) {
-    checkAborted(job.abort.signal);
-    const first = run[0]!;
-    const last = run[run.length - 1]!;
-    const length = last.offset + last.length - first.offset;
-    const [theirs, mine] = await Promise.all([
-      client.layerChecksums(meta.name, first.offset, length, chunk),
-      localChecksums(store, meta.name, first.offset, length, chunk),
-    ]);
-    status.bytesCompared += length;
-    for (const [i, w] of run.entries()) pieces(w, theirs[i] === mine[i] ? reuse : fetch);
+  const runs = compareRuns(diff.compare, Math.max(1, Math.floor(MAX_COMPARE_BYTES / chunk)));
+  const verdicts: boolean[][] = new Array(runs.length);
+  await pool(
+    runs.map((run, i) => ({ run, i })),
+    COMPARE_IN_FLIGHT,
+    0,
+    job.abort.signal,
+    async ({ run, i }) => {
+      const first = run[0]!;
+      const last = run[run.length - 1]!;
+      const length = last.offset + last.length - first.offset;
+      const [theirs, mine] = await Promise.all([
+        client.layerChecksums(meta.name, first.offset, length, chunk),
+        localChecksums(store, meta.name, first.offset, length, chunk),
+      ]);
+      status.bytesCompared += length;
+      verdicts[i] = run.map((_, j) => theirs[j] === mine[j]);
+    },
+  );
+  for (const [i, run] of runs.entries()) {
+    for (const [j, w] of run.entries()) pieces(w, verdicts[i]![j] ? reuse : fetch);
   }
+
   const sameMeta =
     usable &&
     existing.parent === meta.parent &&
@@ -426,9 +442,11 @@ async function localChecksums(
   chunk: number,
 ): Promise<string[]> {
   const out: string[] = [];
+  const into = Buffer.allocUnsafe(chunk);
   for (let pos = offset; pos < offset + length; pos += chunk) {
     const n = Math.min(chunk, offset + length - pos);
-    const buf = await store.readLayer(name, pos, n);
+    // digest() takes a copy of its input when called, so the buffer can be reused at once.
+    const buf = await store.readLayer(name, pos, n, into);
     const digest = await webcrypto.subtle.digest('SHA-512', buf);
     out.push(Buffer.from(digest).toString('hex'));
   }
