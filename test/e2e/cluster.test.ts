@@ -1,18 +1,23 @@
+import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { installVolumeSnapshotCrds } from '../src/harness/addons.js';
-import { volumeSnapshotCrdDir } from '../src/harness/binaries.js';
+import { binaryPath, hasBinary, volumeSnapshotCrdDir } from '../src/harness/binaries.js';
 import { Cluster, stopAbandonedClusters } from '../src/harness/cluster.js';
 import { stateFile } from '../src/harness/cluster-state.js';
+import { probeOk } from '../src/harness/http-probe.js';
 import type { KubeObject } from '../src/harness/kubectl.js';
-import { groupAlive } from '../src/harness/managed-process.js';
+import { groupAlive, ManagedProcess } from '../src/harness/managed-process.js';
 import { REGION_LABEL, ZONE_LABEL } from '../src/harness/node-specs.js';
+import { freePort } from '../src/harness/ports.js';
 import { waitFor } from '../src/harness/wait.js';
 
 const skip = process.env.LONGHORN_TS_SKIP_K8S === '1';
+const run = promisify(execFile);
 
 interface Condition {
   type: string;
@@ -177,6 +182,46 @@ describe.skipIf(skip)('a real control plane with kwok nodes', () => {
       expect(cls.driver).toBe('driver.longhorn.io');
     },
   );
+
+  it.skipIf(!hasBinary('snapshot-controller') || !existsSync(volumeSnapshotCrdDir()))(
+    'runs the snapshot-controller built alongside against this API server',
+    async () => {
+      dumpLogsOnFailure();
+      await installVolumeSnapshotCrds(cluster.kubectl);
+      const port = await freePort();
+      const controller = ManagedProcess.start({
+        name: 'snapshot-controller',
+        command: binaryPath('snapshot-controller'),
+        args: [
+          `--kubeconfig=${cluster.kubeconfig}`,
+          '--leader-election=false',
+          `--http-endpoint=127.0.0.1:${port}`,
+        ],
+        logFile: join(dir, 'logs', 'snapshot-controller.log'),
+      });
+      try {
+        await waitFor('snapshot-controller metrics', () => probeOk(`http://127.0.0.1:${port}/metrics`), {
+          timeoutMs: 30_000,
+        });
+        expect(controller.running).toBe(true);
+      } finally {
+        await controller.stop();
+      }
+    },
+  );
+
+  it.skipIf(!hasBinary('helm'))('answers helm', async () => {
+    dumpLogsOnFailure();
+    const { stdout } = await run(binaryPath('helm'), [
+      '--kubeconfig',
+      cluster.kubeconfig,
+      'list',
+      '--all-namespaces',
+      '-o',
+      'json',
+    ]);
+    expect(JSON.parse(stdout)).toEqual([]);
+  });
 
   it('has the real scheduler place a pod on a node, and kwok run it', async () => {
     dumpLogsOnFailure();
