@@ -174,6 +174,7 @@ describe('NBD server with real clients', () => {
           '--size=32m',
           '--verify=crc32c',
           '--do_verify=1',
+          '--verify_state_save=0',
           '--output-format=json',
         ],
         { timeout: 30_000 },
