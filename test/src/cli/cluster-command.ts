@@ -76,7 +76,7 @@ async function up(flags: Flags): Promise<number> {
       outliveParent: true,
     });
     console.log(
-      `cluster up in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${flags.nodes} nodes, API ${cluster.apiServer}`,
+      `cluster up in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${flags.nodes} node${flags.nodes === 1 ? '' : 's'}, API ${cluster.apiServer}`,
     );
     console.log(`logs: ${join(dir, 'logs')}; stop with: longhorn-local cluster down --dir ${dir}`);
     console.log(cluster.kubeconfig);
@@ -143,7 +143,7 @@ async function run(flags: Flags): Promise<number> {
   });
   cluster = await Cluster.start({ dir, nodes: flags.nodes, manifests: flags.apply });
   console.log(
-    `cluster up in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${flags.nodes} nodes, API ${cluster.apiServer}`,
+    `cluster up in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${flags.nodes} node${flags.nodes === 1 ? '' : 's'}, API ${cluster.apiServer}`,
   );
   console.log(`logs: ${join(dir, 'logs')}; Ctrl-C stops it`);
   console.log(cluster.kubeconfig);
