@@ -3,5 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# tsc -b (in setup) checks the sources; the suites and benchmarks are checked here.
+npx tsc -p dataplane/tsconfig.check.json
+npx tsc -p test/tsconfig.check.json
 npx biome check .
 npx vitest run "$@"
