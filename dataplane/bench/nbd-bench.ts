@@ -20,6 +20,7 @@ import type { BlockDevice } from '../src/block/index.js';
 import { NbdServer } from '../src/frontend/nbd/index.js';
 import { FileBlockDevice } from '../test/nbd/file-block-device.js';
 import { MemoryBlockDevice } from '../test/nbd/memory-device.js';
+import { run } from './fio-runner.js';
 
 interface Workload {
   name: string;
@@ -74,24 +75,6 @@ const repeat = Number(values.repeat);
 const sizeBytes = Number(values.size) * 1024 * 1024;
 const backing = `${values.dir}/backing.img`;
 const CLOCK_TICK_US = 1e6 / 100; // USER_HZ, 100 on Linux
-
-function run(cmd: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-    });
-    child.stderr.on('data', (d) => {
-      err += d;
-    });
-    child.on('error', reject);
-    child.on('close', (code) =>
-      code === 0 ? resolve(out) : reject(new Error(`${cmd} exited ${code}: ${err}`)),
-    );
-  });
-}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
