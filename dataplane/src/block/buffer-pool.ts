@@ -1,5 +1,5 @@
 /**
- * Recycled buffers for large I/O payloads (64 KiB and up). A fresh 1 MiB Buffer per request
+ * Recycled buffers for I/O payloads (4 KiB and up). A fresh 1 MiB Buffer per request
  * is a new ArrayBuffer the GC must find and free; with a few hundred of them a second, V8
  * runs a full mark-compact every 40-100 ms (measured in the engine: 20-25 a second, a third of
  * its CPU at 1 MiB QD16). Recycling them removes that.
@@ -11,8 +11,8 @@
  * release it and the GC takes it as before.
  */
 
-/** Smallest payload worth recycling: below this Node's allocator and the scavenger do well. */
-export const MIN_POOLED = 64 * 1024;
+/** Smallest payload recycled: below half of this Node carves buffers from its own 8 KiB slabs. */
+export const MIN_POOLED = 4096;
 /** Idle bytes kept (all sizes together), so a burst does not pin memory forever. */
 const MAX_IDLE_BYTES = 64 * 1024 * 1024;
 

@@ -212,7 +212,10 @@ export class FrameParser {
         this.onFrame(this.seq, this.type, this.offset, this.size, EMPTY);
       } else if (end - pos >= dataLength) {
         let data = chunk.subarray(pos, pos + dataLength);
-        if (this.copySmallPayloads) data = Buffer.from(data);
+        if (this.copySmallPayloads) {
+          data = this.allocate(dataLength);
+          chunk.copy(data, 0, pos, pos + dataLength);
+        }
         pos += dataLength;
         this.onFrame(this.seq, this.type, this.offset, this.size, data);
       } else {

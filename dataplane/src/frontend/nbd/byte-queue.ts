@@ -12,6 +12,11 @@ export class ByteQueue {
   /** Read position inside `chunks[head]`. */
   private offset = 0;
   private total = 0;
+  /**
+   * The chunks pushed are views of a buffer the socket reuses (see connection.ts): payloads are
+   * always copied out, and `detach()` copies what is left before the next read.
+   */
+  copyPayloads = false;
 
   get length(): number {
     return this.total;
@@ -62,7 +67,7 @@ export class ByteQueue {
   take(n: number): Buffer {
     if (n === 0) return EMPTY;
     const first = this.chunks[this.head]!;
-    if (first.length - this.offset >= n) {
+    if (first.length - this.offset >= n && !this.copyPayloads) {
       const out = first.subarray(this.offset, this.offset + n);
       this.skip(n);
       return out;
@@ -71,6 +76,19 @@ export class ByteQueue {
     const out = ioBuffers.acquire(n);
     this.copyOut(out, 0, n, true);
     return out;
+  }
+
+  /** Replaces the unread bytes by a copy of them, so the chunks they came from can be reused. */
+  detach(): void {
+    if (this.total === 0) {
+      this.clear();
+      return;
+    }
+    const rest = Buffer.allocUnsafe(this.total);
+    this.copyOut(rest, 0, this.total, false);
+    this.chunks = [rest];
+    this.head = 0;
+    this.offset = 0;
   }
 
   /** Moves up to `max` bytes into `target` at `at`; returns how many were moved. */

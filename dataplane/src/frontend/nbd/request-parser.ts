@@ -81,6 +81,21 @@ export class RequestParser {
     return this.continuePayload();
   }
 
+  /**
+   * The rest of a WRITE payload being assembled, when at least `minBytes` are missing and the
+   * queue holds none of them: a socket may read straight into it, then call `filled(n)`.
+   */
+  directTarget(minBytes: number): Buffer | null {
+    const p = this.pending;
+    if (!p || p.length - this.pendingFilled < minBytes || this.input.length > 0) return null;
+    return p.subarray(this.pendingFilled);
+  }
+
+  /** `n` bytes were read into the buffer `directTarget` returned. */
+  filled(n: number): void {
+    this.pendingFilled += n;
+  }
+
   /** Bytes still missing for the request being assembled (0 when between requests). */
   get missingPayloadBytes(): number {
     return this.pending ? this.pending.length - this.pendingFilled : 0;
