@@ -70,6 +70,8 @@ export interface SyncStatus {
   layersSkipped: string[];
   /** Layers the target held that the source does not: deleted at commit. */
   layersDropped: string[];
+  /** Milliseconds spent in each phase so far (where the time goes). */
+  phaseMs: Record<string, number>;
   error?: string;
   errorCode?: string;
 }
@@ -150,6 +152,7 @@ function idle(): SyncStatus {
     bytesCompared: 0,
     layersSkipped: [],
     layersDropped: [],
+    phaseMs: {},
   };
 }
 
@@ -207,6 +210,7 @@ export function startSync(store: ReplicaStore, rawArgs: Record<string, unknown>)
   if (current && current.status.state === 'running')
     throw new BlockError('EPERM', `a sync from ${current.status.source} is already running`);
   const status: SyncStatus = { ...idle(), state: 'running', phase: 'connect', source: args.source };
+  phaseStart.set(status, performance.now());
   const job: Job = {
     status,
     abort: new AbortController(),
@@ -230,6 +234,17 @@ export function startSync(store: ReplicaStore, rawArgs: Record<string, unknown>)
     if (job.timer) clearInterval(job.timer);
   });
   return { started: true };
+}
+
+const phaseStart = new WeakMap<SyncStatus, number>();
+
+function enterPhase(status: SyncStatus, phase: string): void {
+  const now = performance.now();
+  const prev = status.phase;
+  if (prev)
+    status.phaseMs[prev] = Math.round((status.phaseMs[prev] ?? 0) + now - (phaseStart.get(status) ?? now));
+  status.phase = phase;
+  phaseStart.set(status, now);
 }
 
 /** `syncProgress`: the running or last job's status (idle if none). Renews the job's lease. */
@@ -291,7 +306,7 @@ async function runJob(job: Job, store: Store, args: SyncFromArgs): Promise<void>
     job.client = client;
     if (signal.aborted) await client.close();
     checkAborted(signal);
-    status.phase = 'plan';
+    enterPhase(status, 'plan');
 
     const info = store.info();
     if (client.helloInfo.size !== info.size) {
@@ -324,7 +339,7 @@ async function runJob(job: Job, store: Store, args: SyncFromArgs): Promise<void>
     const drop = [...own.keys()].filter((n) => !wanted.has(n));
     status.layersDropped = drop;
 
-    status.phase = 'copy';
+    enterPhase(status, 'copy');
     for (const p of plans) {
       if (!p.stage) continue;
       checkAborted(signal);
@@ -354,11 +369,11 @@ async function runJob(job: Job, store: Store, args: SyncFromArgs): Promise<void>
     ]);
     checkAborted(signal);
 
-    status.phase = 'commit';
+    enterPhase(status, 'commit');
     if (staged || drop.length > 0) await store.finishImport({ drop });
     staged = false;
     status.state = 'done';
-    status.phase = '';
+    enterPhase(status, '');
   } catch (err) {
     const reason = signal.aborted ? (signal.reason as Error) : (err as Error);
     status.state = signal.aborted ? 'cancelled' : 'failed';
