@@ -113,6 +113,8 @@ export function directRebuilder(opts: DirectRebuildOptions = {}): Rebuilder {
         throw new BlockError('EIO', `rebuild source lacks the join snapshot ${snapshot}`);
       const layers = chain.filter((l) => l.name !== info.headName);
       const address = opts.sourceAddress ? opts.sourceAddress(source) : addressOf(source.target);
+      // A job left by an engine that died mid-rebuild would refuse ours until its lease lapses.
+      await target.abortImport();
       await target.syncFrom({
         source: address,
         sourceReplicaId: source.replicaId,
