@@ -2,6 +2,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { BlockError } from '../block/block-error.js';
 import { ioBuffers } from '../block/buffer-pool.js';
 import { decodeErrorPayload, FrameParser, MAX_DATA_LENGTH, MessageType, ProtocolError } from './codec.js';
+import { FrameReceiver } from './frame-receiver.js';
 import { FrameWriter } from './frame-writer.js';
 import { errorFromWire } from './remote-error.js';
 
@@ -26,7 +27,6 @@ interface Pending {
 export class RequestConnection {
   private readonly pending = new Map<number, Pending>();
   private readonly writer: FrameWriter;
-  private readonly parser: FrameParser;
   private nextSeq = 1;
   private lostError: Error | null = null;
 
@@ -34,15 +34,8 @@ export class RequestConnection {
     private readonly socket: Socket,
     readonly label: string,
     private readonly onLost: (conn: RequestConnection, err: Error) => void,
-    receiver: Receiver,
   ) {
     this.writer = new FrameWriter(socket);
-    this.parser = receiver.parser;
-    receiver.onFrame = (seq, type, data) => this.onFrame(seq, type, data);
-    receiver.onError = (err) => {
-      const reason = err instanceof ProtocolError ? `protocol error: ${err.message}` : String(err);
-      this.lose(new BlockError('EIO', `${this.label}: ${reason}`));
-    };
     socket.setNoDelay(true);
     socket.on('error', (err) => this.lose(new BlockError('EIO', `${this.label}: ${err.message}`)));
     socket.on('close', () => this.lose(new BlockError('EIO', `${this.label}: connection closed`)));
@@ -56,8 +49,15 @@ export class RequestConnection {
     signal?: AbortSignal,
   ): Promise<RequestConnection> {
     return new Promise((resolve, reject) => {
-      const receiver = new Receiver();
-      const onread = receiver.onread;
+      // Frames and parse errors arrive only after the hello is sent, once `conn` exists.
+      let conn: RequestConnection | null = null;
+      // Payloads come from the shared pool (read data: the NBD frontend gives it back).
+      const parser = new FrameParser(
+        (seq, type, _offset, _size, data) => conn?.onFrame(seq, type, data),
+        true,
+        (size) => ioBuffers.acquire(size),
+      );
+      const onread = new FrameReceiver(parser, (err) => conn?.protocolError(err)).onread;
       const socket =
         'path' in target
           ? netConnect({ path: target.path, onread })
@@ -75,7 +75,8 @@ export class RequestConnection {
       socket.once('connect', () => {
         socket.off('error', onError);
         signal?.removeEventListener('abort', onAbort);
-        resolve(new RequestConnection(socket, label, onLost, receiver));
+        conn = new RequestConnection(socket, label, onLost);
+        resolve(conn);
       });
     });
   }
@@ -132,6 +133,11 @@ export class RequestConnection {
     this.onLost(this, err);
   }
 
+  private protocolError(err: unknown): void {
+    const reason = err instanceof ProtocolError ? `protocol error: ${err.message}` : String(err);
+    this.lose(new BlockError('EIO', `${this.label}: ${reason}`));
+  }
+
   private onFrame(seq: number, type: number, data: Buffer): void {
     const p = this.pending.get(seq);
     if (!p) {
@@ -149,45 +155,4 @@ export class RequestConnection {
       this.lose(new BlockError('EIO', `${this.label}: unexpected response type ${type}`));
     }
   }
-}
-
-/** Socket reads go to a reused buffer, and the rest of a large payload straight into its own. */
-const RECEIVE_BUFFER = 64 * 1024;
-/** Below this many missing payload bytes, one read into the receive buffer takes them and what follows. */
-const DIRECT_READ_MIN = 16 * 1024;
-
-/**
- * The receiving side of a connection, on `net.Socket`'s `onread`: Node reads into the buffer we
- * return for each read instead of a fresh 64 KiB chunk. Headers and small payloads land in one
- * reused buffer (small payloads are copied out); once a large response payload (a 1 MiB read)
- * has started, the socket reads the rest directly into that payload's buffer, so its bytes
- * are copied once, by the kernel, and no chunks are left for the GC.
- */
-class Receiver {
-  private readonly buffer = Buffer.allocUnsafe(RECEIVE_BUFFER);
-  private direct: Buffer | null = null;
-  onFrame: (seq: number, type: number, data: Buffer) => void = () => {};
-  onError: (err: unknown) => void = () => {};
-  // Large payloads (read data) come from the shared pool; the NBD frontend gives them back.
-  readonly parser = new FrameParser(
-    (seq, type, _offset, _size, data) => this.onFrame(seq, type, data),
-    true,
-    (size) => ioBuffers.acquire(size),
-  );
-
-  readonly onread = {
-    buffer: (): Buffer => {
-      this.direct = this.parser.directTarget(DIRECT_READ_MIN);
-      return this.direct ?? this.buffer;
-    },
-    callback: (n: number, buf: Uint8Array): boolean => {
-      try {
-        if (buf === this.direct) this.parser.filled(n);
-        else this.parser.push(this.buffer.subarray(0, n));
-      } catch (err) {
-        this.onError(err);
-      }
-      return true;
-    },
-  };
 }

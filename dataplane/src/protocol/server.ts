@@ -15,6 +15,7 @@ import {
   messageTypeName,
 } from './codec.js';
 import { runControlOp } from './control-ops.js';
+import { FrameReceiver } from './frame-receiver.js';
 import { FrameWriter } from './frame-writer.js';
 import { errorToWire } from './remote-error.js';
 import type { CreateReplicaOptions, ReplicaStoreFactory } from './store-factory.js';
@@ -263,18 +264,25 @@ class ServerConnection {
     this.peer = socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : 'unix';
     this.log = server.log.child({ peer: this.peer });
     this.writer = new FrameWriter(socket);
-    this.parser = new FrameParser((seq, type, offset, size, data) =>
-      this.onFrame(seq, type, offset, size, data),
+    this.parser = new FrameParser(
+      (seq, type, offset, size, data) => this.onFrame(seq, type, offset, size, data),
+      true,
     );
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => {
-      try {
-        this.parser.push(chunk);
-      } catch (err) {
-        this.log.warn({ err: (err as Error).message }, 'closing connection on garbage');
-        this.destroy();
-      }
-    });
+    const onGarbage = (err: unknown): void => {
+      this.log.warn({ err: (err as Error).message }, 'closing connection on garbage');
+      this.destroy();
+    };
+    // Reads into one reused buffer, and a write's payload straight into its own buffer.
+    if (!new FrameReceiver(this.parser, onGarbage).attach(socket)) {
+      socket.on('data', (chunk: Buffer) => {
+        try {
+          this.parser.push(chunk);
+        } catch (err) {
+          onGarbage(err);
+        }
+      });
+    }
     socket.on('error', () => {});
     socket.on('close', () => {
       this.entry?.conns.delete(this);
