@@ -3,8 +3,10 @@ import { ioBuffers } from '../block/buffer-pool.js';
 import { encodeHeader } from './codec.js';
 
 /**
- * Writes frames to a socket, batching every frame queued in the same tick into one writev:
- * the socket is corked on the first frame of a tick and uncorked on the next tick.
+ * Writes frames to a socket, batching every frame queued in the same event-loop turn into one
+ * writev: the socket is corked on the first frame and uncorked in setImmediate. Per tick
+ * (nextTick) was too fine: the replica server's reads complete in one libuv callback each, so
+ * every response left in its own syscall.
  */
 export class FrameWriter {
   private corked = false;
@@ -34,7 +36,7 @@ export class FrameWriter {
     if (!this.corked) {
       this.corked = true;
       socket.cork();
-      process.nextTick(this.uncork);
+      setImmediate(this.uncork);
     }
     const dataLength = (data ? data.length : 0) + (prefix ? prefix.length : 0);
     socket.write(encodeHeader(seq, type, offset, size, dataLength));
