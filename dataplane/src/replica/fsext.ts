@@ -15,6 +15,12 @@ export interface FsExt {
   punchHole(fd: number, offset: number, length: number): void;
   /** Exclusive non-blocking flock; false when another open file description holds it. */
   tryLock(fd: number): boolean;
+  /**
+   * preadv2(RWF_NOWAIT) into buffer[offset, offset + length): only what the page cache holds,
+   * never waiting for the disk. Bytes read (maybe short, 0 at end of file), or -1 when nothing
+   * could be read without blocking. Optional: an addon built before it lacks it.
+   */
+  preadNoWait?(fd: number, buffer: Buffer, offset: number, length: number, position: number): number;
 }
 
 let loaded: FsExt | undefined;
