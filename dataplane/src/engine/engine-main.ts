@@ -147,6 +147,8 @@ function unreachable(err: Error): ReplicaBackend {
     importLayer: fail,
     finishImport: fail,
     abortImport: fail,
+    dirtyRanges: fail,
+    markClean: fail,
     close: () => Promise.resolve(),
   };
 }

@@ -6,6 +6,7 @@ import { componentLogger, type Logger } from '../logging/logger.js';
 import type { LayerInfo, SnapshotOptions } from '../replica/types.js';
 import type { Rebuilder } from '../sync/rebuild.js';
 import { isAligned, widenToBlocks } from './block-widening.js';
+import { reconcileAfterCrash } from './crash-reconcile.js';
 import { checkRange, checkSnapshotName } from './engine-errors.js';
 import { chooseUpToDate, type StartupCandidate } from './generation-choice.js';
 import { IoBarrier } from './io-barrier.js';
@@ -40,6 +41,8 @@ export interface EngineOptions {
   timeoutMs?: number;
   /** Replica count the volume wants; only used to derive robustness. */
   wantedReplicas?: number;
+  /** How often replicas are declared equal (write-intent maps cleared) while writes happen. */
+  cleanIntervalMs?: number;
   logger?: Logger;
 }
 
@@ -83,6 +86,8 @@ export class Engine extends EventEmitter implements BlockDevice {
   private readonly wanted: number;
   private readonly sweeper: NodeJS.Timeout;
   private readonly pinger: NodeJS.Timeout;
+  private readonly cleaner: NodeJS.Timeout;
+  private writtenSinceClean = false;
   private readonly log: Logger;
   private rebuilding = false;
   private closed = false;
@@ -98,6 +103,25 @@ export class Engine extends EventEmitter implements BlockDevice {
     this.sweeper.unref();
     this.pinger = setInterval(() => this.pingReplicas(), PING_INTERVAL_MS);
     this.pinger.unref();
+    this.cleaner = setInterval(() => {
+      this.cleanPoint().catch((err) => this.log.warn({ err: errorText(err) }, 'clean point failed'));
+    }, opts.cleanIntervalMs ?? CLEAN_INTERVAL_MS);
+    this.cleaner.unref();
+  }
+
+  /**
+   * Every replica acknowledged a flush with I/O paused: they are equal, so their write-intent
+   * maps can be cleared. Keeps the ranges a crash leaves to reconcile small. Skipped while a
+   * replica rebuilds (it does not hold every write yet) and when nothing was written.
+   */
+  private async cleanPoint(): Promise<void> {
+    if (!this.writtenSinceClean || this.writeOnly > 0 || this.rebuilding || this.closed) return;
+    await this.barrier.exclusive(async () => {
+      if (this.writeOnly > 0 || this.rebuilding || this.closed) return;
+      this.writtenSinceClean = false;
+      await this.fanOut((m) => m.backend.flush());
+      await this.fanOut((m) => m.backend.markClean());
+    });
   }
 
   /**
@@ -117,6 +141,20 @@ export class Engine extends EventEmitter implements BlockDevice {
     const choice = chooseUpToDate(candidates);
     const source = candidates.find((c) => c.id === choice.current[0])!;
     const engine = new Engine(opts, source.info.size);
+    const unclean = choice.unclean
+      ? await engine.reconcile(
+          replicas.find((r) => r.id === source.id)!,
+          replicas.filter((r, i) => {
+            const res = infos[i]!;
+            return (
+              r.id !== source.id &&
+              choice.current.includes(r.id) &&
+              res.status === 'fulfilled' &&
+              res.value.size === source.info.size
+            );
+          }),
+        )
+      : new Map<string, string | null>();
     for (const [i, r] of replicas.entries()) {
       const res = infos[i]!;
       let mode: ReplicaMode = 'ERR';
@@ -125,8 +163,9 @@ export class Engine extends EventEmitter implements BlockDevice {
       else if (choice.stale.includes(r.id)) error = `stale: generation ${res.value.generation} is behind`;
       else if (res.value.size !== source.info.size)
         error = `size ${res.value.size} differs from ${source.info.size}`;
-      else if (choice.unclean && r.id !== source.id) error = 'needs rebuild after an unclean stop';
-      else mode = 'RW';
+      else if (choice.unclean && r.id !== source.id && unclean.get(r.id) !== null) {
+        error = unclean.get(r.id) ?? 'needs rebuild after an unclean stop';
+      } else mode = 'RW';
       engine.addMember(r, mode, error);
     }
     // Odd while serving: a later start that finds an odd newest generation knows we crashed.
@@ -139,6 +178,23 @@ export class Engine extends EventEmitter implements BlockDevice {
     }
     engine.log.info({ replicas: engine.status(), generation: engine.generation }, 'engine started');
     return engine;
+  }
+
+  /** Makes current replicas equal again after an unclean stop (see crash-reconcile.ts). */
+  private async reconcile(
+    source: ReplicaEndpoint,
+    others: ReplicaEndpoint[],
+  ): Promise<Map<string, string | null>> {
+    if (others.length === 0) return new Map();
+    try {
+      return await reconcileAfterCrash(source, others, this.log);
+    } catch (err) {
+      this.log.warn(
+        { err: errorText(err) },
+        'reconcile after an unclean stop failed; the others need a rebuild',
+      );
+      return new Map(others.map((o) => [o.id, `needs rebuild after an unclean stop: ${errorText(err)}`]));
+    }
   }
 
   size(): number {
@@ -193,6 +249,7 @@ export class Engine extends EventEmitter implements BlockDevice {
     checkRange(this.volume, this.volumeSize, offset, data.length);
     const gate = this.barrier.enter();
     if (gate) await gate;
+    this.writtenSinceClean = true;
     try {
       if (this.writeOnly === 0) await this.fanOut((m) => m.backend.write(offset, data));
       else await this.writeWidened(offset, data.length, data);
@@ -208,6 +265,7 @@ export class Engine extends EventEmitter implements BlockDevice {
     checkRange(this.volume, this.volumeSize, offset, length);
     const gate = this.barrier.enter();
     if (gate) await gate;
+    this.writtenSinceClean = true;
     try {
       for (const [off, len] of rangePieces(offset, length)) {
         if (this.writeOnly === 0) await this.fanOut((m) => m.backend.writeZeroes(off, len));
@@ -223,6 +281,7 @@ export class Engine extends EventEmitter implements BlockDevice {
     checkRange(this.volume, this.volumeSize, offset, length);
     const gate = this.barrier.enter();
     if (gate) await gate;
+    this.writtenSinceClean = true;
     try {
       // Trim is advisory; while a replica rebuilds it would race the layer copy (Longhorn #7103).
       if (this.writeOnly === 0) {
@@ -382,11 +441,13 @@ export class Engine extends EventEmitter implements BlockDevice {
     this.closed = true;
     clearInterval(this.sweeper);
     clearInterval(this.pinger);
+    clearInterval(this.cleaner);
     try {
       await this.barrier.pause();
       await this.fanOut((m) => m.backend.flush());
       this.generation += 1;
       await this.persistGeneration();
+      if (this.writeOnly === 0) await this.fanOut((m) => m.backend.markClean());
     } catch (err) {
       this.log.warn({ err: errorText(err) }, 'clean stop failed; the next start will treat it as unclean');
     }
@@ -591,6 +652,8 @@ export class Engine extends EventEmitter implements BlockDevice {
     await Promise.all(this.members.map((m) => m.backend.close().catch(() => {})));
   }
 }
+
+const CLEAN_INTERVAL_MS = 30_000;
 
 /** Longhorn pings every replica every 2 s. */
 const PING_INTERVAL_MS = 2000;

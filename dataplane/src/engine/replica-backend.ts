@@ -28,6 +28,10 @@ export interface ReplicaBackend {
   importLayer(meta: LayerImport): Promise<void>;
   finishImport(): Promise<void>;
   abortImport(): Promise<void>;
+  /** Write-intent map: ranges that may differ from other replicas of the same generation. */
+  dirtyRanges(): Promise<ByteRange[]>;
+  /** Flushes and clears the write-intent map; only when every replica holds every write. */
+  markClean(): Promise<void>;
   close(): Promise<void>;
   /** Liveness probe; answered by the replica server without touching data. */
   ping?(): Promise<number>;

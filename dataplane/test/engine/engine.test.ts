@@ -138,11 +138,29 @@ describe('engine start-up from generation marks', () => {
     expect(bs[1]!.calls).not.toContain('read');
   });
 
-  it('after an unclean stop (odd generation) serves from one replica only', async () => {
+  it('after an unclean stop (odd generation) copies the dirty ranges from one replica to the others', async () => {
+    const bs = [new MemoryBackend(SIZE, 7), new MemoryBackend(SIZE, 7), new MemoryBackend(SIZE, 7)];
+    // A write was in flight at the crash: it reached replica 0 and 2 but not 1.
+    bs[0]!.data.fill(0xab, 8192, 12_288);
+    bs[2]!.data.fill(0xab, 8192, 12_288);
+    bs[0]!.dirty = [{ offset: 8192, length: 4096 }];
+    bs[1]!.dirty = [{ offset: 0, length: 4096 }];
+    const e = await start(bs);
+    expect(e.status().map((s) => s.mode)).toEqual(['RW', 'RW', 'RW']);
+    for (const b of bs) expect(b.data.equals(bs[0]!.data)).toBe(true);
+    expect(bs[1]!.writes).toEqual([
+      { offset: 0, length: 4096 },
+      { offset: 8192, length: 4096 },
+    ]);
+    for (const b of bs) expect(b.dirty).toEqual([]);
+  });
+
+  it('after an unclean stop leaves a replica whose snapshot chain differs for a rebuild', async () => {
     const bs = [new MemoryBackend(SIZE, 7), new MemoryBackend(SIZE, 7)];
+    bs[0]!.snapshots = ['s1'];
     const e = await start(bs);
     expect(e.status().map((s) => s.mode)).toEqual(['RW', 'ERR']);
-    expect(e.status()[1]!.error).toMatch(/unclean/);
+    expect(e.status()[1]!.error).toMatch(/unclean stop: snapshot chain differs/);
   });
 
   it('a clean close leaves an even generation that the next start accepts on every replica', async () => {

@@ -16,6 +16,8 @@ export class MemoryBackend implements ReplicaBackend {
   hang = false;
   closed = false;
   snapshots: string[] = [];
+  /** Write-intent map: ranges written since the last markClean (tests may preset it). */
+  dirty: { offset: number; length: number }[] = [];
   private hung: Array<(err: Error) => void> = [];
 
   constructor(size: number, generation = 0) {
@@ -38,6 +40,7 @@ export class MemoryBackend implements ReplicaBackend {
   async write(offset: number, data: Buffer): Promise<void> {
     await this.gate('write');
     this.writes.push({ offset, length: data.length });
+    this.dirty.push({ offset, length: data.length });
     data.copy(this.data, offset);
   }
   async unmap(offset: number, length: number): Promise<void> {
@@ -108,6 +111,14 @@ export class MemoryBackend implements ReplicaBackend {
   async writeLayer(_name: string, offset: number, data: Buffer): Promise<void> {
     await this.gate('writeLayer');
     data.copy(this.data, offset);
+  }
+  async dirtyRanges(): Promise<ByteRange[]> {
+    await this.gate('dirtyRanges');
+    return this.dirty.map((r) => ({ ...r }));
+  }
+  async markClean(): Promise<void> {
+    await this.gate('markClean');
+    this.dirty = [];
   }
   async importLayer(): Promise<void> {
     await this.gate('importLayer');
