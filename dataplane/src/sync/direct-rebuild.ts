@@ -1,9 +1,10 @@
 import { BlockError } from '../block/block-error.js';
 import type { ReplicaBackend } from '../engine/replica-backend.js';
-import type { ReplicaTarget } from '../protocol/client.js';
+import { type ReplicaTarget, targetToString } from '../protocol/request-connection.js';
 import type { SyncFromArgs, SyncStatus } from '../protocol/sync-pull.js';
-import type { LayerImport, LayerInfo } from '../replica/types.js';
+import type { LayerInfo } from '../replica/types.js';
 import {
+  layerMeta,
   type Rebuilder,
   type RebuildOptions,
   type RebuildProgressReport,
@@ -51,22 +52,6 @@ export interface DirectRebuildProgress extends RebuildProgressReport {
   layersSkipped: string[];
 }
 
-function addressOf(target: ReplicaTarget): string {
-  return 'path' in target ? `unix:${target.path}` : `${target.host}:${target.port}`;
-}
-
-function layerMeta(l: LayerInfo): LayerImport {
-  return {
-    name: l.name,
-    parent: l.parent,
-    removed: l.removed,
-    userCreated: l.userCreated,
-    created: l.created,
-    labels: l.labels,
-    size: l.size,
-  };
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -112,7 +97,7 @@ export function directRebuilder(opts: DirectRebuildOptions = {}): Rebuilder {
       if (!chain.some((l) => l.name === snapshot))
         throw new BlockError('EIO', `rebuild source lacks the join snapshot ${snapshot}`);
       const layers = chain.filter((l) => l.name !== info.headName);
-      const address = opts.sourceAddress ? opts.sourceAddress(source) : addressOf(source.target);
+      const address = opts.sourceAddress ? opts.sourceAddress(source) : targetToString(source.target);
       // A job left by an engine that died mid-rebuild would refuse ours until its lease lapses.
       await target.abortImport();
       await target.syncFrom({

@@ -101,7 +101,8 @@ async function copyPieces(
   await Promise.all(Array.from({ length: Math.max(1, opts.workers ?? 4) }, worker));
 }
 
-function layerMeta(l: LayerInfo): LayerImport {
+/** The import metadata that recreates a layer as the source has it. */
+export function layerMeta(l: LayerInfo): LayerImport {
   return {
     name: l.name,
     parent: l.parent,
