@@ -28,6 +28,8 @@ export interface ReplicaState {
   id: string;
   node: string;
   address: string;
+  /** Opened inside the engine process (the engine's own node), not by the replica server. */
+  local?: boolean;
 }
 
 export interface VolumeState {
@@ -97,7 +99,15 @@ export async function volumeUp(opts: UpOptions): Promise<string> {
   };
   try {
     for (let i = 0; i < opts.replicas; i++) state.nodes.push(await startNode(dir, i));
-    for (const node of state.nodes) state.replicas.push(await createReplica(state, node));
+    // The replica on the engine's node lives in the engine process; the others in replica servers.
+    const [first, ...others] = state.nodes;
+    state.replicas.push({
+      id: `${volume}-r${state.nextReplica++}`,
+      node: first!.name,
+      address: `${first!.address}:${await freePort(first!.address)}`,
+      local: true,
+    });
+    for (const node of others) state.replicas.push(await createReplica(state, node));
     await saveState(dir, state);
     await startEngine(dir, state);
     await saveState(dir, state);
@@ -189,6 +199,16 @@ async function startEngine(dir: string, state: VolumeState): Promise<void> {
         String(state.wanted),
         '--state-file',
         join(dir, 'engine-members.json'),
+        ...state.replicas
+          .filter((r) => r.local)
+          .flatMap((r) => [
+            '--local-replica',
+            `${r.id}=${join(node.dir, 'local', r.id)}`,
+            '--local-size',
+            String(state.size),
+            '--local-listen',
+            r.address,
+          ]),
       ],
       true,
     );
@@ -281,8 +301,10 @@ export async function killReplica(dir: string, index: number): Promise<number> {
   const node = state.nodes.find((n) => n.name === replica.node)!;
   const im = new InstanceManagerClient(node.imAddress);
   try {
-    const proc = await im.get(REPLICA_SERVER_PROCESS);
-    if (!proc.pid || !isAlive(proc.pid)) throw new Error(`replica server on ${node.name} is not running`);
+    // A local replica is served by the engine process itself.
+    const name = replica.local ? state.engine.process : REPLICA_SERVER_PROCESS;
+    const proc = await im.get(name);
+    if (!proc.pid || !isAlive(proc.pid)) throw new Error(`${name} on ${node.name} is not running`);
     process.kill(proc.pid, 'SIGKILL');
     return proc.pid;
   } finally {

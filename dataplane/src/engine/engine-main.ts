@@ -2,17 +2,24 @@
  * Process entry of one volume's engine:
  *   node dist/engine/engine-main.js --volume NAME --replica ID=HOST:PORT ... \
  *     --listen HOST:PORT [--socket PATH] --control HOST:PORT [--timeout-ms 8000] [--wanted N]
+ *     [--local-replica ID=DIR --local-size BYTES --local-listen HOST:PORT]
+ * A local replica (on the engine's node) is opened in this process, created if DIR holds none,
+ * and also served over TCP at --local-listen (for rebuilds and checks from other nodes).
  * Connects to its replicas, starts serving NBD and its gRPC control service, then prints one
  * JSON line {volume, nbd, socket, control, pid}. SIGTERM stops it cleanly (flush, clean mark).
  */
+import { existsSync } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { NbdServer } from '../frontend/nbd/index.js';
 import { componentLogger } from '../logging/logger.js';
 import { announceReady, exitWithParent } from '../process/entry-point.js';
-import { ReplicaClient } from '../protocol/index.js';
+import { ReplicaClient, ReplicaServer } from '../protocol/index.js';
+import { Replica } from '../replica/index.js';
 import { Engine, type ReplicaEndpoint } from './engine.js';
 import { type Frontend, serveEngine } from './engine-service.js';
+import { LocalReplicaBackend } from './local-backend.js';
 import { parseReplicaAddress, parseReplicaArg } from './replica-address.js';
 import type { ReplicaBackend } from './replica-backend.js';
 
@@ -26,6 +33,9 @@ const { values } = parseArgs({
     'timeout-ms': { type: 'string', default: '8000' },
     wanted: { type: 'string', default: '0' },
     'state-file': { type: 'string' },
+    'local-replica': { type: 'string' },
+    'local-size': { type: 'string' },
+    'local-listen': { type: 'string' },
   },
 });
 if (!values.volume) throw new Error('--volume is required');
@@ -36,8 +46,10 @@ const log = componentLogger('engine', { volume });
 const stateFile = values['state-file'];
 const remembered = stateFile ? await readMembers(stateFile) : null;
 const members = remembered ?? values.replica!.map(parseReplicaArg);
+const local = values['local-replica'] ? await openLocalReplica() : null;
 const endpoints: ReplicaEndpoint[] = await Promise.all(
   members.map(async ({ id, address }) => {
+    if (local && id === local.id) return { id, address: local.address, backend: local.backend };
     try {
       const backend = await ReplicaClient.connect(parseReplicaAddress(address), id);
       return { id, address, backend };
@@ -103,6 +115,26 @@ announceReady({
   control: `${ctlHost}:${control.port}`,
   pid: process.pid,
 });
+
+/** Opens (or creates) the local replica and serves it over TCP for other nodes. */
+async function openLocalReplica(): Promise<{ id: string; address: string; backend: LocalReplicaBackend }> {
+  const i = values['local-replica']!.indexOf('=');
+  if (i <= 0) throw new Error('--local-replica: expected ID=DIR');
+  const id = values['local-replica']!.slice(0, i);
+  const dir = values['local-replica']!.slice(i + 1);
+  const store = existsSync(join(dir, 'volume.meta'))
+    ? await Replica.open(dir)
+    : await Replica.create(dir, { size: Number(values['local-size']) });
+  const server = new ReplicaServer({
+    dataDir: dirname(dir),
+    factory: { create: (d, o) => Replica.create(d, o), open: (d) => Replica.open(d) },
+    logger: log,
+  });
+  server.addReplica(id, store, dir);
+  const [host, port] = splitHostPort(values['local-listen'] ?? '127.0.0.1:0');
+  const bound = await server.listenTcp(host, Number(port));
+  return { id, address: `${bound.host}:${bound.port}`, backend: new LocalReplicaBackend(store) };
+}
 
 async function readMembers(file: string): Promise<{ id: string; address: string }[] | null> {
   try {
