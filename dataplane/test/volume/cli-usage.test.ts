@@ -32,6 +32,35 @@ describe('longhorn-local: the main job and bad input', () => {
     await expect(longhornLocal(...args)).rejects.toThrow(message);
   });
 
+  it("kill-replica on the engine node's replica kills the engine, which its instance manager restarts", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lh-kill0-'));
+    try {
+      const uri = (
+        await longhornLocal('volume', 'up', '--dir', dir, '--replicas', '2', '--size', '64MiB')
+      ).trim();
+      const before = JSON.parse(await longhornLocal('volume', 'info', '--dir', dir, '-o', 'json'));
+      const out = await longhornLocal('volume', 'kill-replica', '--dir', dir, '--index', '0');
+      expect(out).toMatch(/killed replica 0 \(pid \d+\)/);
+      const deadline = Date.now() + 60_000;
+      let info: { frontend: string; replicas: { mode: string }[]; generation: number } | null = null;
+      while (Date.now() < deadline) {
+        try {
+          info = JSON.parse(await longhornLocal('volume', 'info', '--dir', dir, '-o', 'json'));
+          if (info && info.generation > before.generation) break;
+        } catch {
+          // the engine is restarting
+        }
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(info?.frontend).toBe(uri);
+      expect(info?.generation).toBeGreaterThan(before.generation);
+      expect(info?.replicas.map((r) => r.mode)).toEqual(['RW', 'RW']);
+    } finally {
+      await longhornLocal('volume', 'down', '--dir', dir);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
   it('volume down on a directory without a volume is a no-op', async () => {
     expect(await longhornLocal('volume', 'down', '--dir', '/tmp/lh-no-such-volume')).toBe('');
   });

@@ -42,6 +42,10 @@ describe('the engine killed with SIGKILL mid-write and started again on the same
     // Unflushed writes in flight while the engine is killed.
     const pid = await enginePid(vol);
     expect(pid).toBeGreaterThan(0);
+    // Replica 0 lives in the engine process (the engine's own node): killing "the process
+    // serving replica 0" must name the engine.
+    const state = JSON.parse(readFileSync(join(vol.dir, 'volume.json'), 'utf8'));
+    expect(state.replicas[0].local).toBe(true);
     const writer = spawn('fio', [
       '--name=inflight',
       '--ioengine=nbd',
