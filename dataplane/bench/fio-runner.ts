@@ -47,6 +47,8 @@ export interface FioSample {
   value: number;
   /** I/Os completed, scaled up to include the 1 s ramp (which fio leaves out of its counters). */
   ios: number;
+  /** Median completion latency (µs): robust when a busy machine inflates the mean. */
+  p50Us: number;
 }
 
 /** Like `fio`, also returning the I/O count, so callers can divide CPU time by it. */
@@ -72,9 +74,10 @@ export async function fioSample(
   const job = JSON.parse(out.slice(out.indexOf('{'))).jobs[0];
   const side = w.rw.includes('read') ? job.read : job.write;
   const ios = side.total_ios * ((runtime + 1) / runtime);
-  if (w.metric === 'iops') return { value: side.iops, ios };
-  if (w.metric === 'MiB/s') return { value: side.bw_bytes / 1024 / 1024, ios };
-  return { value: side.lat_ns.mean / 1000, ios };
+  const p50Us = (side.clat_ns.percentile?.['50.000000'] ?? 0) / 1000;
+  if (w.metric === 'iops') return { value: side.iops, ios, p50Us };
+  if (w.metric === 'MiB/s') return { value: side.bw_bytes / 1024 / 1024, ios, p50Us };
+  return { value: side.lat_ns.mean / 1000, ios, p50Us };
 }
 
 /** Fills `size` bytes at the start of an NBD export with data, so reads hit real blocks. */

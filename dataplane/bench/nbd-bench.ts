@@ -20,16 +20,7 @@ import type { BlockDevice } from '../src/block/index.js';
 import { NbdServer } from '../src/frontend/nbd/index.js';
 import { FileBlockDevice } from '../test/nbd/file-block-device.js';
 import { MemoryBlockDevice } from '../test/nbd/memory-device.js';
-import { run } from './fio-runner.js';
-
-interface Workload {
-  name: string;
-  rw: string;
-  bs: string;
-  iodepth: number;
-  /** Which figure matters: throughput for most, mean latency for QD1. */
-  metric: 'iops' | 'MiB/s' | 'lat_us';
-}
+import { fioSample, run, WORKLOADS, type Workload } from './fio-runner.js';
 
 interface Sample {
   value: number;
@@ -49,15 +40,6 @@ interface Row {
   nbdkitP50Us: number;
   oursP50Us: number;
 }
-
-const WORKLOADS: Workload[] = [
-  { name: '4k randread QD32', rw: 'randread', bs: '4k', iodepth: 32, metric: 'iops' },
-  { name: '4k randwrite QD32', rw: 'randwrite', bs: '4k', iodepth: 32, metric: 'iops' },
-  { name: '1M read QD16', rw: 'read', bs: '1m', iodepth: 16, metric: 'MiB/s' },
-  { name: '1M write QD16', rw: 'write', bs: '1m', iodepth: 16, metric: 'MiB/s' },
-  { name: '4k randread QD1', rw: 'randread', bs: '4k', iodepth: 1, metric: 'lat_us' },
-  { name: '4k randwrite QD1', rw: 'randwrite', bs: '4k', iodepth: 1, metric: 'lat_us' },
-];
 
 const { values } = parseArgs({
   options: {
@@ -110,30 +92,12 @@ function cpuUs(pid: number | null): number {
   return (Number(fields[11]) + Number(fields[12])) * CLOCK_TICK_US;
 }
 
+/** One fio run, with the server's CPU time per I/O around it. */
 async function fio(uri: string, w: Workload, serverPid: number | null): Promise<Sample> {
   const before = cpuUs(serverPid);
-  const out = await run('fio', [
-    '--name=bench',
-    '--ioengine=nbd',
-    `--uri=${uri}`,
-    `--rw=${w.rw}`,
-    `--bs=${w.bs}`,
-    `--iodepth=${w.iodepth}`,
-    `--runtime=${runtime}`,
-    '--time_based',
-    '--ramp_time=1',
-    '--output-format=json',
-  ]);
-  const cpu = cpuUs(serverPid) - before;
-  const job = JSON.parse(out.slice(out.indexOf('{'))).jobs[0];
-  const side = w.rw.includes('read') ? job.read : job.write;
-  // Ramp time is excluded from fio's counters but not from CPU time: scale I/Os up to match.
-  const ios = side.total_ios * ((runtime + 1) / runtime);
-  const cpuUsPerIo = cpu / Math.max(ios, 1);
-  const p50Us = (side.clat_ns.percentile?.['50.000000'] ?? 0) / 1000;
-  if (w.metric === 'iops') return { value: side.iops, cpuUsPerIo, p50Us };
-  if (w.metric === 'MiB/s') return { value: side.bw_bytes / 1024 / 1024, cpuUsPerIo, p50Us };
-  return { value: side.lat_ns.mean / 1000, cpuUsPerIo, p50Us };
+  const sample = await fioSample(uri, w, runtime);
+  const cpuUsPerIo = (cpuUs(serverPid) - before) / Math.max(sample.ios, 1);
+  return { value: sample.value, cpuUsPerIo, p50Us: sample.p50Us };
 }
 
 function better(w: Workload, a: Sample | null, b: Sample): Sample {
