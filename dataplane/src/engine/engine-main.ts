@@ -14,6 +14,7 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { NbdServer } from '../frontend/nbd/index.js';
 import { componentLogger } from '../logging/logger.js';
+import { parseHostPort } from '../net/host-port.js';
 import { announceReady, exitWithParent } from '../process/entry-point.js';
 import { ReplicaClient, ReplicaServer } from '../protocol/index.js';
 import { Replica } from '../replica/index.js';
@@ -71,7 +72,7 @@ if (stateFile) {
   await save();
 }
 
-const [nbdHost, nbdPort] = splitHostPort(values.listen!);
+const { host: nbdHost, port: nbdPort } = parseHostPort(values.listen!, '--listen');
 let nbd: NbdServer | null = null;
 let uri = '';
 const frontend: Frontend = {
@@ -80,7 +81,7 @@ const frontend: Frontend = {
   async start() {
     if (nbd) return;
     const server = new NbdServer({ exports: new Map([[volume, engine]]), logger: log });
-    const bound = await server.listenTcp(nbdHost, Number(nbdPort));
+    const bound = await server.listenTcp(nbdHost, nbdPort);
     if (values.socket) await server.listenUnix(values.socket);
     nbd = server;
     uri = `nbd://${bound.host}:${bound.port}`;
@@ -93,8 +94,8 @@ const frontend: Frontend = {
   },
 };
 await frontend.start();
-const [ctlHost, ctlPort] = splitHostPort(values.control!);
-const control = await serveEngine(engine, frontend, ctlHost, Number(ctlPort));
+const { host: ctlHost, port: ctlPort } = parseHostPort(values.control!, '--control');
+const control = await serveEngine(engine, frontend, ctlHost, ctlPort);
 
 let stopping = false;
 const stop = async () => {
@@ -131,8 +132,8 @@ async function openLocalReplica(): Promise<{ id: string; address: string; backen
     logger: log,
   });
   server.addReplica(id, store, dir);
-  const [host, port] = splitHostPort(values['local-listen'] ?? '127.0.0.1:0');
-  const bound = await server.listenTcp(host, Number(port));
+  const { host, port } = parseHostPort(values['local-listen'] ?? '127.0.0.1:0', '--local-listen');
+  const bound = await server.listenTcp(host, port);
   return { id, address: `${bound.host}:${bound.port}`, backend: new LocalReplicaBackend(store) };
 }
 
@@ -148,12 +149,6 @@ async function writeMembers(file: string, list: { id: string; address: string }[
   const tmp = `${file}.tmp`;
   await writeFile(tmp, JSON.stringify(list));
   await rename(tmp, file);
-}
-
-function splitHostPort(s: string): [string, string] {
-  const i = s.lastIndexOf(':');
-  if (i < 0) throw new Error(`${s}: expected HOST:PORT`);
-  return [s.slice(0, i), s.slice(i + 1)];
 }
 
 /** A replica that could not be reached: every call fails, so the engine marks it ERR. */

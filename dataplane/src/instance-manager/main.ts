@@ -6,6 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { componentLogger } from '../logging/logger.js';
+import { parseHostPort } from '../net/host-port.js';
 import { announceReady, exitWithParent } from '../process/entry-point.js';
 import { ProcessSupervisor } from './process-supervisor.js';
 import { serveInstanceManager } from './service.js';
@@ -18,14 +19,14 @@ const { values } = parseArgs({
   },
 });
 const node = values.node!;
-const [host, portText] = splitHostPort(values.listen!);
+const { host, port: listenPort } = parseHostPort(values.listen!, '--listen');
 const log = componentLogger('instance-manager', { node });
 const supervisor = new ProcessSupervisor({
   node,
   logDir: values['log-dir'] ?? `/tmp/longhorn-im-${node}`,
   log,
 });
-const { server, port } = await serveInstanceManager(supervisor, node, host, Number(portText));
+const { server, port } = await serveInstanceManager(supervisor, node, host, listenPort);
 
 let stopping = false;
 const stop = async () => {
@@ -40,9 +41,3 @@ process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
 exitWithParent(stop);
 announceReady({ node, address: `${host}:${port}`, pid: process.pid });
-
-function splitHostPort(s: string): [string, string] {
-  const i = s.lastIndexOf(':');
-  if (i < 0) throw new Error(`--listen ${s}: expected HOST:PORT`);
-  return [s.slice(0, i), s.slice(i + 1)];
-}

@@ -11,18 +11,10 @@
 import { mkdir, readdir } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
+import { parseHostPort } from '../net/host-port.js';
 import { Replica } from '../replica/replica.js';
 import { ReplicaServer } from './server.js';
 import type { ReplicaStoreFactory } from './store-factory.js';
-
-function parseListen(value: string): { host: string; port: number } {
-  const i = value.lastIndexOf(':');
-  if (i < 0) throw new Error(`--listen wants HOST:PORT, got ${value}`);
-  const host = value.slice(0, i).replace(/^\[(.*)\]$/, '$1') || '0.0.0.0';
-  const port = Number(value.slice(i + 1));
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`bad port in ${value}`);
-  return { host, port };
-}
 
 const replicaFactory: ReplicaStoreFactory = {
   create: (dir, opts) => Replica.create(dir, opts),
@@ -74,7 +66,8 @@ async function main(): Promise<void> {
     }
   }
 
-  const tcp = listen ? await server.listenTcp(parseListen(listen).host, parseListen(listen).port) : null;
+  const address = listen ? parseHostPort(listen, '--listen') : null;
+  const tcp = address ? await server.listenTcp(address.host, address.port) : null;
   const socket = socketPath ? await server.listenUnix(socketPath) : null;
   process.stdout.write(`${JSON.stringify({ tcp, socket, pid: process.pid })}\n`);
 }
