@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import type { ReplicaRow } from '../../src/cli/local-volume.js';
 import { parseReplicaAddress } from '../../src/engine/replica-address.js';
 import { ReplicaClient } from '../../src/protocol/index.js';
 
@@ -23,15 +24,8 @@ export async function longhornLocal(...args: string[]): Promise<string> {
   }
 }
 
-export interface ReplicaRow {
-  index: number;
-  id: string;
-  node: string;
-  address: string;
-  mode: string;
-  error: string;
-  rebuild: { percent: number } | null;
-}
+/** The rows of `volume replicas -o json`, as the CLI prints them. */
+export type { ReplicaRow } from '../../src/cli/local-volume.js';
 
 /** A volume brought up through the CLI in its own temp dir; `down()` always cleans up. */
 export class LocalVolume {
