@@ -2,14 +2,16 @@
  * Process entry of one volume's engine:
  *   node dist/engine/engine-main.js --volume NAME --replica ID=HOST:PORT ... \
  *     --listen HOST:PORT [--socket PATH] --control HOST:PORT [--timeout-ms 8000] [--wanted N]
- *     [--local-replica ID=DIR --local-size BYTES --local-listen HOST:PORT]
+ *     [--local-replica ID=DIR --local-size BYTES --local-listen HOST:PORT] [--state-file PATH] [--salvage]
  * A local replica (on the engine's node) is opened in this process, created if DIR holds none,
  * and also served over TCP at --local-listen (for rebuilds and checks from other nodes).
  * Connects to its replicas, starts serving NBD and its gRPC control service, then prints one
  * JSON line {volume, nbd, socket, control, pid}. SIGTERM stops it cleanly (flush, clean mark).
+ * The state file keeps the membership and the generation record across restarts; a start whose
+ * current replicas are unreachable is refused unless --salvage (acknowledged writes may be lost).
  */
 import { existsSync } from 'node:fs';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { open, readFile, rename } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { NbdServer } from '../frontend/nbd/index.js';
@@ -18,7 +20,7 @@ import { parseHostPort } from '../net/host-port.js';
 import { announceReady, exitWithParent } from '../process/entry-point.js';
 import { ReplicaClient, ReplicaServer } from '../protocol/index.js';
 import { Replica } from '../replica/index.js';
-import { Engine, type ReplicaEndpoint } from './engine.js';
+import { Engine, type GenerationRecord, type ReplicaEndpoint } from './engine.js';
 import { type Frontend, serveEngine } from './engine-service.js';
 import { LocalReplicaBackend } from './local-backend.js';
 import { parseReplicaAddress, parseReplicaArg } from './replica-address.js';
@@ -37,16 +39,19 @@ const { values } = parseArgs({
     'local-replica': { type: 'string' },
     'local-size': { type: 'string' },
     'local-listen': { type: 'string' },
+    salvage: { type: 'boolean', default: false },
   },
 });
 if (!values.volume) throw new Error('--volume is required');
 const volume = values.volume;
 const log = componentLogger('engine', { volume });
 
-// After a restart the membership we last recorded wins over the arguments we were started with.
+// After a restart the membership we last recorded wins over the arguments we were started with,
+// and the generation record tells which replicas are provably current.
 const stateFile = values['state-file'];
-const remembered = stateFile ? await readMembers(stateFile) : null;
-const members = remembered ?? values.replica!.map(parseReplicaArg);
+const remembered = stateFile ? await readEngineState(stateFile) : null;
+const members = remembered?.members ?? values.replica!.map(parseReplicaArg);
+let generationRecord = remembered?.generation;
 const local = values['local-replica'] ? await openLocalReplica() : null;
 const endpoints: ReplicaEndpoint[] = await Promise.all(
   members.map(async ({ id, address }) => {
@@ -60,16 +65,35 @@ const endpoints: ReplicaEndpoint[] = await Promise.all(
     }
   }),
 );
+let engineRef: Engine | null = null;
+const saveState = async (): Promise<void> => {
+  if (!stateFile) return;
+  const list = engineRef ? engineRef.endpoints() : members;
+  await writeEngineState(stateFile, {
+    members: list,
+    ...(generationRecord ? { generation: generationRecord } : {}),
+  });
+};
 const engine = await Engine.start(
-  { volume, timeoutMs: Number(values['timeout-ms']), wantedReplicas: Number(values.wanted), logger: log },
+  {
+    volume,
+    timeoutMs: Number(values['timeout-ms']),
+    wantedReplicas: Number(values.wanted),
+    logger: log,
+    generationRecord,
+    salvage: values.salvage ?? false,
+    // Acknowledged writes wait for this: the record is durable before they are answered.
+    saveGeneration: async (record) => {
+      generationRecord = record;
+      await saveState();
+    },
+  },
   endpoints,
 );
-
+engineRef = engine;
 if (stateFile) {
-  const save = () =>
-    writeMembers(stateFile, engine.endpoints()).catch((err) => log.warn({ err: err.message }, 'state'));
-  engine.on('members', save);
-  await save();
+  engine.on('members', () => saveState().catch((err) => log.warn({ err: err.message }, 'state')));
+  await saveState();
 }
 
 const { host: nbdHost, port: nbdPort } = parseHostPort(values.listen!, '--listen');
@@ -137,18 +161,40 @@ async function openLocalReplica(): Promise<{ id: string; address: string; backen
   return { id, address: `${bound.host}:${bound.port}`, backend: new LocalReplicaBackend(store) };
 }
 
-async function readMembers(file: string): Promise<{ id: string; address: string }[] | null> {
+interface EngineState {
+  members: { id: string; address: string }[];
+  generation?: GenerationRecord;
+}
+
+/** The engine's state file; an older file is a bare list of members. Missing: null. */
+async function readEngineState(file: string): Promise<EngineState | null> {
+  let text: string;
   try {
-    return JSON.parse(await readFile(file, 'utf8')) as { id: string; address: string }[];
+    text = await readFile(file, 'utf8');
   } catch {
     return null;
   }
+  const parsed = JSON.parse(text) as EngineState | EngineState['members'];
+  return Array.isArray(parsed) ? { members: parsed } : parsed;
 }
 
-async function writeMembers(file: string, list: { id: string; address: string }[]): Promise<void> {
+/** Written atomically and durably: tmp file, fsync, rename, fsync of the directory. */
+async function writeEngineState(file: string, state: EngineState): Promise<void> {
   const tmp = `${file}.tmp`;
-  await writeFile(tmp, JSON.stringify(list));
+  const fh = await open(tmp, 'w');
+  try {
+    await fh.writeFile(JSON.stringify(state));
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
   await rename(tmp, file);
+  const dir = await open(dirname(file), 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
 }
 
 /** A replica that could not be reached: every call fails, so the engine marks it ERR. */

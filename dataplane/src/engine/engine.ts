@@ -5,26 +5,19 @@ import { ioBuffers } from '../block/buffer-pool.js';
 import { componentLogger, type Logger } from '../logging/logger.js';
 import type { LayerInfo, SnapshotOptions } from '../replica/types.js';
 import type { Rebuilder } from '../sync/rebuild.js';
-import { isAligned, widenToBlocks } from './block-widening.js';
-import { reconcileAfterCrash } from './crash-reconcile.js';
+import { isAligned, WIDEN_BLOCK, widenToBlocks } from './block-widening.js';
 import { checkRange, checkSnapshotName } from './engine-errors.js';
-import { chooseUpToDate, type StartupCandidate } from './generation-choice.js';
+import { decideStartup, type GenerationRecord } from './generation-choice.js';
 import { IoBarrier } from './io-barrier.js';
+import { rebuildOnline } from './online-rebuild.js';
 import { RangeLock } from './range-lock.js';
-import type { ReplicaBackend } from './replica-backend.js';
 import { type ReplicaMode, type Robustness, robustness } from './replica-mode.js';
-import { isRequestError } from './request-errors.js';
+import { errorText, type RebuildProgress, type ReplicaEndpoint, ReplicaSet } from './replica-set.js';
+import { initialModes, probeReplicas, reconcileCurrent } from './startup.js';
 
-export interface ReplicaEndpoint {
-  id: string;
-  address: string;
-  backend: ReplicaBackend;
-}
-
-export interface RebuildProgress {
-  bytesDone: number;
-  bytesTotal: number;
-}
+export type { Rebuilder } from '../sync/rebuild.js';
+export type { GenerationRecord } from './generation-choice.js';
+export type { RebuildProgress, ReplicaEndpoint } from './replica-set.js';
 
 export interface ReplicaStatus {
   id: string;
@@ -44,48 +37,31 @@ export interface EngineOptions {
   /** How often replicas are declared equal (write-intent maps cleared) while writes happen. */
   cleanIntervalMs?: number;
   logger?: Logger;
-}
-
-export type { Rebuilder } from '../sync/rebuild.js';
-
-interface Member extends ReplicaEndpoint {
-  mode: ReplicaMode;
-  error?: string;
-  rebuild?: RebuildProgress;
-  /** Rejects once the member is ejected, so calls stuck on it settle at once. */
-  ejected: Promise<never>;
-  reject: (err: Error) => void;
-}
-
-/** One fan-out in flight, watched by the timeout sweeper. */
-interface Pending {
-  started: number;
-  waiting: Set<Member>;
-  answered: number;
+  /** What the last engine of this volume recorded (see GenerationRecord); none for a new one. */
+  generationRecord?: GenerationRecord | undefined;
+  /** Durably records generation marks; writes are acknowledged only after it resolves. */
+  saveGeneration?: (record: GenerationRecord) => Promise<void>;
+  /**
+   * Start from the newest replica that answered even when it cannot be proven current (the
+   * current ones are unreachable). Explicit, as Longhorn's salvage: acknowledged writes may be lost.
+   */
+  salvage?: boolean;
 }
 
 /**
- * One volume: fans writes out to every replica in RW or WO mode, reads from RW replicas, ejects
- * replicas that fail or time out, takes snapshots at one consistent point, and rebuilds replicas
- * online. Generation marks are odd while an engine serves and even after a clean stop, and are
- * bumped on every membership change, so the next start can tell current replicas from stale ones.
+ * One volume: fans writes out to every replica in RW or WO mode, reads from RW replicas, takes
+ * snapshots at one consistent point, and rebuilds replicas online. The replica set
+ * (replica-set.ts) keeps the modes, the timeouts and the generation marks; start-up is a pure
+ * choice (generation-choice.ts) plus its I/O (startup.ts); the rebuild is online-rebuild.ts.
  */
 export class Engine extends EventEmitter implements BlockDevice {
   readonly canMultiConn = true;
   readonly volume: string;
   private volumeSize: number;
-  private members: Member[] = [];
-  private generation = 0;
-  private generationChain: Promise<void> = Promise.resolve();
-  private readCursor = 0;
-  private writeOnly = 0;
+  private readonly set: ReplicaSet;
   private readonly barrier = new IoBarrier();
   private readonly rangeLock = new RangeLock();
-  private readonly pending = new Set<Pending>();
-  private readonly timeoutMs: number;
   private readonly wanted: number;
-  private readonly sweeper: NodeJS.Timeout;
-  private readonly pinger: NodeJS.Timeout;
   private readonly cleaner: NodeJS.Timeout;
   private writtenSinceClean = false;
   private readonly log: Logger;
@@ -96,13 +72,19 @@ export class Engine extends EventEmitter implements BlockDevice {
     super();
     this.volume = opts.volume;
     this.volumeSize = size;
-    this.timeoutMs = opts.timeoutMs ?? 8000;
     this.wanted = opts.wantedReplicas ?? 0;
     this.log = opts.logger ?? componentLogger('engine', { volume: opts.volume });
-    this.sweeper = setInterval(() => this.sweepTimeouts(), Math.max(50, this.timeoutMs / 8));
-    this.sweeper.unref();
-    this.pinger = setInterval(() => this.pingReplicas(), PING_INTERVAL_MS);
-    this.pinger.unref();
+    this.set = new ReplicaSet(
+      {
+        volume: opts.volume,
+        timeoutMs: opts.timeoutMs ?? 8000,
+        log: this.log,
+        ...(opts.saveGeneration ? { saveGeneration: opts.saveGeneration } : {}),
+      },
+      opts.generationRecord,
+    );
+    this.set.on('members', () => this.emit('members'));
+    this.set.on('mode', (id: string, mode: ReplicaMode) => this.emit('mode', id, mode));
     this.cleaner = setInterval(() => {
       this.cleanPoint().catch((err) => this.log.warn({ err: errorText(err) }, 'clean point failed'));
     }, opts.cleanIntervalMs ?? CLEAN_INTERVAL_MS);
@@ -110,91 +92,50 @@ export class Engine extends EventEmitter implements BlockDevice {
   }
 
   /**
-   * Every replica acknowledged a flush with I/O paused: they are equal, so their write-intent
-   * maps can be cleared. Keeps the ranges a crash leaves to reconcile small. Skipped while a
-   * replica rebuilds (it does not hold every write yet) and when nothing was written.
-   */
-  private async cleanPoint(): Promise<void> {
-    if (!this.writtenSinceClean || this.writeOnly > 0 || this.rebuilding || this.closed) return;
-    await this.barrier.exclusive(async () => {
-      if (this.writeOnly > 0 || this.rebuilding || this.closed) return;
-      this.writtenSinceClean = false;
-      await this.fanOut((m) => m.backend.flush());
-      await this.fanOut((m) => m.backend.markClean());
-    });
-  }
-
-  /**
    * Starts serving from a set of replicas. Replicas behind the newest generation are stale and
-   * become ERR; after an unclean stop only one replica of the newest generation serves until the
-   * others are rebuilt, since writes in flight at the crash may have reached only some of them.
+   * become ERR. The start is refused when the newest replica that answered cannot be proven
+   * current (see decideStartup) unless `salvage` is set. After an unclean stop the current
+   * replicas are reconciled before serving; those that cannot be stay ERR.
    */
   static async start(opts: EngineOptions, replicas: ReplicaEndpoint[]): Promise<Engine> {
-    const infos = await Promise.allSettled(replicas.map((r) => r.backend.info()));
-    const candidates: StartupCandidate[] = [];
-    infos.forEach((res, i) => {
-      if (res.status === 'fulfilled') candidates.push({ id: replicas[i]!.id, info: res.value });
+    const probed = await probeReplicas(replicas);
+    const decision = decideStartup({
+      answered: probed.answered,
+      unreachable: probed.unreachable,
+      record: opts.generationRecord,
+      salvage: opts.salvage ?? false,
     });
-    if (candidates.length === 0) {
-      throw new BlockError('EIO', `volume ${opts.volume}: no replica answered at start`);
+    if (!decision.ok) {
+      await Promise.all(replicas.map((r) => r.backend.close().catch(() => {})));
+      throw new BlockError('EIO', `volume ${opts.volume}: cannot start: ${decision.reason}`);
     }
-    const choice = chooseUpToDate(candidates);
-    const source = candidates.find((c) => c.id === choice.current[0])!;
+    const choice = decision.choice;
+    const source = probed.answered.find((c) => c.id === choice.current[0])!;
     const engine = new Engine(opts, source.info.size);
-    const unclean = choice.unclean
-      ? await engine.reconcile(
-          replicas.find((r) => r.id === source.id)!,
-          replicas.filter((r, i) => {
-            const res = infos[i]!;
-            return (
-              r.id !== source.id &&
-              choice.current.includes(r.id) &&
-              res.status === 'fulfilled' &&
-              res.value.size === source.info.size
-            );
-          }),
-        )
-      : new Map<string, string | null>();
-    for (const [i, r] of replicas.entries()) {
-      const res = infos[i]!;
-      let mode: ReplicaMode = 'ERR';
-      let error: string | undefined;
-      if (res.status === 'rejected') error = `unreachable at start: ${errorText(res.reason)}`;
-      else if (choice.stale.includes(r.id)) error = `stale: generation ${res.value.generation} is behind`;
-      else if (res.value.size !== source.info.size)
-        error = `size ${res.value.size} differs from ${source.info.size}`;
-      else if (choice.unclean && r.id !== source.id && unclean.get(r.id) !== null) {
-        error = unclean.get(r.id) ?? 'needs rebuild after an unclean stop';
-      } else mode = 'RW';
-      engine.addMember(r, mode, error);
-    }
+    if (choice.salvaged) engine.log.warn({ reason: choice.salvaged }, 'salvage: starting from what answered');
+    const reconciled = await reconcileCurrent(replicas, probed, choice, engine.log);
+    const modes = initialModes(
+      replicas.map((r) => r.id),
+      probed,
+      choice,
+      reconciled,
+    );
+    for (const [i, r] of replicas.entries()) engine.set.add(r, modes[i]!.mode, modes[i]!.error);
     // Odd while serving: a later start that finds an odd newest generation knows we crashed.
-    const base = Math.max(...candidates.map((c) => c.info.generation));
-    engine.generation = base % 2 === 0 ? base + 1 : base + 2;
-    await engine.persistGeneration();
-    if (!engine.members.some((m) => m.mode === 'RW')) {
-      await engine.shutdownMembers();
+    engine.set.generation = choice.generation;
+    try {
+      await engine.set.persistGeneration();
+      await engine.set.generationCommitted();
+    } catch (err) {
+      await engine.shutdown();
+      throw err;
+    }
+    if (!engine.set.hasRW()) {
+      await engine.shutdown();
       throw new BlockError('EIO', `volume ${opts.volume}: no usable replica at start`);
     }
-    engine.log.info({ replicas: engine.status(), generation: engine.generation }, 'engine started');
+    engine.log.info({ replicas: engine.status(), generation: choice.generation }, 'engine started');
     return engine;
-  }
-
-  /** Makes current replicas equal again after an unclean stop (see crash-reconcile.ts). */
-  private async reconcile(
-    source: ReplicaEndpoint,
-    others: ReplicaEndpoint[],
-  ): Promise<Map<string, string | null>> {
-    if (others.length === 0) return new Map();
-    try {
-      return await reconcileAfterCrash(source, others, this.log);
-    } catch (err) {
-      this.log.warn(
-        { err: errorText(err) },
-        'reconcile after an unclean stop failed; the others need a rebuild',
-      );
-      return new Map(others.map((o) => [o.id, `needs rebuild after an unclean stop: ${errorText(err)}`]));
-    }
   }
 
   size(): number {
@@ -202,7 +143,7 @@ export class Engine extends EventEmitter implements BlockDevice {
   }
 
   status(): ReplicaStatus[] {
-    return this.members.map((m) => ({
+    return this.set.members.map((m) => ({
       id: m.id,
       address: m.address,
       mode: m.mode,
@@ -223,13 +164,13 @@ export class Engine extends EventEmitter implements BlockDevice {
 
   robustness(): Robustness {
     return robustness(
-      this.members.map((m) => m.mode),
-      this.wanted || this.members.length,
+      this.set.members.map((m) => m.mode),
+      this.wanted || this.set.members.length,
     );
   }
 
   currentGeneration(): number {
-    return this.generation;
+    return this.set.generation;
   }
 
   // ---- block device -------------------------------------------------------------------------
@@ -239,7 +180,7 @@ export class Engine extends EventEmitter implements BlockDevice {
     const gate = this.barrier.enter();
     if (gate) await gate;
     try {
-      return await this.readFromRW(offset, length);
+      return await this.set.readFromRW(offset, length);
     } finally {
       this.barrier.leave();
     }
@@ -251,11 +192,11 @@ export class Engine extends EventEmitter implements BlockDevice {
     if (gate) await gate;
     this.writtenSinceClean = true;
     try {
-      if (this.writeOnly === 0) await this.fanOut((m) => m.backend.write(offset, data));
-      else await this.writeWidened(offset, data.length, data);
+      if (this.set.writeOnly === 0) await this.set.fanOut((m) => m.backend.write(offset, data));
+      else await this.writeWidened(offset, data);
       // Every replica answered or was ejected (its socket destroyed): nothing reads `data` now.
       ioBuffers.release(data);
-      if (fua) await this.fanOut((m) => m.backend.flush());
+      if (fua) await this.set.fanOut((m) => m.backend.flush());
     } finally {
       this.barrier.leave();
     }
@@ -267,11 +208,11 @@ export class Engine extends EventEmitter implements BlockDevice {
     if (gate) await gate;
     this.writtenSinceClean = true;
     try {
-      for (const [off, len] of rangePieces(offset, length)) {
-        if (this.writeOnly === 0) await this.fanOut((m) => m.backend.writeZeroes(off, len));
-        else await this.writeWidened(off, len, null);
+      for (const [off, len] of rangePieces(offset, length, MAX_RANGE_PIECE)) {
+        if (this.set.writeOnly === 0) await this.set.fanOut((m) => m.backend.writeZeroes(off, len));
+        else await this.zeroWidened(off, len);
       }
-      if (fua) await this.fanOut((m) => m.backend.flush());
+      if (fua) await this.set.fanOut((m) => m.backend.flush());
     } finally {
       this.barrier.leave();
     }
@@ -284,11 +225,11 @@ export class Engine extends EventEmitter implements BlockDevice {
     this.writtenSinceClean = true;
     try {
       // Trim is advisory; while a replica rebuilds it would race the layer copy (Longhorn #7103).
-      if (this.writeOnly === 0) {
-        for (const [off, len] of rangePieces(offset, length))
-          await this.fanOut((m) => m.backend.unmap(off, len));
+      if (this.set.writeOnly === 0) {
+        for (const [off, len] of rangePieces(offset, length, MAX_RANGE_PIECE))
+          await this.set.fanOut((m) => m.backend.unmap(off, len));
       }
-      if (fua) await this.fanOut((m) => m.backend.flush());
+      if (fua) await this.set.fanOut((m) => m.backend.flush());
     } finally {
       this.barrier.leave();
     }
@@ -298,7 +239,7 @@ export class Engine extends EventEmitter implements BlockDevice {
     const gate = this.barrier.enter();
     if (gate) await gate;
     try {
-      await this.fanOut((m) => m.backend.flush());
+      await this.set.fanOut((m) => m.backend.flush());
     } finally {
       this.barrier.leave();
     }
@@ -312,28 +253,28 @@ export class Engine extends EventEmitter implements BlockDevice {
       throw new BlockError('EPERM', `volume ${this.volume}: a rebuild is running; snapshot later`);
     const created = opts.created ?? new Date().toISOString();
     await this.barrier.exclusive(() =>
-      this.fanOut((m) => m.backend.snapshot(name, { userCreated: true, ...opts, created })),
+      this.set.fanOut((m) => m.backend.snapshot(name, { userCreated: true, ...opts, created })),
     );
     this.log.info({ snapshot: name }, 'snapshot created');
     return name;
   }
 
   async listSnapshots(): Promise<LayerInfo[]> {
-    const reader = this.pickReader();
+    const reader = this.set.pickReader();
     if (!reader) throw new BlockError('EIO', `volume ${this.volume}: no RW replica`);
-    return this.call(reader, reader.backend.chain());
+    return this.set.call(reader, reader.backend.chain());
   }
 
   async deleteSnapshot(name: string): Promise<void> {
     checkSnapshotName(this.volume, name);
-    await this.fanOut((m) => m.backend.markRemoved(name));
+    await this.set.fanOut((m) => m.backend.markRemoved(name));
   }
 
   async purgeSnapshots(): Promise<string[]> {
     if (this.rebuilding)
       throw new BlockError('EPERM', `volume ${this.volume}: a rebuild is running; purge later`);
     const purged = new Set<string>();
-    await this.fanOut(async (m) => {
+    await this.set.fanOut(async (m) => {
       for (const name of await m.backend.purge()) purged.add(name);
     });
     return [...purged];
@@ -342,11 +283,11 @@ export class Engine extends EventEmitter implements BlockDevice {
   /** Reverts every replica to `name`. The caller keeps the frontend down while this runs. */
   async revert(name: string): Promise<void> {
     checkSnapshotName(this.volume, name);
-    if (this.writeOnly > 0 || this.rebuilding) {
+    if (this.set.writeOnly > 0 || this.rebuilding) {
       throw new BlockError('EPERM', `volume ${this.volume}: cannot revert while a replica rebuilds`);
     }
     const created = new Date().toISOString();
-    await this.barrier.exclusive(() => this.fanOut((m) => m.backend.revert(name, created)));
+    await this.barrier.exclusive(() => this.set.fanOut((m) => m.backend.revert(name, created)));
   }
 
   async expand(size: number): Promise<void> {
@@ -363,7 +304,7 @@ export class Engine extends EventEmitter implements BlockDevice {
     if (this.rebuilding)
       throw new BlockError('EPERM', `volume ${this.volume}: a rebuild is running; expand later`);
     await this.barrier.exclusive(async () => {
-      await this.fanOut((m) => m.backend.expand(size));
+      await this.set.fanOut((m) => m.backend.expand(size));
       this.volumeSize = size;
     });
     this.log.info({ size }, 'volume expanded');
@@ -371,51 +312,17 @@ export class Engine extends EventEmitter implements BlockDevice {
 
   // ---- membership and rebuild ---------------------------------------------------------------
 
-  /**
-   * Adds a replica and rebuilds it online: it joins write-only at a consistent point marked by
-   * a system snapshot on every replica, receives every write from then on while `rebuild`
-   * copies the snapshot layers from a healthy replica, then turns RW.
-   */
+  /** Adds a replica and rebuilds it online (online-rebuild.ts); one rebuild at a time. */
   async addReplica(endpoint: ReplicaEndpoint, rebuilder: Rebuilder): Promise<void> {
+    if (this.closed) throw new BlockError('ESHUTDOWN', `volume ${this.volume}: the engine is stopping`);
     if (this.rebuilding) throw new BlockError('EPERM', `volume ${this.volume}: one rebuild at a time`);
-    if (this.members.some((m) => m.id === endpoint.id && m.mode !== 'ERR')) {
+    if (this.set.members.some((m) => m.id === endpoint.id && m.mode !== 'ERR')) {
       throw new BlockError('EINVAL', `volume ${this.volume}: replica ${endpoint.id} is already a member`);
     }
     this.rebuilding = true;
-    const snapshotName = `rebuild-${Date.now().toString(36)}`;
-    let member: Member | undefined;
     try {
-      const first = this.pickReader();
-      if (!first) throw new BlockError('EIO', `volume ${this.volume}: no RW replica to rebuild from`);
-      await rebuilder.prepare(first.backend, endpoint.backend);
-      await this.barrier.exclusive(async () => {
-        this.members = this.members.filter((m) => m.id !== endpoint.id);
-        member = this.addMember(endpoint, 'WO');
-        member.rebuild = { bytesDone: 0, bytesTotal: 0 };
-        const created = new Date().toISOString();
-        await this.fanOut((m) => m.backend.snapshot(snapshotName, { userCreated: false, created }));
-        if (member.mode === 'ERR') throw new BlockError('EIO', `replica ${endpoint.id}: ${member.error}`);
-      });
-      const joined = member!;
-      const source = this.pickReader();
-      if (!source) throw new BlockError('EIO', `volume ${this.volume}: no RW replica to rebuild from`);
-      this.log.info({ replica: endpoint.id, source: source.id }, 'rebuild started');
-      await Promise.race([
-        rebuilder.copy(source.backend, joined.backend, snapshotName, (p) => {
-          joined.rebuild = { ...p };
-        }),
-        joined.ejected,
-      ]);
-      await this.barrier.exclusive(async () => {
-        if (joined.mode !== 'WO') throw new BlockError('EIO', `replica ${endpoint.id} failed during rebuild`);
-        this.setMode(joined, 'RW');
-        joined.rebuild = undefined;
-        await this.persistGeneration();
-      });
-      this.log.info({ replica: endpoint.id }, 'rebuild done');
-    } catch (err) {
-      if (member && member.mode !== 'ERR') this.eject(member, err);
-      throw err;
+      const ctx = { volume: this.volume, set: this.set, barrier: this.barrier, log: this.log };
+      await rebuildOnline(ctx, endpoint, rebuilder);
     } finally {
       this.rebuilding = false;
     }
@@ -423,250 +330,169 @@ export class Engine extends EventEmitter implements BlockDevice {
 
   /** Ejects a replica on request (e.g. before deleting it). */
   removeReplica(id: string): void {
-    const m = this.members.find((x) => x.id === id);
+    const m = this.set.members.find((x) => x.id === id);
     if (!m) throw new BlockError('EINVAL', `volume ${this.volume}: no replica ${id}`);
-    this.eject(m, new Error('removed on request'));
-    this.members = this.members.filter((x) => x !== m);
-    this.emit('members');
+    this.set.eject(m, new Error('removed on request'));
+    this.set.drop(m);
   }
 
   /** Every member's id and address, for the engine process to remember across restarts. */
   endpoints(): { id: string; address: string }[] {
-    return this.members.map((m) => ({ id: m.id, address: m.address }));
+    return this.set.members.map((m) => ({ id: m.id, address: m.address }));
   }
 
-  /** Flushes every replica, marks the generation clean (even) and closes the connections. */
+  /**
+   * Drains I/O, flushes every replica, makes the generation even (clean) on the RW replicas and
+   * closes the connections. A WO replica keeps its older generation: a rebuild cut short by the
+   * stop leaves it stale. The timeout sweeper runs until the end, so a hung replica is ejected
+   * rather than hanging the stop.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.sweeper);
-    clearInterval(this.pinger);
     clearInterval(this.cleaner);
     try {
-      await this.barrier.pause();
-      await this.fanOut((m) => m.backend.flush());
-      this.generation += 1;
-      await this.persistGeneration();
-      if (this.writeOnly === 0) await this.fanOut((m) => m.backend.markClean());
+      await this.barrier.close(
+        async () => {
+          await this.set.fanOut((m) => m.backend.flush());
+          this.set.stopping = true;
+          this.set.generation += 1;
+          await this.set.persistGeneration();
+          await this.set.generationCommitted();
+          if (this.set.writeOnly === 0) await this.set.fanOut((m) => m.backend.markClean());
+        },
+        new BlockError('ESHUTDOWN', `volume ${this.volume}: the engine is stopping`),
+      );
     } catch (err) {
       this.log.warn({ err: errorText(err) }, 'clean stop failed; the next start will treat it as unclean');
     }
-    await this.shutdownMembers();
+    await this.shutdown();
   }
 
   // ---- internals ------------------------------------------------------------------------------
 
-  private addMember(endpoint: ReplicaEndpoint, mode: ReplicaMode, error?: string): Member {
-    let reject!: (err: Error) => void;
-    const ejected = new Promise<never>((_, rej) => {
-      reject = rej;
-    });
-    ejected.catch(() => {});
-    const member: Member = { ...endpoint, mode: 'RW', ejected, reject };
-    endpoint.backend.on?.('disconnect', (err) => this.eject(member, err));
-    this.members.push(member);
-    this.setMode(member, mode);
-    this.emit('members');
-    if (mode === 'ERR') {
-      member.error = error ?? 'failed';
-      reject(new BlockError('EIO', `replica ${endpoint.id}: ${member.error}`));
-      endpoint.backend.close().catch(() => {});
-    }
-    return member;
-  }
-
-  private setMode(m: Member, mode: ReplicaMode): void {
-    if (m.mode === 'WO') this.writeOnly--;
-    if (mode === 'WO') this.writeOnly++;
-    const changed = m.mode !== mode;
-    m.mode = mode;
-    if (changed) this.emit('mode', m.id, mode);
-  }
-
-  private eject(m: Member, err: unknown): void {
-    if (m.mode === 'ERR') return;
-    this.setMode(m, 'ERR');
-    m.error = errorText(err);
-    m.reject(new BlockError('EIO', `replica ${m.id} (${m.address}) ejected: ${m.error}`));
-    this.log.warn({ replica: m.id, address: m.address, err: m.error }, 'replica ejected');
-    m.backend.close().catch(() => {});
-    if (!this.closed) {
-      this.generation += 2;
-      this.persistGeneration().catch(() => {});
-    }
-  }
-
-  /** Writes the current generation to every non-ERR replica, in order of bumps. */
-  private persistGeneration(): Promise<void> {
-    this.generationChain = this.generationChain.then(async () => {
-      const g = this.generation;
-      const targets = this.members.filter((m) => m.mode !== 'ERR');
-      await Promise.all(
-        targets.map((m) => this.call(m, m.backend.setGeneration(g)).catch((err) => this.eject(m, err))),
-      );
-    });
-    return this.generationChain;
-  }
-
-  private call<T>(m: Member, p: Promise<T>): Promise<T> {
-    return Promise.race([p, m.ejected]);
+  private async shutdown(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.cleaner);
+    this.set.stopping = true;
+    this.set.stopTimers();
+    await this.set.closeAll();
   }
 
   /**
-   * Runs `op` on every non-ERR replica. Resolves when every one answered or was ejected, and
-   * at least one RW replica remains. If one was ejected, the bumped generation is persisted on
-   * the others before the caller is answered, so the ejected one reads as stale after a crash.
-   * A request error (bad name, missing snapshot) answered by every replica rejects without
-   * ejecting anyone; a replica that refuses what the others accepted has diverged and is ejected.
+   * Every replica acknowledged a flush with I/O paused: they are equal, so their write-intent
+   * maps can be cleared. Keeps the ranges a crash leaves to reconcile small. Skipped while a
+   * replica rebuilds (it does not hold every write yet) and when nothing was written.
    */
-  private async fanOut(op: (m: Member) => Promise<unknown>): Promise<void> {
-    const targets = this.members.filter((m) => m.mode !== 'ERR');
-    if (!targets.some((m) => m.mode === 'RW')) {
-      throw new BlockError('EIO', `volume ${this.volume}: no RW replica left`);
-    }
-    const pending: Pending = { started: performance.now(), waiting: new Set(targets), answered: 0 };
-    this.pending.add(pending);
-    let failed = false;
-    const refused: { m: Member; err: unknown }[] = [];
-    await Promise.all(
-      targets.map((m) =>
-        this.call(m, op(m)).then(
-          () => {
-            pending.waiting.delete(m);
-            pending.answered++;
-          },
-          (err) => {
-            pending.waiting.delete(m);
-            if (isRequestError(err) && m.mode !== 'ERR') {
-              refused.push({ m, err });
-              return;
-            }
-            failed = true;
-            this.eject(m, err);
-          },
-        ),
-      ),
-    );
-    this.pending.delete(pending);
-    if (refused.length > 0) {
-      if (pending.answered === 0) throw refused[0]!.err;
-      failed = true;
-      for (const { m, err } of refused) {
-        this.eject(m, new Error(`diverged from the other replicas: ${errorText(err)}`));
-      }
-    }
-    if (failed) await this.generationChain;
-    if (!this.members.some((m) => m.mode === 'RW')) {
-      throw new BlockError('EIO', `volume ${this.volume}: every replica failed`);
-    }
-  }
-
-  private pickReader(): Member | undefined {
-    const n = this.members.length;
-    for (let i = 0; i < n; i++) {
-      const m = this.members[(this.readCursor + i) % n]!;
-      if (m.mode === 'RW') {
-        this.readCursor = (this.readCursor + i + 1) % n;
-        return m;
-      }
-    }
-    return undefined;
-  }
-
-  private async readFromRW(offset: number, length: number): Promise<Buffer> {
-    for (;;) {
-      const m = this.pickReader();
-      if (!m) throw new BlockError('EIO', `volume ${this.volume}: no RW replica to read from`);
-      const pending: Pending = { started: performance.now(), waiting: new Set([m]), answered: 0 };
-      this.pending.add(pending);
-      try {
-        return await this.call(m, m.backend.read(offset, length));
-      } catch (err) {
-        if (isRequestError(err) && m.mode !== 'ERR') throw err;
-        this.eject(m, err);
-      } finally {
-        this.pending.delete(pending);
-      }
-    }
+  private async cleanPoint(): Promise<void> {
+    if (!this.writtenSinceClean || this.set.writeOnly > 0 || this.rebuilding || this.closed) return;
+    await this.barrier.exclusive(async () => {
+      if (this.set.writeOnly > 0 || this.rebuilding || this.closed) return;
+      this.writtenSinceClean = false;
+      await this.set.fanOut((m) => m.backend.flush());
+      await this.set.fanOut((m) => m.backend.markClean());
+    });
   }
 
   /**
-   * A write (or zeroing when `data` is null) while a WO replica exists: RW replicas get the
-   * request as is; WO replicas get it widened to whole blocks with bytes read from an RW
-   * replica, under a range lock so no other write to those blocks lands in between.
+   * A write while a WO replica exists: RW replicas get the request as is; WO replicas get it
+   * widened to whole blocks, the partial edge blocks completed with bytes read from an RW
+   * replica, under a range lock so no other write to those blocks lands in between (#4354).
    */
-  private async writeWidened(offset: number, length: number, data: Buffer | null): Promise<void> {
+  private async writeWidened(offset: number, data: Buffer): Promise<void> {
+    const length = data.length;
     const wide = widenToBlocks(offset, length, this.volumeSize);
     const release = await this.rangeLock.acquire(wide.offset, wide.length);
     try {
-      const aligned = isAligned(offset, length, this.volumeSize);
       let woData: Buffer | null = null;
-      if (!aligned) {
-        woData = await this.readFromRW(wide.offset, wide.length);
-        if (data) data.copy(woData, offset - wide.offset);
-        else woData.fill(0, offset - wide.offset, offset - wide.offset + length);
+      if (!isAligned(offset, length, this.volumeSize)) {
+        woData = Buffer.allocUnsafe(wide.length);
+        await this.readEdges(woData, wide.offset, offset, length);
+        data.copy(woData, offset - wide.offset);
       }
-      await this.fanOut((m) => {
-        if (m.mode === 'WO' && woData) return m.backend.write(wide.offset, woData);
-        return data ? m.backend.write(offset, data) : m.backend.writeZeroes(offset, length);
+      await this.set.fanOut((m) =>
+        m.mode === 'WO' && woData ? m.backend.write(wide.offset, woData) : m.backend.write(offset, data),
+      );
+    } finally {
+      release();
+    }
+  }
+
+  /**
+   * Zeroing while a WO replica exists. RW replicas zero as usual. A WO replica must hold real
+   * zeros: its own zeroing would punch holes where its (still empty) join snapshot lies below,
+   * and the rebuild's layers would then show through. So it gets plain writes of zeros, the
+   * partial edge blocks completed from an RW replica; never a read or write larger than the
+   * replica protocol carries.
+   */
+  private async zeroWidened(offset: number, length: number): Promise<void> {
+    const end = offset + length;
+    const wide = widenToBlocks(offset, length, this.volumeSize);
+    const release = await this.rangeLock.acquire(wide.offset, wide.length);
+    try {
+      const alignedStart = Math.ceil(offset / WIDEN_BLOCK) * WIDEN_BLOCK;
+      const alignedEnd = end === this.volumeSize ? end : Math.floor(end / WIDEN_BLOCK) * WIDEN_BLOCK;
+      const wideEnd = wide.offset + wide.length;
+      // Whole blocks to write as data: the partial edges, or all of it when no block is whole.
+      const spans: [number, number][] =
+        alignedEnd <= alignedStart
+          ? [[wide.offset, wideEnd]]
+          : [
+              [wide.offset, alignedStart],
+              [alignedEnd, wideEnd],
+            ];
+      const midStart = alignedEnd <= alignedStart ? wideEnd : alignedStart;
+      const midEnd = alignedEnd <= alignedStart ? wideEnd : alignedEnd;
+      const edges: { offset: number; data: Buffer }[] = [];
+      for (const [s, e] of spans) {
+        if (e <= s) continue;
+        const from = Math.max(s, offset);
+        const to = Math.min(e, end);
+        const buf = Buffer.allocUnsafe(e - s);
+        await this.readEdges(buf, s, from, to - from);
+        buf.fill(0, from - s, to - s);
+        edges.push({ offset: s, data: buf });
+      }
+      await this.set.fanOut(async (m) => {
+        if (m.mode !== 'WO') return m.backend.writeZeroes(offset, length);
+        for (const edge of edges) await m.backend.write(edge.offset, edge.data);
+        for (const [off, len] of rangePieces(midStart, midEnd - midStart, ZEROS.length)) {
+          await m.backend.write(off, ZEROS.subarray(0, len));
+        }
       });
     } finally {
       release();
     }
   }
 
-  /** Pings idle replicas so a hung one is found (and timed out) even without I/O. */
-  private pingReplicas(): void {
-    for (const m of this.members) {
-      if (m.mode === 'ERR' || !m.backend.ping) continue;
-      const pending: Pending = { started: performance.now(), waiting: new Set([m]), answered: 0 };
-      this.pending.add(pending);
-      this.call(m, m.backend.ping()).then(
-        () => this.pending.delete(pending),
-        (err) => {
-          this.pending.delete(pending);
-          this.eject(m, err);
-        },
-      );
-    }
-  }
-
   /**
-   * Shared timeouts (as Longhorn has them): a replica still waiting after the timeout is ejected
-   * only if another replica already answered the same request; if none answered, they all get
-   * twice the timeout, so one network blip does not fail every replica at once.
+   * Fills the partial first and last blocks of `buf` (which covers the whole blocks from
+   * `bufOffset`) with the volume's bytes from an RW replica, around [offset, offset+length).
    */
-  private sweepTimeouts(): void {
-    const now = performance.now();
-    for (const p of this.pending) {
-      const age = now - p.started;
-      if (age < this.timeoutMs || p.waiting.size === 0) continue;
-      if (p.answered > 0 || age >= 2 * this.timeoutMs) {
-        for (const m of [...p.waiting]) this.eject(m, new Error(`timed out after ${Math.round(age)} ms`));
-        p.waiting.clear();
-      }
+  private async readEdges(buf: Buffer, bufOffset: number, offset: number, length: number): Promise<void> {
+    const end = offset + length;
+    const bufEnd = bufOffset + buf.length;
+    const blocks = new Set<number>();
+    if (offset > bufOffset) blocks.add(bufOffset);
+    if (end < bufEnd) blocks.add(Math.max(bufOffset, Math.floor((bufEnd - 1) / WIDEN_BLOCK) * WIDEN_BLOCK));
+    for (const b of blocks) {
+      const len = Math.min(WIDEN_BLOCK, bufEnd - b);
+      const bytes = await this.set.readFromRW(b, len);
+      bytes.copy(buf, b - bufOffset);
     }
-  }
-
-  private async shutdownMembers(): Promise<void> {
-    await Promise.all(this.members.map((m) => m.backend.close().catch(() => {})));
   }
 }
 
 const CLEAN_INTERVAL_MS = 30_000;
 
-/** Longhorn pings every replica every 2 s. */
-const PING_INTERVAL_MS = 2000;
-
 /** The replica protocol carries a range length in 32 bits: split longer zeroing and trims. */
 const MAX_RANGE_PIECE = 1024 * 1024 * 1024;
 
-function* rangePieces(offset: number, length: number): Generator<[number, number]> {
-  for (let off = offset; off < offset + length; off += MAX_RANGE_PIECE) {
-    yield [off, Math.min(MAX_RANGE_PIECE, offset + length - off)];
-  }
-}
+/** Written to WO replicas as zeros; never modified. */
+const ZEROS = Buffer.alloc(4 * 1024 * 1024);
 
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+function* rangePieces(offset: number, length: number, piece: number): Generator<[number, number]> {
+  for (let off = offset; off < offset + length; off += piece) {
+    yield [off, Math.min(piece, offset + length - off)];
+  }
 }

@@ -1,12 +1,16 @@
 /**
- * Admits I/O while open; `pause()` stops new I/O and resolves once every admitted request has
- * left, so snapshots, expansion and rebuild hand-over see one consistent point.
+ * Admits I/O while open; an exclusive section stops new I/O and runs once every admitted request
+ * has left, so snapshots, expansion, clean points and the rebuild hand-over each see one
+ * consistent point. Exclusive sections run one at a time, never overlapping. `close` runs a last
+ * exclusive section and stays shut: later I/O and sections are refused.
  */
 export class IoBarrier {
   private inflight = 0;
   private paused = 0;
-  private waitingToEnter: Array<() => void> = [];
+  private waitingToEnter: Array<{ admit: () => void; refuse: (err: Error) => void }> = [];
   private waitingToDrain: Array<() => void> = [];
+  private exclusiveTail: Promise<void> = Promise.resolve();
+  private closedError: Error | null = null;
 
   /** Resolves immediately (returns undefined) when open, so the hot path allocates nothing. */
   enter(): Promise<void> | undefined {
@@ -14,10 +18,14 @@ export class IoBarrier {
       this.inflight++;
       return undefined;
     }
-    return new Promise((resolve) => {
-      this.waitingToEnter.push(() => {
-        this.inflight++;
-        resolve();
+    if (this.closedError) return Promise.reject(this.closedError);
+    return new Promise((resolve, reject) => {
+      this.waitingToEnter.push({
+        admit: () => {
+          this.inflight++;
+          resolve();
+        },
+        refuse: reject,
       });
     });
   }
@@ -31,26 +39,62 @@ export class IoBarrier {
     }
   }
 
-  async pause(): Promise<void> {
+  /** Runs `fn` with I/O paused, after any other exclusive section, resuming even if it throws. */
+  async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    return this.serialised(async () => {
+      await this.pause();
+      try {
+        return await fn();
+      } finally {
+        this.resume();
+      }
+    });
+  }
+
+  /**
+   * Runs `fn` as the last exclusive section; afterwards every request waiting to enter, and
+   * every later one, is refused with `err` (even if `fn` throws).
+   */
+  async close<T>(fn: () => Promise<T>, err: Error): Promise<T> {
+    return this.serialised(async () => {
+      await this.pause();
+      try {
+        return await fn();
+      } finally {
+        this.closedError = err;
+        const refused = this.waitingToEnter;
+        this.waitingToEnter = [];
+        for (const w of refused) w.refuse(err);
+      }
+    });
+  }
+
+  private async serialised<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.closedError) throw this.closedError;
+    const before = this.exclusiveTail;
+    let done!: () => void;
+    this.exclusiveTail = new Promise<void>((resolve) => {
+      done = resolve;
+    });
+    try {
+      await before;
+      if (this.closedError) throw this.closedError;
+      return await fn();
+    } finally {
+      done();
+    }
+  }
+
+  private async pause(): Promise<void> {
     this.paused++;
     if (this.inflight > 0) await new Promise<void>((resolve) => this.waitingToDrain.push(resolve));
   }
 
-  resume(): void {
+  private resume(): void {
     this.paused--;
     if (this.paused > 0) return;
     const admitted = this.waitingToEnter;
     this.waitingToEnter = [];
-    for (const admit of admitted) admit();
-  }
-
-  /** Runs `fn` with I/O paused, resuming even if it throws. */
-  async exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    await this.pause();
-    try {
-      return await fn();
-    } finally {
-      this.resume();
-    }
+    for (const w of admitted) w.admit();
   }
 }

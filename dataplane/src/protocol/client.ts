@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { BlockError } from '../block/block-error.js';
 import type { ByteRange, LayerImport, LayerInfo, ReplicaInfo, SnapshotOptions } from '../replica/types.js';
-import { decodeJson, encodeJson, encodeLayerWritePrefix, MessageType } from './codec.js';
+import { decodeJson, encodeJson, encodeLayerWritePrefix, MAX_DATA_LENGTH, MessageType } from './codec.js';
 import { type ReplicaTarget, RequestConnection, targetToString } from './request-connection.js';
 import type { SyncFromArgs, SyncStatus } from './sync-pull.js';
 
@@ -230,6 +230,19 @@ export class ReplicaClient extends EventEmitter<ReplicaClientEvents> {
 
   private send(type: number, offset: number, size: number, data?: Buffer, prefix?: Buffer): Promise<Buffer> {
     if (this.failure) return Promise.reject(this.failure);
+    // Never send what the peer's codec refuses: it would drop the connection, and the engine
+    // would eject a healthy replica for a request that was too large.
+    if (
+      (data && data.length + (prefix?.length ?? 0) > MAX_DATA_LENGTH) ||
+      (size > MAX_DATA_LENGTH && returnsData(type))
+    ) {
+      return Promise.reject(
+        new BlockError(
+          'EINVAL',
+          `replica ${this.replicaId}: a request of ${Math.max(size, data?.length ?? 0)} bytes exceeds the protocol's ${MAX_DATA_LENGTH}`,
+        ),
+      );
+    }
     return this.pick().request(type, offset, size, data, prefix);
   }
 
@@ -264,4 +277,9 @@ export class ReplicaClient extends EventEmitter<ReplicaClientEvents> {
   syncProgress(): Promise<SyncStatus> {
     return this.control('syncProgress') as Promise<SyncStatus>;
   }
+}
+
+/** Requests answered with `size` bytes of data. */
+function returnsData(type: number): boolean {
+  return type === MessageType.Read || type === MessageType.ReadLayer || type === MessageType.ReadSnapshot;
 }
