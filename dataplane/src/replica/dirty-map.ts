@@ -22,10 +22,11 @@ export function chooseRegionSize(size: number): number {
 
 /**
  * A write-intent bitmap, as md-raid keeps one: before the first write to a clean region, the
- * region's bit is made durable; bits are cleared only by `clear()`, which the replica calls on a
- * clean close or when the engine says every replica holds the same data (markClean). After any
- * crash, every byte that can differ between replicas of the same generation lies in a region
- * whose bit is set on at least one of them. The hot path is one bit test.
+ * region's bit is made durable; bits are cleared only by `clear()`, which the replica calls when
+ * the engine says every replica holds the same data (markClean), never on its own close (the
+ * other replicas may lack writes this one applied). After any crash, every byte that can differ
+ * between replicas of the same generation lies in a region whose bit is set on at least one of
+ * them. The hot path is one bit test.
  */
 export class DirtyMap {
   private mem: Uint8Array;
@@ -71,7 +72,9 @@ export class DirtyMap {
     if (end <= start) return null;
     const r0 = Math.floor(start / this.regionSize);
     const r1 = Math.floor((end - 1) / this.regionSize);
-    let pending = false;
+    // The first write of a session runs beforeFirstPersist (the replica marks itself dirty)
+    // even when its regions kept their bits from an earlier session.
+    let pending = this.first;
     for (let r = r0; r <= r1; r++) {
       const byte = r >>> 3;
       const bit = 1 << (r & 7);

@@ -196,8 +196,9 @@ export class Replica implements ReplicaStore, LayerStore, DirtyTracking {
         if (this.closed) return;
         await this.abortStaged();
         await fdatasync(this.head.fd);
-        // Clean close: every write is durable here, so no region needs reconciling on our account.
-        await this.dirtyMap.clear();
+        // The write-intent bits stay: this replica's writes are durable, but an engine that
+        // died may have left the same writes unapplied on other replicas, and its next start
+        // finds those ranges only in these maps. Only the engine may declare ranges clean.
         await this.dirtyMap.close();
         this.meta = { ...this.meta, dirty: false };
         await this.saveMeta(this.meta);

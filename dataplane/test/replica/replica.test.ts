@@ -190,7 +190,7 @@ describe('Replica', () => {
     await again.close();
   });
 
-  it('keeps the generation, and marks dirty regions until a clean close or markClean', async () => {
+  it('keeps the generation, and marks dirty regions until markClean, across clean closes', async () => {
     const { dir, replica } = await fresh(64 * MiB);
     expect(replica.info()).toMatchObject({ generation: 0, dirty: false, sectorSize: 512 });
     await replica.setGeneration(7);
@@ -208,10 +208,25 @@ describe('Replica', () => {
     cleanups.push(cleanup);
     fs.cpSync(dir, copy, { recursive: true });
     await replica.close();
+    // A clean close keeps the bits: other replicas may lack what this one wrote (issue 7 #5).
     const clean = await Replica.open(dir);
     expect(clean.info()).toMatchObject({ generation: 7, dirty: false });
-    expect(clean.dirtyRanges()).toEqual([]);
+    expect(clean.dirtyRanges()).toEqual([{ offset: 0, length: 4 * MiB }]);
+    // A session that writes only to regions marked before still marks the replica dirty first.
+    await clean.write(4096, fill(4096, 2));
+    const { dir: copy2, cleanup: cleanup2 } = await tempDir('replica-copy');
+    cleanups.push(cleanup2);
+    fs.cpSync(dir, copy2, { recursive: true });
+    const crashedAgain = await Replica.open(copy2);
+    expect(crashedAgain.info()).toMatchObject({ dirty: true });
+    expect(crashedAgain.dirtyRanges()).toEqual([{ offset: 0, length: 4 * MiB }]);
+    await crashedAgain.close();
+    await clean.markClean();
     await clean.close();
+    const cleaned = await Replica.open(dir);
+    expect(cleaned.info()).toMatchObject({ generation: 7, dirty: false });
+    expect(cleaned.dirtyRanges()).toEqual([]);
+    await cleaned.close();
     const crashed = await Replica.open(copy);
     expect(crashed.info()).toMatchObject({ generation: 7, dirty: true });
     expect(crashed.dirtyRanges()).toEqual([{ offset: 0, length: 4 * MiB }]);
