@@ -1,0 +1,2 @@
+/** The operator's public face: controllers, scheduler and metrics (filled in by control plane I). */
+export {};
