@@ -182,7 +182,10 @@ describe('engine snapshots and rebuild', () => {
     bs[0]!.hang = true;
     const w = e.write(0, Buffer.alloc(512, 9), false);
     const s = e.snapshot('s1');
-    await new Promise((r) => setTimeout(r, 50));
+    // Not a timed wait: once a macrotask ran, everything the snapshot call could do without
+    // the write finishing (the backends answer in microtasks) has been done.
+    await new Promise((r) => setImmediate(r));
+    expect(bs[1]!.calls).not.toContain('snapshot');
     expect(bs[1]!.snapshots).toEqual([]);
     bs[0]!.hang = false;
     await bs[0]!.close(); // the hanging write fails; replica 0 is ejected

@@ -7,6 +7,7 @@ import { ProcessSupervisor } from '../../src/instance-manager/process-supervisor
 import { serveInstanceManager } from '../../src/instance-manager/service.js';
 import { componentLogger } from '../../src/logging/logger.js';
 import type { grpc } from '../../src/rpc/grpc-proto.js';
+import { waitFor } from '../wait-for.js';
 
 function alive(pid: number): boolean {
   try {
@@ -14,14 +15,6 @@ function alive(pid: number): boolean {
     return true;
   } catch {
     return false;
-  }
-}
-
-async function until(what: string, check: () => Promise<boolean>, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
   }
 }
 
@@ -66,10 +59,14 @@ describe('instance manager over gRPC', () => {
     );
 
     process.kill(p.pid, 'SIGKILL');
-    await until('a restart', async () => {
-      const now = await client.get('rs');
-      return now.state === 'running' && now.pid !== p.pid;
-    });
+    await waitFor(
+      'a restart',
+      async () => {
+        const now = await client.get('rs');
+        return now.state === 'running' && now.pid !== p.pid;
+      },
+      { timeoutMs: 30_000 },
+    );
     const restarted = await client.get('rs');
     expect(restarted.restarts).toBe(1);
     expect(restarted.error).toMatch(/SIGKILL/);

@@ -26,19 +26,12 @@ import {
   NBD_REP_SERVER,
   NbdServer,
 } from '../../src/frontend/nbd/index.js';
+import { steady, waitFor } from '../wait-for.js';
 import { MemoryBlockDevice } from './memory-device.js';
 import { infoRequest, RawClient } from './raw-client.js';
 
 const MiB = 1024 * 1024;
 const SIZE = 8 * MiB;
-
-async function waitFor(check: () => boolean, timeoutMs = 3000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe('NBD server protocol (raw socket)', () => {
   let device: MemoryBlockDevice;
@@ -271,6 +264,24 @@ describe('NBD server protocol (raw socket)', () => {
       await othersStillServed();
     });
 
+    // README: a request with a bad magic is judged from its first 4 bytes, not a whole header.
+    it.each([
+      ['as its very first request', false],
+      ['after a request it was served', true],
+    ])(
+      'drops a client whose request starts with 4 bytes of bad magic %s, others keep working',
+      async (_, served) => {
+        const c = await (await client()).connectedTo('');
+        if (served) {
+          c.request(NBD_CMD_FLUSH, 1, 0, 0);
+          expect(await c.readReply()).toEqual({ error: 0, handle: 1 });
+        }
+        c.write(Buffer.from('GET '));
+        expect(await c.closedWithin()).toBe(true);
+        await othersStillServed();
+      },
+    );
+
     it('drops a client that sends garbage mid-stream, others keep working', async () => {
       const c = await (await client()).connectedTo('');
       c.request(NBD_CMD_FLUSH, 1, 0, 0);
@@ -282,15 +293,15 @@ describe('NBD server protocol (raw socket)', () => {
 
     it('cleans up after a client that vanishes mid-write', async () => {
       const c = await (await client()).connectedTo('');
-      await waitFor(() => server.connectionCount === 1);
+      await waitFor('one connection', () => server.connectionCount === 1);
       const header = Buffer.alloc(28);
       header.writeUInt32BE(0x25609513, 0);
       header.writeUInt16BE(NBD_CMD_WRITE, 6);
       header.writeUInt32BE(MiB, 24);
-      c.write(Buffer.concat([header, Buffer.alloc(300_000, 9)]));
-      await new Promise((r) => setTimeout(r, 20));
+      // Every byte in the kernel before the client vanishes: the server gets the partial write.
+      await new Promise((r) => c.socket.write(Buffer.concat([header, Buffer.alloc(300_000, 9)]), r));
       c.destroy();
-      await waitFor(() => server.connectionCount === 0);
+      await waitFor('no connection', () => server.connectionCount === 0);
       expect(device.data.subarray(0, 300_000).every((b) => b === 0)).toBe(true);
       await othersStillServed();
     });
@@ -345,7 +356,7 @@ describe('NBD server protocol (raw socket)', () => {
         c.request(NBD_CMD_READ, 1, 4096, 16);
         c.request(NBD_CMD_READ, 2, 8192, 16);
         c.request(NBD_CMD_DISC, 3, 0, 0);
-        await waitFor(() => gates.size === 2);
+        await waitFor('both reads at the device', () => gates.size === 2);
         gates.get(8192)!();
         expect(await c.readReply()).toEqual({ error: 0, handle: 2 });
         expect((await c.read(16)).every((b) => b === 2)).toBe(true);
@@ -381,8 +392,9 @@ describe('NBD server protocol (raw socket)', () => {
         clients.push(c);
         await c.connectedTo('');
         for (let i = 0; i < 40; i++) c.request(NBD_CMD_FLUSH, i, 0, 0);
-        await waitFor(() => pending.length === 8);
-        await new Promise((r) => setTimeout(r, 50));
+        // The 40 requests arrive in one segment: without the limit all would reach the device
+        // in the same turn (maxPending below catches a later overrun too).
+        await waitFor('8 flushes at the device', () => pending.length >= 8);
         expect(pending.length).toBe(8);
         const seen = new Set<number>();
         while (seen.size < 40) {
@@ -416,7 +428,7 @@ describe('NBD server protocol (raw socket)', () => {
         await c.connectedTo('');
         for (let i = 0; i < 12; i++) c.request(NBD_CMD_FLUSH, i, 0, 0);
         c.socket.end();
-        await waitFor(() => pending.length === 4);
+        await waitFor('4 flushes at the device', () => pending.length === 4);
         const releaser = setInterval(() => {
           for (const release of pending.splice(0)) release();
         }, 5);
@@ -437,8 +449,23 @@ describe('NBD server protocol (raw socket)', () => {
       }
     });
 
-    it('stops reading while replies pile up unread by the client', async () => {
+    // The server has stopped reading a client when what the client sent stays queued in the
+    // client's own socket (the kernel's buffers between them are full) and stops moving. A
+    // server without back-pressure reads everything, so this never holds and the wait fails.
+    const serverStoppedReading = (c: RawClient) =>
+      waitFor(
+        'the server to stop reading the client',
+        steady(
+          () => c.socket.writableLength,
+          10,
+          (n) => n > 0,
+        ),
+        { intervalMs: 20, maxIntervalMs: 20 },
+      );
+
+    it('stops reading a client that streams requests and never reads the replies', async () => {
       let reads = 0;
+      let writes = 0;
       const counting: BlockDevice = {
         canMultiConn: false,
         size: () => SIZE,
@@ -446,7 +473,10 @@ describe('NBD server protocol (raw socket)', () => {
           reads++;
           return Promise.resolve(Buffer.alloc(length, 3));
         },
-        write: () => Promise.resolve(),
+        write: () => {
+          writes++;
+          return Promise.resolve();
+        },
         flush: () => Promise.resolve(),
         trim: () => Promise.resolve(),
         writeZeroes: () => Promise.resolve(),
@@ -458,18 +488,77 @@ describe('NBD server protocol (raw socket)', () => {
         clients.push(c);
         await c.connectedTo('');
         c.socket.pause();
+        // 64 MiB of read replies the client does not take, then 64 MiB of writes behind them.
         for (let i = 0; i < 64; i++) c.request(NBD_CMD_READ, i, 0, MiB);
-        await new Promise((r) => setTimeout(r, 300));
-        // Bounded by the limit plus what the kernel's socket buffers hold, far from all 64.
+        const payload = Buffer.alloc(MiB, 7);
+        for (let i = 0; i < 64; i++) c.request(NBD_CMD_WRITE, 1000 + i, 0, MiB, 0, payload);
+        await serverStoppedReading(c);
+        // Unsent replies are bounded by the limit plus what the kernel's socket buffers hold.
         expect(reads).toBeLessThan(40);
+        expect(writes).toBe(0);
         c.socket.resume();
-        for (let i = 0; i < 64; i++) {
-          expect((await c.readReply()).error).toBe(0);
-          await c.read(MiB);
+        const seen = new Set<number>();
+        for (let i = 0; i < 128; i++) {
+          const reply = await c.readReply();
+          expect(reply.error).toBe(0);
+          seen.add(reply.handle);
+          if (reply.handle < 1000) expect((await c.read(MiB)).every((b) => b === 3)).toBe(true);
         }
-        expect(reads).toBe(64);
+        expect(seen.size).toBe(128);
+        expect([reads, writes]).toEqual([64, 64]);
       } finally {
         await tight.close();
+      }
+    });
+
+    it('holds at most its in-flight limit of a client streaming writes to a slow device', async () => {
+      const held: (() => void)[] = [];
+      let heldBytes = 0;
+      let maxHeld = 0;
+      let release = false;
+      const slow: BlockDevice = {
+        canMultiConn: false,
+        size: () => SIZE,
+        read: (_o, length) => Promise.resolve(Buffer.alloc(length)),
+        write: (_o, data) =>
+          new Promise<void>((resolve) => {
+            heldBytes += data.length;
+            maxHeld = Math.max(maxHeld, heldBytes);
+            const done = () => {
+              heldBytes -= data.length;
+              resolve();
+            };
+            if (release) done();
+            else held.push(done);
+          }),
+        flush: () => Promise.resolve(),
+        trim: () => Promise.resolve(),
+        writeZeroes: () => Promise.resolve(),
+      };
+      const limited = new NbdServer({ exports: new Map([['', slow]]), maxInFlightBytes: 4 * MiB });
+      const { port: limitedPort } = await limited.listenTcp('127.0.0.1', 0);
+      try {
+        const c = await RawClient.connect(limitedPort);
+        clients.push(c);
+        await c.connectedTo('');
+        const payload = Buffer.alloc(MiB, 5);
+        for (let i = 0; i < 64; i++) c.request(NBD_CMD_WRITE, i, (i % 8) * MiB, MiB, 0, payload);
+        await serverStoppedReading(c);
+        // 64 MiB sent; the device holds the limit's worth, the rest waits in the client.
+        expect(maxHeld).toBeGreaterThan(0);
+        expect(maxHeld).toBeLessThanOrEqual(4 * MiB);
+        release = true;
+        for (const done of held.splice(0)) done();
+        const seen = new Set<number>();
+        for (let i = 0; i < 64; i++) {
+          const reply = await c.readReply();
+          expect(reply.error).toBe(0);
+          seen.add(reply.handle);
+        }
+        expect(seen.size).toBe(64);
+        expect(maxHeld).toBeLessThanOrEqual(4 * MiB);
+      } finally {
+        await limited.close();
       }
     });
 
@@ -477,11 +566,11 @@ describe('NBD server protocol (raw socket)', () => {
       const a = await (await client()).connectedTo('');
       const b = await client();
       await b.greet();
-      await waitFor(() => server.connectionCount === 2);
+      await waitFor('two connections', () => server.connectionCount === 2);
       await server.close();
       expect(await a.closedWithin()).toBe(true);
       expect(await b.closedWithin()).toBe(true);
-      await waitFor(() => server.connectionCount === 0);
+      await waitFor('no connection', () => server.connectionCount === 0);
     });
   });
 });

@@ -128,11 +128,3 @@ export async function expectSameLayers(source: ReplicaClient, target: ReplicaCli
 export async function listing(dir: string): Promise<string[]> {
   return (await readdir(dir)).sort();
 }
-
-export async function until(cond: () => Promise<boolean>, what: string, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

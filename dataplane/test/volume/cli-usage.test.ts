@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { waitFor } from '../wait-for.js';
 import { longhornLocal } from './cli.js';
 
 describe('longhorn-local: the main job and bad input', () => {
@@ -41,20 +42,21 @@ describe('longhorn-local: the main job and bad input', () => {
       const before = JSON.parse(await longhornLocal('volume', 'info', '--dir', dir, '-o', 'json'));
       const out = await longhornLocal('volume', 'kill-replica', '--dir', dir, '--index', '0');
       expect(out).toMatch(/killed replica 0 \(pid \d+\)/);
-      const deadline = Date.now() + 60_000;
-      let info: { frontend: string; replicas: { mode: string }[]; generation: number } | null = null;
-      while (Date.now() < deadline) {
-        try {
-          info = JSON.parse(await longhornLocal('volume', 'info', '--dir', dir, '-o', 'json'));
-          if (info && info.generation > before.generation) break;
-        } catch {
-          // the engine is restarting
-        }
-        await new Promise((r) => setTimeout(r, 200));
-      }
-      expect(info?.frontend).toBe(uri);
-      expect(info?.generation).toBeGreaterThan(before.generation);
-      expect(info?.replicas.map((r) => r.mode)).toEqual(['RW', 'RW']);
+      // While the engine restarts `volume info` fails: that counts as "not yet".
+      const info = await waitFor(
+        'the engine to come back with a newer generation',
+        async () => {
+          const now = JSON.parse(await longhornLocal('volume', 'info', '--dir', dir, '-o', 'json')) as {
+            frontend: string;
+            replicas: { mode: string }[];
+            generation: number;
+          };
+          return now.generation > before.generation && now;
+        },
+        { timeoutMs: 60_000, maxIntervalMs: 500 },
+      );
+      expect(info.frontend).toBe(uri);
+      expect(info.replicas.map((r) => r.mode)).toEqual(['RW', 'RW']);
     } finally {
       await longhornLocal('volume', 'down', '--dir', dir);
       rmSync(dir, { recursive: true, force: true });

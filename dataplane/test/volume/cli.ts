@@ -6,8 +6,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { ReplicaRow } from '../../src/cli/local-volume.js';
-import { parseReplicaAddress } from '../../src/engine/replica-address.js';
+import type { SnapshotView } from '../../src/engine/engine-client.js';
+import { parseReplicaAddress } from '../../src/net/replica-address.js';
 import { ReplicaClient } from '../../src/protocol/index.js';
+import { waitFor } from '../wait-for.js';
 
 const run = promisify(execFile);
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
@@ -55,12 +57,18 @@ export class LocalVolume {
     return JSON.parse(await this.cli('replicas', '-o', 'json')) as ReplicaRow[];
   }
 
+  /** The shared waitFor (../wait-for.ts) with the CLI's pace: a probe costs a process start. */
   async waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await check())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitFor(what, check, { timeoutMs, intervalMs: 100, maxIntervalMs: 500 });
+  }
+
+  /**
+   * Bytes allocated in the volume's head layer (as one RW replica reports it): grows while a
+   * client writes to fresh blocks, so tests can wait for I/O to have happened.
+   */
+  async headAllocated(): Promise<number> {
+    const chain = JSON.parse(await this.cli('snapshot', 'list', '-o', 'json')) as SnapshotView[];
+    return chain.find((l) => l.head)?.allocatedBytes ?? 0;
   }
 
   /** SHA-256 of a replica's merged view, read straight from its replica server. */

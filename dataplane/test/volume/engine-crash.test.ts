@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InstanceManagerClient } from '../../src/instance-manager/client.js';
+import { waitFor } from '../wait-for.js';
 import { LocalVolume, sh } from './cli.js';
 
 const MiB = 1 << 20;
@@ -36,7 +37,9 @@ describe('the engine killed with SIGKILL mid-write and started again on the same
     await sh('qemu-io', ['-f', 'raw', '-c', 'write -P 0x5a 0 4M', '-c', 'flush', uri]);
     // Replica 2 dies and misses everything after this point.
     await vol.cli('kill-replica', '--index', '2');
-    await vol.waitFor('replica 2 ejected', async () => (await vol.replicas())[2]!.mode === 'ERR');
+    await waitFor('replica 2 ejected', async () => (await vol.replicas())[2]!.mode === 'ERR', {
+      timeoutMs: 60_000,
+    });
     await sh('qemu-io', ['-f', 'raw', '-c', 'write -P 0x6b 8M 4M', '-c', 'flush', uri]);
 
     // Unflushed writes in flight while the engine is killed.
@@ -59,18 +62,21 @@ describe('the engine killed with SIGKILL mid-write and started again on the same
       '--time_based',
     ]);
     const writerDone = new Promise((r) => writer.on('close', r));
-    await new Promise((r) => setTimeout(r, 1500));
+    // fio is writing (the head grew past the 8 MiB written above); it goes on for 30 s.
+    await waitFor('fio to be writing', async () => (await vol.headAllocated()) >= 12 * MiB, {
+      timeoutMs: 60_000,
+    });
     process.kill(pid, 'SIGKILL');
     await writerDone;
 
     // The instance manager restarts the engine on the same ports and replicas.
-    await vol.waitFor(
+    await waitFor(
       'the engine to come back',
       async () => {
         const p = await enginePid(vol);
         return p > 0 && p !== pid;
       },
-      60_000,
+      { timeoutMs: 60_000 },
     );
     const rows = await vol.replicas();
     expect(rows[2]!.mode).toBe('ERR');

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../wait-for.js';
 import { LocalVolume, sh } from './cli.js';
 
 /**
@@ -24,7 +25,7 @@ describe('ext4 on a replicated volume through nbdfuse and a loop device', () => 
     mkdirSync(mnt);
     // nbdfuse stays in the foreground and writes its pid file once the FUSE mount serves.
     nbdfuse = spawn('nbdfuse', ['-P', pidFile, fuseDir, uri], { stdio: 'ignore' });
-    await vol.waitFor('nbdfuse to expose the volume', async () => existsSync(pidFile), 20_000);
+    await waitFor('nbdfuse to expose the volume', () => existsSync(pidFile), { timeoutMs: 20_000 });
     expect(existsSync(join(fuseDir, 'nbd'))).toBe(true);
     loop = (await sh('losetup', ['-f', '--show', '--direct-io=off', join(fuseDir, 'nbd')])).stdout.trim();
   }, 120_000);
