@@ -5,8 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { freePort, stopProcess } from '../src/cli/detached-process.js';
 import { startNode } from '../src/cli/local-volume.js';
-import { parseReplicaAddress } from '../src/engine/replica-address.js';
 import { InstanceManagerClient } from '../src/instance-manager/client.js';
+import { parseReplicaAddress } from '../src/net/replica-address.js';
 import { ReplicaServerAdmin } from '../src/protocol/index.js';
 import { fill } from './fio-runner.js';
 

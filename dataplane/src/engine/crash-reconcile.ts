@@ -1,6 +1,6 @@
 import type { Logger } from '../logging/logger.js';
+import type { ReplicaBackend } from '../replica/replica-backend.js';
 import { unionRanges } from './range-union.js';
-import type { ReplicaBackend } from './replica-backend.js';
 
 const PIECE = 4 * 1024 * 1024;
 

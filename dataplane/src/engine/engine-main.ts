@@ -17,14 +17,15 @@ import { parseArgs } from 'node:util';
 import { NbdServer } from '../frontend/nbd/index.js';
 import { componentLogger } from '../logging/logger.js';
 import { parseHostPort } from '../net/host-port.js';
+import { parseReplicaAddress, parseReplicaArg } from '../net/replica-address.js';
 import { announceReady, exitWithParent } from '../process/entry-point.js';
 import { ReplicaClient, ReplicaServer } from '../protocol/index.js';
 import { Replica } from '../replica/index.js';
+import type { ReplicaBackend } from '../replica/replica-backend.js';
+import { SyncAgent } from '../sync/sync-agent.js';
 import { Engine, type GenerationRecord, type ReplicaEndpoint } from './engine.js';
 import { type Frontend, serveEngine } from './engine-service.js';
 import { LocalReplicaBackend } from './local-backend.js';
-import { parseReplicaAddress, parseReplicaArg } from './replica-address.js';
-import type { ReplicaBackend } from './replica-backend.js';
 
 const { values } = parseArgs({
   options: {
@@ -154,6 +155,7 @@ async function openLocalReplica(): Promise<{ id: string; address: string; backen
     dataDir: dirname(dir),
     factory: { create: (d, o) => Replica.create(d, o), open: (d) => Replica.open(d) },
     logger: log,
+    controlOps: [new SyncAgent().controlOps],
   });
   server.addReplica(id, store, dir);
   const { host, port } = parseHostPort(values['local-listen'] ?? '127.0.0.1:0', '--local-listen');

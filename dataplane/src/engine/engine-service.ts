@@ -1,11 +1,11 @@
 import { BlockError } from '../block/block-error.js';
 import type { NbdServer } from '../frontend/nbd/index.js';
+import { parseReplicaAddress, type ReplicaTarget } from '../net/replica-address.js';
 import { ReplicaClient } from '../protocol/index.js';
 import type { LayerInfo } from '../replica/types.js';
 import { bindServer, grpc, loadService, unary } from '../rpc/grpc-proto.js';
 import { directRebuilder } from '../sync/direct-rebuild.js';
 import type { Engine } from './engine.js';
-import { parseReplicaAddress } from './replica-address.js';
 
 /** The frontend the engine process serves: started and stopped around reverts. */
 export interface Frontend {
@@ -13,6 +13,23 @@ export interface Frontend {
   start(): Promise<void>;
   stop(): Promise<void>;
   server(): NbdServer | null;
+}
+
+/** A replica address from a request; a malformed one is the caller's error (INVALID_ARGUMENT). */
+function replicaTarget(address: string): ReplicaTarget {
+  let target: ReplicaTarget;
+  try {
+    target = parseReplicaAddress(address);
+  } catch (err) {
+    throw new BlockError('EINVAL', (err as Error).message);
+  }
+  if ('path' in target && target.path === '') {
+    throw new BlockError(
+      'EINVAL',
+      `replica address ${JSON.stringify(address)}: expected HOST:PORT or unix:PATH`,
+    );
+  }
+  return target;
 }
 
 /** Serves the Engine gRPC service (engine.proto) for one engine on host:port. */
@@ -63,14 +80,22 @@ export async function serveEngine(
     replicaAdd: unary(
       async (req: { id: string; address: string; bandwidthLimit: number; background: boolean }) => {
         if (!req.id) throw new BlockError('EINVAL', 'replica id is required');
-        const target = parseReplicaAddress(req.address);
+        const target = replicaTarget(req.address);
         const client = await ReplicaClient.connect(target, req.id);
-        const done = engine.addReplica(
-          { id: req.id, address: req.address, backend: client },
-          // The new replica's server pulls the layers from the source's server itself (only
-          // differing pieces if it holds old copies); engine-side copy if it cannot.
-          directRebuilder({ bandwidthLimit: req.bandwidthLimit }),
-        );
+        const done = engine
+          .addReplica(
+            { id: req.id, address: req.address, backend: client },
+            // The new replica's server pulls the layers from the source's server itself (only
+            // differing pieces if it holds old copies); engine-side copy if it cannot.
+            directRebuilder({ bandwidthLimit: req.bandwidthLimit }),
+          )
+          .catch(async (err: unknown) => {
+            // A failed add never keeps the client: refused before it joined (a rebuild already
+            // runs, already a member, ...) nobody else would close it; ejected, it is closed
+            // already and this is a no-op.
+            await client.close();
+            throw err;
+          });
         if (req.background) done.catch(() => {});
         else await done;
         return volume();

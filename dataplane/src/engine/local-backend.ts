@@ -1,6 +1,6 @@
 import type { Replica } from '../replica/index.js';
+import type { ReplicaBackend } from '../replica/replica-backend.js';
 import type { ByteRange, LayerImport, LayerInfo, ReplicaInfo, SnapshotOptions } from '../replica/types.js';
-import type { ReplicaBackend } from './replica-backend.js';
 
 /**
  * The replica on the engine's own node, opened in the engine process: I/O reaches its files

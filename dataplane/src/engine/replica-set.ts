@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { BlockError } from '../block/block-error.js';
 import type { Logger } from '../logging/logger.js';
+import type { ReplicaBackend } from '../replica/replica-backend.js';
 import type { GenerationRecord } from './generation-choice.js';
-import type { ReplicaBackend } from './replica-backend.js';
 import type { ReplicaMode } from './replica-mode.js';
 import { isRequestError } from './request-errors.js';
 

@@ -1,4 +1,10 @@
-import type { ReplicaTarget } from '../protocol/index.js';
+/** Where a replica server listens: TCP or a Unix socket. */
+export type ReplicaTarget = { host: string; port: number } | { path: string };
+
+/** The address form `parseReplicaAddress` reads: "host:port" or "unix:/path/to.sock". */
+export function targetToString(target: ReplicaTarget): string {
+  return 'path' in target ? `unix:${target.path}` : `${target.host}:${target.port}`;
+}
 
 /** Parses "host:port" or "unix:/path/to.sock" into a replica server target. */
 export function parseReplicaAddress(address: string): ReplicaTarget {

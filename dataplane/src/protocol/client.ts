@@ -1,11 +1,12 @@
 import { EventEmitter } from 'node:events';
 import { BlockError } from '../block/block-error.js';
+import { type ReplicaTarget, targetToString } from '../net/replica-address.js';
 import type { ByteRange, LayerImport, LayerInfo, ReplicaInfo, SnapshotOptions } from '../replica/types.js';
 import { decodeJson, encodeJson, encodeLayerWritePrefix, MAX_DATA_LENGTH, MessageType } from './codec.js';
-import { type ReplicaTarget, RequestConnection, targetToString } from './request-connection.js';
-import type { SyncFromArgs, SyncStatus } from './sync-pull.js';
+import { RequestConnection } from './request-connection.js';
+import type { SyncFromArgs, SyncStatus } from './sync-ops.js';
 
-export type { ReplicaTarget } from './request-connection.js';
+export type { ReplicaTarget } from '../net/replica-address.js';
 
 export interface ReplicaClientOptions {
   /** TCP/Unix connections to open; requests spread over them (least loaded). Default 2. */
@@ -266,7 +267,7 @@ export class ReplicaClient extends EventEmitter<ReplicaClientEvents> {
     this.emit('disconnect', this.failure);
   }
 
-  // --- Replica-to-replica rebuild (sync-pull.ts) ---
+  // --- Replica-to-replica rebuild (the server's sync agent, sync/sync-agent.ts) ---
 
   /** Makes this replica pull layers from another replica server; returns once started. */
   async syncFrom(args: SyncFromArgs): Promise<void> {

@@ -8,14 +8,15 @@ import type {
   SnapshotOptions,
 } from '../replica/types.js';
 import { MAX_DATA_LENGTH } from './codec.js';
-import { cancelSyncAndAbortImport, startSync, syncProgress, syncSource } from './sync-pull.js';
 
 /**
  * The control operations a replica connection serves, as one table: op name -> handler taking
- * the store and the request's JSON args. Results are sent back as JSON.
+ * the store and the request's JSON args. Results are sent back as JSON. A server adds the tables
+ * its entry point gives it (ReplicaServerOptions.controlOps, e.g. the sync agent's).
  */
 type Args = Record<string, unknown>;
-type ControlHandler = (store: ReplicaStore, args: Args) => unknown;
+export type ControlHandler = (store: ReplicaStore, args: Args) => unknown;
+export type ControlOps = Readonly<Record<string, ControlHandler>>;
 
 function str(args: Args, key: string): string {
   const v = args[key];
@@ -90,7 +91,7 @@ async function layerChecksums(store: ReplicaStore, args: Args): Promise<string[]
   return out;
 }
 
-export const REPLICA_CONTROL_OPS: Readonly<Record<string, ControlHandler>> = {
+export const REPLICA_CONTROL_OPS: ControlOps = {
   info: (s) => s.info(),
   chain: (s) => s.chain(),
   snapshot: (s, a) => s.snapshot(str(a, 'name'), snapshotOpts(a)),
@@ -103,21 +104,27 @@ export const REPLICA_CONTROL_OPS: Readonly<Record<string, ControlHandler>> = {
   // Rebuild: building a chain from received layers (see LayerStore in replica/types.ts).
   importLayer: (s, a) => layerStore(s).importLayer(layerImport(a)),
   finishImport: (s) => layerStore(s).finishImport(),
-  // Also cancels a running syncFrom (its staged layers are dropped).
-  abortImport: (s) => cancelSyncAndAbortImport(s),
+  // A server with a sync agent replaces this with one that also cancels a running syncFrom.
+  abortImport: (s) => layerStore(s).abortImport(),
   layerChecksums,
-  // Replica-to-replica rebuild (sync-pull.ts): this replica pulls layers from another server.
-  syncFrom: (s, a) => startSync(s, a),
-  syncProgress: (s) => syncProgress(s),
-  syncSource: (s) => syncSource(s),
   // Write-intent tracking of the generation scheme.
   dirtyRanges: (s) => dirtyTracking(s).dirtyRanges(),
   markClean: (s) => dirtyTracking(s).markClean(),
 };
 
-/** Runs one control op from the table; unknown ops (or ops the store lacks) answer ENOTSUP. */
-export async function runControlOp(store: ReplicaStore, op: string, args: Args): Promise<unknown> {
-  const handler = Object.hasOwn(REPLICA_CONTROL_OPS, op) ? REPLICA_CONTROL_OPS[op] : undefined;
+/** The store's own ops with `extra` tables over them (a later table wins for an op name). */
+export function controlOpsWith(...extra: readonly ControlOps[]): ControlOps {
+  return Object.freeze(Object.assign(Object.create(null), REPLICA_CONTROL_OPS, ...extra));
+}
+
+/** Runs one control op from a table; unknown ops (or ops the store lacks) answer ENOTSUP. */
+export async function runControlOp(
+  ops: ControlOps,
+  store: ReplicaStore,
+  op: string,
+  args: Args,
+): Promise<unknown> {
+  const handler = Object.hasOwn(ops, op) ? ops[op] : undefined;
   if (!handler) throw new BlockError('ENOTSUP', `unknown control operation ${op}`);
   return await handler(store, args);
 }

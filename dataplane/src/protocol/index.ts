@@ -1,3 +1,4 @@
+export type { ReplicaTarget } from '../net/replica-address.js';
 export { ReplicaServerAdmin } from './admin-client.js';
 export { ReplicaClient, type ReplicaClientEvents, type ReplicaClientOptions } from './client.js';
 export {
@@ -9,6 +10,5 @@ export {
   ProtocolError,
 } from './codec.js';
 export { errorFromWire, ReplicaRemoteError } from './remote-error.js';
-export type { ReplicaTarget } from './request-connection.js';
 export { type ReplicaEntryInfo, ReplicaServer, type ReplicaServerOptions } from './server.js';
 export type { CreateReplicaOptions, ReplicaStoreFactory } from './store-factory.js';

@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { parseHostPort } from '../net/host-port.js';
 import { Replica } from '../replica/replica.js';
+import { SyncAgent } from '../sync/sync-agent.js';
 import { ReplicaServer } from './server.js';
 import type { ReplicaStoreFactory } from './store-factory.js';
 
@@ -39,7 +40,14 @@ async function main(): Promise<void> {
 
   const logger = pino({ level: process.env.LOG_LEVEL ?? 'info' }, pino.destination(2));
   await mkdir(dataDir, { recursive: true });
-  const server = new ReplicaServer({ dataDir, factory: replicaFactory, logger });
+  // The sync agent serves this server's replicas as rebuild targets (syncFrom).
+  const sync = new SyncAgent();
+  const server = new ReplicaServer({
+    dataDir,
+    factory: replicaFactory,
+    logger,
+    controlOps: [sync.controlOps],
+  });
 
   let stopping = false;
   const stop = (signal: string): void => {

@@ -1,17 +1,11 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { BlockError } from '../block/block-error.js';
 import { ioBuffers } from '../block/buffer-pool.js';
+import type { ReplicaTarget } from '../net/replica-address.js';
 import { decodeErrorPayload, FrameParser, MAX_DATA_LENGTH, MessageType, ProtocolError } from './codec.js';
 import { FrameReceiver } from './frame-receiver.js';
 import { FrameWriter } from './frame-writer.js';
 import { errorFromWire } from './remote-error.js';
-
-/** Where a replica server listens: TCP or a Unix socket. */
-export type ReplicaTarget = { host: string; port: number } | { path: string };
-
-export function targetToString(target: ReplicaTarget): string {
-  return 'path' in target ? `unix:${target.path}` : `${target.host}:${target.port}`;
-}
 
 interface Pending {
   resolve: (data: Buffer) => void;

@@ -14,7 +14,7 @@ import {
   MessageType,
   messageTypeName,
 } from './codec.js';
-import { runControlOp } from './control-ops.js';
+import { type ControlOps, controlOpsWith, runControlOp } from './control-ops.js';
 import { FrameReceiver } from './frame-receiver.js';
 import { FrameWriter } from './frame-writer.js';
 import { errorToWire } from './remote-error.js';
@@ -25,6 +25,11 @@ export interface ReplicaServerOptions {
   dataDir: string;
   factory: ReplicaStoreFactory;
   logger?: Logger;
+  /**
+   * Control ops beyond the store's own (control-ops.ts), from the entry point: e.g. the sync
+   * agent's (sync/sync-agent.ts). A later table wins for an op name.
+   */
+  controlOps?: readonly ControlOps[];
 }
 
 export interface ReplicaEntryInfo {
@@ -66,9 +71,12 @@ export class ReplicaServer {
   private closing = false;
   readonly dataDir: string;
   readonly log: Logger;
+  /** What a bound connection's Control frames run. */
+  readonly controlOps: ControlOps;
 
   constructor(private readonly opts: ReplicaServerOptions) {
     this.dataDir = resolvePath(opts.dataDir);
+    this.controlOps = controlOpsWith(...(opts.controlOps ?? []));
     this.log = (opts.logger ?? pino({ level: process.env.LOG_LEVEL ?? 'warn' }, pino.destination(2))).child({
       component: 'replica-server',
     });
@@ -458,7 +466,7 @@ class ServerConnection {
       this.replyError(seq, err, 0);
       return;
     }
-    runControlOp(store, op, args).then(
+    runControlOp(this.server.controlOps, store, op, args).then(
       (result) => this.respond(seq, encodeJson(result), 0),
       (err) => this.replyError(seq, err, 0),
     );

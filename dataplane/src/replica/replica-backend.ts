@@ -1,9 +1,10 @@
-import type { ByteRange, LayerImport, LayerInfo, ReplicaInfo, SnapshotOptions } from '../replica/types.js';
+import type { ByteRange, LayerImport, LayerInfo, ReplicaInfo, SnapshotOptions } from './types.js';
 
 /**
- * What the engine needs from one replica. The protocol's ReplicaClient satisfies it over the
- * network; a co-located replica could satisfy it directly. Kept structural so the engine does
- * not depend on how a replica is reached.
+ * What the engine and rebuild need from one replica, however it is reached: the protocol's
+ * ReplicaClient satisfies it over the network, engine/local-backend.ts for the replica opened
+ * in the engine's own process. Kept structural, beside the store it fronts, so neither the
+ * engine nor sync depends on how a replica is reached.
  */
 export interface ReplicaBackend {
   read(offset: number, length: number): Promise<Buffer>;

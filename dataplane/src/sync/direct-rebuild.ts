@@ -1,7 +1,7 @@
 import { BlockError } from '../block/block-error.js';
-import type { ReplicaBackend } from '../engine/replica-backend.js';
-import { type ReplicaTarget, targetToString } from '../protocol/request-connection.js';
-import type { SyncFromArgs, SyncStatus } from '../protocol/sync-pull.js';
+import { type ReplicaTarget, targetToString } from '../net/replica-address.js';
+import type { SyncFromArgs, SyncStatus } from '../protocol/sync-ops.js';
+import type { ReplicaBackend } from '../replica/replica-backend.js';
 import type { LayerInfo } from '../replica/types.js';
 import {
   layerMeta,
@@ -56,7 +56,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Rebuild by replica-to-replica transfer (Longhorn's sync agent): the engine asks the target
- * replica's server to pull the source's layers itself (`syncFrom`, see protocol/sync-pull.ts)
+ * replica's server to pull the source's layers itself (`syncFrom`, see sync-agent.ts)
  * and polls `syncProgress`; no rebuild data passes through the engine. The target may be a
  * returning replica holding old copies of the layers: only differing 2 MiB pieces are sent,
  * unchanged layers are skipped. Falls back to the engine-side copy (rebuild.ts) for targets

@@ -1,5 +1,5 @@
 import { BlockError } from '../block/block-error.js';
-import type { ReplicaBackend } from '../engine/replica-backend.js';
+import type { ReplicaBackend } from '../replica/replica-backend.js';
 import type { LayerImport, LayerInfo } from '../replica/types.js';
 import { type CopyPiece, planCopy, totalBytes } from './copy-plan.js';
 import { TokenBucket } from './token-bucket.js';

@@ -1,11 +1,13 @@
 import { randomUUID, webcrypto } from 'node:crypto';
 import { BlockError } from '../block/block-error.js';
-import { parseReplicaAddress } from '../engine/replica-address.js';
+import { parseReplicaAddress } from '../net/replica-address.js';
+import { ReplicaClient } from '../protocol/client.js';
+import type { ControlOps } from '../protocol/control-ops.js';
+import type { SyncFromArgs, SyncStatus } from '../protocol/sync-ops.js';
 import type { ByteRange, LayerImport, LayerInfo, LayerStore, ReplicaStore } from '../replica/types.js';
-import { COPY_CHUNK } from '../sync/copy-plan.js';
-import { compareRuns, planLayerDiff, rangeBytes, type Window } from '../sync/diff-plan.js';
-import { TokenBucket } from '../sync/token-bucket.js';
-import { ReplicaClient } from './client.js';
+import { COPY_CHUNK } from './copy-plan.js';
+import { compareRuns, planLayerDiff, rangeBytes, type Window } from './diff-plan.js';
+import { TokenBucket } from './token-bucket.js';
 
 /**
  * Replica-to-replica rebuild, the replica server's side (Longhorn's sync agent): the engine
@@ -21,65 +23,19 @@ import { ReplicaClient } from './client.js';
  * the target holds but the source no longer has. Any failure or cancellation drops the staged
  * layers, leaving the target as it was.
  *
- * Control ops (registered in control-ops.ts): `syncFrom` starts a job and returns at once;
- * `syncProgress` reports it (and renews its lease: a job nobody polls for `leaseMs` cancels
- * itself, so an engine that died does not leave a sync running); `abortImport` cancels a
- * running job and drops whatever is staged.
+ * Control ops (`controlOps`, which a server's entry point hands to its ReplicaServer):
+ * `syncFrom` starts a job and returns at once; `syncProgress` reports it (and renews its lease:
+ * a job nobody polls for `leaseMs` cancels itself, so an engine that died does not leave a sync
+ * running); `abortImport` cancels a running job and drops whatever is staged; `syncSource` lets
+ * a job read a source served by this same agent from its store directly.
  */
-
-export interface SyncFromArgs {
-  /** The source replica server: "host:port" or "unix:/path". */
-  source: string;
-  sourceReplicaId: string;
-  /** The source's layers to reproduce, oldest first, up to and including the join snapshot. */
-  layers: LayerImport[];
-  /** Bytes per second pulled from the source; 0 or absent = unlimited. */
-  bandwidthLimit?: number;
-  /** Piece size (default 2 MiB). */
-  chunkSize?: number;
-  /** Pieces in flight (default 4). */
-  workers?: number;
-  /** Cancel the job when nobody polled `syncProgress` for this long (default 30 s). */
-  leaseMs?: number;
-  /**
-   * Read through the socket even when the source replica lives in this same process (by
-   * default such a source's layers are read directly from its store: same bytes, no copies
-   * through the kernel's socket buffers).
-   */
-  viaSocket?: boolean;
-}
-
-export type SyncState = 'idle' | 'running' | 'done' | 'failed' | 'cancelled';
-
-export interface SyncStatus {
-  state: SyncState;
-  /** 'connect' | 'plan' (allocation and checksums) | 'copy' | 'commit' while running. */
-  phase: string;
-  source: string;
-  /** Data bytes of the source's layers: what the target ends up holding. */
-  bytesTotal: number;
-  /** Of bytesTotal, bytes in place on the target (pulled, reused or in skipped layers). */
-  bytesDone: number;
-  /** Bytes pulled over the network from the source. */
-  bytesFetched: number;
-  /** Bytes kept from the target's own old copy (checksums equal). */
-  bytesReused: number;
-  /** Bytes hashed on each side to find differences. */
-  bytesCompared: number;
-  /** Layers whose content and metadata already matched: left untouched. */
-  layersSkipped: string[];
-  /** Layers the target held that the source does not: deleted at commit. */
-  layersDropped: string[];
-  /** Milliseconds spent in each phase so far (where the time goes). */
-  phaseMs: Record<string, number>;
-  error?: string;
-  errorCode?: string;
-}
 
 type Store = ReplicaStore & LayerStore;
 
 interface Job {
   status: SyncStatus;
+  /** When the current phase began (performance.now()), for `phaseMs`. */
+  phaseStart: number;
   abort: AbortController;
   client: ReplicaClient | null;
   done: Promise<void>;
@@ -87,8 +43,6 @@ interface Job {
   leaseMs: number;
   timer: NodeJS.Timeout | null;
 }
-
-const jobs = new WeakMap<ReplicaStore, Job>();
 
 /**
  * Largest range of one layerChecksums request. The source's server hashes a request on its
@@ -99,45 +53,121 @@ const MAX_COMPARE_BYTES = 32 * 1024 * 1024;
 const COMPARE_IN_FLIGHT = 2;
 /** Local copy workers (old copy -> staged layer, no network). */
 const LOCAL_WORKERS = 2;
-
-/** Tells a job whether a source replica lives in its own process (see `syncSource`). */
-const PROCESS_TOKEN = randomUUID();
-/** Handles given out by `syncSource`, each used at most once; bounded (oldest dropped). */
-const localSources = new Map<string, WeakRef<ReplicaStore>>();
+/** Handles given out by `syncSource` and not yet used; bounded (oldest dropped). */
 const MAX_LOCAL_SOURCES = 64;
 
-/**
- * `syncSource`, asked on the SOURCE's connection by a job: a handle through which a job in
- * this same process (source and target on one replica server) reads the source's layers
- * from its store directly instead of through a socket to itself.
- */
-export function syncSource(store: ReplicaStore): { process: string; handle: string } {
-  layerStore(store);
-  const handle = randomUUID();
-  localSources.set(handle, new WeakRef(store));
-  if (localSources.size > MAX_LOCAL_SOURCES) localSources.delete(localSources.keys().next().value!);
-  return { process: PROCESS_TOKEN, handle };
-}
-
-/** The source: its store (same process; reads into the worker's buffer) or a client. */
+/** The source: its store (same agent; reads into the worker's buffer) or a client. */
 interface LayerReader {
   readLayer(name: string, offset: number, length: number, into?: Buffer): Promise<Buffer>;
 }
 
-/** The source's store when it lives in this process, else the client. */
-async function sourceReader(client: ReplicaClient, viaSocket: boolean): Promise<LayerReader> {
-  if (viaSocket) return client;
-  let reply: { process?: string; handle?: string };
-  try {
-    reply = (await client.control('syncSource')) as typeof reply;
-  } catch (err) {
-    if ((err as BlockError).code === 'ENOTSUP') return client; // an older server
-    throw err;
+/**
+ * One replica server's sync agent: the sync jobs of the replicas it serves (at most one per
+ * target replica) and their control ops. Each server's entry point makes one; servers given the
+ * same agent (say, two in one test process) read each other's sources directly.
+ */
+export class SyncAgent {
+  private readonly jobs = new WeakMap<ReplicaStore, Job>();
+  /** Tells a job whether a source replica is served by this agent (see `source`). */
+  private readonly token = randomUUID();
+  /** Handles given out by `source`, each used at most once. */
+  private readonly localSources = new Map<string, WeakRef<ReplicaStore>>();
+
+  /** The control ops this agent serves (`abortImport` replaces the plain store call). */
+  readonly controlOps: ControlOps = {
+    syncFrom: (s, a) => this.start(s, a),
+    syncProgress: (s) => this.progress(s),
+    syncSource: (s) => this.source(s),
+    // Also cancels a running syncFrom (its staged layers are dropped).
+    abortImport: (s) => this.cancelAndAbortImport(s),
+  };
+
+  /** `syncFrom`: starts pulling; answers at once. Refused while a job runs on this replica. */
+  start(store: ReplicaStore, rawArgs: Record<string, unknown>): { started: true } {
+    const target = layerStore(store);
+    const args = parseArgs(rawArgs);
+    const current = this.jobs.get(store);
+    if (current && current.status.state === 'running')
+      throw new BlockError('EPERM', `a sync from ${current.status.source} is already running`);
+    const job: Job = {
+      status: { ...idle(), state: 'running', phase: 'connect', source: args.source },
+      phaseStart: performance.now(),
+      abort: new AbortController(),
+      client: null,
+      done: Promise.resolve(),
+      lastPoll: Date.now(),
+      leaseMs: args.leaseMs ?? 30_000,
+      timer: null,
+    };
+    job.timer = setInterval(
+      () => {
+        if (Date.now() - job.lastPoll > job.leaseMs) {
+          cancel(job, new BlockError('EIO', `nobody polled the sync for ${job.leaseMs} ms`));
+        }
+      },
+      Math.min(1000, job.leaseMs),
+    );
+    job.timer.unref();
+    this.jobs.set(store, job);
+    job.done = runJob(job, target, args, (client) =>
+      this.sourceReader(client, args.viaSocket === true),
+    ).finally(() => {
+      if (job.timer) clearInterval(job.timer);
+    });
+    return { started: true };
   }
-  if (reply.process !== PROCESS_TOKEN || typeof reply.handle !== 'string') return client;
-  const store = localSources.get(reply.handle)?.deref();
-  localSources.delete(reply.handle);
-  return store ? layerStore(store) : client;
+
+  /** `syncProgress`: the running or last job's status (idle if none). Renews the job's lease. */
+  progress(store: ReplicaStore): SyncStatus {
+    const job = this.jobs.get(store);
+    if (!job) return idle();
+    job.lastPoll = Date.now();
+    return { ...job.status, layersSkipped: [...job.status.layersSkipped] };
+  }
+
+  /**
+   * `abortImport`: cancels a running job (waiting until it stopped and dropped its staged
+   * layers), then drops anything else staged. A job already committing finishes first.
+   */
+  async cancelAndAbortImport(store: ReplicaStore): Promise<void> {
+    const job = this.jobs.get(store);
+    if (job && job.status.state === 'running') {
+      cancel(job, new BlockError('EIO', 'cancelled'));
+      await job.done;
+    }
+    await layerStore(store).abortImport();
+  }
+
+  /**
+   * `syncSource`, asked on the SOURCE's connection by a job: a handle through which a job of
+   * this same agent (source and target on one replica server) reads the source's layers from
+   * its store directly instead of through a socket to itself. (`process` names the agent; the
+   * wire kept the field's first name.)
+   */
+  source(store: ReplicaStore): { process: string; handle: string } {
+    layerStore(store);
+    const handle = randomUUID();
+    this.localSources.set(handle, new WeakRef(store));
+    if (this.localSources.size > MAX_LOCAL_SOURCES)
+      this.localSources.delete(this.localSources.keys().next().value!);
+    return { process: this.token, handle };
+  }
+
+  /** The source's store when this agent serves it, else the client. */
+  private async sourceReader(client: ReplicaClient, viaSocket: boolean): Promise<LayerReader> {
+    if (viaSocket) return client;
+    let reply: { process?: string; handle?: string };
+    try {
+      reply = (await client.control('syncSource')) as typeof reply;
+    } catch (err) {
+      if ((err as BlockError).code === 'ENOTSUP') return client; // a server without the shortcut
+      throw err;
+    }
+    if (reply.process !== this.token || typeof reply.handle !== 'string') return client;
+    const store = this.localSources.get(reply.handle)?.deref();
+    this.localSources.delete(reply.handle);
+    return store ? layerStore(store) : client;
+  }
 }
 
 function idle(): SyncStatus {
@@ -202,70 +232,13 @@ function parseArgs(args: Record<string, unknown>): SyncFromArgs {
   };
 }
 
-/** `syncFrom`: starts pulling; answers at once. Refused while a job runs on this replica. */
-export function startSync(store: ReplicaStore, rawArgs: Record<string, unknown>): { started: true } {
-  const target = layerStore(store);
-  const args = parseArgs(rawArgs);
-  const current = jobs.get(store);
-  if (current && current.status.state === 'running')
-    throw new BlockError('EPERM', `a sync from ${current.status.source} is already running`);
-  const status: SyncStatus = { ...idle(), state: 'running', phase: 'connect', source: args.source };
-  phaseStart.set(status, performance.now());
-  const job: Job = {
-    status,
-    abort: new AbortController(),
-    client: null,
-    done: Promise.resolve(),
-    lastPoll: Date.now(),
-    leaseMs: args.leaseMs ?? 30_000,
-    timer: null,
-  };
-  job.timer = setInterval(
-    () => {
-      if (Date.now() - job.lastPoll > job.leaseMs) {
-        cancel(job, new BlockError('EIO', `nobody polled the sync for ${job.leaseMs} ms`));
-      }
-    },
-    Math.min(1000, job.leaseMs),
-  );
-  job.timer.unref();
-  jobs.set(store, job);
-  job.done = runJob(job, target, args).finally(() => {
-    if (job.timer) clearInterval(job.timer);
-  });
-  return { started: true };
-}
-
-const phaseStart = new WeakMap<SyncStatus, number>();
-
-function enterPhase(status: SyncStatus, phase: string): void {
+function enterPhase(job: Job, phase: string): void {
   const now = performance.now();
+  const { status } = job;
   const prev = status.phase;
-  if (prev)
-    status.phaseMs[prev] = Math.round((status.phaseMs[prev] ?? 0) + now - (phaseStart.get(status) ?? now));
+  if (prev) status.phaseMs[prev] = Math.round((status.phaseMs[prev] ?? 0) + now - job.phaseStart);
   status.phase = phase;
-  phaseStart.set(status, now);
-}
-
-/** `syncProgress`: the running or last job's status (idle if none). Renews the job's lease. */
-export function syncProgress(store: ReplicaStore): SyncStatus {
-  const job = jobs.get(store);
-  if (!job) return idle();
-  job.lastPoll = Date.now();
-  return { ...job.status, layersSkipped: [...job.status.layersSkipped] };
-}
-
-/**
- * `abortImport`: cancels a running job (waiting until it stopped and dropped its staged
- * layers), then drops anything else staged. A job already committing finishes first.
- */
-export async function cancelSyncAndAbortImport(store: ReplicaStore): Promise<void> {
-  const job = jobs.get(store);
-  if (job && job.status.state === 'running') {
-    cancel(job, new BlockError('EIO', 'cancelled'));
-    await job.done;
-  }
-  await layerStore(store).abortImport();
+  job.phaseStart = now;
 }
 
 function cancel(job: Job, reason: BlockError): void {
@@ -294,7 +267,12 @@ interface LayerPlan {
   reuse: Piece[];
 }
 
-async function runJob(job: Job, store: Store, args: SyncFromArgs): Promise<void> {
+async function runJob(
+  job: Job,
+  store: Store,
+  args: SyncFromArgs,
+  sourceReader: (client: ReplicaClient) => Promise<LayerReader>,
+): Promise<void> {
   const { status } = job;
   const signal = job.abort.signal;
   const chunk = args.chunkSize ?? COPY_CHUNK;
@@ -306,13 +284,13 @@ async function runJob(job: Job, store: Store, args: SyncFromArgs): Promise<void>
     job.client = client;
     if (signal.aborted) await client.close();
     checkAborted(signal);
-    enterPhase(status, 'plan');
+    enterPhase(job, 'plan');
 
     const info = store.info();
     if (client.helloInfo.size !== info.size) {
       throw new BlockError('EINVAL', `source size ${client.helloInfo.size} differs from ours ${info.size}`);
     }
-    const reader = await sourceReader(client, args.viaSocket === true);
+    const reader = await sourceReader(client);
     const own = new Map<string, LayerInfo>();
     for (const l of store.chain()) if (l.name !== info.headName) own.set(l.name, l);
     const wanted = new Set(args.layers.map((l) => l.name));
@@ -339,7 +317,7 @@ async function runJob(job: Job, store: Store, args: SyncFromArgs): Promise<void>
     const drop = [...own.keys()].filter((n) => !wanted.has(n));
     status.layersDropped = drop;
 
-    enterPhase(status, 'copy');
+    enterPhase(job, 'copy');
     for (const p of plans) {
       if (!p.stage) continue;
       checkAborted(signal);
@@ -369,11 +347,11 @@ async function runJob(job: Job, store: Store, args: SyncFromArgs): Promise<void>
     ]);
     checkAborted(signal);
 
-    enterPhase(status, 'commit');
+    enterPhase(job, 'commit');
     if (staged || drop.length > 0) await store.finishImport({ drop });
     staged = false;
     status.state = 'done';
-    enterPhase(status, '');
+    enterPhase(job, '');
   } catch (err) {
     const reason = signal.aborted ? (signal.reason as Error) : (err as Error);
     status.state = signal.aborted ? 'cancelled' : 'failed';

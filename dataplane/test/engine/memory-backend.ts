@@ -1,5 +1,5 @@
 import { BlockError } from '../../src/block/block-error.js';
-import type { ReplicaBackend } from '../../src/engine/replica-backend.js';
+import type { ReplicaBackend } from '../../src/replica/replica-backend.js';
 import type { ByteRange, LayerInfo, ReplicaInfo, SnapshotOptions } from '../../src/replica/types.js';
 
 /**

@@ -7,6 +7,7 @@ import { ReplicaClient } from '../../src/protocol/client.js';
 import { ReplicaServer } from '../../src/protocol/server.js';
 import type { ReplicaStoreFactory } from '../../src/protocol/store-factory.js';
 import { Replica } from '../../src/replica/replica.js';
+import { SyncAgent } from '../../src/sync/sync-agent.js';
 
 export const MiB = 1024 * 1024;
 
@@ -25,6 +26,11 @@ export interface Node {
 export class Cluster {
   readonly nodes: Node[] = [];
   private readonly clients: ReplicaClient[] = [];
+  /**
+   * One sync agent for every node's server: they share this process, so a job may read a
+   * source on another node from its store directly (the `viaSocket: false` shortcut).
+   */
+  private readonly sync = new SyncAgent();
   private constructor(readonly dir: string) {}
 
   static async create(): Promise<Cluster> {
@@ -34,7 +40,7 @@ export class Cluster {
   async node(): Promise<Node> {
     const i = this.nodes.length;
     const dataDir = join(this.dir, `node-${i}`);
-    const server = new ReplicaServer({ dataDir, factory });
+    const server = new ReplicaServer({ dataDir, factory, controlOps: [this.sync.controlOps] });
     const path = await server.listenUnix(join(this.dir, `rs-${i}.sock`));
     const node = { server, address: `unix:${path}`, dataDir };
     this.nodes.push(node);

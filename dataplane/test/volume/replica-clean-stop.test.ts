@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VolumeState } from '../../src/cli/local-volume.js';
-import { parseReplicaAddress } from '../../src/engine/replica-address.js';
 import { InstanceManagerClient } from '../../src/instance-manager/client.js';
+import { parseReplicaAddress } from '../../src/net/replica-address.js';
 import { ReplicaClient } from '../../src/protocol/index.js';
 import { LocalVolume } from './cli.js';
 
