@@ -292,6 +292,61 @@ describe.each(['tcp', 'unix'] as const)('client and server over %s', (kind) => {
     expect((await client.read(0, data.length)).equals(data)).toBe(true);
   });
 
+  it('refuses data frames before a Hello: the connection closes, nothing is read or written', async () => {
+    const client = await open(target, 'r1');
+    const data = randomBytes(64 * 1024);
+    await client.write(0, data);
+    const frame = (type: number, size: number, payload = Buffer.alloc(0)) =>
+      encodeFrame({ seq: 7, type, offset: 0, size, data: payload });
+    const cases: [string, Buffer[]][] = [
+      ['write', [frame(MessageType.Write, 4096, Buffer.alloc(4096, 0xee))]],
+      ['read', [frame(MessageType.Read, 4096)]],
+      ['unmap', [frame(MessageType.Unmap, 64 * 1024)]],
+      ['write-zeroes', [frame(MessageType.WriteZeroes, 64 * 1024)]],
+      ['flush', [frame(MessageType.Flush, 0)]],
+      ['control', [frame(MessageType.Control, 0, encodeJson({ op: 'snapshot', args: { name: 'x' } }))]],
+      ['read-layer', [frame(MessageType.ReadLayer, 4096, Buffer.from('volume-head-000.img'))]],
+      // A management connection (hello without a replica) is not bound to a replica either.
+      [
+        'write after a management hello',
+        [
+          encodeFrame({ seq: 1, type: MessageType.Hello, offset: 0, size: 0, data: encodeJson({}) }),
+          frame(MessageType.Write, 4096, Buffer.alloc(4096, 0xee)),
+        ],
+      ],
+    ];
+    for (const [what, frames] of cases) {
+      const sock = connect(
+        'path' in target ? { path: target.path } : { host: target.host, port: target.port },
+      );
+      sock.on('error', () => {});
+      const received: Buffer[] = [];
+      sock.on('data', (d: Buffer) => received.push(d));
+      let closed = false;
+      sock.on('close', () => {
+        closed = true;
+      });
+      for (const f of frames) sock.write(f);
+      await waitFor(`the server to close the connection that sent a ${what} before its hello`, () => closed);
+      // No answer, so no data left the replica.
+      const replies = Buffer.concat(received);
+      const types: number[] = [];
+      for (let pos = 0; pos + 26 <= replies.length; pos += 26 + replies.readUInt32LE(pos + 22)) {
+        types.push(replies.readUInt32LE(pos + 6));
+      }
+      // (The management hello's answer may or may not leave before the connection closes.)
+      const allowed = what.startsWith('write after') ? [[], [MessageType.Response]] : [[]];
+      expect(allowed, what).toContainEqual(types);
+    }
+    // The replica is untouched (no write, trim, zeroing or snapshot) and still serves.
+    expect((await client.read(0, data.length)).equals(data)).toBe(true);
+    expect((await client.chain()).map((l) => l.name)).not.toContain('x');
+    expect(client.closed).toBe(false);
+    expect(server.listReplicas().find((r) => r.id === 'r1')!.connections).toBe(2);
+    const other = await open(target, 'r1', 1);
+    expect((await other.read(0, 16)).equals(data.subarray(0, 16))).toBe(true);
+  });
+
   it('rejects pending requests promptly on close() and after a disconnect', async () => {
     const client = await open(target, 'mem');
     store.delay = () => 10_000;
