@@ -2,8 +2,8 @@ import { BlockError } from '../block/block-error.js';
 import { type ReplicaTarget, targetToString } from '../net/replica-address.js';
 import type { ReplicaInfo } from '../replica/types.js';
 import { decodeJson, encodeJson, MessageType } from './codec.js';
+import type { ReplicaEntryInfo } from './replica-registry.js';
 import { RequestConnection } from './request-connection.js';
-import type { ReplicaEntryInfo } from './server.js';
 import type { CreateReplicaOptions } from './store-factory.js';
 
 /**
