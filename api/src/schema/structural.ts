@@ -51,6 +51,8 @@ export function structuralProblems(schema: JSONSchemaProps, path = '$'): string[
   }
 
   for (const [name, child] of Object.entries(schema.properties ?? {})) {
+    // The API server fills in the root metadata schema itself and allows only `type: object`.
+    if (path === '$' && name === 'metadata' && isBareObject(child)) continue;
     problems.push(...structuralProblems(child, `${path}.${name}`));
   }
   if (schema.additionalProperties !== undefined) {
@@ -58,6 +60,10 @@ export function structuralProblems(schema: JSONSchemaProps, path = '$'): string[
   }
   if (schema.items !== undefined) problems.push(...structuralProblems(schema.items, `${path}[]`));
   return problems;
+}
+
+function isBareObject(schema: JSONSchemaProps): boolean {
+  return schema.type === 'object' && Object.keys(schema).length === 1;
 }
 
 function isNumeric(schema: JSONSchemaProps): boolean {
