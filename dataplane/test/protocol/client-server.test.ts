@@ -296,7 +296,7 @@ describe.each(['tcp', 'unix'] as const)('client and server over %s', (kind) => {
     const client = await open(target, 'r1');
     const data = randomBytes(64 * 1024);
     await client.write(0, data);
-    const frame = (type: number, size: number, payload = Buffer.alloc(0)) =>
+    const frame = (type: number, size: number, payload: Buffer = Buffer.alloc(0)) =>
       encodeFrame({ seq: 7, type, offset: 0, size, data: payload });
     const cases: [string, Buffer[]][] = [
       ['write', [frame(MessageType.Write, 4096, Buffer.alloc(4096, 0xee))]],
