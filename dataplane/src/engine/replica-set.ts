@@ -266,7 +266,10 @@ export class ReplicaSet extends EventEmitter {
     }
   }
 
+  /** Closes every connection; calls still waiting on a member (a rebuild's copy) settle at once. */
   async closeAll(): Promise<void> {
+    const stopped = new BlockError('ESHUTDOWN', `volume ${this.volume}: the engine stopped`);
+    for (const m of this.members) m.reject(stopped);
     await Promise.all(this.members.map((m) => m.backend.close().catch(() => {})));
   }
 

@@ -18,6 +18,8 @@ export class MemoryBackend implements ReplicaBackend {
   snapshots: string[] = [];
   /** Write-intent map: ranges written since the last markClean (tests may preset it). */
   dirty: { offset: number; length: number }[] = [];
+  /** Per-operation hooks awaited before the operation runs (e.g. to hold one op back). */
+  before = new Map<string, () => Promise<void>>();
   private hung: Array<(err: Error) => void> = [];
 
   constructor(size: number, generation = 0) {
@@ -31,6 +33,8 @@ export class MemoryBackend implements ReplicaBackend {
     if (this.closed) throw new BlockError('EIO', 'closed');
     if (this.failWith) throw this.failWith;
     if (this.hang) await new Promise<void>((_, reject) => this.hung.push(reject));
+    const hook = this.before.get(op);
+    if (hook) await hook();
   }
 
   async read(offset: number, length: number): Promise<Buffer> {
