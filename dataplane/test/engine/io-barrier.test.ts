@@ -63,6 +63,7 @@ describe('IoBarrier', () => {
     const closing = b.close(async () => {
       log.push('close');
     }, new Error('stopped'));
+    await settle();
     // I/O that arrived before the close is served between the two sections, then drained.
     const early = b.enter()!.then(() => {
       log.push('io');
