@@ -138,7 +138,7 @@ export interface ReconcileResult {
   requeueAfterMs?: number;
 }
 
-export type Reconcile = (key: string) => Promise<ReconcileResult | undefined | void>;
+export type Reconcile = (key: string) => Promise<ReconcileResult | undefined> | Promise<void>;
 
 /**
  * Run `workers` loops taking keys from the queue until it shuts down. A reconcile that throws
