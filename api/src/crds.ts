@@ -1,4 +1,5 @@
 /** Every longhorn.io/v1beta2 CustomResourceDefinition, built from the kinds' resource definitions. */
+import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { backupResource } from './backup.js';
 import { backupTargetResource } from './backup-target.js';
@@ -97,6 +98,9 @@ export function customResourceDefinition(resource: ResourceDefinition): CustomRe
 export function longhornCrds(): CustomResourceDefinition[] {
   return RESOURCE_DEFINITIONS.map(customResourceDefinition);
 }
+
+/** The committed CRD file, api/crds/longhorn-ts-crds.yaml (found from src/ and dist/ alike). */
+export const CRDS_YAML_PATH = fileURLToPath(new URL('../crds/longhorn-ts-crds.yaml', import.meta.url));
 
 const HEADER = [
   '# longhorn.io/v1beta2 CustomResourceDefinitions of longhorn-ts.',

@@ -5,10 +5,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { renderCrdsYaml } from './crds.js';
-
-/** The committed file, relative to this module (src/ or dist/ alike). */
-export const CRDS_YAML_PATH = fileURLToPath(new URL('../crds/longhorn-ts-crds.yaml', import.meta.url));
+import { CRDS_YAML_PATH, renderCrdsYaml } from './crds.js';
 
 export async function generateCrds(out: string = CRDS_YAML_PATH): Promise<string> {
   const path = resolve(out);

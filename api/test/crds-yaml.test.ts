@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { longhornCrds, renderCrdsYaml } from '../src/crds.js';
-import { CRDS_YAML_PATH, generateCrds } from '../src/generate-crds.js';
+import { CRDS_YAML_PATH, longhornCrds, renderCrdsYaml } from '../src/crds.js';
+import { generateCrds } from '../src/generate-crds.js';
 
 describe('api/crds/longhorn-ts-crds.yaml', () => {
   it('is what the code generates (regenerate: npx tsc -b api && node api/dist/generate-crds.js)', () => {
