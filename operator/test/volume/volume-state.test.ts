@@ -259,6 +259,23 @@ const rows: Row[] = [
     events: ['Attached'],
   },
   {
+    name: 'first attach of a new volume: its replicas become healthy',
+    volume: volume({ spec: { nodeID: 'a' }, status: { state: 'attaching' } }),
+    engine: runningEngine(allRW),
+    replicas: [
+      running('a', { healthyAt: '', lastHealthyAt: '' }),
+      running('b', { healthyAt: '', lastHealthyAt: '' }),
+      running('c', { healthyAt: '', lastHealthyAt: '' }),
+    ],
+    status: { state: 'attached', currentNodeID: 'a', robustness: 'healthy' },
+    actions: [
+      { kind: 'markReplicaHealthy', replica: 'r-a', at: NOW_ISO, first: true },
+      { kind: 'markReplicaHealthy', replica: 'r-b', at: NOW_ISO, first: true },
+      { kind: 'markReplicaHealthy', replica: 'r-c', at: NOW_ISO, first: true },
+    ],
+    events: ['Attached'],
+  },
+  {
     name: 'attaching with the frontend disabled needs no endpoint',
     volume: volume({ spec: { nodeID: 'a', disableFrontend: true }, status: { state: 'attaching' } }),
     engine: runningEngine(allRW, { endpoint: '' }),
