@@ -6,5 +6,7 @@ bash scripts/setup.sh
 # tsc -b (in setup) checks the sources; the suites and benchmarks are checked here.
 npx tsc -p dataplane/tsconfig.check.json
 npx tsc -p test/tsconfig.check.json
+npx tsc -p api/tsconfig.check.json
+npx tsc -p operator/tsconfig.check.json
 npx biome check .
 npx vitest run "$@"
