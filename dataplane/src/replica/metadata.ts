@@ -184,3 +184,22 @@ export async function readText(dir: string, file: string): Promise<string | null
     throw err;
   }
 }
+
+export function emptyHeadMeta(name: string, parent: string | null, size: number): LayerMeta {
+  return {
+    name,
+    parent,
+    removed: false,
+    userCreated: false,
+    created: new Date().toISOString(),
+    labels: {},
+    size,
+  };
+}
+
+/** Removes files of a replica directory (missing ones are fine) and makes that durable. */
+export async function removeFiles(dir: string, files: string[]): Promise<void> {
+  if (files.length === 0) return;
+  for (const f of files) await fs.rm(path.join(dir, f), { force: true });
+  await fsyncDir(dir);
+}

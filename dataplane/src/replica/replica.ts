@@ -2,53 +2,51 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { ioBuffers } from '../block/buffer-pool.js';
-import { BlockLocks } from './block-locks.js';
-import { readChain, readOwn } from './chain-read.js';
-import { chooseRegionSize, DirtyMap } from './dirty-map.js';
+import { readChain } from './chain-read.js';
+import { DirtyMap } from './dirty-map.js';
 import { ReplicaError } from './errors.js';
 import { ExtentSet } from './extent-set.js';
 import { fdatasync, pread, pwrite } from './file-io.js';
-import { fsext } from './fsext.js';
-import { IoGate } from './io-gate.js';
-import { closeLayer, createLayerFile, type Layer, openLayer, probeFilesystem, punchBlocks } from './layer.js';
+import { closeLayer, createLayerFile, type Layer, openLayer, punchBlocks } from './layer.js';
+import { ReplicaLayerStore } from './layer-store.js';
 import {
-  DIRTY_MAP,
-  FORMAT_VERSION,
-  fsyncDir,
+  emptyHeadMeta,
   headName,
-  importFile,
-  isOwnedFile,
   type LayerMeta,
   layerFile,
   metaFile,
-  parseLayerMeta,
-  parseReplicaMeta,
-  REPLICA_META,
   type ReplicaMeta,
-  readText,
+  removeFiles,
   wasRenamed,
   writeJsonAtomic,
 } from './metadata.js';
 import { planPurge } from './purge-plan.js';
+import {
+  type CreateOptions,
+  createReplicaFiles,
+  lockReplicaDir,
+  recoverReplicaFiles,
+} from './replica-open.js';
 import type {
   ByteRange,
   DirtyTracking,
-  FinishImportOptions,
-  LayerImport,
   LayerInfo,
-  LayerStore,
   ReplicaInfo,
   ReplicaStore,
   SnapshotOptions,
 } from './types.js';
-import { BLOCK_SIZE, checkBuffer, checkGeneration, checkName, checkRange, checkSize } from './validate.js';
+import {
+  BLOCK_SIZE,
+  checkBuffer,
+  checkCreated,
+  checkGeneration,
+  checkLabels,
+  checkName,
+  checkRange,
+  checkSize,
+} from './validate.js';
 
-export interface CreateOptions {
-  size: number;
-  /** Sector size the frontend advertises (512 or 4096); defaults to 512. */
-  sectorSize?: number;
-  generation?: number;
-}
+export type { CreateOptions } from './replica-open.js';
 
 /** Copy and zero-fill unit for purge and write-zeroes. */
 const COPY_CHUNK = 1 << 20;
@@ -59,101 +57,25 @@ const ZEROES = Buffer.alloc(COPY_CHUNK);
  * snapshot layers (see metadata.ts for the files). Block I/O goes to the head and reads
  * resolve through the head's chain using the in-memory extent indexes; structural changes
  * (snapshot, purge, revert, expand) run exclusively and commit by rewriting volume.meta.
+ *
+ * This file holds block I/O and the chain (`ReplicaStore`) and write-intent tracking; layer
+ * reads and imports (`LayerStore`) are layer-store.ts, the shared state and its rules
+ * replica-state.ts, creating and recovering the files replica-open.ts.
  */
-export class Replica implements ReplicaStore, LayerStore, DirtyTracking {
-  private readonly gate = new IoGate();
-  /** Tail of the queue of chain changes (see serialized()). */
-  private chainTail: Promise<unknown> = Promise.resolve();
-  private readonly locks = new BlockLocks();
-  /** Snapshot layers in creation order (never the head). */
-  private readonly snaps = new Map<string, Layer>();
-  private head!: Layer;
-  /** head, its parent, grandparent...: the layers a volume read resolves through. */
-  private chainFromHead: Layer[] = [];
-  private readonly staged = new Map<string, Layer>();
-  private dirtyMap!: DirtyMap;
-  private closed = false;
-  private readonly wasDirty: boolean;
-
-  private constructor(
-    readonly dir: string,
-    private meta: ReplicaMeta,
-    /** The directory's fd, holding the flock until close. */
-    private readonly lockFd: number,
-  ) {
-    this.wasDirty = meta.dirty;
+export class Replica extends ReplicaLayerStore implements ReplicaStore, DirtyTracking {
+  private constructor(dir: string, meta: ReplicaMeta, lockFd: number) {
+    super(dir, meta, lockFd);
   }
 
   // ---- create / open / close ----------------------------------------------------------------
 
   static async create(dir: string, opts: CreateOptions): Promise<Replica> {
-    checkSize(opts.size);
-    const sectorSize = opts.sectorSize ?? 512;
-    if (sectorSize !== 512 && sectorSize !== 4096) {
-      throw new ReplicaError('INVALID_ARGUMENT', `sector size ${sectorSize} is not 512 or 4096`);
-    }
-    const generation = opts.generation ?? 0;
-    checkGeneration(generation);
-    if ((await readText(dir, REPLICA_META).catch(() => null)) !== null) {
-      throw new ReplicaError('ALREADY_EXISTS', `${dir} already holds a replica`, { replica: dir });
-    }
-    await fsp.mkdir(dir, { recursive: true });
-    probeFilesystem(dir);
-    const head = headName(0);
-    const file = layerFile(head, true);
-    // Leftovers of an earlier create that died before its commit.
-    await fsp.rm(path.join(dir, file), { force: true });
-    fs.closeSync(createLayerFile(dir, file, opts.size));
-    const headMeta: LayerMeta = {
-      name: head,
-      parent: null,
-      removed: false,
-      userCreated: false,
-      created: new Date().toISOString(),
-      labels: {},
-      size: opts.size,
-    };
-    await writeJsonAtomic(dir, metaFile(file), headMeta);
-    await fsp.writeFile(path.join(dir, DIRTY_MAP), Buffer.alloc(0));
-    const meta: ReplicaMeta = {
-      version: FORMAT_VERSION,
-      size: opts.size,
-      sectorSize,
-      blockSize: BLOCK_SIZE,
-      head,
-      headSeq: 0,
-      snapshots: [],
-      generation,
-      dirty: false,
-      dirtyRegionSize: chooseRegionSize(opts.size),
-      pending: null,
-    };
-    // volume.meta last: it is what makes the directory a replica.
-    await writeJsonAtomic(dir, REPLICA_META, meta);
+    await createReplicaFiles(dir, opts);
     return Replica.open(dir);
   }
 
   static async open(dir: string): Promise<Replica> {
-    let st: fs.Stats;
-    try {
-      st = await fsp.stat(dir);
-    } catch {
-      throw new ReplicaError('NOT_A_REPLICA', `${dir} does not exist`, { replica: dir });
-    }
-    if (!st.isDirectory())
-      throw new ReplicaError('NOT_A_REPLICA', `${dir} is not a directory`, { replica: dir });
-    const text = await readText(dir, REPLICA_META);
-    if (text === null) {
-      throw new ReplicaError('NOT_A_REPLICA', `${dir} has no ${REPLICA_META}`, { replica: dir });
-    }
-    const meta = parseReplicaMeta(path.join(dir, REPLICA_META), text);
-    // One owner per directory: a second open (say, a replica server restarted while the old
-    // one still runs) would interleave writes and metadata commits.
-    const lockFd = fs.openSync(dir, 'r');
-    if (!fsext().tryLock(lockFd)) {
-      fs.closeSync(lockFd);
-      throw new ReplicaError('BUSY', `${dir} is already open`, { replica: dir });
-    }
+    const { meta, lockFd } = await lockReplicaDir(dir);
     try {
       return await Replica.openLocked(dir, meta, lockFd);
     } catch (err) {
@@ -163,18 +85,7 @@ export class Replica implements ReplicaStore, LayerStore, DirtyTracking {
   }
 
   private static async openLocked(dir: string, first: ReplicaMeta, lockFd: number): Promise<Replica> {
-    let meta = first;
-    if (meta.pending) meta = await rollForwardImport(dir, meta);
-
-    // Read and check every layer's metadata before touching anything on disk.
-    const metas = new Map<string, LayerMeta>();
-    for (const name of meta.snapshots) metas.set(name, await readLayerMeta(dir, name, false));
-    const headMeta = await readLayerMeta(dir, meta.head, true);
-    headMeta.size = meta.size; // the head always spans the volume (expand may have died mid-way)
-    checkTree(dir, metas, headMeta);
-
-    probeFilesystem(dir);
-    await sweepOrphans(dir, meta);
+    const { meta, metas, headMeta } = await recoverReplicaFiles(dir, first);
     const replica = new Replica(dir, meta, lockFd);
     try {
       for (const [name, m] of metas) replica.snaps.set(name, openLayer(dir, layerFile(name, false), m));
@@ -573,167 +484,6 @@ export class Replica implements ReplicaStore, LayerStore, DirtyTracking {
     return n;
   }
 
-  // ---- layer access for rebuild and backup ---------------------------------------------------
-
-  async readLayer(name: string, offset: number, length: number, into?: Buffer): Promise<Buffer> {
-    this.ensureOpen();
-    checkName(name);
-    checkRange(offset, length, this.meta.size);
-    if (into && into.length < length) {
-      throw new ReplicaError('INVALID_ARGUMENT', `buffer of ${into.length} bytes for a ${length}-byte read`);
-    }
-    const entering = this.enter();
-    if (entering) await entering;
-    try {
-      const out = into ? into.subarray(0, length) : Buffer.allocUnsafe(length);
-      await readOwn(this.layerByName(name), out, 0, offset, offset + length);
-      return out;
-    } finally {
-      this.gate.leave();
-    }
-  }
-
-  async readSnapshot(name: string, offset: number, length: number): Promise<Buffer> {
-    this.ensureOpen();
-    checkName(name);
-    checkRange(offset, length, this.meta.size);
-    const entering = this.enter();
-    if (entering) await entering;
-    try {
-      const chain: Layer[] = [];
-      for (let l: Layer | undefined = this.snapshotLayer(name); l; ) {
-        chain.push(l);
-        l = l.meta.parent === null ? undefined : this.snaps.get(l.meta.parent);
-      }
-      const out = Buffer.allocUnsafe(length);
-      await readChain(chain, out, 0, offset, offset + length);
-      return out;
-    } finally {
-      this.gate.leave();
-    }
-  }
-
-  async importLayer(meta: LayerImport): Promise<void> {
-    this.ensureOpen();
-    checkName(meta.name);
-    if (meta.parent !== null) checkName(meta.parent);
-    const size = meta.size ?? this.meta.size;
-    checkSize(size);
-    if (size > this.meta.size) {
-      throw new ReplicaError('OUT_OF_RANGE', `layer size ${size} exceeds the replica size ${this.meta.size}`);
-    }
-    if (meta.name === this.meta.head) {
-      throw new ReplicaError('INVALID_LAYER', 'the head cannot be imported', { layer: meta.name });
-    }
-    if (this.staged.has(meta.name)) {
-      throw new ReplicaError('IMPORT_INVALID', `layer ${meta.name} is already being imported`, {
-        layer: meta.name,
-      });
-    }
-    const layerMeta: LayerMeta = {
-      name: meta.name,
-      parent: meta.parent,
-      removed: meta.removed ?? false,
-      userCreated: meta.userCreated ?? false,
-      created: checkCreated(meta.created),
-      labels: checkLabels(meta.labels),
-      size,
-    };
-    const file = importFile(layerFile(meta.name, false));
-    await fsp.rm(path.join(this.dir, file), { force: true });
-    const fd = createLayerFile(this.dir, file, size);
-    this.staged.set(meta.name, { meta: layerMeta, file, fd, extents: new ExtentSet() });
-  }
-
-  async writeLayer(name: string, offset: number, data: Buffer): Promise<void> {
-    this.ensureOpen();
-    checkBuffer(data);
-    const layer = this.staged.get(name);
-    if (!layer) {
-      throw new ReplicaError('IMPORT_INVALID', `layer ${String(name)} is not being imported`, {
-        layer: name,
-      });
-    }
-    checkRange(offset, data.length, layer.meta.size, 'layer');
-    if (data.length === 0) return;
-    const entering = this.enter();
-    if (entering) await entering;
-    try {
-      if (this.staged.get(name) !== layer) {
-        throw new ReplicaError('IMPORT_INVALID', `import of ${name} was aborted`, { layer: name });
-      }
-      await pwrite(layer.fd, data, 0, data.length, offset);
-      layer.extents.add(Math.floor(offset / BLOCK_SIZE), Math.ceil((offset + data.length) / BLOCK_SIZE));
-    } finally {
-      this.gate.leave();
-    }
-  }
-
-  async finishImport(opts: FinishImportOptions = {}): Promise<void> {
-    this.ensureOpen();
-    const drop = [...new Set(opts.drop ?? [])];
-    for (const name of drop) checkName(name);
-    await this.chainChange(async () => {
-      if (this.staged.size === 0 && drop.length === 0) return;
-      for (const name of drop) {
-        this.snapshotLayer(name);
-        if (this.staged.has(name)) {
-          throw new ReplicaError('IMPORT_INVALID', `layer ${name} is both imported and dropped`, {
-            layer: name,
-          });
-        }
-      }
-      const metas = new Map<string, LayerMeta>();
-      for (const [name, l] of this.snaps) if (!drop.includes(name)) metas.set(name, l.meta);
-      for (const [name, l] of this.staged) metas.set(name, l.meta);
-      try {
-        checkTree(this.dir, metas, this.head.meta);
-      } catch (err) {
-        throw new ReplicaError('IMPORT_INVALID', (err as Error).message, {}, err);
-      }
-      const staged = [...this.staged.values()];
-      for (const l of staged) await fdatasync(l.fd);
-      const snapshots = this.meta.snapshots.filter((n) => !drop.includes(n));
-      for (const l of staged) if (!snapshots.includes(l.meta.name)) snapshots.push(l.meta.name);
-      // Intent first: from here a crash is rolled forward at open (staged data is durable).
-      // Dropped layers leave the snapshot list in the same write; their files are orphans
-      // from here (swept at open if we crash before removing them below).
-      await this.saveMeta({
-        ...this.meta,
-        snapshots: this.meta.snapshots.filter((n) => !drop.includes(n)),
-        pending: { op: 'import', layers: staged.map((l) => l.meta) },
-      });
-      for (const l of staged) {
-        const file = layerFile(l.meta.name, false);
-        await fsp.rename(path.join(this.dir, l.file), path.join(this.dir, file));
-        await writeJsonAtomic(this.dir, metaFile(file), l.meta);
-        const old = this.snaps.get(l.meta.name);
-        if (old) closeLayer(old);
-        this.snaps.set(l.meta.name, { ...l, file });
-      }
-      this.staged.clear();
-      await this.saveMeta({ ...this.meta, snapshots, pending: null });
-      const dropped: Layer[] = [];
-      for (const name of drop) {
-        const l = this.snaps.get(name);
-        if (!l) continue;
-        this.snaps.delete(name);
-        closeLayer(l);
-        dropped.push(l);
-      }
-      this.rebuildChain();
-      await removeFiles(
-        this.dir,
-        dropped.flatMap((l) => [l.file, metaFile(l.file)]),
-      );
-    });
-  }
-
-  async abortImport(): Promise<void> {
-    this.ensureOpen();
-    await this.chainChange(() => this.abortStaged());
-  }
-
   // ---- write-intent tracking -----------------------------------------------------------------
 
   dirtyRanges(): ByteRange[] {
@@ -750,43 +500,6 @@ export class Replica implements ReplicaStore, LayerStore, DirtyTracking {
   }
 
   // ---- internals -----------------------------------------------------------------------------
-
-  private ensureOpen(): void {
-    if (this.closed) throw new ReplicaError('CLOSED', `replica ${this.dir} is closed`, { replica: this.dir });
-  }
-
-  /**
-   * Enters the I/O gate. Synchronous (null) in the common case so the hot path pays no extra
-   * promise; a promise only while a structural change holds or awaits the gate.
-   */
-  private enter(): Promise<void> | null {
-    const wait = this.gate.enter();
-    if (!wait) return null;
-    return wait.then(() => {
-      if (this.closed) {
-        this.gate.leave();
-        this.ensureOpen();
-      }
-    });
-  }
-
-  /** Chain changes run one at a time (a purge's copy phase included), each exclusive of I/O. */
-  private chainChange<T>(fn: () => Promise<T>): Promise<T> {
-    return this.serialized(() => this.exclusive(fn));
-  }
-
-  private serialized<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.chainTail.then(fn, fn);
-    this.chainTail = run.catch(() => undefined);
-    return run;
-  }
-
-  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    return this.gate.exclusive(async () => {
-      this.ensureOpen();
-      return fn();
-    });
-  }
 
   /** Runs fn under the I/O gate with blocks [bs, be) locked against other writers. */
   private async withBlocks(bs: number, be: number, fn: () => Promise<void>): Promise<void> {
@@ -817,41 +530,6 @@ export class Replica implements ReplicaStore, LayerStore, DirtyTracking {
       await pwrite(layer.fd, ZEROES, 0, n, pos);
     }
     layer.extents.add(bs, be);
-  }
-
-  private rebuildChain(): void {
-    const chain: Layer[] = [this.head];
-    let parent = this.head.meta.parent;
-    while (parent !== null) {
-      const l = this.snaps.get(parent);
-      if (!l) break;
-      chain.push(l);
-      parent = l.meta.parent;
-    }
-    this.chainFromHead = chain;
-  }
-
-  private snapshotLayer(name: string): Layer {
-    const l = this.snaps.get(name);
-    if (l) return l;
-    if (name === this.meta.head) {
-      throw new ReplicaError('INVALID_LAYER', `${name} is the head, not a snapshot`, { layer: name });
-    }
-    throw new ReplicaError('SNAPSHOT_NOT_FOUND', `no snapshot ${name}`, { layer: name });
-  }
-
-  private layerByName(name: string): Layer {
-    return name === this.meta.head ? this.head : this.snapshotLayer(name);
-  }
-
-  private async saveMeta(next: ReplicaMeta): Promise<void> {
-    try {
-      await writeJsonAtomic(this.dir, REPLICA_META, next);
-    } catch (err) {
-      if (wasRenamed(err)) this.meta = next; // committed, only the directory fsync failed
-      throw err;
-    }
-    this.meta = next;
   }
 
   /** Before the first write-intent bit of a session is persisted: mark the replica dirty. */
@@ -928,107 +606,6 @@ export class Replica implements ReplicaStore, LayerStore, DirtyTracking {
       for (let i = 0; i < hits.length; i += 2) punchBlocks(layer, hits[i]!, hits[i + 1]!);
     }
   }
-
-  private async abortStaged(): Promise<void> {
-    const staged = [...this.staged.values()];
-    this.staged.clear();
-    for (const l of staged) closeLayer(l);
-    await removeFiles(
-      this.dir,
-      staged.map((l) => l.file),
-    );
-  }
-}
-
-// ---- helpers for open ------------------------------------------------------------------------
-
-function emptyHeadMeta(name: string, parent: string | null, size: number): LayerMeta {
-  return {
-    name,
-    parent,
-    removed: false,
-    userCreated: false,
-    created: new Date().toISOString(),
-    labels: {},
-    size,
-  };
-}
-
-async function readLayerMeta(dir: string, name: string, isHead: boolean): Promise<LayerMeta> {
-  const file = layerFile(name, isHead);
-  const where = path.join(dir, metaFile(file));
-  const text = await readText(dir, metaFile(file));
-  if (text === null) throw new ReplicaError('CORRUPT_METADATA', `${where} is missing`, { file: where });
-  const meta = parseLayerMeta(where, text);
-  if (meta.name !== name) {
-    throw new ReplicaError('CORRUPT_METADATA', `${where} names layer ${meta.name}, expected ${name}`, {
-      file: where,
-    });
-  }
-  try {
-    await fsp.access(path.join(dir, file));
-  } catch {
-    throw new ReplicaError('CORRUPT_METADATA', `layer file ${path.join(dir, file)} is missing`, {
-      file: path.join(dir, file),
-    });
-  }
-  return meta;
-}
-
-/** Every parent exists and no parent chain loops. */
-function checkTree(dir: string, snaps: Map<string, LayerMeta>, head: LayerMeta): void {
-  for (const m of [...snaps.values(), head]) {
-    let steps = 0;
-    for (let p = m.parent; p !== null; p = snaps.get(p)!.parent) {
-      if (!snaps.has(p)) {
-        throw new ReplicaError('CORRUPT_METADATA', `${dir}: layer ${m.name} has a missing ancestor ${p}`, {
-          layer: m.name,
-        });
-      }
-      if (++steps > snaps.size) {
-        throw new ReplicaError('CORRUPT_METADATA', `${dir}: layer ${m.name} has a parent cycle`, {
-          layer: m.name,
-        });
-      }
-    }
-  }
-}
-
-/** Deletes our files that volume.meta does not reference (leftovers of interrupted changes). */
-async function sweepOrphans(dir: string, meta: ReplicaMeta): Promise<void> {
-  const keep = new Set<string>();
-  for (const f of [layerFile(meta.head, true), ...meta.snapshots.map((s) => layerFile(s, false))]) {
-    keep.add(f);
-    keep.add(metaFile(f));
-  }
-  const gone = (await fsp.readdir(dir)).filter(
-    (f) => (isOwnedFile(f) && !keep.has(f)) || f.startsWith('volume.probe.'),
-  );
-  gone.push(`${REPLICA_META}.tmp`);
-  await removeFiles(dir, gone);
-}
-
-async function rollForwardImport(dir: string, meta: ReplicaMeta): Promise<ReplicaMeta> {
-  const snapshots = [...meta.snapshots];
-  for (const l of meta.pending?.layers ?? []) {
-    const file = layerFile(l.name, false);
-    try {
-      await fsp.rename(path.join(dir, importFile(file)), path.join(dir, file));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; // already renamed
-    }
-    await writeJsonAtomic(dir, metaFile(file), l);
-    if (!snapshots.includes(l.name)) snapshots.push(l.name);
-  }
-  const next = { ...meta, snapshots, pending: null };
-  await writeJsonAtomic(dir, REPLICA_META, next);
-  return next;
-}
-
-async function removeFiles(dir: string, files: string[]): Promise<void> {
-  if (files.length === 0) return;
-  for (const f of files) await fsp.rm(path.join(dir, f), { force: true });
-  await fsyncDir(dir);
 }
 
 function toByteRanges(set: ExtentSet, size: number): ByteRange[] {
@@ -1039,25 +616,4 @@ function toByteRanges(set: ExtentSet, size: number): ByteRange[] {
     out.push({ offset, length: Math.min(e * BLOCK_SIZE, size) - offset });
   }
   return out;
-}
-
-function checkLabels(labels: unknown): Record<string, string> {
-  if (labels === undefined) return {};
-  if (
-    typeof labels !== 'object' ||
-    labels === null ||
-    Array.isArray(labels) ||
-    !Object.values(labels).every((v) => typeof v === 'string')
-  ) {
-    throw new ReplicaError('INVALID_ARGUMENT', 'labels must map strings to strings');
-  }
-  return { ...(labels as Record<string, string>) };
-}
-
-function checkCreated(created: unknown): string {
-  if (created === undefined) return new Date().toISOString();
-  if (typeof created !== 'string' || Number.isNaN(Date.parse(created))) {
-    throw new ReplicaError('INVALID_ARGUMENT', `created ${String(created)} is not an ISO-8601 time`);
-  }
-  return created;
 }

@@ -62,3 +62,24 @@ export function checkName(name: unknown): asserts name is string {
     });
   }
 }
+
+export function checkLabels(labels: unknown): Record<string, string> {
+  if (labels === undefined) return {};
+  if (
+    typeof labels !== 'object' ||
+    labels === null ||
+    Array.isArray(labels) ||
+    !Object.values(labels).every((v) => typeof v === 'string')
+  ) {
+    throw new ReplicaError('INVALID_ARGUMENT', 'labels must map strings to strings');
+  }
+  return { ...(labels as Record<string, string>) };
+}
+
+export function checkCreated(created: unknown): string {
+  if (created === undefined) return new Date().toISOString();
+  if (typeof created !== 'string' || Number.isNaN(Date.parse(created))) {
+    throw new ReplicaError('INVALID_ARGUMENT', `created ${String(created)} is not an ISO-8601 time`);
+  }
+  return created;
+}
