@@ -92,10 +92,15 @@ function startFio(uri: string, seconds: number): Fio {
 }
 
 /** Runs qemu-io with these commands on one connection; resolves with its exit code and output. */
-function qemuIo(uri: string, commands: string[]): Promise<FioResult> {
+function qemuIo(
+  uri: string,
+  commands: string[],
+  onStart?: (child: ChildProcess) => void,
+): Promise<FioResult> {
   const child = spawn('qemu-io', ['-f', 'raw', ...commands.flatMap((c) => ['-c', c]), uri], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  onStart?.(child);
   let out = '';
   child.stdout.on('data', (d) => {
     out += d;
@@ -129,14 +134,17 @@ class Zeroer {
   readonly failures: string[] = [];
   private readonly state = new Map<number, RangeState>();
   private stopping = false;
+  private current: ChildProcess | null = null;
   private readonly done: Promise<void>;
 
   constructor(private readonly uri: string) {
     this.done = this.loop();
   }
 
-  async stop(): Promise<void> {
+  /** Ends the loop after the batch in flight; `now` kills that batch (cleanup after a failure). */
+  async stop(now = false): Promise<void> {
     this.stopping = true;
+    if (now) this.current?.kill('SIGKILL');
     await this.done;
   }
 
@@ -169,7 +177,12 @@ class Zeroer {
         commands.push(...this.reads(i, s));
         next.set(i, s);
       }
-      this.check(`batch ${b}`, await qemuIo(this.uri, commands));
+      const result = await qemuIo(this.uri, commands, (child) => {
+        this.current = child;
+      });
+      this.current = null;
+      if (this.stopping && result.code === null) return; // killed by stop(true)
+      this.check(`batch ${b}`, result);
       for (const [i, s] of next) this.state.set(i, s);
       this.batches++;
     }
@@ -204,9 +217,12 @@ describe('a volume under fio and WRITE_ZEROES load loses replicas and rebuilds t
   }, 120_000);
 
   afterAll(async () => {
-    fio?.child.kill('SIGKILL');
-    await zeroer?.stop();
-    await vol.down();
+    try {
+      fio?.child.kill('SIGKILL');
+      await zeroer?.stop(true);
+    } finally {
+      await vol.down();
+    }
   }, 120_000);
 
   it('keeps serving with zero verify errors through two kills and two rebuilds, writes, trims and zeroing mixed', async () => {
