@@ -1,23 +1,10 @@
-/**
- * Codes a replica answers when the request itself is wrong (a missing snapshot, a bad name, a
- * shrink): the replica is healthy and must not be ejected for them. Every other failure (I/O
- * errors, lost connections, corrupt metadata, unknown codes) counts against the replica.
- */
-const REQUEST_ERROR_CODES: ReadonlySet<string> = new Set([
-  'EINVAL',
-  'EPERM',
-  'ENOTSUP',
-  'INVALID_ARGUMENT',
-  'OUT_OF_RANGE',
-  'INVALID_NAME',
-  'SNAPSHOT_NOT_FOUND',
-  'SNAPSHOT_EXISTS',
-  'INVALID_LAYER',
-  'SHRINK_NOT_ALLOWED',
-  'INVALID_SIZE',
-]);
+import { errorCodeOf, IS_REQUEST_ERROR } from '../block/error-codes.js';
 
+/**
+ * True when a replica refused the request itself (see IS_REQUEST_ERROR): the replica is healthy
+ * and must not be ejected. Unknown codes count against the replica.
+ */
 export function isRequestError(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && REQUEST_ERROR_CODES.has(code);
+  const code = errorCodeOf(err);
+  return code !== undefined && IS_REQUEST_ERROR[code];
 }

@@ -59,7 +59,9 @@ export class ProcessSupervisor {
     const existing = this.procs.get(name);
     if (existing && existing.state !== 'stopped' && existing.state !== 'error') {
       if (existing.kind === kind && sameArgs(existing.args, args)) return this.snapshot(existing);
-      throw Object.assign(new Error(`process ${name} exists with other arguments`), { code: 'EEXIST' });
+      throw Object.assign(new Error(`process ${name} exists with other arguments`), {
+        code: 'ALREADY_EXISTS',
+      });
     }
     const managed: Managed = {
       name,

@@ -229,7 +229,10 @@ export class ServerConnection {
     }
     const entry = typeof replicaId === 'string' ? this.server.registry.get(replicaId) : undefined;
     if (!entry) {
-      this.replyError(seq, errorCodeWithMessage('ENOENT', `no replica ${String(replicaId)} on this server`));
+      this.replyError(
+        seq,
+        errorCodeWithMessage('NOT_FOUND', `no replica ${String(replicaId)} on this server`),
+      );
       return;
     }
     this.binding = Binding.Replica;

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { BlockError } from '../block/block-error.js';
+import { type ErrorCode, errorCodeOf, isErrorCode } from '../block/error-codes.js';
 
 /** The folder of .proto files, found the same way from src/ (tsx) and dist/ (compiled). */
 const PROTO_DIR = fileURLToPath(new URL('../../proto/', import.meta.url));
@@ -22,46 +22,62 @@ export function loadService(file: string, service: string): grpc.ServiceClientCo
   return node as grpc.ServiceClientConstructor;
 }
 
-/** The one place where data-plane errors become gRPC status codes. */
+/**
+ * The one place where data-plane errors become gRPC status codes: one row per code (a new code
+ * without a row does not compile). Errors without one of our codes are INTERNAL.
+ */
+const GRPC_STATUS = {
+  EIO: grpc.status.UNAVAILABLE,
+  EINVAL: grpc.status.INVALID_ARGUMENT,
+  ENOSPC: grpc.status.RESOURCE_EXHAUSTED,
+  EPERM: grpc.status.FAILED_PRECONDITION,
+  ENOTSUP: grpc.status.UNIMPLEMENTED,
+  ESHUTDOWN: grpc.status.UNAVAILABLE,
+  INVALID_ARGUMENT: grpc.status.INVALID_ARGUMENT,
+  OUT_OF_RANGE: grpc.status.OUT_OF_RANGE,
+  INVALID_NAME: grpc.status.INVALID_ARGUMENT,
+  SNAPSHOT_NOT_FOUND: grpc.status.NOT_FOUND,
+  SNAPSHOT_EXISTS: grpc.status.ALREADY_EXISTS,
+  INVALID_LAYER: grpc.status.FAILED_PRECONDITION,
+  SHRINK_NOT_ALLOWED: grpc.status.INVALID_ARGUMENT,
+  INVALID_SIZE: grpc.status.INVALID_ARGUMENT,
+  NOT_A_REPLICA: grpc.status.FAILED_PRECONDITION,
+  UNSUPPORTED_FILESYSTEM: grpc.status.FAILED_PRECONDITION,
+  BUSY: grpc.status.ABORTED,
+  ALREADY_EXISTS: grpc.status.ALREADY_EXISTS,
+  CORRUPT_METADATA: grpc.status.DATA_LOSS,
+  IMPORT_INVALID: grpc.status.FAILED_PRECONDITION,
+  CLOSED: grpc.status.UNAVAILABLE,
+  NOT_FOUND: grpc.status.NOT_FOUND,
+} as const satisfies Record<ErrorCode, grpc.status>;
+
 export function toGrpcError(err: unknown): grpc.ServiceError {
   const message = err instanceof Error ? err.message : String(err);
-  let code = grpc.status.INTERNAL;
-  const errCode = (err as { code?: unknown })?.code;
-  if (err instanceof BlockError || typeof errCode === 'string') {
-    switch (errCode) {
-      case 'EINVAL':
-        code = grpc.status.INVALID_ARGUMENT;
-        break;
-      case 'ENOENT':
-      case 'NOT_FOUND':
-        code = grpc.status.NOT_FOUND;
-        break;
-      case 'EEXIST':
-      case 'ALREADY_EXISTS':
-        code = grpc.status.ALREADY_EXISTS;
-        break;
-      case 'EPERM':
-      case 'EBUSY':
-        code = grpc.status.FAILED_PRECONDITION;
-        break;
-      case 'ENOSPC':
-        code = grpc.status.RESOURCE_EXHAUSTED;
-        break;
-      case 'EIO':
-      case 'ESHUTDOWN':
-        code = grpc.status.UNAVAILABLE;
-        break;
-      default: {
-        const c = String(errCode);
-        if (c.endsWith('NOT_FOUND')) code = grpc.status.NOT_FOUND;
-        else if (c.endsWith('EXISTS')) code = grpc.status.ALREADY_EXISTS;
-        else if (c.startsWith('INVALID') || c === 'OUT_OF_RANGE' || c === 'SHRINK_NOT_ALLOWED') {
-          code = grpc.status.INVALID_ARGUMENT;
-        } else if (/^[A-Z_]+$/.test(c)) code = grpc.status.FAILED_PRECONDITION;
-      }
-    }
+  const code = errorCodeOf(err);
+  const status = code ? GRPC_STATUS[code] : grpc.status.INTERNAL;
+  const metadata = new grpc.Metadata();
+  if (code) metadata.set(CODE_METADATA, code);
+  return Object.assign(new Error(message), { code: status, details: message, metadata });
+}
+
+/** Carries the data-plane code beside the gRPC status, so clients keep the code that was sent. */
+const CODE_METADATA = 'x-longhorn-code';
+
+/** A failed call: `code` is the data-plane code the server sent (if any), `status` the gRPC one. */
+export class RemoteCallError extends Error {
+  readonly code: ErrorCode | undefined;
+  readonly status: grpc.status;
+  constructor(message: string, status: grpc.status, code: ErrorCode | undefined) {
+    super(message);
+    this.name = 'RemoteCallError';
+    this.status = status;
+    this.code = code;
   }
-  return Object.assign(new Error(message), { code, details: message, metadata: new grpc.Metadata() });
+}
+
+function fromServiceError(err: grpc.ServiceError): RemoteCallError {
+  const sent = err.metadata?.get(CODE_METADATA)[0];
+  return new RemoteCallError(err.details || err.message, err.code, isErrorCode(sent) ? sent : undefined);
 }
 
 /** Wraps an async handler: one edge where results and errors become gRPC callbacks. */
@@ -90,7 +106,7 @@ export function callUnary<Res>(
       return;
     }
     fn.call(client, req, { deadline: Date.now() + deadlineMs }, (err: grpc.ServiceError | null, res: Res) =>
-      err ? reject(new Error(err.details || err.message)) : resolve(res),
+      err ? reject(fromServiceError(err)) : resolve(res),
     );
   });
 }

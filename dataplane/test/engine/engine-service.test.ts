@@ -420,7 +420,7 @@ describe('Engine gRPC service', () => {
     await expectStatus(call('snapshotRevert', { name: 'a/b' }), grpc.status.INVALID_ARGUMENT, /is invalid/);
     await expectStatus(
       call('snapshotRevert', { name: 'gone' }),
-      grpc.status.INVALID_ARGUMENT,
+      grpc.status.FAILED_PRECONDITION,
       /marked removed/,
     );
     await call('snapshotRevert', { name: 's1' });

@@ -416,7 +416,7 @@ describe('management', () => {
       await b.write(0, Buffer.alloc(4096, 2));
       expect((await a.read(0, 1))[0]).toBe(1);
       expect((await b.read(0, 1))[0]).toBe(2);
-      await expect(open(target, 'c')).rejects.toMatchObject({ code: 'ENOENT' });
+      await expect(open(target, 'c')).rejects.toMatchObject({ code: 'NOT_FOUND' });
 
       const lost: string[] = [];
       a.on('disconnect', () => lost.push('a'));

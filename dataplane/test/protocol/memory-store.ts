@@ -127,7 +127,8 @@ export class MemoryStore implements ReplicaStore {
 
   async revert(name: string, created?: string): Promise<void> {
     const idx = this.layers.findIndex((l) => l.info.name === name);
-    if (idx < 0 || idx === this.layers.length - 1) throw codeError('ENOENT', `no snapshot ${name}`);
+    if (idx < 0 || idx === this.layers.length - 1)
+      throw codeError('SNAPSHOT_NOT_FOUND', `no snapshot ${name}`);
     this.layers = this.layers.slice(0, idx + 1);
     const head = this.newLayer(`head-r${Date.now()}`, name);
     if (created) head.info.created = created;
@@ -173,7 +174,7 @@ export class MemoryStore implements ReplicaStore {
 
   private find(name: string): Layer {
     const l = this.layers.find((x) => x.info.name === name);
-    if (!l) throw codeError('ENOENT', `no layer ${name}`);
+    if (!l) throw codeError('SNAPSHOT_NOT_FOUND', `no layer ${name}`);
     return l;
   }
 

@@ -1,4 +1,4 @@
-import { BlockError, type BlockErrorCode } from '../../block/block-error.js';
+import { type ErrorCode, errorCodeOf } from '../../block/error-codes.js';
 import {
   NBD_EINVAL,
   NBD_EIO,
@@ -11,29 +11,49 @@ import {
 } from './constants.js';
 
 /**
- * The one place where a failure of the device becomes an NBD errno. BlockError codes map one
- * to one; Node system errors (a plain-file device lets fs errors through) map by their code,
- * with EDQUOT and EFBIG as ENOSPC as the spec asks; anything else is EIO.
+ * The one place where a failure of the device becomes an NBD errno: every data-plane code has
+ * a row (a new code without one does not compile). Node system errors (a plain-file device lets
+ * fs errors through) map by their code, with EDQUOT and EFBIG as ENOSPC as the spec asks;
+ * anything else is EIO.
  */
-const BY_CODE: Readonly<Record<string, number>> = {
-  EPERM: NBD_EPERM,
-  EACCES: NBD_EPERM,
-  EROFS: NBD_EPERM,
+const BY_CODE = {
   EIO: NBD_EIO,
-  ENOMEM: NBD_ENOMEM,
   EINVAL: NBD_EINVAL,
   ENOSPC: NBD_ENOSPC,
+  EPERM: NBD_EPERM,
+  ENOTSUP: NBD_ENOTSUP,
+  ESHUTDOWN: NBD_ESHUTDOWN,
+  INVALID_ARGUMENT: NBD_EINVAL,
+  OUT_OF_RANGE: NBD_EINVAL,
+  INVALID_NAME: NBD_EINVAL,
+  SNAPSHOT_NOT_FOUND: NBD_EINVAL,
+  SNAPSHOT_EXISTS: NBD_EINVAL,
+  INVALID_LAYER: NBD_EINVAL,
+  SHRINK_NOT_ALLOWED: NBD_EINVAL,
+  INVALID_SIZE: NBD_EINVAL,
+  NOT_A_REPLICA: NBD_EIO,
+  UNSUPPORTED_FILESYSTEM: NBD_ENOTSUP,
+  BUSY: NBD_EIO,
+  ALREADY_EXISTS: NBD_EINVAL,
+  CORRUPT_METADATA: NBD_EIO,
+  IMPORT_INVALID: NBD_EINVAL,
+  CLOSED: NBD_ESHUTDOWN,
+  NOT_FOUND: NBD_EINVAL,
+} as const satisfies Record<ErrorCode, number>;
+
+const BY_SYSTEM_CODE: Readonly<Record<string, number>> = {
+  EACCES: NBD_EPERM,
+  EROFS: NBD_EPERM,
+  ENOMEM: NBD_ENOMEM,
   EDQUOT: NBD_ENOSPC,
   EFBIG: NBD_ENOSPC,
   EOVERFLOW: NBD_EOVERFLOW,
-  ENOTSUP: NBD_ENOTSUP,
   EOPNOTSUPP: NBD_ENOTSUP,
-  ESHUTDOWN: NBD_ESHUTDOWN,
-} satisfies Record<BlockErrorCode, number> & Record<string, number>;
+};
 
 export function nbdErrnoOf(err: unknown): number {
-  if (err instanceof BlockError) return BY_CODE[err.code] ?? NBD_EIO;
-  const code = (err as { code?: unknown } | null)?.code;
-  if (typeof code === 'string') return BY_CODE[code] ?? NBD_EIO;
-  return NBD_EIO;
+  const code = errorCodeOf(err);
+  if (code) return BY_CODE[code];
+  const other = (err as { code?: unknown } | null)?.code;
+  return (typeof other === 'string' && BY_SYSTEM_CODE[other]) || NBD_EIO;
 }
