@@ -112,9 +112,11 @@ describe('engine failures', () => {
     const t0 = performance.now();
     await e.write(0, Buffer.alloc(512, 1), false);
     const took = performance.now() - t0;
-    expect(e.status()[1]!.mode).toBe('ERR');
+    // Ejected, not before its timeout, while the replica that answered stays RW (a wall-clock
+    // upper bound would only measure the machine's load).
+    expect(e.status().map((s) => s.mode)).toEqual(['RW', 'ERR']);
+    expect(e.status()[1]!.error).toMatch(/timed out after \d+ ms/);
     expect(took).toBeGreaterThanOrEqual(190);
-    expect(took).toBeLessThan(1500);
   });
 
   it('gives every replica twice the timeout when none answered, then fails', async () => {
