@@ -52,7 +52,17 @@ describe.skipIf(skip)('longhorn-local cluster up / down', () => {
       }),
     );
     const t0 = Date.now();
-    const { stdout } = await longhornLocal(['cluster', 'up', '--dir', dir, '--nodes', '2', '--apply', crd]);
+    const { stdout } = await longhornLocal([
+      'cluster',
+      'up',
+      '--dir',
+      dir,
+      '--nodes',
+      '2',
+      '--apply',
+      crd,
+      '--no-longhorn',
+    ]);
     process.stdout.write(`[cluster-cli.test] cluster up took ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
     const kubeconfig = stdout.trimEnd().split('\n').at(-1)!;
     expect(kubeconfig).toBe(join(dir, 'kubeconfig'));

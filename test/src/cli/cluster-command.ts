@@ -2,24 +2,31 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Cluster, ClusterAlreadyRunningError, liveProcesses, stopClusterInDir } from '../harness/cluster.js';
+import { Cluster, ClusterAlreadyRunningError, currentRecords, stopClusterInDir } from '../harness/cluster.js';
 import { readClusterState } from '../harness/cluster-state.js';
 import { probeOk } from '../harness/http-probe.js';
-import { takeOverSignals } from '../harness/managed-process.js';
+import { listDataPlaneProcesses } from '../harness/longhorn-system.js';
+import { groupAlive, takeOverSignals } from '../harness/managed-process.js';
+import { tour } from './tour.js';
 
 const USAGE = `usage:
-  longhorn-local cluster up --dir DIR [--nodes N] [--apply PATH]...   start in the background;
-                                                   prints the kubeconfig path last
+  longhorn-local cluster up --dir DIR [--nodes N] [--apply PATH]... [--no-longhorn]
+                                                   start in the background; prints the
+                                                   kubeconfig path last
   longhorn-local cluster down --dir DIR            stop everything started for DIR
-  longhorn-local cluster run [--dir DIR] [--nodes N] [--apply PATH]...  start in the foreground;
-                                                   Ctrl-C tears it down
-  longhorn-local cluster status --dir DIR          what runs for DIR
---apply: manifest files or directories applied once the API answers (e.g. CRDs).`;
+  longhorn-local cluster run [--dir DIR] [--nodes N] [--apply PATH]... [--no-longhorn]
+                                                   start in the foreground; Ctrl-C tears it down
+  longhorn-local cluster status --dir DIR          what runs for DIR, per node
+  longhorn-local cluster tour --dir DIR [--once]   the README's tour on a running cluster: a
+                                                   Volume, a ticket, NBD I/O, a Snapshot
+--apply: manifest files or directories applied once the API answers (e.g. CRDs).
+--no-longhorn: a bare control plane (no CRDs, no instance managers, no operators).`;
 
 interface Flags {
   dir?: string;
   nodes: number;
   apply: string[];
+  longhorn: boolean;
 }
 
 function parse(args: string[]): Flags {
@@ -29,13 +36,14 @@ function parse(args: string[]): Flags {
       dir: { type: 'string' },
       nodes: { type: 'string' },
       apply: { type: 'string', multiple: true },
+      'no-longhorn': { type: 'boolean', default: false },
     },
     strict: true,
   });
   const nodes = values.nodes === undefined ? 3 : Number(values.nodes);
   if (!Number.isInteger(nodes) || nodes < 1)
     throw new Error(`--nodes must be a positive integer, not ${values.nodes}`);
-  return { dir: values.dir, nodes, apply: values.apply ?? [] };
+  return { dir: values.dir, nodes, apply: values.apply ?? [], longhorn: !values['no-longhorn'] };
 }
 
 function requireDir(flags: Flags, command: string): string {
@@ -45,7 +53,7 @@ function requireDir(flags: Flags, command: string): string {
 
 async function apiAnswers(dir: string): Promise<string | undefined> {
   const state = await readClusterState(dir);
-  if (!state?.ready || liveProcesses(state).length < state.processes.length) return undefined;
+  if (!state?.ready || !currentRecords(state).every((p) => groupAlive(p.pgid))) return undefined;
   const pki = join(dir, 'pki');
   try {
     await probeOk(`${state.apiServer}/readyz`, {
@@ -73,11 +81,10 @@ async function up(flags: Flags): Promise<number> {
       dir,
       nodes: flags.nodes,
       manifests: flags.apply,
+      longhorn: flags.longhorn,
       outliveParent: true,
     });
-    console.log(
-      `cluster up in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${flags.nodes} node${flags.nodes === 1 ? '' : 's'}, API ${cluster.apiServer}`,
-    );
+    console.log(upLine(flags, cluster, t0));
     console.log(`logs: ${join(dir, 'logs')}; stop with: longhorn-local cluster down --dir ${dir}`);
     console.log(cluster.kubeconfig);
     return 0;
@@ -114,11 +121,51 @@ async function status(flags: Flags): Promise<number> {
     console.log(`no cluster in ${dir}`);
     return 1;
   }
-  const live = new Set(liveProcesses(state).map((p) => p.pid));
-  for (const p of state.processes)
-    console.log(`${live.has(p.pid) ? 'running' : 'stopped'}\t${p.pid}\t${p.name}`);
+  const records = currentRecords(state);
+  const alive = new Map(records.map((p) => [p.name, groupAlive(p.pgid)]));
+  const line = (p: { pid: number; name: string }, shown: string, extra = '') =>
+    `${alive.get(p.name) ? 'running' : 'stopped'}\t${p.pid}\t${shown}${extra ? `\t${extra}` : ''}`;
+  console.log('control plane:');
+  for (const p of records.filter((r) => !r.name.includes('/'))) console.log(`  ${line(p, p.name)}`);
+  for (const spec of state.nodes) {
+    console.log(`${spec.name} (${spec.address}, ${spec.zone}):`);
+    const longhorn = state.longhorn?.[spec.name];
+    for (const p of records.filter((r) => r.name.startsWith(`${spec.name}/`))) {
+      const role = p.name.slice(spec.name.length + 1);
+      const extra =
+        role === 'instance-manager' && longhorn
+          ? `gRPC ${longhorn.instanceManager}`
+          : role === 'operator' && longhorn?.metrics
+            ? `metrics http://${longhorn.metrics}/metrics`
+            : '';
+      console.log(`  ${line(p, role, extra)}`);
+    }
+    if (longhorn && alive.get(`${spec.name}/instance-manager`))
+      console.log(await dataPlaneLines(longhorn.instanceManager));
+  }
   console.log(state.kubeconfig);
-  return live.size === state.processes.length && state.ready ? 0 : 1;
+  return state.ready && [...alive.values()].every(Boolean) ? 0 : 1;
+}
+
+/** The data-plane processes an instance manager runs, one line each, indented under it. */
+async function dataPlaneLines(address: string): Promise<string> {
+  try {
+    const processes = await listDataPlaneProcesses(address);
+    if (processes.length === 0) return '    (no data-plane processes)';
+    return processes
+      .map(
+        (p) =>
+          `    ${p.state}\t${p.pid}\t${p.kind} ${p.name}${p.restarts > 0 ? `\trestarts ${p.restarts}` : ''}${p.error ? `\t${p.error}` : ''}`,
+      )
+      .join('\n');
+  } catch (err) {
+    return `    (instance manager at ${address} did not answer: ${(err as Error).message})`;
+  }
+}
+
+function upLine(flags: Flags, cluster: Cluster, t0: number): string {
+  const what = flags.longhorn ? ', longhorn-ts on every node' : '';
+  return `cluster up in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${flags.nodes} node${flags.nodes === 1 ? '' : 's'}${what}, API ${cluster.apiServer}`;
 }
 
 async function run(flags: Flags): Promise<number> {
@@ -141,10 +188,13 @@ async function run(flags: Flags): Promise<number> {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   });
-  cluster = await Cluster.start({ dir, nodes: flags.nodes, manifests: flags.apply });
-  console.log(
-    `cluster up in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${flags.nodes} node${flags.nodes === 1 ? '' : 's'}, API ${cluster.apiServer}`,
-  );
+  cluster = await Cluster.start({
+    dir,
+    nodes: flags.nodes,
+    manifests: flags.apply,
+    longhorn: flags.longhorn,
+  });
+  console.log(upLine(flags, cluster, t0));
   console.log(`logs: ${join(dir, 'logs')}; Ctrl-C stops it`);
   console.log(cluster.kubeconfig);
   await stopped;
@@ -159,6 +209,7 @@ export async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return command ? 0 : 2;
   }
+  if (command === 'tour') return tour(rest);
   const flags = parse(rest);
   switch (command) {
     case 'up':

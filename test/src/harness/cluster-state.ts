@@ -1,5 +1,6 @@
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { LonghornNodeRecord } from './longhorn-node.js';
 import type { ProcessRecord } from './managed-process.js';
 import type { NodeSpec } from './node-specs.js';
 
@@ -18,6 +19,8 @@ export interface ClusterState {
   ports: Record<string, number>;
   /** In start order; stopped in reverse. */
   processes: ProcessRecord[];
+  /** Per node, where its longhorn-ts processes answer (absent for a bare control plane). */
+  longhorn?: Record<string, LonghornNodeRecord>;
 }
 
 export function stateFile(dir: string): string {

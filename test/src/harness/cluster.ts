@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createClusterPki } from './certificates.js';
@@ -16,6 +17,9 @@ import { writeKubeconfig } from './kubeconfig.js';
 import { Kubectl } from './kubectl.js';
 import { startKwok } from './kwok.js';
 import { harnessLogger } from './logging.js';
+import { installLonghornApi } from './longhorn-api.js';
+import { checkLonghornEntries } from './longhorn-node.js';
+import { LonghornSystem } from './longhorn-system.js';
 import { groupAlive, type ManagedProcess, type ProcessRecord, stopGroup } from './managed-process.js';
 import { defaultNodeSpecs, type NodeSpec, nodeManifest } from './node-specs.js';
 import { freePorts, releasePort } from './ports.js';
@@ -33,6 +37,11 @@ export interface ClusterOptions {
   controllerManagerArgs?: string[];
   /** Manifest files or directories applied (in order) once the API answers, e.g. CRDs. */
   manifests?: string[];
+  /**
+   * longhorn-ts on top (default false: a bare control plane): the namespace longhorn-system,
+   * the CRDs, and on every node an instance manager and an operator (operator/dist/main.js).
+   */
+  longhorn?: boolean;
   /** The processes outlive this Node.js process (the `cluster up` CLI). */
   outliveParent?: boolean;
   /** Deadline for the whole start. */
@@ -46,6 +55,16 @@ export class ClusterAlreadyRunningError extends Error {
       `a cluster is already running in ${dir} (stop it with \`longhorn-local cluster down --dir ${dir}\`)`,
     );
   }
+}
+
+/**
+ * The newest record of each process name: a node process restarted (an operator killed and
+ * started again) leaves its earlier record behind, which is history, not a missing process.
+ */
+export function currentRecords(state: Pick<ClusterState, 'processes'>): ProcessRecord[] {
+  const latest = new Map<string, ProcessRecord>();
+  for (const p of state.processes) latest.set(p.name, p);
+  return [...latest.values()];
 }
 
 /** Process records of `state` whose group still has a live process. */
@@ -62,6 +81,7 @@ const log = harnessLogger('cluster');
 export class Cluster {
   readonly kubectl: Kubectl;
   private readonly simulatedNodes = new Map<string, SimulatedNode>();
+  private longhornSystem: LonghornSystem | undefined;
   private stopped = false;
   // State writes are serialised: components start concurrently and each one is recorded.
   private writes: Promise<void> = Promise.resolve();
@@ -114,14 +134,34 @@ export class Cluster {
     return node;
   }
 
+  /** longhorn-ts on this cluster's nodes (started with `longhorn: true`). */
+  get longhorn(): LonghornSystem {
+    if (!this.longhornSystem) throw new Error(`the cluster in ${this.dir} was started without longhorn-ts`);
+    return this.longhornSystem;
+  }
+
   /** Every process started for this cluster, as recorded in DIR/cluster.json. */
   processRecords(): ProcessRecord[] {
     return [...this.state.processes];
   }
 
-  /** Log files of every component and node process. */
+  /**
+   * Log files of every component and node process, and of the data-plane processes the
+   * instance managers run (DIR/nodes/<node>/logs/).
+   */
   logFiles(): { name: string; path: string }[] {
-    return this.state.processes.map((p) => ({ name: p.name, path: p.logFile }));
+    const files = this.state.processes.map((p) => ({ name: p.name, path: p.logFile }));
+    for (const node of this.nodes) {
+      const logDir = join(node.dataDir, 'logs');
+      let entries: string[] = [];
+      try {
+        entries = readdirSync(logDir).filter((f) => f.endsWith('.log'));
+      } catch {
+        continue; // no instance manager ran there
+      }
+      for (const f of entries.sort()) files.push({ name: `${node.name}/${f}`, path: join(logDir, f) });
+    }
+    return files;
   }
 
   /** The last `lines` lines of every log, for a failing test's report. */
@@ -136,6 +176,8 @@ export class Cluster {
     const outliveParent = options.outliveParent ?? false;
     const previous = await readClusterState(dir);
     if (previous && liveProcesses(previous).length > 0) throw new ClusterAlreadyRunningError(dir);
+    // Before anything starts: a missing build is a one-line error, not a half-started cluster.
+    if (options.longhorn) checkLonghornEntries();
 
     const logDir = join(dir, 'logs');
     const runDir = join(dir, 'run');
@@ -235,6 +277,7 @@ export class Cluster {
         (async () => {
           for (const path of options.manifests ?? []) await cluster.kubectl.applyFile(resolve(path));
         })(),
+        options.longhorn ? installLonghornApi(cluster.kubectl, remaining()) : undefined,
       ]);
       await Promise.all([
         cluster.kubectl.waitForCondition('nodes', 'Ready', { all: true, timeoutMs: remaining() }),
@@ -247,6 +290,19 @@ export class Cluster {
           },
         ),
       ]);
+      if (options.longhorn) {
+        cluster.longhornSystem = await LonghornSystem.start({
+          kubectl: cluster.kubectl,
+          nodes: cluster.nodes,
+          apiInstalled: true,
+          timeoutMs: remaining(),
+          onRecord: (node, record) => {
+            state.longhorn = { ...state.longhorn, [node]: record };
+            return cluster.saveState();
+          },
+        });
+        log.debug({ ms: Date.now() - t0 }, 'longhorn-ts ready');
+      }
       state.ready = true;
       await cluster.saveState();
       log.info({ ms: Date.now() - t0, dir }, 'cluster ready');

@@ -1,4 +1,5 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { binaryPath } from './binaries.js';
 import { waitFor } from './wait.js';
 
@@ -22,6 +23,12 @@ export interface KubeObject {
 
 export interface KubeList<T = KubeObject> {
   items: T[];
+}
+
+/** A running `kubectl get -w`: every value it printed, in order. */
+export interface FieldWatch {
+  readonly values: readonly string[];
+  stop(): void;
 }
 
 export interface RunOptions {
@@ -138,7 +145,7 @@ export class Kubectl {
    * server, bounded by a deadline.
    */
   async waitForCondition(
-    target: string,
+    target: string | string[],
     condition: string,
     options: { namespace?: string; timeoutMs?: number; all?: boolean; selector?: string } = {},
   ): Promise<string> {
@@ -146,10 +153,42 @@ export class Kubectl {
     const forArg = /^(condition|jsonpath|delete|create)/.test(condition)
       ? condition
       : `condition=${condition}`;
-    const args = ['wait', target, `--for=${forArg}`, `--timeout=${Math.ceil(timeoutMs / 1000)}s`];
+    const args = [
+      'wait',
+      ...(Array.isArray(target) ? target : [target]),
+      `--for=${forArg}`,
+      `--timeout=${Math.ceil(timeoutMs / 1000)}s`,
+    ];
     if (options.namespace) args.push('-n', options.namespace);
     if (options.all) args.push('--all');
     if (options.selector) args.push('-l', options.selector);
     return this.run(args, { timeoutMs: timeoutMs + 10_000 });
+  }
+
+  /**
+   * `kubectl get RESOURCE NAME -w -o jsonpath=...`: records the field's value at the start and at
+   * every change the server sends, so a state that lasts less than a poll interval is still seen.
+   */
+  watchField(resource: string, name: string, jsonpath: string, namespace?: string): FieldWatch {
+    const args = [
+      '--kubeconfig',
+      this.kubeconfig,
+      'get',
+      resource,
+      name,
+      '-w',
+      '-o',
+      `jsonpath=${jsonpath}{"\n"}`,
+    ];
+    if (namespace) args.push('-n', namespace);
+    const child = spawn(this.binary, args, { stdio: ['ignore', 'pipe', 'ignore'] });
+    const values: string[] = [];
+    createInterface({ input: child.stdout }).on('line', (line) => values.push(line));
+    return {
+      values,
+      stop: () => {
+        child.kill('SIGTERM');
+      },
+    };
   }
 }

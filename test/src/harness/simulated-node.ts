@@ -63,6 +63,11 @@ export class SimulatedNode {
     };
   }
 
+  /** The log file of this node's process `name` (appended to across restarts). */
+  logFile(name: string): string {
+    return join(this.options.logDir, `${this.name}-${name}.log`);
+  }
+
   async start(proc: NodeProcessSpec): Promise<ManagedProcess> {
     const started = ManagedProcess.start({
       name: `${this.name}/${proc.name}`,
@@ -70,7 +75,7 @@ export class SimulatedNode {
       args: proc.args,
       env: { ...this.env(), ...proc.env },
       cwd: this.options.dataDir,
-      logFile: join(this.options.logDir, `${this.name}-${proc.name}.log`),
+      logFile: this.logFile(proc.name),
       outliveParent: this.options.outliveParent ?? false,
     });
     this.procs.push(started);

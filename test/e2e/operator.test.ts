@@ -1,0 +1,403 @@
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import {
+  type InstanceManager,
+  isTicketSatisfied,
+  type Node as LonghornNodeCr,
+  NAMESPACE,
+  type Setting,
+  type Volume,
+} from '@longhorn-ts/api';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { Cluster, stopAbandonedClusters } from '../src/harness/cluster.js';
+import { loopDevicesUnder, mountsUnder } from '../src/harness/host-cleanup.js';
+import type { KubeObject } from '../src/harness/kubectl.js';
+import { type DataPlaneProcess, listDataPlaneProcesses } from '../src/harness/longhorn-system.js';
+import {
+  applyYaml,
+  attachByTicket,
+  condition,
+  enginesOf,
+  getAttachment,
+  getVolume,
+  isAttachedHealthy,
+  LH,
+  removeTicket,
+  replicasOf,
+  snapshotsOf,
+  snapshotYaml,
+  volumeYaml,
+  waitForEndpoint,
+  waitForVolume,
+} from '../src/harness/longhorn-volumes.js';
+import { groupAlive } from '../src/harness/managed-process.js';
+import { waitFor } from '../src/harness/wait.js';
+
+const skip = process.env.LONGHORN_TS_SKIP_K8S === '1';
+const exec = promisify(execFile);
+const SIZE = '67108864'; // 64 MiB
+const DATA_BYTES = 8 << 20;
+
+/** Running (non-zombie) processes whose command line mentions `text`. */
+function processesMentioning(text: string): number[] {
+  return readdirSync('/proc')
+    .filter((e) => /^\d+$/.test(e))
+    .filter((pid) => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) return false;
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(text);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+function sha256(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** Data-plane processes of an instance manager that belong to `volume` (by name or arguments). */
+function processesOf(processes: DataPlaneProcess[], volume: string): DataPlaneProcess[] {
+  return processes.filter((p) => p.name.includes(volume) || p.args.some((a) => a.includes(volume)));
+}
+
+describe.skipIf(skip)('longhorn-ts on 3 nodes in 3 zones: the operator drives the data plane', () => {
+  let dir: string;
+  let work: string;
+  let cluster: Cluster;
+  let startMs = 0;
+
+  beforeAll(async () => {
+    await stopAbandonedClusters(tmpdir(), 'lh-e2e-operator-');
+    dir = await mkdtemp(join(tmpdir(), 'lh-e2e-operator-'));
+    work = join(dir, 'work');
+    await mkdir(work);
+    const t0 = Date.now();
+    // A failed start stops what it started and throws with every log's tail.
+    cluster = await Cluster.start({ dir, nodes: 3, longhorn: true, timeoutMs: 150_000 });
+    startMs = Date.now() - t0;
+    process.stdout.write(
+      `[operator.test] cluster with longhorn-ts started in ${(startMs / 1000).toFixed(1)} s\n`,
+    );
+  }, 180_000);
+
+  afterAll(async () => {
+    await cluster?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  function dumpLogsOnFailure(): void {
+    onTestFailed(async () => {
+      process.stderr.write(`${await cluster.logTails(40)}\n`);
+    });
+  }
+
+  const kubectl = () => cluster.kubectl;
+  const zoneOf = (node: string) => cluster.nodeSpecs.find((s) => s.name === node)?.zone;
+  const dataPlane = (node: string) =>
+    listDataPlaneProcesses(cluster.longhorn.node(node).instanceManagerAddress);
+
+  async function nbdcopy(args: string[]): Promise<void> {
+    await exec('nbdcopy', args, { timeout: 120_000 });
+  }
+
+  /** The whole volume through its NBD endpoint. */
+  async function readVolume(uri: string, name: string): Promise<Buffer> {
+    const out = join(work, `${name}-${Date.now()}.bin`);
+    await nbdcopy([uri, out]);
+    const data = await readFile(out);
+    await rm(out, { force: true });
+    return data;
+  }
+
+  it('installs longhorn-ts: CRDs, default Settings, a Node CR with one disk per node, an instance manager and an operator per node', async () => {
+    dumpLogsOnFailure();
+    expect(startMs).toBeLessThan(120_000);
+    const nodes = await kubectl().list<LonghornNodeCr>(LH.nodes, NAMESPACE);
+    expect(nodes.map((n) => n.metadata.name).sort()).toEqual(['node-1', 'node-2', 'node-3']);
+    for (const n of nodes) {
+      const disks = Object.values(n.spec.disks ?? {});
+      expect(disks, `${n.metadata.name}'s disks`).toHaveLength(1);
+      expect(disks[0]?.path).toBe(cluster.node(n.metadata.name).dataDir);
+    }
+    await waitFor('every Node CR to report its zone', async () => {
+      const current = await kubectl().list<LonghornNodeCr>(LH.nodes, NAMESPACE);
+      return current.every((n) => n.status?.zone === zoneOf(n.metadata.name));
+    });
+    const replicaCount = await kubectl().get<Setting>(LH.settings, 'default-replica-count', NAMESPACE);
+    expect(replicaCount.value).toBe('3');
+    const ims = await kubectl().list<InstanceManager>(LH.instanceManagers, NAMESPACE);
+    expect(ims.map((im) => im.spec.nodeID).sort()).toEqual(['node-1', 'node-2', 'node-3']);
+    for (const node of cluster.longhorn.nodes) {
+      expect(node.instanceManager?.running, `${node.name}'s instance manager`).toBe(true);
+      expect(node.operator?.running, `${node.name}'s operator`).toBe(true);
+      await expect(dataPlane(node.name)).resolves.toBeInstanceOf(Array);
+    }
+  });
+
+  describe('one volume, from YAML to deletion', () => {
+    const vol = 'vol-e2e';
+    let uri = '';
+    let data: Buffer;
+    let replicaDirs: string[] = [];
+
+    it('a Volume applied with kubectl gets 3 replicas on 3 nodes in 3 zones', async () => {
+      dumpLogsOnFailure();
+      await applyYaml(kubectl(), volumeYaml(vol, { size: SIZE, numberOfReplicas: 3 }));
+      await waitForVolume(kubectl(), vol, 'scheduled and detached', (v) => {
+        return condition(v, 'Scheduled')?.status === 'True' && v.status?.state === 'detached';
+      });
+      const replicas = await waitFor('3 placed replicas', async () => {
+        const rs = await replicasOf(kubectl(), vol);
+        return rs.length === 3 && rs.every((r) => r.spec.nodeID) ? rs : undefined;
+      });
+      const nodes = replicas.map((r) => r.spec.nodeID!);
+      expect(new Set(nodes).size).toBe(3);
+      expect(new Set(nodes.map(zoneOf)).size).toBe(3);
+    });
+
+    it('attaches through a longhorn-api ticket: attached and healthy on node-1, the Engine serves an nbd:// endpoint', async () => {
+      dumpLogsOnFailure();
+      const ticket = await attachByTicket(kubectl(), vol, 'node-1');
+      await waitForVolume(
+        kubectl(),
+        vol,
+        'attached to node-1 and healthy',
+        isAttachedHealthy('node-1'),
+        120_000,
+      );
+      uri = await waitForEndpoint(kubectl(), vol);
+      const engines = await enginesOf(kubectl(), vol);
+      expect(engines).toHaveLength(1);
+      expect(engines[0]?.spec.nodeID).toBe('node-1');
+      await waitFor('the ticket to be satisfied', async () => {
+        const attachment = await getAttachment(kubectl(), vol);
+        return attachment !== undefined && isTicketSatisfied(attachment, ticket);
+      });
+      const { stdout } = await exec('nbdinfo', ['--size', uri]);
+      expect(stdout.trim()).toBe(SIZE);
+    });
+
+    it('serves bytes: 8 MiB written with nbdcopy read back the same, the rest zeros', async () => {
+      dumpLogsOnFailure();
+      data = randomBytes(DATA_BYTES);
+      const source = join(work, 'data.bin');
+      await writeFile(source, data);
+      await nbdcopy([source, uri]);
+      const back = await readVolume(uri, 'after-write');
+      expect(back.length).toBe(Number(SIZE));
+      expect(sha256(back.subarray(0, DATA_BYTES))).toBe(sha256(data));
+      expect(back.subarray(DATA_BYTES).every((b) => b === 0)).toBe(true);
+    });
+
+    it("node-3's replica server killed: degraded, rebuilt when its instance manager restarts it, healthy, data unchanged", async () => {
+      dumpLogsOnFailure();
+      const before = await dataPlane('node-3');
+      const server = before.find((p) => p.kind === 'replica-server' && p.state === 'running');
+      expect(server, `node-3 runs a replica server: ${JSON.stringify(before)}`).toBeDefined();
+      const robustness = kubectl().watchField(LH.volumes, vol, '{.status.robustness}', NAMESPACE);
+      try {
+        await waitFor('the watch to report', () => robustness.values.length > 0);
+        process.kill(server!.pid, 'SIGKILL');
+        await waitFor('the volume to be reported degraded', () => robustness.values.includes('degraded'), {
+          timeoutMs: 60_000,
+        });
+        await waitFor('the instance manager to restart the replica server', async () => {
+          const now = await dataPlane('node-3');
+          return now.some((p) => p.name === server!.name && p.state === 'running' && p.pid !== server!.pid);
+        });
+        const healthy = await waitForVolume(
+          kubectl(),
+          vol,
+          'healthy again with 3 replicas',
+          (v) => v.status?.robustness === 'healthy' && v.status.state === 'attached',
+          120_000,
+        );
+        expect(healthy.status?.currentNodeID).toBe('node-1');
+      } finally {
+        robustness.stop();
+      }
+      const engine = (await enginesOf(kubectl(), vol))[0];
+      const modes = Object.values(engine?.status?.replicaModeMap ?? {});
+      expect(modes).toEqual(['RW', 'RW', 'RW']);
+      const replicas = await replicasOf(kubectl(), vol);
+      expect(replicas.map((r) => r.spec.nodeID).sort()).toEqual(['node-1', 'node-2', 'node-3']);
+      const back = await readVolume(uri, 'after-rebuild');
+      expect(sha256(back.subarray(0, DATA_BYTES))).toBe(sha256(data));
+    });
+
+    it('a Snapshot CR becomes readyToUse', async () => {
+      dumpLogsOnFailure();
+      await applyYaml(kubectl(), snapshotYaml('snap-e2e-1', vol));
+      const snap = await kubectl().waitForObject<KubeObject & { status?: { readyToUse?: boolean } }>(
+        LH.snapshots,
+        'snap-e2e-1',
+        (s) => s.status?.readyToUse === true,
+        { namespace: NAMESPACE },
+      );
+      expect(snap.status?.readyToUse).toBe(true);
+    });
+
+    it('removing the ticket detaches it: detached, no engine process left', async () => {
+      dumpLogsOnFailure();
+      await removeTicket(kubectl(), vol, `longhorn-api-${vol}`);
+      await waitForVolume(
+        kubectl(),
+        vol,
+        'detached',
+        (v) => v.status?.state === 'detached' && !v.status.currentNodeID,
+        60_000,
+      );
+      await waitFor('no engine process of the volume on node-1', async () => {
+        const engines = processesOf(await dataPlane('node-1'), vol).filter((p) => p.kind === 'engine');
+        return engines.every((p) => p.state === 'stopped');
+      });
+    });
+
+    it('deleting the Volume removes its Replica, Engine and Snapshot CRs, processes and data directories', async () => {
+      dumpLogsOnFailure();
+      const replicas = await replicasOf(kubectl(), vol);
+      replicaDirs = replicas.map((r) =>
+        join(r.spec.diskPath ?? '', 'replicas', r.spec.dataDirectoryName ?? ''),
+      );
+      expect(replicaDirs).toHaveLength(3);
+      for (const d of replicaDirs) expect(existsSync(d), d).toBe(true);
+      await kubectl().run(['delete', LH.volumes, vol, '-n', NAMESPACE, '--wait=true'], {
+        timeoutMs: 120_000,
+      });
+      await waitFor(
+        'no Replica, Engine, Snapshot or VolumeAttachment of the volume',
+        async () =>
+          (await replicasOf(kubectl(), vol)).length === 0 &&
+          (await enginesOf(kubectl(), vol)).length === 0 &&
+          (await snapshotsOf(kubectl(), vol)).length === 0 &&
+          (await getAttachment(kubectl(), vol)) === undefined,
+        { timeoutMs: 60_000 },
+      );
+      await waitFor('its data directories to be removed', () => replicaDirs.every((d) => !existsSync(d)), {
+        timeoutMs: 60_000,
+      });
+      for (const node of cluster.nodes) {
+        const left = processesOf(await dataPlane(node.name), vol).filter((p) => p.state !== 'stopped');
+        expect(left, `${node.name} still runs processes of ${vol}`).toEqual([]);
+      }
+    });
+  });
+
+  it('a Volume of 4 replicas with hard node anti-affinity on 3 nodes says why in its Scheduled condition', async () => {
+    dumpLogsOnFailure();
+    const vol = 'vol-four';
+    await applyYaml(
+      kubectl(),
+      volumeYaml(vol, { size: SIZE, numberOfReplicas: 4, extra: { replicaSoftAntiAffinity: 'disabled' } }),
+    );
+    const v = await waitForVolume(
+      kubectl(),
+      vol,
+      'unschedulable',
+      (x) => condition(x, 'Scheduled')?.status === 'False',
+    );
+    const scheduled = condition(v, 'Scheduled')!;
+    expect(scheduled.reason).toBe('ReplicaSchedulingFailure');
+    expect(scheduled.message).toMatch(/node anti-affinity/);
+    await kubectl().run(['delete', LH.volumes, vol, '-n', NAMESPACE, '--wait=false']);
+  });
+
+  it('a Volume with a value the schema allows and the operator refuses (size "0") gets a condition or event naming it; no operator restarts', async () => {
+    dumpLogsOnFailure();
+    const vol = 'vol-zero';
+    const pids = cluster.longhorn.nodes.map((n) => n.operator?.pid);
+    await applyYaml(kubectl(), volumeYaml(vol, { size: '0', numberOfReplicas: 3 }));
+    const reason = await waitFor(
+      'a condition or a Warning event about the size',
+      async () => {
+        const v = await getVolume(kubectl(), vol);
+        const fromCondition = v?.status?.conditions?.find((c) => /size/i.test(c.message ?? ''))?.message;
+        if (fromCondition) return fromCondition;
+        const events = await kubectl().list<
+          KubeObject & { type?: string; message?: string; involvedObject?: { name?: string } }
+        >('events', NAMESPACE);
+        return events.find(
+          (e) => e.involvedObject?.name === vol && e.type === 'Warning' && /size/i.test(e.message ?? ''),
+        )?.message;
+      },
+      { timeoutMs: 30_000 },
+    );
+    expect(reason).toMatch(/size/i);
+    expect(await replicasOf(kubectl(), vol)).toEqual([]);
+    for (const node of cluster.longhorn.nodes)
+      expect(node.operator?.running, `${node.name}'s operator`).toBe(true);
+    expect(cluster.longhorn.nodes.map((n) => n.operator?.pid)).toEqual(pids);
+    await kubectl().run(['delete', LH.volumes, vol, '-n', NAMESPACE, '--wait=false']);
+  });
+
+  it("a killed operator's volume is taken over by another node (status.ownerID)", async () => {
+    dumpLogsOnFailure();
+    const vol = 'vol-owner';
+    await applyYaml(kubectl(), volumeYaml(vol, { size: SIZE, numberOfReplicas: 3 }));
+    const owned = await waitForVolume(kubectl(), vol, 'owned', (v) => Boolean(v.status?.ownerID));
+    const owner = owned.status!.ownerID!;
+    const node = cluster.longhorn.node(owner);
+    await node.killOperator();
+    const after = await waitForVolume(
+      kubectl(),
+      vol,
+      `owned by a node other than ${owner}`,
+      (v) => Boolean(v.status?.ownerID) && v.status?.ownerID !== owner,
+      90_000,
+    );
+    expect(cluster.nodeSpecs.map((s) => s.name)).toContain(after.status!.ownerID);
+    await node.startOperator();
+    await kubectl().run(['delete', LH.volumes, vol, '-n', NAMESPACE, '--wait=false']);
+  });
+
+  it('an operator killed mid-attach converges after its restart', async () => {
+    dumpLogsOnFailure();
+    const vol = 'vol-midattach';
+    await applyYaml(kubectl(), volumeYaml(vol, { size: SIZE, numberOfReplicas: 3 }));
+    await waitForVolume(kubectl(), vol, 'scheduled', (v) => condition(v, 'Scheduled')?.status === 'True');
+    const node = cluster.longhorn.node('node-2');
+    await attachByTicket(kubectl(), vol, 'node-2');
+    const seen = await waitFor(
+      'the attach to begin',
+      async () => {
+        const v: Volume | undefined = await getVolume(kubectl(), vol);
+        const state = v?.status?.state;
+        return state === 'attaching' || state === 'attached' ? state : undefined;
+      },
+      { intervalMs: 10, maxIntervalMs: 25, timeoutMs: 60_000 },
+    );
+    await node.killOperator();
+    process.stdout.write(`[operator.test] node-2's operator killed with the volume ${seen}\n`);
+    await node.startOperator();
+    await waitForVolume(
+      kubectl(),
+      vol,
+      'attached to node-2 and healthy',
+      isAttachedHealthy('node-2'),
+      120_000,
+    );
+    const uri = await waitForEndpoint(kubectl(), vol);
+    const { stdout } = await exec('nbdinfo', ['--size', uri]);
+    expect(stdout.trim()).toBe(SIZE);
+    await removeTicket(kubectl(), vol, `longhorn-api-${vol}`);
+    await waitForVolume(kubectl(), vol, 'detached', (v) => v.status?.state === 'detached', 60_000);
+  });
+
+  it('stops with no process, mount or loop device left', async () => {
+    dumpLogsOnFailure();
+    const records = cluster.processRecords();
+    await cluster.stop();
+    expect(records.filter((r) => groupAlive(r.pgid)).map((r) => r.name)).toEqual([]);
+    expect(processesMentioning(dir)).toEqual([]);
+    expect(await mountsUnder(dir)).toEqual([]);
+    expect(await loopDevicesUnder(dir)).toEqual([]);
+  });
+});
