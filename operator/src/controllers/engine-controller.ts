@@ -1,0 +1,286 @@
+/**
+ * Engine (acted on by the operator of spec.nodeID, or of status.ownerID once it is told to
+ * stop): the engine process through the node's instance manager, started with every replica at
+ * its TCP address, stopped on detach; its replica set kept equal to spec.replicaAddressMap
+ * (a missing replica is added with ReplicaAdd in the background: that is the rebuild);
+ * expansion when spec.volumeSize grows; status from the engine service every 2 s (a node-local
+ * gRPC poll, as Longhorn's engine monitor does).
+ */
+
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type Engine, type EngineStatus, withoutLonghornFinalizer } from '@longhorn-ts/api';
+import {
+  EngineClient,
+  type SnapshotView,
+  type VolumeView,
+} from '@longhorn-ts/dataplane/engine/engine-client';
+import type { InstanceManagerClient } from '@longhorn-ts/dataplane/instance-manager/client';
+import type { ProcessInfo } from '@longhorn-ts/dataplane/instance-manager/process-supervisor';
+import type { Logger } from 'pino';
+import { isNotFound } from '../instances/replica-servers.js';
+import { KINDS } from '../k8s/kinds.js';
+import type { ReconcileResult } from '../runtime/work-queue.js';
+import { type ControllerContext, isMine, nameOfKey } from './context.js';
+import { membershipPlan, runningEngineStatus, stoppedEngineStatus } from './engine-status.js';
+import { instanceManagerName } from './node-controller.js';
+
+export const ENGINE_CONTROLLER = 'engine';
+const MONITOR_MS = 2_000;
+
+/** The engine process's arguments (as local-volume.ts builds them, every replica over TCP). */
+export function engineArgs(opts: {
+  volume: string;
+  replicas: Readonly<Record<string, string>>;
+  ip: string;
+  stateFile: string;
+  wanted: number;
+  timeoutMs: number;
+  salvage: boolean;
+}): string[] {
+  return [
+    '--volume',
+    opts.volume,
+    ...Object.keys(opts.replicas)
+      .sort()
+      .flatMap((id) => ['--replica', `${id}=${opts.replicas[id]}`]),
+    '--listen',
+    `${opts.ip}:0`,
+    '--control',
+    `${opts.ip}:0`,
+    '--state-file',
+    opts.stateFile,
+    '--wanted',
+    String(opts.wanted),
+    '--timeout-ms',
+    String(opts.timeoutMs),
+    ...(opts.salvage ? ['--salvage'] : []),
+  ];
+}
+
+/** The node whose operator acts on the engine. */
+export function engineOwner(e: Engine): string {
+  return e.spec.nodeID || e.status?.ownerID || '';
+}
+
+export class EngineController {
+  private readonly log: Logger;
+  private readonly clients = new Map<string, EngineClient>();
+
+  constructor(
+    private readonly ctx: ControllerContext,
+    private readonly im: InstanceManagerClient,
+  ) {
+    this.log = ctx.log.child({ controller: ENGINE_CONTROLLER });
+    ctx.dispatcher.watch<Engine>('Engine', ENGINE_CONTROLLER, (e) => [
+      `${e.metadata.namespace}/${e.metadata.name}`,
+    ]);
+  }
+
+  /** The engine service of a running engine on this node, if any (Snapshot controller uses it). */
+  async service(engine: Engine): Promise<EngineClient | undefined> {
+    if (engine.spec.nodeID !== this.ctx.id.node || engine.status?.currentState !== 'running')
+      return undefined;
+    const port = engine.status.port ?? 0;
+    if (port === 0) return undefined;
+    return this.client(`${this.ctx.id.ip}:${port}`);
+  }
+
+  private client(address: string): EngineClient {
+    let c = this.clients.get(address);
+    if (c === undefined) {
+      c = new EngineClient(address);
+      this.clients.set(address, c);
+    }
+    return c;
+  }
+
+  private dropClient(address: string): void {
+    this.clients.get(address)?.close();
+    this.clients.delete(address);
+  }
+
+  async reconcile(key: string): Promise<ReconcileResult | undefined> {
+    const { ctx } = this;
+    const e = ctx.caches.engines.get(nameOfKey(key), ctx.id.namespace);
+    if (e === undefined) return undefined;
+    const owner = engineOwner(e);
+    const log = this.log.child({ engine: e.metadata.name, volume: e.spec.volumeName ?? '' });
+    const deleting = e.metadata.deletionTimestamp !== undefined;
+
+    if (owner !== ctx.id.node) {
+      if (deleting && (owner === '' || !ctx.liveness.isLive(owner)) && isMine(ctx, key, owner, '')) {
+        await this.dropFinalizer(e);
+      }
+      return undefined;
+    }
+
+    const name = e.metadata.name;
+    let proc: ProcessInfo | undefined;
+    try {
+      proc = await this.im.get(name);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+
+    const wantRunning = !deleting && e.spec.desireState === 'running' && e.spec.nodeID === ctx.id.node;
+    if (!wantRunning) {
+      if (proc !== undefined && proc.state !== 'stopped' && proc.state !== 'error') {
+        await this.im.delete(name).catch((err: unknown) => {
+          if (!isNotFound(err)) throw err;
+        });
+        log.info('engine stopped');
+      }
+      if (proc !== undefined) this.dropClient(controlOf(proc));
+      if (deleting) {
+        await this.dropFinalizer(e);
+        return undefined;
+      }
+      await this.writeStatus(e, stoppedEngineStatus(e.status, ctx.id.node, 'stopped'));
+      return undefined;
+    }
+
+    if (proc === undefined || proc.state === 'stopped') {
+      if (e.status?.started === true && e.status.currentState === 'running') {
+        // It was running and is gone (its instance manager restarted): the volume decides.
+        await this.writeStatus(
+          e,
+          stoppedEngineStatus(e.status, ctx.id.node, 'error', 'the engine process is gone'),
+        );
+        return undefined;
+      }
+      proc = await this.start(e, log);
+      if (proc === undefined) return { requeueAfterMs: MONITOR_MS };
+    }
+    if (proc.state === 'error') {
+      await this.writeStatus(e, stoppedEngineStatus(e.status, ctx.id.node, 'error', proc.error));
+      return undefined;
+    }
+    if (proc.state !== 'running') {
+      await this.writeStatus(e, stoppedEngineStatus(e.status, ctx.id.node, 'starting'));
+      return { requeueAfterMs: 500 };
+    }
+
+    const control = controlOf(proc);
+    const client = this.client(control);
+    let view: VolumeView;
+    try {
+      view = await client.volume();
+    } catch (err) {
+      this.dropClient(control);
+      log.warn({ err: (err as Error).message }, 'engine service unreachable');
+      return { requeueAfterMs: MONITOR_MS };
+    }
+    view = await this.syncMembers(e, client, view, log);
+    const wantSize = Number(e.spec.volumeSize ?? '0');
+    if (wantSize > view.size && !view.replicas.some((r) => r.mode === 'WO')) {
+      try {
+        view = await client.expand(wantSize);
+        log.info({ size: wantSize }, 'engine expanded');
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, 'expansion failed');
+      }
+    }
+    let snapshots: SnapshotView[] | undefined;
+    try {
+      snapshots = await client.snapshotList();
+    } catch {
+      snapshots = undefined;
+    }
+    const status = runningEngineStatus(e.status, view, snapshots, {
+      node: ctx.id.node,
+      ip: ctx.id.ip,
+      controlPort: Number(control.slice(control.lastIndexOf(':') + 1)),
+      instanceManagerName: instanceManagerName(ctx.id.node),
+      salvageRequested: e.spec.salvageRequested === true,
+    });
+    await this.writeStatus(e, status);
+    return { requeueAfterMs: MONITOR_MS };
+  }
+
+  private async start(e: Engine, log: Logger): Promise<ProcessInfo | undefined> {
+    const { ctx } = this;
+    const volumeName = e.spec.volumeName ?? '';
+    const volume = ctx.caches.volumes.get(volumeName, ctx.id.namespace);
+    const replicas = e.spec.replicaAddressMap ?? {};
+    if (Object.keys(replicas).length === 0) return undefined;
+    const dir = join(ctx.id.dataDir, 'engines');
+    await mkdir(dir, { recursive: true });
+    const args = engineArgs({
+      volume: volumeName,
+      replicas,
+      ip: ctx.id.ip,
+      stateFile: join(dir, `${e.metadata.name}.json`),
+      wanted: volume?.spec.numberOfReplicas ?? Object.keys(replicas).length,
+      timeoutMs: ctx.settings.get('engine-replica-timeout') * 1000,
+      salvage: e.spec.salvageRequested === true,
+    });
+    try {
+      // A dead engine is not restarted behind the volume's back: the volume controller decides.
+      const proc = await this.im.create(e.metadata.name, 'engine', args, false);
+      log.info({ replicas: Object.keys(replicas).length }, 'engine started');
+      return proc;
+    } catch (err) {
+      const message = (err as { details?: string; message?: string }).details ?? (err as Error).message;
+      log.warn({ err: message }, 'engine failed to start');
+      const fresh = ctx.caches.engines.get(e.metadata.name, ctx.id.namespace) ?? e;
+      await this.writeStatus(fresh, stoppedEngineStatus(fresh.status, ctx.id.node, 'error', message));
+      return undefined;
+    }
+  }
+
+  private async syncMembers(
+    e: Engine,
+    client: EngineClient,
+    view: VolumeView,
+    log: Logger,
+  ): Promise<VolumeView> {
+    const plan = membershipPlan(e.spec.replicaAddressMap ?? {}, view);
+    let v = view;
+    for (const id of plan.remove) {
+      try {
+        v = await client.removeReplica(id);
+        log.info({ replica: id }, 'replica removed from the engine');
+      } catch (err) {
+        log.warn({ replica: id, err: (err as Error).message }, 'replica remove failed');
+      }
+    }
+    if (plan.add !== undefined) {
+      try {
+        v = await client.addReplica(plan.add.id, plan.add.address, { background: true });
+        log.info({ replica: plan.add.id, address: plan.add.address }, 'replica added: rebuilding');
+      } catch (err) {
+        log.warn({ replica: plan.add.id, err: (err as Error).message }, 'replica add failed');
+      }
+    }
+    return v;
+  }
+
+  private async writeStatus(e: Engine, status: EngineStatus): Promise<void> {
+    if (JSON.stringify(status) === JSON.stringify(e.status)) return;
+    await this.ctx.client.replaceStatus(KINDS.engine, e, status);
+  }
+
+  private async dropFinalizer(e: Engine): Promise<void> {
+    if (!(e.metadata.finalizers ?? []).length) return;
+    await this.ctx.client.patch(
+      KINDS.engine,
+      e.metadata.name,
+      { metadata: { finalizers: withoutLonghornFinalizer(e.metadata.finalizers) } },
+      e.metadata.resourceVersion,
+    );
+  }
+
+  close(): void {
+    for (const c of this.clients.values()) c.close();
+    this.clients.clear();
+  }
+}
+
+function controlOf(proc: ProcessInfo): string {
+  try {
+    return (JSON.parse(proc.ready || '{}') as { control?: string }).control ?? '';
+  } catch {
+    return '';
+  }
+}
