@@ -1,0 +1,2 @@
+/** Admission webhooks for longhorn.io resources (control plane: webhooks). */
+export {};
