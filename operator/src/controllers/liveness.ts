@@ -151,7 +151,8 @@ export class LeaseRenewer {
 
   private async renew(): Promise<void> {
     const name = leaseName(this.node);
-    const now = new Date(this.clock.now());
+    // MicroTime wants six fractional digits; client-node would send a Date with three.
+    const now = new Date(this.clock.now()).toISOString().replace(/Z$/, '000Z') as unknown as Date;
     let existing: V1Lease | undefined;
     try {
       existing = await this.api.readNamespacedLease({ name, namespace: this.namespace });
