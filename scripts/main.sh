@@ -1,24 +1,33 @@
 #!/usr/bin/env bash
-# Sets up everything, then runs the main job: a local Kubernetes control plane with 3 simulated
-# nodes in 3 zones, and a 3-replica volume on simulated data-plane nodes, served over NBD.
-# Both stay up until Ctrl-C, then everything is torn down.
+# Sets up everything, then runs the main job: a local Kubernetes cluster (the real control plane,
+# 3 kwok nodes in 3 zones) with longhorn-ts on every node (an instance manager and an operator),
+# and the tour: a Volume applied with kubectl, attached by a VolumeAttachment ticket, written and
+# read over its engine's NBD endpoint, a Snapshot CR, and the objects as kubectl shows them.
+# Everything stays up until Ctrl-C (`--once`: stops after the tour), then is torn down.
+# LONGHORN_TS_SKIP_K8S=1: no control plane; the data-plane tour alone (`longhorn-local demo`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export LONGHORN_TS_CACHE="${LONGHORN_TS_CACHE:-$HOME/.cache/longhorn-ts}"
 dir="${LONGHORN_TS_LOCAL_DIR:-$LONGHORN_TS_CACHE/local}"
-cluster_up=0
-cleanup() {
-  if [ "$cluster_up" = 1 ]; then node bin/longhorn-local.js cluster down --dir "$dir/cluster" || true; fi
-}
-trap cleanup EXIT
-if [ "${LONGHORN_TS_SKIP_K8S:-}" != 1 ]; then
-  node bin/longhorn-local.js cluster down --dir "$dir/cluster" >/dev/null 2>&1 || true
-  echo "starting a local Kubernetes control plane with 3 simulated nodes ..."
-  kubeconfig=$(node bin/longhorn-local.js cluster up --dir "$dir/cluster" --nodes 3 | tail -n 1)
-  cluster_up=1
-  "$LONGHORN_TS_CACHE/bin/kubectl" --kubeconfig "$kubeconfig" get nodes -L topology.kubernetes.io/zone
-  echo "kubeconfig: $kubeconfig   (kubectl --kubeconfig $kubeconfig ...)"
-  echo
+if [ "${LONGHORN_TS_SKIP_K8S:-}" = 1 ]; then
+  exec node bin/longhorn-local.js demo --dir "$dir/volume" "$@"
 fi
-node bin/longhorn-local.js demo --dir "$dir/volume" "$@"
+
+cluster="$dir/cluster"
+cleanup() {
+  echo
+  node bin/longhorn-local.js cluster down --dir "$cluster" || true
+}
+# A fresh cluster every time: what an earlier run left (processes, etcd data) goes first.
+node bin/longhorn-local.js cluster down --dir "$cluster" >/dev/null 2>&1 || true
+rm -rf "$cluster"
+trap cleanup EXIT
+echo "starting a local Kubernetes control plane with 3 simulated nodes and longhorn-ts on each ..."
+kubeconfig=$(node bin/longhorn-local.js cluster up --dir "$cluster" --nodes 3 | tee /dev/stderr | tail -n 1)
+echo
+"$LONGHORN_TS_CACHE/bin/kubectl" --kubeconfig "$kubeconfig" get nodes -L topology.kubernetes.io/zone
+echo
+node bin/longhorn-local.js cluster status --dir "$cluster"
+echo
+node bin/longhorn-local.js cluster tour --dir "$cluster" "$@"

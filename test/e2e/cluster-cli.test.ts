@@ -14,21 +14,27 @@ const run = promisify(execFile);
 const skip = process.env.LONGHORN_TS_SKIP_K8S === '1';
 const bin = resolve(import.meta.dirname, '../../bin/longhorn-local.js');
 
-function longhornLocal(args: string[]): Promise<{ stdout: string; stderr: string }> {
-  return run(process.execPath, [bin, ...args], { timeout: 120_000 });
+function longhornLocal(args: string[], env?: NodeJS.ProcessEnv): Promise<{ stdout: string; stderr: string }> {
+  return run(process.execPath, [bin, ...args], { timeout: 180_000, env: { ...process.env, ...env } });
 }
 
 describe.skipIf(skip)('longhorn-local cluster up / down', () => {
-  let dir: string | undefined;
+  const dirs: string[] = [];
+  async function clusterDir(): Promise<string> {
+    const made = await mkdtemp(join(tmpdir(), 'lh-e2e-cli-'));
+    dirs.push(made);
+    return made;
+  }
 
   afterAll(async () => {
-    if (!dir) return;
-    await stopClusterInDir(dir).catch(() => undefined);
-    await rm(dir, { recursive: true, force: true });
+    for (const dir of dirs) {
+      await stopClusterInDir(dir).catch(() => undefined);
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('starts a cluster in the background, prints the kubeconfig last, and stops it completely', async () => {
-    dir = await mkdtemp(join(tmpdir(), 'lh-e2e-cli-'));
+    const dir = await clusterDir();
     const crd = join(dir, 'crd.json');
     await writeFile(
       crd,
@@ -89,5 +95,46 @@ describe.skipIf(skip)('longhorn-local cluster up / down', () => {
     expect(await readClusterState(dir)).toBeUndefined();
     // down is idempotent
     await longhornLocal(['cluster', 'down', '--dir', dir]);
+  });
+
+  it('refuses to start longhorn-ts without a built operator, naming the missing entry, and starts nothing', async () => {
+    const bare = await clusterDir();
+    const failed = await longhornLocal(['cluster', 'up', '--dir', bare, '--nodes', '1'], {
+      LONGHORN_TS_OPERATOR_ENTRY: join(bare, 'no-operator/main.js'),
+    }).then(
+      () => undefined,
+      (err: { code?: number; stderr?: string }) => err,
+    );
+    expect(failed?.code).toBe(1);
+    expect(failed?.stderr).toContain(`${join(bare, 'no-operator/main.js')} does not exist`);
+    expect(failed?.stderr).toContain('--no-longhorn');
+    expect(await readClusterState(bare)).toBeUndefined();
+  });
+
+  it('starts longhorn-ts on every node: status lists each instance manager and operator; down leaves nothing', async () => {
+    const dir = await clusterDir();
+    const t0 = Date.now();
+    const { stdout } = await longhornLocal(['cluster', 'up', '--dir', dir, '--nodes', '2']);
+    process.stdout.write(
+      `[cluster-cli.test] cluster up with longhorn-ts took ${((Date.now() - t0) / 1000).toFixed(1)} s\n`,
+    );
+    const kubeconfig = stdout.trimEnd().split('\n').at(-1)!;
+    const state = await readClusterState(dir);
+    expect(Object.keys(state?.longhorn ?? {}).sort()).toEqual(['node-1', 'node-2']);
+    const kubectl = new Kubectl(kubeconfig);
+    const nodes = await kubectl.run(['-n', 'longhorn-system', 'get', 'nodes.longhorn.io', '-o', 'name']);
+    expect(nodes.trim().split('\n').sort()).toEqual(['node.longhorn.io/node-1', 'node.longhorn.io/node-2']);
+
+    const status = await longhornLocal(['cluster', 'status', '--dir', dir]);
+    for (const node of ['node-1', 'node-2']) {
+      const section = status.stdout.split(/^(?=node-\d)/m).find((s) => s.startsWith(`${node} `)) ?? '';
+      expect(section).toMatch(/running\t\d+\tinstance-manager\tgRPC 127\.0\.0\.\d+:\d+/);
+      expect(section).toMatch(/running\t\d+\toperator\tmetrics http:/);
+    }
+
+    const records = state!.processes;
+    await longhornLocal(['cluster', 'down', '--dir', dir]);
+    expect(records.filter((r) => groupAlive(r.pgid)).map((r) => r.name)).toEqual([]);
+    expect(await readClusterState(dir)).toBeUndefined();
   });
 });
