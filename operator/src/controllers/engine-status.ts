@@ -93,7 +93,7 @@ export function snapshotMap(list: readonly SnapshotView[]): Record<string, Snaps
       removed: s.removed,
       usercreated: s.userCreated,
       created: s.created,
-      size: String(s.size),
+      size: String(s.allocatedBytes),
       labels: s.labels ?? {},
     };
   }

@@ -51,7 +51,7 @@ export function snapshotStatus(
     markRemoved: view.removed,
     userCreated: view.userCreated,
     creationTime: view.created,
-    size: view.size,
+    size: view.allocatedBytes,
     labels: view.labels ?? {},
     restoreSize: prev?.restoreSize || facts.volumeSize,
     readyToUse: !view.removed,

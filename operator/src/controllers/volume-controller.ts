@@ -155,6 +155,15 @@ export class VolumeController {
       }
     }
 
+    if (deleting) {
+      // Its snapshots go with it (their data goes with the replicas).
+      for (const snap of ctx.caches.snapshots.list(ns)) {
+        if (snap.spec.volume === name && snap.metadata.deletionTimestamp === undefined) {
+          await ctx.client.delete(KINDS.snapshot, snap.metadata.name);
+        }
+      }
+    }
+
     const engines = ctx.caches.engines.list(ns).filter((e) => volumeOf(e) === name);
     const engine = engines.find((e) => e.metadata.deletionTimestamp === undefined) ?? engines[0];
     const replicas = ctx.caches.replicas.list(ns).filter((r) => volumeOf(r) === name);
