@@ -35,9 +35,10 @@ export interface DirectRebuildOptions extends RebuildOptions {
   /** Give up when the sync made no progress for this long (default 120 s). */
   stallTimeoutMs?: number;
   /**
-   * The source's address as the target's server should dial it. Default: the address the
-   * engine reached it at ("host:port" or "unix:/path"; a Unix socket only works when both
-   * replica servers share a host, as the local simulated nodes do).
+   * The source's address as the target's server should dial it. Default: the TCP address the
+   * engine reached it at (`sourceAddressForTarget`); a Unix socket only when the engine reaches
+   * the target through one too, else the engine-side copy (a socket path means nothing on
+   * another host).
    */
   sourceAddress?: (source: ReplicaBackend & { target: ReplicaTarget }) => string;
   /** Use the engine-side copy when the target's server does not offer syncFrom (default true). */
@@ -97,7 +98,18 @@ export function directRebuilder(opts: DirectRebuildOptions = {}): Rebuilder {
       if (!chain.some((l) => l.name === snapshot))
         throw new BlockError('EIO', `rebuild source lacks the join snapshot ${snapshot}`);
       const layers = chain.filter((l) => l.name !== info.headName);
-      const address = opts.sourceAddress ? opts.sourceAddress(source) : targetToString(source.target);
+      const address = opts.sourceAddress
+        ? opts.sourceAddress(source)
+        : sourceAddressForTarget(source.target, target.target);
+      if (address === undefined) {
+        if (opts.fallback === false) {
+          throw new BlockError('EINVAL', 'the rebuild source is reachable only through a local Unix socket');
+        }
+        // The engine knows the source only by its local Unix socket, and the target may be on
+        // another host: the engine copies the layers itself rather than hand over an address
+        // the target cannot reach.
+        return fallback.copy(source, target, snapshot, progress);
+      }
       // A job left by an engine that died mid-rebuild would refuse ours until its lease lapses.
       await target.abortImport();
       await target.syncFrom({
@@ -123,6 +135,17 @@ export function directRebuilder(opts: DirectRebuildOptions = {}): Rebuilder {
       );
     },
   };
+}
+
+/**
+ * The address the target's server should dial the source at: the source's TCP address as the
+ * engine reached it (what the replica server advertises on its node's IP). A Unix socket only
+ * when the target is reached over a Unix socket too (both on the engine's host); otherwise
+ * undefined, since a socket path means nothing on another host.
+ */
+export function sourceAddressForTarget(source: ReplicaTarget, target: ReplicaTarget): string | undefined {
+  if (!('path' in source)) return targetToString(source);
+  return 'path' in target ? targetToString(source) : undefined;
 }
 
 async function waitForSync(
