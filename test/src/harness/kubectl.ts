@@ -178,7 +178,7 @@ export class Kubectl {
       name,
       '-w',
       '-o',
-      `jsonpath=${jsonpath}{"\n"}`,
+      `jsonpath=${jsonpath}{"\\n"}`,
     ];
     if (namespace) args.push('-n', namespace);
     const child = spawn(this.binary, args, { stdio: ['ignore', 'pipe', 'ignore'] });
