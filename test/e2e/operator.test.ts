@@ -331,6 +331,7 @@ describe.skipIf(skip)('longhorn-ts on 3 nodes in 3 zones: the operator drives th
       { timeoutMs: 30_000 },
     );
     expect(reason).toMatch(/size/i);
+    process.stdout.write(`[operator.test] size "0" refused: ${reason}\n`);
     expect(await replicasOf(kubectl(), vol)).toEqual([]);
     for (const node of cluster.longhorn.nodes)
       expect(node.operator?.running, `${node.name}'s operator`).toBe(true);

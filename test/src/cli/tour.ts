@@ -4,6 +4,7 @@ import { parseArgs, promisify } from 'node:util';
 import { NAMESPACE } from '@longhorn-ts/api';
 import { readClusterState } from '../harness/cluster-state.js';
 import { Kubectl } from '../harness/kubectl.js';
+import { listDataPlaneProcesses } from '../harness/longhorn-system.js';
 import {
   apiTicketId,
   apiTicketYaml,
@@ -115,6 +116,15 @@ export async function tour(argv: string[]): Promise<number> {
   await runShown('qemu-io', ['-f', 'raw', '-c', 'write -P 0x5a 4096 8192', uri]);
 
   await kubectlShown(kubectl, ['-n', NAMESPACE, 'get', 'lhv,lhe,lhr,lhsnap']);
+
+  console.log('\nwhat the instance managers run for it (`longhorn-local cluster status` shows the same):');
+  for (const spec of state.nodes) {
+    const address = state.longhorn[spec.name]?.instanceManager;
+    if (!address) continue;
+    const processes = await listDataPlaneProcesses(address).catch(() => []);
+    for (const p of processes)
+      console.log(`  ${spec.name}  ${p.kind.padEnd(14)}  pid ${p.pid}  ${p.state}  ${p.name}`);
+  }
 
   if (values.once) return 0;
   console.log(`\nthe volume stays attached: try  nbdinfo ${uri}`);
