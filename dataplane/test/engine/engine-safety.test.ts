@@ -288,3 +288,67 @@ describe('start-up', () => {
     expect(salvaged.currentGeneration()).toBeGreaterThan(record!.issued);
   });
 });
+
+describe('large and concurrent zeroing and writes', () => {
+  /** Records ranges without storing bytes, for a volume larger than memory allows. */
+  class RangeRecorder extends MemoryBackend {
+    ranges: [string, number, number][] = [];
+    constructor(private readonly logical: number) {
+      super(4096);
+    }
+    override async info() {
+      return {
+        size: this.logical,
+        sectorSize: 512,
+        headName: 'head',
+        generation: this.generation,
+        dirty: false,
+      };
+    }
+    override async writeZeroes(offset: number, length: number): Promise<void> {
+      this.ranges.push(['zero', offset, length]);
+    }
+    override async unmap(offset: number, length: number): Promise<void> {
+      this.ranges.push(['trim', offset, length]);
+    }
+  }
+
+  it('splits zeroing and trims over 1 GiB into pieces the wire carries', async () => {
+    const GiB = 1024 * 1024 * 1024;
+    const bs = [new RangeRecorder(3 * GiB), new RangeRecorder(3 * GiB)];
+    const e = await start(bs);
+    await e.writeZeroes(4096, 2.5 * GiB, false);
+    await e.trim(0, 3 * GiB, false);
+    for (const b of bs) {
+      expect(b.ranges).toEqual([
+        ['zero', 4096, GiB],
+        ['zero', 4096 + GiB, GiB],
+        ['zero', 4096 + 2 * GiB, 0.5 * GiB],
+        ['trim', 0, GiB],
+        ['trim', GiB, GiB],
+        ['trim', 2 * GiB, GiB],
+      ]);
+    }
+  });
+
+  it('serialises widened writes to one block, so neither is lost on the WO replica', async () => {
+    const bs = [new MemoryBackend(SIZE)];
+    const e = await start(bs);
+    const fresh = new MemoryBackend(SIZE);
+    const rebuilder = heldRebuilder();
+    const adding = e.addReplica({ id: 'n', address: 'mem:n', backend: fresh }, rebuilder);
+    await waitFor('n to join WO', () => e.status().find((s) => s.id === 'n')?.mode === 'WO');
+    // Slow reads from the RW replica: without the range lock both writes would read the block
+    // before either wrote it, and the second write would put back the first one's old bytes.
+    bs[0]!.before.set('read', () => new Promise((r) => setTimeout(r, 20)));
+    await Promise.all([
+      e.write(100, Buffer.alloc(100, 1), false),
+      e.write(1000, Buffer.alloc(100, 2), false),
+    ]);
+    expect(fresh.data.subarray(100, 200).every((b) => b === 1)).toBe(true);
+    expect(fresh.data.subarray(1000, 1100).every((b) => b === 2)).toBe(true);
+    expect(fresh.data.subarray(0, 4096).equals(bs[0]!.data.subarray(0, 4096))).toBe(true);
+    rebuilder.release();
+    await adding;
+  });
+});
