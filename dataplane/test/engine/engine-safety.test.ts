@@ -340,7 +340,12 @@ describe('large and concurrent zeroing and writes', () => {
     await waitFor('n to join WO', () => e.status().find((s) => s.id === 'n')?.mode === 'WO');
     // Slow reads from the RW replica: without the range lock both writes would read the block
     // before either wrote it, and the second write would put back the first one's old bytes.
-    bs[0]!.before.set('read', () => new Promise((r) => setTimeout(r, 20)));
+    const rw = bs[0]!;
+    rw.read = async (offset, length) => {
+      const bytes = Buffer.from(rw.data.subarray(offset, offset + length));
+      await new Promise((r) => setTimeout(r, 20));
+      return bytes;
+    };
     await Promise.all([
       e.write(100, Buffer.alloc(100, 1), false),
       e.write(1000, Buffer.alloc(100, 2), false),
