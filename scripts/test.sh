@@ -9,5 +9,6 @@ npx tsc -p test/tsconfig.check.json
 npx tsc -p api/tsconfig.check.json
 npx tsc -p operator/tsconfig.check.json
 npx tsc -p webhooks/tsconfig.check.json
+npx tsc -p scheduler-extender/tsconfig.check.json
 npx biome check .
 npx vitest run "$@"

@@ -1,0 +1,2 @@
+/** kube-scheduler extender for longhorn-ts volumes (control plane: extender). */
+export {};
