@@ -24,7 +24,10 @@ node bin/longhorn-local.js cluster down --dir "$cluster" >/dev/null 2>&1 || true
 rm -rf "$cluster"
 trap cleanup EXIT
 echo "starting a local Kubernetes control plane with 3 simulated nodes and longhorn-ts on each ..."
-kubeconfig=$(node bin/longhorn-local.js cluster up --dir "$cluster" --nodes 3 | tee /dev/stderr | tail -n 1)
+mkdir -p "$dir"
+node bin/longhorn-local.js cluster up --dir "$cluster" --nodes 3 >"$dir/cluster-up.out"
+cat "$dir/cluster-up.out"
+kubeconfig=$(tail -n 1 "$dir/cluster-up.out")
 echo
 "$LONGHORN_TS_CACHE/bin/kubectl" --kubeconfig "$kubeconfig" get nodes -L topology.kubernetes.io/zone
 echo
