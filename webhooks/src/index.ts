@@ -1,2 +1,9 @@
 /** Admission webhooks for longhorn.io resources (control plane: webhooks). */
-export {};
+export * from './admission/context.js';
+export * from './admission/json-patch.js';
+export * from './admission/review.js';
+export * from './admission/verdict.js';
+export * from './admit.js';
+export * from './kinds.js';
+export { MUTATORS } from './mutators/index.js';
+export { VALIDATORS } from './validators/index.js';
