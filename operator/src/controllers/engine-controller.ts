@@ -24,6 +24,7 @@ import type { ReconcileResult } from '../runtime/work-queue.js';
 import { type ControllerContext, isMine, nameOfKey } from './context.js';
 import { membershipPlan, runningEngineStatus, stoppedEngineStatus } from './engine-status.js';
 import { instanceManagerName } from './node-controller.js';
+import { sameJson } from './same-json.js';
 
 export const ENGINE_CONTROLLER = 'engine';
 const MONITOR_MS = 2_000;
@@ -257,7 +258,7 @@ export class EngineController {
   }
 
   private async writeStatus(e: Engine, status: EngineStatus): Promise<void> {
-    if (JSON.stringify(status) === JSON.stringify(e.status)) return;
+    if (sameJson(status, e.status)) return;
     await this.ctx.client.replaceStatus(KINDS.engine, e, status);
   }
 

@@ -7,6 +7,7 @@
 import type { Condition, DiskSpec, DiskStatus, Node, NodeStatus, Replica } from '@longhorn-ts/api';
 import { type ConditionStatus, setCondition } from '../conditions.js';
 import { percentOf } from '../scheduler/disk-fit.js';
+import { canonicalJson } from './same-json.js';
 
 export interface DiskFacts {
   /** From the disk's longhorn-disk.cfg; '' when it could not be read or made. */
@@ -171,7 +172,7 @@ export function nodeStatusChanged(a: NodeStatus | undefined, b: NodeStatus): boo
       // 1 MiB resolution on free space keeps an active disk from rewriting the CR on every look.
       disks[k] = { ...d, storageAvailable: Math.floor((d.storageAvailable ?? 0) / 1048576) };
     }
-    return JSON.stringify({ ...s, diskStatus: disks });
+    return canonicalJson({ ...s, diskStatus: disks });
   };
   return strip(a) !== strip(b);
 }

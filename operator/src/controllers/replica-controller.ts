@@ -18,10 +18,11 @@ import { KINDS } from '../k8s/kinds.js';
 import type { ReconcileResult } from '../runtime/work-queue.js';
 import { type ControllerContext, isMine, nameOfKey } from './context.js';
 import { instanceManagerName } from './node-controller.js';
+import { sameJson } from './same-json.js';
 
 export const REPLICA_CONTROLLER = 'replica';
-/** How often a running replica's server is looked at (node-local, like Longhorn's monitors). */
-const MONITOR_MS = 2_000;
+/** How often a replica's server is looked at (node-local, like Longhorn's monitors). */
+const MONITOR_MS = 5_000;
 
 /** The disk of the node that holds the replica: by UUID (spec.diskID), else by path. */
 export function replicaDisk(node: Node | undefined, r: Replica): { name: string; path: string } | undefined {
@@ -189,7 +190,7 @@ export class ReplicaController {
       desire: r.spec.desireState ?? 'stopped',
       ...facts,
     });
-    if (JSON.stringify(status) === JSON.stringify(r.status)) return;
+    if (sameJson(status, r.status)) return;
     await this.ctx.client.replaceStatus(KINDS.replica, r, status);
   }
 

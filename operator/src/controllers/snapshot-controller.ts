@@ -22,6 +22,7 @@ import { KINDS } from '../k8s/kinds.js';
 import type { ReconcileResult } from '../runtime/work-queue.js';
 import { type ControllerContext, isMine, nameOfKey } from './context.js';
 import type { EngineController } from './engine-controller.js';
+import { sameJson } from './same-json.js';
 
 export const SNAPSHOT_CONTROLLER = 'snapshot';
 const ENGINE_KEY = 'engine:';
@@ -177,7 +178,7 @@ export class SnapshotController {
     });
     if (status.requestedTime === undefined && snap.spec.createSnapshot)
       status.requestedTime = snap.metadata.creationTimestamp ?? '';
-    if (JSON.stringify(status) !== JSON.stringify(snap.status ?? {})) {
+    if (!sameJson(status, snap.status ?? {})) {
       await ctx.client.replaceStatus(KINDS.snapshot, snap, status);
     }
     return undefined;

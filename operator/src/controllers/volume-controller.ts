@@ -31,6 +31,7 @@ import type { NextResult } from '../volume/volume-model.js';
 import { next } from '../volume/volume-state.js';
 import { type ControllerContext, isMine, nameOfKey } from './context.js';
 import { Expectations } from './expectations.js';
+import { sameJson } from './same-json.js';
 import { planWrites } from './volume-actions.js';
 import {
   rebuildsPerNode,
@@ -470,7 +471,7 @@ export class VolumeController {
       actualSize: actualSizeOf(engine) ?? prev.actualSize ?? 0,
       currentImage: '',
     };
-    if (JSON.stringify(status) === JSON.stringify(prev)) return;
+    if (sameJson(status, prev)) return;
     await this.ctx.client.patchStatus(KINDS.volume, volume, status);
   }
 
@@ -498,7 +499,7 @@ export class VolumeController {
       }),
       now,
     );
-    if (JSON.stringify(statuses) === JSON.stringify(va.status?.attachmentTicketStatuses ?? {})) return;
+    if (sameJson(statuses, va.status?.attachmentTicketStatuses ?? {})) return;
     try {
       await this.ctx.client.replaceStatus(KINDS.volumeAttachment, va, { attachmentTicketStatuses: statuses });
     } catch (err) {
@@ -524,7 +525,7 @@ export class VolumeController {
       problem,
       now,
     );
-    if (JSON.stringify(conditions) === JSON.stringify(volume.status?.conditions ?? [])) return;
+    if (sameJson(conditions, volume.status?.conditions ?? [])) return;
     await ctx.client.patchStatus(KINDS.volume, volume, {
       ownerID: ctx.id.node,
       conditions,

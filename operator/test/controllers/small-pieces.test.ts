@@ -167,3 +167,14 @@ describe('Dispatcher', () => {
     expect(await replicas.get()).toBe('ns/v-r-1');
   });
 });
+
+describe('sameJson', () => {
+  it('ignores key order and undefined fields, not array order or values', async () => {
+    const { sameJson } = await import('../../src/controllers/same-json.js');
+    expect(sameJson({ b: { y: 1, x: [1, 2] }, a: 1 }, { a: 1, b: { x: [1, 2], y: 1 }, c: undefined })).toBe(
+      true,
+    );
+    expect(sameJson({ x: [1, 2] }, { x: [2, 1] })).toBe(false);
+    expect(sameJson({ a: 1 }, { a: 2 })).toBe(false);
+  });
+});
