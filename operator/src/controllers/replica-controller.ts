@@ -7,6 +7,7 @@
  * finalizer removed by another operator (its data stays on that node's disk).
  */
 
+import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Node, type Replica, type ReplicaStatus, withoutLonghornFinalizer } from '@longhorn-ts/api';
@@ -146,14 +147,13 @@ export class ReplicaController {
     const dir = replicaDir(disk.path, r);
     if (r.spec.desireState === 'running' && !open) {
       try {
-        await this.servers.withAdmin(disk.name, async (admin) => {
-          try {
-            await admin.open(id, { dir });
-          } catch {
-            // Nothing there yet: a new replica of the volume's size.
-            await admin.create(id, { size: Number(r.spec.volumeSize ?? '0'), dir });
-          }
-        });
+        // The server runs on this node: whether the replica exists is a local question.
+        const exists = existsSync(join(dir, 'volume.meta'));
+        await this.servers.withAdmin(disk.name, (admin) =>
+          exists
+            ? admin.open(id, { dir })
+            : admin.create(id, { size: Number(r.spec.volumeSize ?? '0'), dir }),
+        );
         open = true;
         log.info({ dir }, 'replica opened');
       } catch (err) {
