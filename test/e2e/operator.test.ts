@@ -202,12 +202,14 @@ describe.skipIf(skip)('longhorn-ts on 3 nodes in 3 zones: the operator drives th
       const before = await dataPlane('node-3');
       const server = before.find((p) => p.kind === 'replica-server' && p.state === 'running');
       expect(server, `node-3 runs a replica server: ${JSON.stringify(before)}`).toBeDefined();
+      const onNode3 = (await replicasOf(kubectl(), vol)).find((r) => r.spec.nodeID === 'node-3');
+      expect(onNode3).toBeDefined();
       const robustness = kubectl().watchField(LH.volumes, vol, '{.status.robustness}', NAMESPACE);
       try {
-        await waitFor('the watch to report', () => robustness.values.length > 0);
+        await waitFor('the watch to report', () => robustness.values.length > 0, { timeoutMs: 10_000 });
         process.kill(server!.pid, 'SIGKILL');
         await waitFor('the volume to be reported degraded', () => robustness.values.includes('degraded'), {
-          timeoutMs: 60_000,
+          timeoutMs: 30_000,
         });
         await waitFor('the instance manager to restart the replica server', async () => {
           const now = await dataPlane('node-3');
@@ -229,9 +231,11 @@ describe.skipIf(skip)('longhorn-ts on 3 nodes in 3 zones: the operator drives th
       expect(modes).toEqual(['RW', 'RW', 'RW']);
       const replicas = await replicasOf(kubectl(), vol);
       expect(replicas.map((r) => r.spec.nodeID).sort()).toEqual(['node-1', 'node-2', 'node-3']);
+      // Rebuilt on its node when it returned (its data reused), not replaced by a new replica.
+      expect(replicas.find((r) => r.spec.nodeID === 'node-3')?.metadata.name).toBe(onNode3?.metadata.name);
       const back = await readVolume(uri, 'after-rebuild');
       expect(sha256(back.subarray(0, DATA_BYTES))).toBe(sha256(data));
-    });
+    }, 210_000);
 
     it('a Snapshot CR becomes readyToUse', async () => {
       dumpLogsOnFailure();
