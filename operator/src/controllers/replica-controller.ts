@@ -177,7 +177,8 @@ export class ReplicaController {
     if (r.spec.dataDirectoryName !== id && !r.spec.dataDirectoryName) {
       await ctx.client.patch(KINDS.replica, id, { spec: { dataDirectoryName: id, diskPath: disk.path } });
     }
-    return { requeueAfterMs: MONITOR_MS };
+    // Only a replica that should serve is watched; a stopped one has nothing to notice.
+    return r.spec.desireState === 'running' ? { requeueAfterMs: MONITOR_MS } : undefined;
   }
 
   private async writeStatus(
