@@ -7,7 +7,7 @@
  */
 import { webcrypto } from 'node:crypto';
 import { isIP } from 'node:net';
-import './reflect-metadata.js';
+import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
