@@ -314,11 +314,39 @@ describe.skipIf(skip)('longhorn-ts on 3 nodes in 3 zones: the operator drives th
     await kubectl().run(['delete', LH.volumes, vol, '-n', NAMESPACE, '--wait=false']);
   });
 
-  it('a Volume with a value the schema allows and the operator refuses (size "0") gets a condition or event naming it; no operator restarts', async () => {
+  it('a Volume of size "0" is refused by the admission webhook with its message', async () => {
+    dumpLogsOnFailure();
+    await expect(
+      applyYaml(kubectl(), volumeYaml('vol-zero-denied', { size: '0', numberOfReplicas: 3 })),
+    ).rejects.toThrow(/denied the request.*size/i);
+    expect(await getVolume(kubectl(), 'vol-zero-denied')).toBeUndefined();
+  });
+
+  it('without the webhooks, a Volume with a value the schema allows and the operator refuses (size "0") gets a condition or event naming it; no operator restarts', async () => {
     dumpLogsOnFailure();
     const vol = 'vol-zero';
     const pids = cluster.longhorn.nodes.map((n) => n.operator?.pid);
-    await applyYaml(kubectl(), volumeYaml(vol, { size: '0', numberOfReplicas: 3 }));
+    // As on a cluster without our webhooks: the bad value reaches the operator.
+    const saved = await kubectl().get<KubeObject>(
+      'validatingwebhookconfiguration',
+      'longhorn-webhook-validator',
+    );
+    await kubectl().run(['delete', 'validatingwebhookconfiguration', 'longhorn-webhook-validator']);
+    try {
+      await waitFor('the Volume to be accepted without the validating webhook', async () => {
+        await applyYaml(kubectl(), volumeYaml(vol, { size: '0', numberOfReplicas: 3 }));
+        return true;
+      });
+    } finally {
+      const {
+        resourceVersion: _rv,
+        uid: _uid,
+        creationTimestamp: _ct,
+        managedFields: _mf,
+        ...metadata
+      } = saved.metadata as Record<string, unknown>;
+      await kubectl().apply([{ ...saved, metadata }]);
+    }
     const reason = await waitFor(
       'a condition or a Warning event about the size',
       async () => {

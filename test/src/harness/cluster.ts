@@ -20,6 +20,7 @@ import { harnessLogger } from './logging.js';
 import { installLonghornApi } from './longhorn-api.js';
 import { checkLonghornEntries } from './longhorn-node.js';
 import { LonghornSystem } from './longhorn-system.js';
+import { startWebhook } from './longhorn-webhook.js';
 import { groupAlive, type ManagedProcess, type ProcessRecord, stopGroup } from './managed-process.js';
 import { defaultNodeSpecs, type NodeSpec, nodeManifest } from './node-specs.js';
 import { freePorts, releasePort } from './ports.js';
@@ -302,6 +303,16 @@ export class Cluster {
           },
         });
         log.debug({ ms: Date.now() - t0 }, 'longhorn-ts ready');
+        // Admission webhooks after the operators (their start is not held up by it); from then on
+        // every create and update of our kinds passes through them, so invalid YAML is refused.
+        await startWebhook({
+          kubeconfig,
+          logDir,
+          outliveParent,
+          timeoutMs: remaining(),
+          onSpawn: (p) => cluster.track(p),
+        });
+        log.debug({ ms: Date.now() - t0 }, 'admission webhooks ready');
       }
       state.ready = true;
       await cluster.saveState();
