@@ -7,7 +7,7 @@
  * gRPC poll, as Longhorn's engine monitor does).
  */
 
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Engine, type EngineStatus, withoutLonghornFinalizer } from '@longhorn-ts/api';
 import {
@@ -17,6 +17,8 @@ import {
 } from '@longhorn-ts/dataplane/engine/engine-client';
 import type { InstanceManagerClient } from '@longhorn-ts/dataplane/instance-manager/client';
 import type { ProcessInfo } from '@longhorn-ts/dataplane/instance-manager/process-supervisor';
+import { parseReplicaAddress } from '@longhorn-ts/dataplane/net/replica-address';
+import { ReplicaServerAdmin } from '@longhorn-ts/dataplane/protocol/admin-client';
 import type { Logger } from 'pino';
 import { isNotFound } from '../instances/replica-servers.js';
 import { KINDS } from '../k8s/kinds.js';
@@ -28,6 +30,8 @@ import { sameJson } from './same-json.js';
 
 export const ENGINE_CONTROLLER = 'engine';
 const MONITOR_MS = 2_000;
+/** How long a start waits for replicas that do not serve yet before the engine decides. */
+const START_WAIT_MS = 20_000;
 
 /** The engine process's arguments (as local-volume.ts builds them, every replica over TCP). */
 export function engineArgs(opts: {
@@ -126,11 +130,13 @@ export class EngineController {
 
     const wantRunning = !deleting && e.spec.desireState === 'running' && e.spec.nodeID === ctx.id.node;
     if (!wantRunning) {
-      if (proc !== undefined && proc.state !== 'stopped' && proc.state !== 'error') {
+      this.startWaits.delete(name);
+      if (proc !== undefined) {
+        // Deleting also forgets a process that died: the next start is a fresh one.
         await this.im.delete(name).catch((err: unknown) => {
           if (!isNotFound(err)) throw err;
         });
-        log.info('engine stopped');
+        if (proc.state !== 'stopped' && proc.state !== 'error') log.info('engine stopped');
       }
       if (proc !== undefined) this.dropClient(controlOf(proc));
       if (deleting) {
@@ -150,6 +156,15 @@ export class EngineController {
         );
         return undefined;
       }
+      const waiting = await this.replicasNotServing(e);
+      if (waiting.length > 0 && !this.waitedLongEnough(e)) {
+        // Replica statuses may be from before a restart: the engine starts once its replica
+        // servers really serve them (or after a while, when it decides itself).
+        log.debug({ waiting }, 'engine waits for its replicas');
+        await this.writeStatus(e, stoppedEngineStatus(e.status, ctx.id.node, 'starting'));
+        return { requeueAfterMs: 1_000 };
+      }
+      this.startWaits.delete(e.metadata.name);
       proc = await this.start(e, log);
       if (proc === undefined) return { requeueAfterMs: MONITOR_MS };
     }
@@ -199,6 +214,42 @@ export class EngineController {
     return { requeueAfterMs: MONITOR_MS };
   }
 
+  private readonly startWaits = new Map<string, number>();
+
+  private waitedLongEnough(e: Engine): boolean {
+    const now = this.ctx.clock.now();
+    const since = this.startWaits.get(e.metadata.name);
+    if (since === undefined) {
+      this.startWaits.set(e.metadata.name, now);
+      return false;
+    }
+    return now - since > START_WAIT_MS;
+  }
+
+  /** Replicas of spec.replicaAddressMap whose server does not have them open (or cannot be reached). */
+  private async replicasNotServing(e: Engine): Promise<string[]> {
+    const byServer = new Map<string, string[]>();
+    for (const [id, address] of Object.entries(e.spec.replicaAddressMap ?? {})) {
+      byServer.set(address, [...(byServer.get(address) ?? []), id]);
+    }
+    const missing: string[] = [];
+    await Promise.all(
+      [...byServer].map(async ([address, ids]) => {
+        let admin: ReplicaServerAdmin | undefined;
+        try {
+          admin = await ReplicaServerAdmin.connect(parseReplicaAddress(address), { connectTimeoutMs: 2_000 });
+          const open = new Set((await admin.list()).map((r) => r.id));
+          for (const id of ids) if (!open.has(id)) missing.push(id);
+        } catch {
+          missing.push(...ids);
+        } finally {
+          await admin?.disconnect();
+        }
+      }),
+    );
+    return missing.sort();
+  }
+
   private async start(e: Engine, log: Logger): Promise<ProcessInfo | undefined> {
     const { ctx } = this;
     const volumeName = e.spec.volumeName ?? '';
@@ -207,11 +258,13 @@ export class EngineController {
     if (Object.keys(replicas).length === 0) return undefined;
     const dir = join(ctx.id.dataDir, 'engines');
     await mkdir(dir, { recursive: true });
+    const stateFile = join(dir, `${e.metadata.name}.json`);
+    await refreshMemberAddresses(stateFile, replicas, log);
     const args = engineArgs({
       volume: volumeName,
       replicas,
       ip: ctx.id.ip,
-      stateFile: join(dir, `${e.metadata.name}.json`),
+      stateFile,
       wanted: volume?.spec.numberOfReplicas ?? Object.keys(replicas).length,
       timeoutMs: ctx.settings.get('engine-replica-timeout') * 1000,
       salvage: e.spec.salvageRequested === true,
@@ -284,4 +337,42 @@ function controlOf(proc: ProcessInfo): string {
   } catch {
     return '';
   }
+}
+
+/**
+ * The engine's state file keeps its membership and generation record across restarts, and its
+ * members win over the arguments. A replica whose server came back at another address keeps
+ * its id: its address is brought up to date there (the generation record stays), so the engine
+ * does not dial an address nobody listens on.
+ */
+export async function refreshMemberAddresses(
+  stateFile: string,
+  addresses: Readonly<Record<string, string>>,
+  log?: Logger,
+): Promise<void> {
+  let text: string;
+  try {
+    text = await readFile(stateFile, 'utf8');
+  } catch {
+    return;
+  }
+  let state: { members?: { id: string; address: string }[] } | { id: string; address: string }[];
+  try {
+    state = JSON.parse(text) as typeof state;
+  } catch {
+    return;
+  }
+  const members = Array.isArray(state) ? state : (state.members ?? []);
+  let changed = false;
+  for (const m of members) {
+    const want = addresses[m.id];
+    if (want !== undefined && want !== m.address) {
+      log?.info({ replica: m.id, from: m.address, to: want }, 'replica address updated in the engine state');
+      m.address = want;
+      changed = true;
+    }
+  }
+  if (!changed) return;
+  await writeFile(`${stateFile}.tmp`, JSON.stringify(state));
+  await rename(`${stateFile}.tmp`, stateFile);
 }

@@ -17,6 +17,8 @@ import type { Logger } from 'pino';
 
 const PORT_FILE = 'replica-server.json';
 const LIST_TTL_MS = 1000;
+/** Failed starts on the saved port before another port is picked. */
+const PORT_GIVE_UP = 10;
 
 export function replicaServerProcessName(diskName: string): string {
   return `replica-server-${diskName}`.slice(0, 120);
@@ -41,6 +43,7 @@ interface Known {
 export class ReplicaServers {
   private readonly known = new Map<string, Known>();
   private readonly starting = new Map<string, Promise<ServerState>>();
+  private readonly failures = new Map<string, number>();
 
   constructor(
     private readonly im: InstanceManagerClient,
@@ -71,12 +74,21 @@ export class ReplicaServers {
     const args = ['--listen', `${this.ip}:${port}`, '--data-dir', replicasDir(diskPath), '--open-existing'];
     try {
       const created = await this.im.create(name, 'replica-server', args, true);
+      this.failures.delete(diskName);
       this.log.info({ disk: diskName, port }, 'replica server started');
       return { state: 'running', address: this.remember(diskName, created) };
     } catch (err) {
-      // Most likely the port was taken meanwhile: the next attempt picks another.
-      await this.forgetPort(diskPath);
-      return { state: 'error', error: `replica server of disk ${diskName}: ${(err as Error).message}` };
+      const message = `replica server of disk ${diskName}: ${(err as { details?: string }).details ?? (err as Error).message}`;
+      const failures = (this.failures.get(diskName) ?? 0) + 1;
+      this.failures.set(diskName, failures);
+      this.log.warn({ disk: diskName, port, failures, err: message }, 'replica server did not start');
+      // The port may still be held by a server that is going away (a node restart): only
+      // after repeated failures is it given up, since engines know the replicas at it.
+      if (failures >= PORT_GIVE_UP) {
+        this.failures.delete(diskName);
+        await this.forgetPort(diskPath);
+      }
+      return { state: 'error', error: message };
     }
   }
 
