@@ -10,5 +10,7 @@ npx tsc -p api/tsconfig.check.json
 npx tsc -p operator/tsconfig.check.json
 npx tsc -p webhooks/tsconfig.check.json
 npx tsc -p scheduler-extender/tsconfig.check.json
+npx tsc -p csi/tsconfig.check.json
+npx tsc -p plugins/kubectl-longhorn/tsconfig.check.json
 npx biome check .
 npx vitest run "$@"

@@ -1,0 +1,2 @@
+/** The CSI driver driver.longhorn.io (control plane II). */
+export {};

@@ -1,0 +1,2 @@
+/** kubectl longhorn (the kubectl plugin). */
+export {};
