@@ -75,8 +75,23 @@ export function stoppedEngineStatus(
     replicaModeMap: {},
     currentReplicaAddressMap: {},
     rebuildStatus: {},
-    ...(error !== '' && { snapshotsError: error }),
+    // Why the last start failed (Longhorn's InstanceCreation condition); the volume reads it.
+    conditions:
+      state === 'error' && error !== ''
+        ? [{ type: 'InstanceCreation', status: 'False', reason: 'EngineStartFailed', message: error }]
+        : state === 'starting'
+          ? (prev?.conditions ?? [])
+          : [],
   };
+}
+
+/** The engine refused to start because the replicas it can reach are not the current ones. */
+export function engineNeedsSalvage(
+  status: { currentState?: string; conditions?: { type: string; message?: string }[] } | undefined,
+): boolean {
+  if (status?.currentState !== 'error') return false;
+  const c = status.conditions?.find((x) => x.type === 'InstanceCreation');
+  return /salvage/i.test(c?.message ?? '');
 }
 
 /** Longhorn's status.snapshots: name -> {name, parent, children, removed, usercreated, created, size, labels}. */

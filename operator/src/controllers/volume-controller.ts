@@ -30,6 +30,7 @@ import { decideAttachment, ticketStatuses } from '../volume/attachment-tickets.j
 import type { NextResult } from '../volume/volume-model.js';
 import { next } from '../volume/volume-state.js';
 import { type ControllerContext, isMine, nameOfKey } from './context.js';
+import { engineNeedsSalvage } from './engine-status.js';
 import { Expectations } from './expectations.js';
 import { sameJson } from './same-json.js';
 import { planWrites } from './volume-actions.js';
@@ -168,6 +169,31 @@ export class VolumeController {
     const engines = ctx.caches.engines.list(ns).filter((e) => volumeOf(e) === name);
     const engine = engines.find((e) => e.metadata.deletionTimestamp === undefined) ?? engines[0];
     const replicas = ctx.caches.replicas.list(ns).filter((r) => volumeOf(r) === name);
+    if (
+      !deleting &&
+      engine !== undefined &&
+      !engine.spec.salvageRequested &&
+      engineNeedsSalvage(engine.status)
+    ) {
+      // Every replica the engine could reach is behind what it last committed (all of them
+      // went away at once): that is "all replicas failed", and auto-salvage takes it from here.
+      const at = rfc3339(now);
+      const healthy = replicas.filter(
+        (r) => r.spec.nodeID && !r.spec.failedAt && r.metadata.deletionTimestamp === undefined,
+      );
+      if (healthy.length > 0) {
+        for (const r of healthy) {
+          await ctx.client.patch(KINDS.replica, r.metadata.name, {
+            spec: { failedAt: at, lastFailedAt: at },
+          });
+        }
+        log.warn(
+          { replicas: healthy.map((r) => r.metadata.name) },
+          'engine refused its replicas: marked failed for auto-salvage',
+        );
+        return { requeueAfterMs: 500 };
+      }
+    }
     const defaults = { replicas: ctx.settings.get('default-replica-count') };
     const live = ctx.liveness.live();
     const nodeOf = (n: string) => ctx.caches.nodes.get(n, ns);

@@ -2,6 +2,7 @@ import type { SnapshotView, VolumeView } from '@longhorn-ts/dataplane/engine/eng
 import { describe, expect, it } from 'vitest';
 import { engineArgs, engineOwner } from '../../src/controllers/engine-controller.js';
 import {
+  engineNeedsSalvage,
   membershipPlan,
   runningEngineStatus,
   snapshotMap,
@@ -166,11 +167,20 @@ describe('runningEngineStatus', () => {
       endpoint: '',
       replicaModeMap: {},
     });
-    expect(stoppedEngineStatus(prev, 'n', 'error', 'exit 1')).toMatchObject({
+    const failed = stoppedEngineStatus(
+      prev,
+      'n',
+      'error',
+      'cannot start: salvage to start from what answered',
+    );
+    expect(failed).toMatchObject({
       currentState: 'error',
       started: true,
-      snapshotsError: 'exit 1',
+      conditions: [{ type: 'InstanceCreation', status: 'False', reason: 'EngineStartFailed' }],
     });
+    expect(engineNeedsSalvage(failed)).toBe(true);
+    expect(engineNeedsSalvage(stoppedEngineStatus(prev, 'n', 'error', 'exit 1'))).toBe(false);
+    expect(engineNeedsSalvage(stoppedEngineStatus(failed, 'n', 'stopped'))).toBe(false);
   });
 });
 
