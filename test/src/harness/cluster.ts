@@ -18,12 +18,13 @@ import { Kubectl } from './kubectl.js';
 import { startKwok } from './kwok.js';
 import { harnessLogger } from './logging.js';
 import { installLonghornApi } from './longhorn-api.js';
+import { localExtenderConfiguration, startExtender } from './longhorn-extender.js';
 import { checkLonghornEntries } from './longhorn-node.js';
 import { LonghornSystem } from './longhorn-system.js';
 import { startWebhook } from './longhorn-webhook.js';
 import { groupAlive, type ManagedProcess, type ProcessRecord, stopGroup } from './managed-process.js';
 import { defaultNodeSpecs, type NodeSpec, nodeManifest } from './node-specs.js';
-import { freePorts, releasePort } from './ports.js';
+import { freePort, freePorts, releasePort } from './ports.js';
 import { SimulatedNode } from './simulated-node.js';
 import { waitFor } from './wait.js';
 
@@ -195,6 +196,8 @@ export class Cluster {
       number,
     ];
     const kubeconfig = join(dir, 'kubeconfig');
+    // longhorn-ts's scheduler extender: the scheduler is told its address from the start.
+    const extenderPort = options.longhorn ? await freePort() : undefined;
     const state: ClusterState = {
       dir,
       kubeconfig,
@@ -260,7 +263,10 @@ export class Cluster {
           logDir,
           certDir: join(runDir, 'kube-scheduler'),
           configFile: join(dir, 'kube-scheduler.json'),
-          configuration: options.schedulerConfiguration ?? {},
+          configuration: {
+            ...(extenderPort === undefined ? {} : localExtenderConfiguration(extenderPort)),
+            ...(options.schedulerConfiguration ?? {}),
+          },
           outliveParent,
           timeoutMs: remaining(),
           onSpawn: (p) => cluster.track(p),
@@ -313,6 +319,15 @@ export class Cluster {
           onSpawn: (p) => cluster.track(p),
         });
         log.debug({ ms: Date.now() - t0 }, 'admission webhooks ready');
+        await startExtender({
+          kubeconfig,
+          port: extenderPort!,
+          logDir,
+          outliveParent,
+          timeoutMs: remaining(),
+          onSpawn: (p) => cluster.track(p),
+        });
+        log.debug({ ms: Date.now() - t0 }, 'scheduler extender ready');
       }
       state.ready = true;
       await cluster.saveState();

@@ -26,7 +26,9 @@ export interface WebhookReady {
  * The admission webhook server, registered by `url` on 127.0.0.1 (the local mode has no service
  * network). It writes both webhook configurations with its CA bundle before it prints ready.
  */
-export async function startWebhook(options: WebhookOptions): Promise<{ proc: ManagedProcess; ready: WebhookReady }> {
+export async function startWebhook(
+  options: WebhookOptions,
+): Promise<{ proc: ManagedProcess; ready: WebhookReady }> {
   if (!existsSync(WEBHOOK_ENTRY)) {
     throw new Error(`the webhook server is not built (${WEBHOOK_ENTRY} is missing): run npx tsc -b`);
   }
