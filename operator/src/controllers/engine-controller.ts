@@ -208,7 +208,7 @@ export class EngineController {
       ip: ctx.id.ip,
       controlPort: Number(control.slice(control.lastIndexOf(':') + 1)),
       instanceManagerName: instanceManagerName(ctx.id.node),
-      salvageRequested: e.spec.salvageRequested === true,
+      salvageRequested: e.spec.salvageRequested === true && proc.args.includes('--salvage'),
     });
     await this.writeStatus(e, status);
     return { requeueAfterMs: MONITOR_MS };
@@ -275,7 +275,11 @@ export class EngineController {
       log.info({ replicas: Object.keys(replicas).length }, 'engine started');
       return proc;
     } catch (err) {
-      const message = (err as { details?: string; message?: string }).details ?? (err as Error).message;
+      let message = (err as { details?: string; message?: string }).details ?? (err as Error).message;
+      // The reason is the engine's own "cannot start: ..." line, earlier in its output.
+      const lines = await this.im.logs(e.metadata.name).catch(() => [] as string[]);
+      const reason = lines.findLast((l) => l.includes('cannot start:') && !l.includes('${'));
+      if (reason !== undefined) message = reason.slice(reason.indexOf('cannot start:')).trim();
       log.warn({ err: message }, 'engine failed to start');
       const fresh = ctx.caches.engines.get(e.metadata.name, ctx.id.namespace) ?? e;
       await this.writeStatus(fresh, stoppedEngineStatus(fresh.status, ctx.id.node, 'error', message));

@@ -53,7 +53,8 @@ export function runningEngineStatus(
     currentReplicaAddressMap,
     rebuildStatus,
     ...(snapshots !== undefined && { snapshots: snapshotMap(snapshots), snapshotsError: '' }),
-    ...(facts.salvageRequested && { salvageExecuted: true }),
+    // Executed once an engine started with --salvage runs; a later request needs a new start.
+    salvageExecuted: facts.salvageRequested,
   };
 }
 
@@ -75,6 +76,7 @@ export function stoppedEngineStatus(
     replicaModeMap: {},
     currentReplicaAddressMap: {},
     rebuildStatus: {},
+    salvageExecuted: false,
     // Why the last start failed (Longhorn's InstanceCreation condition); the volume reads it.
     conditions:
       state === 'error' && error !== ''

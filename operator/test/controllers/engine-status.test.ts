@@ -140,7 +140,7 @@ describe('runningEngineStatus', () => {
       },
     });
     expect(Object.keys(s.snapshots ?? {})).toEqual(['s1', 'volume-head']);
-    expect(s.salvageExecuted).toBeUndefined();
+    expect(s.salvageExecuted).toBe(false);
   });
   it('a salvage request is reported executed once the engine runs', () => {
     const s = runningEngineStatus(undefined, view([]), undefined, {
