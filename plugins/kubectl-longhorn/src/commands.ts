@@ -2,6 +2,20 @@
  * Every command, by oclif id (`volume:list` is `kubectl longhorn volume list`): oclif's explicit
  * command discovery reads this table, so no directory is scanned at start.
  */
+import Doctor from './commands/doctor.js';
+import NodeDiskAdd from './commands/node/disk/add.js';
+import NodeDiskRemove from './commands/node/disk/remove.js';
+import NodeList from './commands/node/list.js';
+import NodeScheduling from './commands/node/scheduling.js';
+import SettingGet from './commands/setting/get.js';
+import SettingList from './commands/setting/list.js';
+import SettingSet from './commands/setting/set.js';
+import SnapshotCreate from './commands/snapshot/create.js';
+import SnapshotDelete from './commands/snapshot/delete.js';
+import SnapshotList from './commands/snapshot/list.js';
+import SnapshotPurge from './commands/snapshot/purge.js';
+import SnapshotRevert from './commands/snapshot/revert.js';
+import SupportBundle from './commands/support-bundle.js';
 import VolumeAttach from './commands/volume/attach.js';
 import VolumeCreate from './commands/volume/create.js';
 import VolumeDelete from './commands/volume/delete.js';
@@ -20,4 +34,18 @@ export const COMMANDS = {
   'volume:detach': VolumeDetach,
   'volume:expand': VolumeExpand,
   'volume:replica:remove': VolumeReplicaRemove,
+  'snapshot:create': SnapshotCreate,
+  'snapshot:list': SnapshotList,
+  'snapshot:delete': SnapshotDelete,
+  'snapshot:revert': SnapshotRevert,
+  'snapshot:purge': SnapshotPurge,
+  'node:list': NodeList,
+  'node:scheduling': NodeScheduling,
+  'node:disk:add': NodeDiskAdd,
+  'node:disk:remove': NodeDiskRemove,
+  'setting:list': SettingList,
+  'setting:get': SettingGet,
+  'setting:set': SettingSet,
+  doctor: Doctor,
+  'support-bundle': SupportBundle,
 };

@@ -215,7 +215,10 @@ export function renderVolumeDetail(d: VolumeDetail, now: number): string {
       ),
     );
   }
-  lines.push('Snapshots:', ...indent(renderSnapshotTree(snapshotNodes(d.snapshots), now)));
+  lines.push(
+    'Snapshots:',
+    ...indent(renderSnapshotTree(snapshotNodes(d.snapshots, e?.status?.snapshots), now)),
+  );
   lines.push('Conditions:', ...indent(renderConditions(v.status?.conditions)));
   lines.push('Attachment tickets:', ...indent(renderTickets(d.attachment)));
   lines.push('Events:', ...indent(renderEvents(d.events, now)));

@@ -1,0 +1,23 @@
+/** `snapshot list -o wide`: one row per snapshot (pure). */
+import type { Snapshot, SnapshotInfo } from '@longhorn-ts/api';
+import { formatAge, formatBytes, orDash, renderTable } from '../output/format.js';
+import { snapshotNodes } from './snapshot-tree.js';
+
+export function renderSnapshotRows(
+  snapshots: readonly Snapshot[],
+  now: number,
+  engineSnapshots?: Readonly<Record<string, SnapshotInfo>>,
+): string {
+  const rows = snapshotNodes(snapshots, engineSnapshots)
+    .sort((a, b) => a.created.localeCompare(b.created) || a.name.localeCompare(b.name))
+    .map((s) => [
+      s.name,
+      orDash(s.parent),
+      formatBytes(s.size),
+      s.userCreated ? 'user' : 'system',
+      String(s.ready),
+      String(s.removed),
+      formatAge(s.created || undefined, now),
+    ]);
+  return renderTable(['name', 'parent', 'size', 'created-by', 'ready', 'removed', 'age'], rows);
+}
