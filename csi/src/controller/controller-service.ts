@@ -1,0 +1,606 @@
+import {
+  attachmentTicketId,
+  csiAttachmentTicketId,
+  isTicketSatisfied,
+  LABEL_VOLUME,
+  LONGHORN_API_VERSION,
+  type Snapshot,
+  type Volume,
+  type VolumeAttachment,
+  type VolumeSpec,
+} from '@longhorn-ts/api';
+import {
+  type CapacityRange,
+  type CsiSnapshot,
+  type CsiVolume,
+  type StringMap,
+  type Topology,
+  timestamp,
+  type VolumeCapability,
+} from '../csi-types.js';
+import { CsiError, invalid, notFound, precondition, required } from '../errors.js';
+import { addTicket, removeTickets, ticketsOf } from '../k8s/attachment-tickets.js';
+import type { LonghornObjects } from '../k8s/longhorn-objects.js';
+import { pollUntil } from '../poll.js';
+import type { CallContext, ServiceSpec } from '../rpc/edge.js';
+import { capabilitiesProblem, capabilityProblem, volumeAccessMode } from './capabilities.js';
+import { type ParsedParameters, parseParameters } from './parameters.js';
+import { roundUp, SIZE_ALIGNMENT, sizeFor, sizeSatisfies } from './sizes.js';
+import { objectName, parseSnapshotId, snapshotId } from './snapshot-ids.js';
+
+/** Where the driver keeps a volume's StorageClass parameters (for repeated CreateVolume and lists). */
+export const PARAMETERS_ANNOTATION = 'csi.longhorn-ts.io/volume-context';
+
+export interface ControllerTimeouts {
+  /** How long CreateVolume/DeleteVolume wait for the operator when the caller set no deadline. */
+  volumeMs: number;
+  /** How long ControllerPublish/Unpublish wait for the attachment. */
+  attachMs: number;
+  /** How long CreateSnapshot waits for readyToUse before answering readyToUse false. */
+  snapshotMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: ControllerTimeouts = {
+  volumeMs: 60_000,
+  attachMs: 120_000,
+  snapshotMs: 60_000,
+};
+
+/** Time left for a wait: the caller's deadline less a margin to answer in, else the default. */
+function budget(ctx: CallContext, fallbackMs: number): number {
+  if (ctx.deadline === undefined) return fallbackMs;
+  return Math.max(200, Math.min(fallbackMs, ctx.deadline - Date.now() - 1_000));
+}
+
+function volumeContextOf(volume: Volume): StringMap {
+  const raw = volume.metadata.annotations?.[PARAMETERS_ANNOTATION];
+  if (!raw) return {};
+  try {
+    return JSON.parse(raw) as StringMap;
+  } catch {
+    return {};
+  }
+}
+
+function csiVolume(volume: Volume): CsiVolume {
+  return {
+    volumeId: volume.metadata.name,
+    capacityBytes: Number(volume.spec.size ?? '0'),
+    volumeContext: volumeContextOf(volume),
+  };
+}
+
+/** The spec field that differs between an existing volume and a repeated request, if any. */
+function incompatibility(volume: Volume, parsed: ParsedParameters, accessMode: string): string | undefined {
+  const existing = volumeContextOf(volume);
+  const keys = new Set([...Object.keys(existing), ...Object.keys(parsed.volumeContext)]);
+  for (const k of keys) {
+    if ((existing[k] ?? '') !== (parsed.volumeContext[k] ?? ''))
+      return `parameter ${k} is "${existing[k] ?? ''}", the request asks "${parsed.volumeContext[k] ?? ''}"`;
+  }
+  if ((volume.spec.accessMode ?? 'rwo') !== accessMode)
+    return `access mode is ${volume.spec.accessMode}, the request asks ${accessMode}`;
+  return undefined;
+}
+
+const volumeCreated = (v: Volume | undefined) => {
+  const state = v?.status?.state ?? '';
+  return state !== '' && state !== 'creating';
+};
+
+function isAttachedTo(volume: Volume | undefined, node: string): boolean {
+  return volume?.status?.state === 'attached' && volume.status.currentNodeID === node;
+}
+
+/** The node ids the CSI attacher has published the volume to. */
+function publishedNodes(attachment: VolumeAttachment | undefined): string[] {
+  return ticketsOf(attachment, 'csi-attacher')
+    .map((t) => t.nodeID ?? '')
+    .filter((n) => n !== '');
+}
+
+function volumeCondition(volume: Volume) {
+  const r = volume.status?.robustness ?? '';
+  const abnormal = r === 'faulted' || r === 'degraded';
+  return {
+    abnormal,
+    message: abnormal
+      ? `volume is ${r}`
+      : `volume is ${volume.status?.state || 'creating'}, ${r || 'unknown'}`,
+  };
+}
+
+/** Paging over a sorted list: the token is the index of the next entry. */
+function page<T>(items: T[], startingToken: string | undefined, maxEntries: number | undefined) {
+  let start = 0;
+  if (startingToken) {
+    start = Number(startingToken);
+    if (!/^\d+$/.test(startingToken) || start > items.length)
+      throw new CsiError(
+        'INVALID_TOKEN',
+        `starting_token ${startingToken} was not handed out by this driver`,
+      );
+  }
+  if ((maxEntries ?? 0) < 0) throw invalid('max_entries must not be negative');
+  const end = maxEntries ? Math.min(items.length, start + maxEntries) : items.length;
+  return { entries: items.slice(start, end), nextToken: end < items.length ? String(end) : '' };
+}
+
+const SNAPSHOT_TYPE_PARAMETER = 'type';
+
+/** VolumeSnapshotClass `type`: only `snap` (an in-cluster snapshot) until backups exist. */
+function checkSnapshotParameters(parameters: StringMap): void {
+  const unknown = Object.keys(parameters).filter(
+    (k) => k !== SNAPSHOT_TYPE_PARAMETER && !k.startsWith('csi.storage.k8s.io/'),
+  );
+  if (unknown.length > 0)
+    throw invalid(`unknown VolumeSnapshotClass parameter(s) ${unknown.sort().join(', ')} (known: type)`);
+  const type = parameters[SNAPSHOT_TYPE_PARAMETER] ?? '';
+  if (type === 'snap') return;
+  if (type === 'bak' || type === '') {
+    throw precondition(
+      `snapshot type ${type ? '"bak"' : "unset (Longhorn's default: a backup)"}: backups are not available yet; ` +
+        'use a VolumeSnapshotClass with parameters.type: snap',
+    );
+  }
+  throw invalid(`parameter type: "${type}" is not one of snap, bak`);
+}
+
+function isUserSnapshot(s: Snapshot): boolean {
+  return (
+    s.metadata.deletionTimestamp === undefined &&
+    (s.spec.createSnapshot === true || s.status?.userCreated === true)
+  );
+}
+
+function csiSnapshot(s: Snapshot, volumeSize: number): CsiSnapshot {
+  return {
+    snapshotId: snapshotId(s.spec.volume, s.metadata.name),
+    sourceVolumeId: s.spec.volume,
+    sizeBytes: s.status?.restoreSize || volumeSize,
+    creationTime: timestamp(s.status?.creationTime || s.metadata.creationTimestamp),
+    readyToUse: s.status?.readyToUse === true,
+  };
+}
+
+/** The ticket that attaches a detached volume while a snapshot is taken. */
+const snapshotTicketId = (snapshot: string) => attachmentTicketId('snapshot-controller', snapshot);
+
+export interface CreateVolumeRequest {
+  name?: string;
+  capacityRange?: CapacityRange | null;
+  volumeCapabilities?: VolumeCapability[];
+  parameters?: StringMap;
+  volumeContentSource?: { type?: string } | null;
+  accessibilityRequirements?: { requisite?: Topology[]; preferred?: Topology[] } | null;
+}
+
+/** The Controller service: Volume CRs, attachment tickets and Snapshot CRs for the operator. */
+export function controllerService(deps: {
+  objects: LonghornObjects;
+  timeouts?: Partial<ControllerTimeouts>;
+}): ServiceSpec {
+  const { objects } = deps;
+  const timeouts = { ...DEFAULT_TIMEOUTS, ...deps.timeouts };
+
+  async function largestDisk(): Promise<number> {
+    const nodes = await objects.list('Node');
+    let largest = 0;
+    for (const n of nodes)
+      for (const [id, d] of Object.entries(n.spec.disks ?? {})) {
+        const status = n.status?.diskStatus?.[id];
+        largest = Math.max(largest, (status?.storageMaximum ?? 0) - (d.storageReserved ?? 0));
+      }
+    return largest;
+  }
+
+  async function createVolume(r: CreateVolumeRequest, ctx: CallContext) {
+    const csiName = required(r.name, 'name');
+    const caps = required(r.volumeCapabilities, 'volume_capabilities');
+    const problem = capabilitiesProblem(caps);
+    if (problem) throw invalid(problem);
+    if (r.volumeContentSource?.type) {
+      throw invalid(
+        `volume_content_source ${r.volumeContentSource.type}: cloning a volume and restoring a snapshot are not available yet`,
+      );
+    }
+    const parsed = parseParameters(r.parameters ?? {});
+    const size = sizeFor(r.capacityRange);
+    const name = objectName(csiName);
+    const accessMode = volumeAccessMode(caps);
+
+    let volume = await objects.get('Volume', name);
+    if (volume) {
+      const existingSize = Number(volume.spec.size ?? '0');
+      if (!sizeSatisfies(existingSize, r.capacityRange))
+        throw new CsiError(
+          'ALREADY_EXISTS',
+          `volume ${name} exists with ${existingSize} bytes, outside the requested range ${JSON.stringify(r.capacityRange)}`,
+        );
+      const why = incompatibility(volume, parsed, accessMode);
+      if (why) throw new CsiError('ALREADY_EXISTS', `volume ${name} exists with other parameters: ${why}`);
+    } else {
+      const largest = await largestDisk();
+      if (largest > 0 && size > largest)
+        throw new CsiError(
+          'OUT_OF_RANGE',
+          `volume size ${size} bytes is more than the largest disk can hold (${largest} bytes schedulable)`,
+        );
+      const spec: VolumeSpec = {
+        ...parsed.spec,
+        size: String(size),
+        frontend: 'blockdev',
+        accessMode,
+      };
+      try {
+        volume = await objects.create('Volume', {
+          apiVersion: LONGHORN_API_VERSION,
+          kind: 'Volume',
+          metadata: { name, annotations: { [PARAMETERS_ANNOTATION]: JSON.stringify(parsed.volumeContext) } },
+          spec,
+        });
+        ctx.log.info({ volume: name, size }, 'volume created');
+      } catch (err) {
+        if (err instanceof CsiError && err.code === 'ALREADY_EXISTS') throw new CsiError('BUSY', err.message);
+        throw err;
+      }
+    }
+    await pollUntil(
+      `volume ${name} to be created by the operator`,
+      budget(ctx, timeouts.volumeMs),
+      async () => volumeCreated(await objects.get('Volume', name)),
+    );
+    return { volume: { ...csiVolume(volume), volumeContext: volumeContextOf(volume) } };
+  }
+
+  async function deleteVolume(r: { volumeId?: string }, ctx: CallContext) {
+    const name = required(r.volumeId, 'volume_id');
+    const volume = await objects.get('Volume', name);
+    if (!volume) return {};
+    const published = publishedNodes(await objects.get('VolumeAttachment', name));
+    if (published.length > 0)
+      throw precondition(`volume ${name} is still published to node(s) ${published.join(', ')}`);
+    await objects.delete('Volume', name);
+    await pollUntil(
+      `volume ${name} to be deleted`,
+      budget(ctx, timeouts.volumeMs),
+      async () => (await objects.get('Volume', name)) === undefined,
+    );
+    return {};
+  }
+
+  async function publish(
+    r: { volumeId?: string; nodeId?: string; volumeCapability?: VolumeCapability | null; readonly?: boolean },
+    ctx: CallContext,
+  ) {
+    const name = required(r.volumeId, 'volume_id');
+    const nodeId = required(r.nodeId, 'node_id');
+    const cap = required(r.volumeCapability, 'volume_capability');
+    const problem = capabilityProblem(cap);
+    if (problem) throw invalid(problem);
+    const volume = await objects.get('Volume', name);
+    if (!volume) throw notFound(`volume ${name} not found`);
+    if (!(await objects.get('Node', nodeId)))
+      throw notFound(`node ${nodeId} not found (no Longhorn Node CR)`);
+    const others = publishedNodes(await objects.get('VolumeAttachment', name)).filter((n) => n !== nodeId);
+    if (others.length > 0)
+      throw precondition(`volume ${name} is published to node ${others.join(', ')}; single-node access only`);
+    const id = csiAttachmentTicketId(name, nodeId);
+    await addTicket(objects, name, { id, type: 'csi-attacher', nodeID: nodeId, disableFrontend: 'false' });
+    let last: Volume | undefined;
+    try {
+      await pollUntil(
+        `volume ${name} to attach to node ${nodeId}`,
+        budget(ctx, timeouts.attachMs),
+        async () => {
+          const [attachment, v, engine] = await Promise.all([
+            objects.get('VolumeAttachment', name),
+            objects.get('Volume', name),
+            objects.engineOf(name),
+          ]);
+          last = v;
+          return (
+            attachment !== undefined &&
+            isTicketSatisfied(attachment, id) &&
+            isAttachedTo(v, nodeId) &&
+            (engine?.status?.endpoint ?? '') !== ''
+          );
+        },
+      );
+    } catch (err) {
+      if (err instanceof CsiError && err.code === 'DEADLINE_EXCEEDED')
+        throw new CsiError(
+          'DEADLINE_EXCEEDED',
+          `volume ${name} is not attached to node ${nodeId} yet (state ${last?.status?.state || 'unknown'}, ` +
+            `robustness ${last?.status?.robustness || 'unknown'}); the attachment ticket stays, retry`,
+        );
+      throw err;
+    }
+    return { publishContext: {} };
+  }
+
+  async function unpublish(r: { volumeId?: string; nodeId?: string }, ctx: CallContext) {
+    const name = required(r.volumeId, 'volume_id');
+    const volume = await objects.get('Volume', name);
+    if (!volume) return {};
+    const attachment = await objects.get('VolumeAttachment', name);
+    const ours = ticketsOf(attachment, 'csi-attacher').filter((t) => !r.nodeId || t.nodeID === r.nodeId);
+    await removeTickets(
+      objects,
+      name,
+      ours.map((t) => t.id ?? ''),
+    );
+    const nodes = new Set(r.nodeId ? [r.nodeId] : ours.map((t) => t.nodeID ?? ''));
+    await pollUntil(
+      `volume ${name} to detach from ${[...nodes].join(', ')}`,
+      budget(ctx, timeouts.attachMs),
+      async () => {
+        const [v, a] = await Promise.all([
+          objects.get('Volume', name),
+          objects.get('VolumeAttachment', name),
+        ]);
+        const where = v?.status?.currentNodeID ?? '';
+        if (!v || !nodes.has(where) || v.status?.state === 'detached') return true;
+        // Another requester (the Longhorn API, a snapshot) keeps it on that node: not ours to wait for.
+        return Object.values(a?.spec.attachmentTickets ?? {}).some((t) => t.nodeID === where);
+      },
+    );
+    return {};
+  }
+
+  async function validate(r: {
+    volumeId?: string;
+    volumeCapabilities?: VolumeCapability[];
+    volumeContext?: StringMap;
+    parameters?: StringMap;
+  }) {
+    const name = required(r.volumeId, 'volume_id');
+    const caps = required(r.volumeCapabilities, 'volume_capabilities');
+    const volume = await objects.get('Volume', name);
+    if (!volume) throw notFound(`volume ${name} not found`);
+    const problem = capabilitiesProblem(caps);
+    if (problem) return { message: problem };
+    return {
+      confirmed: {
+        volumeContext: r.volumeContext ?? {},
+        volumeCapabilities: caps,
+        parameters: r.parameters ?? {},
+      },
+    };
+  }
+
+  async function listVolumes(r: { maxEntries?: number; startingToken?: string }) {
+    const [volumes, attachments] = await Promise.all([
+      objects.list('Volume'),
+      objects.list('VolumeAttachment'),
+    ]);
+    const byName = new Map(attachments.map((a) => [a.metadata.name, a]));
+    const sorted = volumes
+      .filter((v) => v.metadata.deletionTimestamp === undefined)
+      .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+    const { entries, nextToken } = page(sorted, r.startingToken, r.maxEntries);
+    return {
+      entries: entries.map((v) => ({
+        volume: csiVolume(v),
+        status: {
+          publishedNodeIds: publishedNodes(byName.get(v.metadata.name)),
+          volumeCondition: volumeCondition(v),
+        },
+      })),
+      nextToken,
+    };
+  }
+
+  async function getVolume(r: { volumeId?: string }) {
+    const name = required(r.volumeId, 'volume_id');
+    const volume = await objects.get('Volume', name);
+    if (!volume) throw notFound(`volume ${name} not found`);
+    const attachment = await objects.get('VolumeAttachment', name);
+    return {
+      volume: csiVolume(volume),
+      status: { publishedNodeIds: publishedNodes(attachment), volumeCondition: volumeCondition(volume) },
+    };
+  }
+
+  async function getCapacity(r: { accessibleTopology?: Topology | null; parameters?: StringMap }) {
+    if (r.parameters && Object.keys(r.parameters).length > 0) parseParameters(r.parameters);
+    const segments = r.accessibleTopology?.segments ?? {};
+    const zone = segments['topology.kubernetes.io/zone'];
+    const region = segments['topology.kubernetes.io/region'];
+    let available = 0;
+    let largest = 0;
+    for (const n of await objects.list('Node')) {
+      if (zone && n.status?.zone !== zone) continue;
+      if (region && n.status?.region !== region) continue;
+      if (n.spec.allowScheduling === false) continue;
+      for (const [id, d] of Object.entries(n.spec.disks ?? {})) {
+        if (d.allowScheduling === false) continue;
+        const s = n.status?.diskStatus?.[id];
+        const free = Math.max(0, (s?.storageAvailable ?? 0) - (d.storageReserved ?? 0));
+        available += free;
+        largest = Math.max(largest, free);
+      }
+    }
+    const rounded = (b: number) => Math.floor(b / SIZE_ALIGNMENT) * SIZE_ALIGNMENT;
+    return {
+      availableCapacity: available,
+      maximumVolumeSize: rounded(largest),
+      minimumVolumeSize: SIZE_ALIGNMENT,
+    };
+  }
+
+  async function createSnapshot(
+    r: { sourceVolumeId?: string; name?: string; parameters?: StringMap },
+    ctx: CallContext,
+  ) {
+    const volumeName = required(r.sourceVolumeId, 'source_volume_id');
+    const csiName = required(r.name, 'name');
+    checkSnapshotParameters(r.parameters ?? {});
+    const name = objectName(csiName);
+    const volume = await objects.get('Volume', volumeName);
+    let snap = await objects.get('Snapshot', name);
+    if (snap && snap.spec.volume !== volumeName)
+      throw new CsiError(
+        'ALREADY_EXISTS',
+        `snapshot ${name} exists for volume ${snap.spec.volume}, not ${volumeName}`,
+      );
+    if (!volume) throw notFound(`volume ${volumeName} not found`);
+    if (!snap) {
+      snap = await objects.create('Snapshot', {
+        apiVersion: LONGHORN_API_VERSION,
+        kind: 'Snapshot',
+        metadata: { name, labels: { [LABEL_VOLUME]: volumeName } },
+        spec: { volume: volumeName, createSnapshot: true },
+      });
+    }
+    const ticket = snapshotTicketId(name);
+    const size = Number(volume.spec.size ?? '0');
+    if (snap.status?.readyToUse) {
+      await removeTickets(objects, volumeName, [ticket]);
+      return { snapshot: csiSnapshot(snap, size) };
+    }
+    // A detached volume is attached for the snapshot (frontend or not), as Longhorn does.
+    if (volume.status?.state !== 'attached') {
+      const node = volume.status?.ownerID || (await objects.list('Node'))[0]?.metadata.name;
+      if (!node) throw new CsiError('UNAVAILABLE', 'no Longhorn node to attach the volume on');
+      await addTicket(objects, volumeName, {
+        id: ticket,
+        type: 'snapshot-controller',
+        nodeID: node,
+        disableFrontend: 'any',
+      });
+    }
+    let current = snap;
+    try {
+      await pollUntil(
+        `snapshot ${name} of ${volumeName} to be ready`,
+        budget(ctx, timeouts.snapshotMs),
+        async () => {
+          current = (await objects.get('Snapshot', name)) ?? current;
+          if (current.status?.error && !current.status.readyToUse)
+            throw new CsiError('INTERNAL', `snapshot ${name}: ${current.status.error}`);
+          return current.status?.readyToUse === true;
+        },
+      );
+    } catch (err) {
+      // Not ready in time: answer readyToUse false; the snapshotter asks again.
+      if (!(err instanceof CsiError && err.code === 'DEADLINE_EXCEEDED')) throw err;
+      return { snapshot: csiSnapshot(current, size) };
+    }
+    await removeTickets(objects, volumeName, [ticket]);
+    return { snapshot: csiSnapshot(current, size) };
+  }
+
+  async function deleteSnapshot(r: { snapshotId?: string }) {
+    const id = required(r.snapshotId, 'snapshot_id');
+    const parsed = parseSnapshotId(id);
+    if (!parsed) return {};
+    await removeTickets(objects, parsed.volume, [snapshotTicketId(parsed.snapshot)]).catch((err) => {
+      if (!(err instanceof CsiError && err.code === 'NOT_FOUND')) throw err;
+    });
+    const snap = await objects.get('Snapshot', parsed.snapshot);
+    if (snap && snap.spec.volume === parsed.volume) await objects.delete('Snapshot', parsed.snapshot);
+    return {};
+  }
+
+  async function listSnapshots(r: {
+    maxEntries?: number;
+    startingToken?: string;
+    sourceVolumeId?: string;
+    snapshotId?: string;
+  }) {
+    let snaps: Snapshot[];
+    if (r.snapshotId) {
+      const parsed = parseSnapshotId(r.snapshotId);
+      const s = parsed ? await objects.get('Snapshot', parsed.snapshot) : undefined;
+      snaps = s && s.spec.volume === parsed?.volume ? [s] : [];
+    } else {
+      snaps = await objects.snapshotsOf(r.sourceVolumeId || undefined);
+    }
+    if (r.sourceVolumeId) snaps = snaps.filter((s) => s.spec.volume === r.sourceVolumeId);
+    const volumes = new Map(
+      (await objects.list('Volume')).map((v) => [v.metadata.name, Number(v.spec.size ?? '0')]),
+    );
+    const sorted = snaps
+      .filter(isUserSnapshot)
+      .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+    const { entries, nextToken } = page(sorted, r.startingToken, r.maxEntries);
+    return {
+      entries: entries.map((s) => ({ snapshot: csiSnapshot(s, volumes.get(s.spec.volume) ?? 0) })),
+      nextToken,
+    };
+  }
+
+  async function expand(r: {
+    volumeId?: string;
+    capacityRange?: CapacityRange | null;
+    volumeCapability?: VolumeCapability | null;
+  }) {
+    const name = required(r.volumeId, 'volume_id');
+    const range = required(r.capacityRange, 'capacity_range');
+    const volume = await objects.get('Volume', name);
+    if (!volume) throw notFound(`volume ${name} not found`);
+    const current = Number(volume.spec.size ?? '0');
+    const wanted = roundUp(range.requiredBytes ?? 0);
+    if (range.limitBytes && wanted > range.limitBytes)
+      throw new CsiError(
+        'OUT_OF_RANGE',
+        `required bytes round up to ${wanted}, above limit bytes ${range.limitBytes}`,
+      );
+    const nodeExpansionRequired = r.volumeCapability?.accessType !== 'block';
+    if (wanted <= current) return { capacityBytes: current, nodeExpansionRequired };
+    if (volume.status?.state !== 'detached')
+      throw precondition(
+        `volume ${name} is ${volume.status?.state || 'creating'}: only offline expansion is supported (the node's ` +
+          'nbdfuse attach cannot grow a mounted device); detach it first',
+      );
+    await objects.patch('Volume', name, { spec: { size: String(wanted) } });
+    return { capacityBytes: wanted, nodeExpansionRequired };
+  }
+
+  const volumeOf = (r: { volumeId?: string }) => r.volumeId;
+  return {
+    CreateVolume: {
+      handler: createVolume,
+      volumeOf: (r: CreateVolumeRequest) => (r.name ? objectName(r.name) : undefined),
+    },
+    DeleteVolume: { handler: deleteVolume, volumeOf },
+    ControllerPublishVolume: { handler: publish, volumeOf },
+    ControllerUnpublishVolume: { handler: unpublish, volumeOf },
+    ValidateVolumeCapabilities: { handler: validate, quiet: true },
+    ListVolumes: { handler: listVolumes, quiet: true },
+    ControllerGetVolume: { handler: getVolume, quiet: true },
+    GetCapacity: { handler: getCapacity, quiet: true },
+    CreateSnapshot: {
+      handler: createSnapshot,
+      volumeOf: (r: { sourceVolumeId?: string }) => r.sourceVolumeId,
+    },
+    DeleteSnapshot: {
+      handler: deleteSnapshot,
+      volumeOf: (r: { snapshotId?: string }) => parseSnapshotId(r.snapshotId ?? '')?.volume,
+    },
+    ListSnapshots: { handler: listSnapshots, quiet: true },
+    ControllerExpandVolume: { handler: expand, volumeOf },
+    ControllerGetCapabilities: {
+      quiet: true,
+      handler: async () => ({
+        capabilities: CONTROLLER_CAPABILITIES.map((type) => ({ rpc: { type } })),
+      }),
+    },
+  };
+}
+
+export const CONTROLLER_CAPABILITIES = [
+  'CREATE_DELETE_VOLUME',
+  'PUBLISH_UNPUBLISH_VOLUME',
+  'LIST_VOLUMES',
+  'GET_CAPACITY',
+  'CREATE_DELETE_SNAPSHOT',
+  'LIST_SNAPSHOTS',
+  'EXPAND_VOLUME',
+  'LIST_VOLUMES_PUBLISHED_NODES',
+  'GET_VOLUME',
+  'VOLUME_CONDITION',
+  'SINGLE_NODE_MULTI_WRITER',
+  'PUBLISH_READONLY',
+] as const;

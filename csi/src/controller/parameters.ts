@@ -1,0 +1,136 @@
+import {
+  BACKUP_COMPRESSION_METHODS,
+  DATA_LOCALITIES,
+  MAX_REPLICAS,
+  MAX_SNAPSHOT_COUNT,
+  MIN_REPLICAS,
+  REPLICA_AUTO_BALANCES,
+  SETTING_OVERRIDES,
+  SNAPSHOT_DATA_INTEGRITIES,
+  type VolumeSpec,
+} from '@longhorn-ts/api';
+import { CsiError, invalid } from '../errors.js';
+import { FILESYSTEMS } from '../node/filesystems.js';
+
+/** What StorageClass parameters become: Volume spec fields, and what the node needs (fsType...). */
+export interface ParsedParameters {
+  spec: Partial<VolumeSpec>;
+  /** The parameters as the node plugin gets them back (PV volumeAttributes): all but `csi.storage.k8s.io/*`. */
+  volumeContext: Record<string, string>;
+}
+
+type Parse = (value: string, name: string) => Partial<VolumeSpec> | undefined;
+
+const oneOf =
+  <T extends string>(choices: readonly T[], field: keyof VolumeSpec): Parse =>
+  (value, name) => {
+    if (!(choices as readonly string[]).includes(value))
+      throw invalid(`parameter ${name}: "${value}" is not one of ${choices.join(', ')}`);
+    return { [field]: value };
+  };
+
+const integer =
+  (field: keyof VolumeSpec, min: number, max: number): Parse =>
+  (value, name) => {
+    const n = Number(value);
+    if (!/^-?\d+$/.test(value.trim()) || n < min || n > max)
+      throw invalid(`parameter ${name}: "${value}" is not an integer from ${min} to ${max}`);
+    return { [field]: n };
+  };
+
+const boolean =
+  (field: keyof VolumeSpec): Parse =>
+  (value, name) => {
+    if (value !== 'true' && value !== 'false')
+      throw invalid(`parameter ${name}: "${value}" is not true or false`);
+    return { [field]: value === 'true' };
+  };
+
+/** Longhorn's comma-separated tag lists (`diskSelector: "ssd,fast"`). */
+const tags =
+  (field: keyof VolumeSpec): Parse =>
+  (value) => ({
+    [field]: value
+      .split(',')
+      .map((t) => t.trim())
+      .filter((t) => t !== ''),
+  });
+
+/** Accepted only with the value(s) longhorn-ts can serve now; anything else names what is missing. */
+const onlyValues =
+  (allowed: readonly string[], why: string): Parse =>
+  (value, name) => {
+    if (!allowed.includes(value))
+      throw new CsiError('FAILED_PRECONDITION', `parameter ${name}: "${value}": ${why}`);
+    return undefined;
+  };
+
+const nodeOnly: Parse = () => undefined;
+
+/**
+ * Longhorn's StorageClass parameters (longhorn-manager csi/controller_server.go and the chart's
+ * StorageClass), one row each. A parameter not in this table is refused by name.
+ */
+const PARAMETERS: Record<string, Parse> = {
+  numberOfReplicas: integer('numberOfReplicas', MIN_REPLICAS, MAX_REPLICAS),
+  staleReplicaTimeout: integer('staleReplicaTimeout', 0, 2 ** 31 - 1),
+  dataLocality: oneOf(DATA_LOCALITIES, 'dataLocality'),
+  replicaAutoBalance: oneOf(REPLICA_AUTO_BALANCES, 'replicaAutoBalance'),
+  diskSelector: tags('diskSelector'),
+  nodeSelector: tags('nodeSelector'),
+  replicaSoftAntiAffinity: oneOf(SETTING_OVERRIDES, 'replicaSoftAntiAffinity'),
+  replicaZoneSoftAntiAffinity: oneOf(SETTING_OVERRIDES, 'replicaZoneSoftAntiAffinity'),
+  replicaDiskSoftAntiAffinity: oneOf(SETTING_OVERRIDES, 'replicaDiskSoftAntiAffinity'),
+  unmapMarkSnapChainRemoved: oneOf(SETTING_OVERRIDES, 'unmapMarkSnapChainRemoved'),
+  freezeFilesystemForSnapshot: oneOf(SETTING_OVERRIDES, 'freezeFilesystemForSnapshot'),
+  offlineRebuilding: oneOf(SETTING_OVERRIDES, 'offlineRebuilding'),
+  snapshotDataIntegrity: oneOf(SNAPSHOT_DATA_INTEGRITIES, 'snapshotDataIntegrity'),
+  backupCompressionMethod: oneOf(BACKUP_COMPRESSION_METHODS, 'backupCompressionMethod'),
+  disableRevisionCounter: boolean('revisionCounterDisabled'),
+  snapshotMaxCount: integer('snapshotMaxCount', 0, MAX_SNAPSHOT_COUNT),
+  snapshotMaxSize: (value, name) => {
+    if (!/^\d+$/.test(value)) throw invalid(`parameter ${name}: "${value}" is not a size in bytes`);
+    return { snapshotMaxSize: value };
+  },
+  replicaRebuildingBandwidthLimit: integer('replicaRebuildingBandwidthLimit', 0, 2 ** 31 - 1),
+  fsType: (value, name) => {
+    if (!(FILESYSTEMS as readonly string[]).includes(value))
+      throw invalid(`parameter ${name}: "${value}" is not one of ${FILESYSTEMS.join(', ')}`);
+    return undefined;
+  },
+  mkfsParams: nodeOnly,
+  dataEngine: onlyValues(['v1'], 'longhorn-ts has the v1 data engine only'),
+  fromBackup: onlyValues([''], 'restoring from a backup is not available yet (no backups exist)'),
+  backupTargetName: nodeOnly,
+  encrypted: onlyValues(['false'], 'encrypted volumes are not available through CSI yet'),
+  migratable: onlyValues(['false'], 'migratable (live migration) volumes are not available yet'),
+  backingImage: onlyValues([''], 'backing images are not available yet'),
+  // Recurring jobs are labels on the volume in Longhorn; the job controller does not exist yet.
+  recurringJobSelector: nodeOnly,
+};
+
+export const KNOWN_PARAMETERS = Object.keys(PARAMETERS);
+
+/** Keys the external-provisioner adds (`--extra-create-metadata`) or reserves; never ours. */
+const RESERVED_PREFIX = 'csi.storage.k8s.io/';
+
+/** StorageClass parameters → Volume spec fields; unknown or bad ones are refused by name. */
+export function parseParameters(parameters: Record<string, string>): ParsedParameters {
+  const unknown = Object.keys(parameters).filter(
+    (k) => !k.startsWith(RESERVED_PREFIX) && !Object.hasOwn(PARAMETERS, k),
+  );
+  if (unknown.length > 0) {
+    throw invalid(
+      `unknown StorageClass parameter${unknown.length > 1 ? 's' : ''} ${unknown.sort().join(', ')} ` +
+        `(known: ${KNOWN_PARAMETERS.join(', ')})`,
+    );
+  }
+  const spec: Partial<VolumeSpec> = {};
+  const volumeContext: Record<string, string> = {};
+  for (const [name, value] of Object.entries(parameters)) {
+    if (name.startsWith(RESERVED_PREFIX)) continue;
+    volumeContext[name] = value;
+    Object.assign(spec, PARAMETERS[name]!(value, name));
+  }
+  return { spec, volumeContext };
+}
