@@ -5,8 +5,7 @@
  */
 import { NAMESPACE } from '@longhorn-ts/api';
 import { Command, Flags } from '@oclif/core';
-import { LonghornClient } from './kube/client.js';
-import { loadKubeConfig } from './kube/kubeconfig.js';
+import type { LonghornClient } from './kube/client.js';
 import { OUTPUT_FORMATS } from './output/format.js';
 
 export const globalFlags = {
@@ -51,11 +50,16 @@ export const timeoutFlag = Flags.integer({
 export abstract class LonghornCommand extends Command {
   static override baseFlags = globalFlags;
 
-  protected client(flags: {
+  /** client-node is loaded here, not at start: --help and usage errors answer without it. */
+  protected async client(flags: {
     kubeconfig?: string | undefined;
     context?: string | undefined;
     namespace: string;
-  }) {
+  }): Promise<LonghornClient> {
+    const [{ LonghornClient }, { loadKubeConfig }] = await Promise.all([
+      import('./kube/client.js'),
+      import('./kube/kubeconfig.js'),
+    ]);
     return new LonghornClient(loadKubeConfig(flags), flags.namespace);
   }
 

@@ -91,6 +91,20 @@ function firstLine(text: string): string {
   return text.split('\n').find((l) => l.trim() !== '') ?? text;
 }
 
+/** oclif's parse errors span lines ("Missing 1 required arg:\nname  Volume name\nSee more help..."). */
+function parseMessage(msg: string): string {
+  const lines = msg
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('See more help') && !/^The following errors? occurred/.test(l));
+  if (lines.length <= 1) return lines[0] ?? msg;
+  return `${lines[0]} ${lines
+    .slice(1)
+    .map((l) => l.replace(/\s{2,}/, ' ('))
+    .map((l) => (l.includes(' (') ? `${l})` : l))
+    .join(', ')}`;
+}
+
 /** Any error thrown while running a command, as an exit code and one line for stderr. */
 export function exitFor(err: unknown): Exit {
   if (err instanceof PluginError) return { code: EXIT_CODES[err.code], message: firstLine(err.message) };
@@ -119,7 +133,7 @@ export function exitFor(err: unknown): Exit {
     const unknown = /^command (\S+) not found/.exec(msg);
     const message = unknown
       ? `unknown command "${(unknown[1] ?? '').replaceAll(':', ' ')}"; see kubectl longhorn --help`
-      : firstLine(msg);
+      : parseMessage(msg);
     return { code: oclif.exit, message };
   }
   const msg = err instanceof Error ? err.message : String(err);

@@ -29,7 +29,7 @@ export default class Doctor extends LonghornCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Doctor);
-    const client = this.client(flags);
+    const client = await this.client(flags);
     let findings: Finding[];
     if (args.volume) {
       findings = diagnoseVolume(await fetchVolumeDetail(client, args.volume), this.now());

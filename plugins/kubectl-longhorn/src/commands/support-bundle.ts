@@ -4,7 +4,7 @@ import { Flags } from '@oclif/core';
 import { stringify } from 'yaml';
 import { LonghornCommand } from '../base-command.js';
 import { usageError } from '../errors.js';
-import { ALL_LONGHORN_PLURALS } from '../kube/client.js';
+import { ALL_LONGHORN_PLURALS } from '../kube/plurals.js';
 import { formatBytes } from '../output/format.js';
 import { type TarEntry, tarGz } from '../output/tar.js';
 
@@ -52,7 +52,7 @@ export default class SupportBundle extends LonghornCommand {
       if (!(await stat(d).catch(() => undefined))?.isDirectory())
         throw usageError(`--log-dir ${d} is not a directory`);
     }
-    const client = this.client(flags);
+    const client = await this.client(flags);
     const now = new Date(this.now());
     const root = `longhorn-support-bundle-${now.toISOString().replace(/[:.]/g, '-')}`;
     const entries: TarEntry[] = [];

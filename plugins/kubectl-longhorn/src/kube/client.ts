@@ -55,16 +55,6 @@ export const KIND_OF: Record<Plural, string> = {
   instancemanagers: 'InstanceManager',
 };
 
-/** Every longhorn.io plural the CRDs define (the support bundle takes all of them, even unused ones). */
-export const ALL_LONGHORN_PLURALS = [
-  ...(Object.keys(KIND_OF) as Plural[]),
-  'backups',
-  'backuptargets',
-  'backupvolumes',
-  'recurringjobs',
-  'sharemanagers',
-] as const;
-
 export type WatchEvent = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
 
 function httpCode(err: unknown): number | undefined {

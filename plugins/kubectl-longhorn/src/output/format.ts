@@ -90,7 +90,7 @@ const SUFFIXES: Record<string, number> = {
  * not one. Fractions are allowed where they come out whole (`1.5Gi`).
  */
 export function parseSize(text: string): number | undefined {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(|k|K|M|G|T|P|Ki|Mi|Gi|Ti|Pi)(?:B|i?B)?\s*$/.exec(text);
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(Ki|Mi|Gi|Ti|Pi|k|K|M|G|T|P|)B?\s*$/.exec(text);
   if (!m) return undefined;
   const bytes = Number(m[1]) * (SUFFIXES[m[2] ?? ''] ?? 1);
   return Number.isSafeInteger(Math.round(bytes)) && bytes > 0 ? Math.round(bytes) : undefined;

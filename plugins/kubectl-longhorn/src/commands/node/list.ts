@@ -17,7 +17,7 @@ export default class NodeList extends LonghornCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(NodeList);
-    const client = this.client(flags);
+    const client = await this.client(flags);
     const render = async () => {
       const nodes = await client.list('nodes');
       switch (flags.output) {

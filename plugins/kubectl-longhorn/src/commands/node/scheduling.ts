@@ -15,7 +15,7 @@ export default class NodeScheduling extends LonghornCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(NodeScheduling);
-    const client = this.client(flags);
+    const client = await this.client(flags);
     await client.patch('nodes', args.node, { spec: { allowScheduling: args.state === 'on' } });
     this.print(`node.longhorn.io/${args.node} scheduling ${args.state === 'on' ? 'enabled' : 'disabled'}`);
   }

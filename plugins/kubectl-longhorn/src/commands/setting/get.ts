@@ -15,7 +15,7 @@ export default class SettingGet extends LonghornCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(SettingGet);
-    const setting = await this.client(flags).get('settings', args.name);
+    const setting = await (await this.client(flags)).get('settings', args.name);
     if (flags.output === 'json' || flags.output === 'yaml')
       this.print(renderStructured(flags.output, setting));
     else if (flags.output === 'name') this.print(renderNames('Setting', [args.name]));

@@ -10,7 +10,7 @@ export default class SettingList extends LonghornCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(SettingList);
-    const client = this.client(flags);
+    const client = await this.client(flags);
     const render = async () => {
       const settings = await client.list('settings');
       switch (flags.output) {

@@ -22,7 +22,7 @@ export default class SettingSet extends LonghornCommand {
     if (isSettingName(args.name) && settingDefinition(args.name).readOnly) {
       throw new PluginError('REFUSED', `setting ${args.name} is read-only: the system sets it`);
     }
-    const client = this.client(flags);
+    const client = await this.client(flags);
     const existing = await client.tryGet('settings', args.name);
     if (existing) {
       await client.patch('settings', args.name, { value: args.value });

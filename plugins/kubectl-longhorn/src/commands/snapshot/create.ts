@@ -30,7 +30,7 @@ export default class SnapshotCreate extends LonghornCommand {
     const { args, flags } = await this.parse(SnapshotCreate);
     const labels = parseLabels(flags.label ?? []);
     if (typeof labels === 'string') throw usageError(`--label ${labels} is not key=value`);
-    const client = this.client(flags);
+    const client = await this.client(flags);
     const volume = await client.get('volumes', args.volume);
     const name = flags.name ?? snapshotName(args.volume, this.now());
     let snap = await client.create('snapshots', snapshotObject(name, args.volume, flags.namespace, labels));

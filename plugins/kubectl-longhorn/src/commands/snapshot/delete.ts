@@ -22,7 +22,7 @@ export default class SnapshotDelete extends LonghornCommand {
   async run(): Promise<void> {
     const { args, argv, flags } = await this.parse(SnapshotDelete);
     const names = (argv as string[]).slice(1);
-    const client = this.client(flags);
+    const client = await this.client(flags);
     const volume = await client.get('volumes', args.volume);
     const snaps = (await client.list('snapshots')).filter((s) => s.spec.volume === args.volume);
     for (const n of names) {

@@ -18,7 +18,7 @@ export default class SnapshotList extends LonghornCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(SnapshotList);
-    const client = this.client(flags);
+    const client = await this.client(flags);
     await client.get('volumes', args.volume);
     const render = async () => {
       const [all, engines] = await Promise.all([

@@ -15,7 +15,7 @@ export default class SnapshotPurge extends LonghornCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(SnapshotPurge);
-    const client = this.client(flags);
+    const client = await this.client(flags);
     const volume = await client.get('volumes', args.volume);
     if (volume.status?.state !== 'attached') {
       throw new PluginError(

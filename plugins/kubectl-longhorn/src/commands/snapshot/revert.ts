@@ -19,7 +19,7 @@ export default class SnapshotRevert extends LonghornCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(SnapshotRevert);
-    const client = this.client(flags);
+    const client = await this.client(flags);
     const volume = await client.get('volumes', args.volume);
     const snap = await client.tryGet('snapshots', args.snapshot);
     if (!snap || snap.spec.volume !== args.volume) {

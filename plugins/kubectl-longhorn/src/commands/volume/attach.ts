@@ -28,7 +28,7 @@ export default class VolumeAttach extends LonghornCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(VolumeAttach);
-    const client = this.client(flags);
+    const client = await this.client(flags);
     await client.get('volumes', args.name);
     await client.get('nodes', flags.node);
     const ticket = pluginTicket(args.name, flags.node, flags['no-frontend']);

@@ -48,7 +48,7 @@ export default class VolumeCreate extends LonghornCommand {
       nodeSelector: flags['node-selector'],
       diskSelector: flags['disk-selector'],
     });
-    const client = this.client(flags);
+    const client = await this.client(flags);
     let created = await client.create('volumes', body);
     if (flags.wait) {
       const progress = new Progress(`volume ${args.name}`, {

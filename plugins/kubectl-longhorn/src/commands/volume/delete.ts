@@ -24,7 +24,7 @@ export default class VolumeDelete extends LonghornCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(VolumeDelete);
-    const client = this.client(flags);
+    const client = await this.client(flags);
     await client.get('volumes', args.name);
     const others = otherTickets(await client.tryGet('volumeattachments', args.name), args.name);
     if (others.length > 0 && !flags.force) {

@@ -14,7 +14,7 @@ export default class VolumeDetach extends LonghornCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(VolumeDetach);
-    const client = this.client(flags);
+    const client = await this.client(flags);
     await client.get('volumes', args.name);
     const va = await client.tryGet('volumeattachments', args.name);
     const others = otherTickets(va, args.name);

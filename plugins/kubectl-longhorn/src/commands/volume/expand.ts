@@ -21,7 +21,7 @@ export default class VolumeExpand extends LonghornCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(VolumeExpand);
-    const client = this.client(flags);
+    const client = await this.client(flags);
     const size = sizeBytes(flags.size);
     const volume = await client.get('volumes', args.name);
     const current = Number(volume.spec.size ?? 0);

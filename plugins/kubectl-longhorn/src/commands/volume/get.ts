@@ -20,7 +20,7 @@ export default class VolumeGet extends LonghornCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(VolumeGet);
-    const client = this.client(flags);
+    const client = await this.client(flags);
     const render = async () => {
       if (flags.output === 'json' || flags.output === 'yaml') {
         return renderStructured(flags.output, await client.get('volumes', args.name));

@@ -15,7 +15,7 @@ export default class VolumeList extends LonghornCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(VolumeList);
-    const client = this.client(flags);
+    const client = await this.client(flags);
     const render = async () => {
       const volumes = await client.list('volumes');
       switch (flags.output) {

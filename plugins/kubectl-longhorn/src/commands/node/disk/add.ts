@@ -24,7 +24,7 @@ export default class NodeDiskAdd extends LonghornCommand {
     if (!isAbsolute(flags.path)) throw usageError(`--path ${flags.path} must be absolute`);
     const reserved = flags.reserved === '0' ? 0 : parseSize(flags.reserved);
     if (reserved === undefined) throw usageError(`--reserved ${flags.reserved} is not a size`);
-    const client = this.client(flags);
+    const client = await this.client(flags);
     const node = await client.get('nodes', args.node);
     const name =
       flags.name ??

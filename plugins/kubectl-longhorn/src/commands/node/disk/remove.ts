@@ -14,7 +14,7 @@ export default class NodeDiskRemove extends LonghornCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(NodeDiskRemove);
-    const client = this.client(flags);
+    const client = await this.client(flags);
     const node = await client.get('nodes', args.node);
     if (!node.spec.disks?.[args.disk]) {
       throw new PluginError(

@@ -26,7 +26,7 @@ export default class VolumeReplicaRemove extends LonghornCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(VolumeReplicaRemove);
-    const client = this.client(flags);
+    const client = await this.client(flags);
     const volume = await client.get('volumes', args.volume);
     const selector = `${LABEL_VOLUME}=${args.volume}`;
     const [replicas, engines, nodes] = await Promise.all([

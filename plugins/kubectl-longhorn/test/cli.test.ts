@@ -1,0 +1,111 @@
+/**
+ * The built executable without a cluster: --help with examples on every command, bad flags and
+ * arguments (exit 2, one line), an API server that does not answer (exit 4), and a setting value
+ * refused before anything is sent. Needs `npx tsc -b` first.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { COMMANDS } from '../src/commands.js';
+
+const BIN = fileURLToPath(new URL('../bin/kubectl-longhorn', import.meta.url));
+const built = existsSync(fileURLToPath(new URL('../dist/main.js', import.meta.url)));
+const dir = mkdtempSync(join(tmpdir(), 'lh-plugin-cli-'));
+// A kubeconfig whose API server does not listen (port 1 on loopback).
+const deadKubeconfig = join(dir, 'dead.kubeconfig');
+writeFileSync(
+  deadKubeconfig,
+  [
+    'apiVersion: v1',
+    'kind: Config',
+    'clusters: [{name: dead, cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}}]',
+    'users: [{name: u, user: {token: t}}]',
+    'contexts: [{name: dead, context: {cluster: dead, user: u}}, {name: other, context: {cluster: dead, user: u}}]',
+    'current-context: dead',
+    '',
+  ].join('\n'),
+);
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function run(args: string[], env: Record<string, string> = {}): Promise<Result> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      { env: { ...process.env, KUBECONFIG: deadKubeconfig, ...env }, timeout: 30_000 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+describe.skipIf(!built).concurrent('kubectl-longhorn without a cluster', () => {
+  it('lists the topics in --help', async () => {
+    const r = await run(['--help']);
+    expect(r.code).toBe(0);
+    for (const t of ['volume', 'snapshot', 'node', 'setting', 'doctor', 'support-bundle'])
+      expect(r.stdout).toContain(t);
+  });
+
+  it.each(Object.keys(COMMANDS))(
+    '%s --help shows usage with kubectl longhorn, the global flags and examples',
+    async (id) => {
+      const r = await run([...id.split(':'), '--help']);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain(`$ kubectl longhorn ${id.replaceAll(':', ' ')}`);
+      expect(r.stdout).toContain('--kubeconfig');
+      expect(r.stdout).toContain('-n, --namespace');
+      expect(r.stdout).toContain('EXAMPLES');
+    },
+  );
+
+  it.each([
+    [
+      ['volume', 'list', '-o', 'xml'],
+      'error: Expected --output=xml to be one of: table, wide, json, yaml, name',
+    ],
+    [['volume', 'list', '--bogus'], 'error: Nonexistent flag: --bogus'],
+    [['volume', 'get'], 'error: Missing 1 required arg: name (Volume name)'],
+    [['volume', 'create', 'v'], 'error: Missing required flag size'],
+    [
+      ['volume', 'create', 'v', '--size', 'huge'],
+      'error: size "huge" is not a size; write e.g. 10Gi, 512Mi or 1073741824',
+    ],
+    [['volume', 'lisst'], 'error: unknown command "volume lisst"; see kubectl longhorn --help'],
+    [['node', 'scheduling', 'node-1', 'maybe'], 'error: Expected maybe to be one of: on, off'],
+    [['volume', 'list', '--context', 'nope'], 'error: context "nope" not found in the kubeconfig'],
+    [
+      ['volume', 'list', '--kubeconfig', '/nonexistent/config'],
+      'error: kubeconfig /nonexistent/config does not exist',
+    ],
+    [
+      ['setting', 'set', 'default-replica-count', '21'],
+      'error: setting default-replica-count: 21 is above the maximum 20; use an integer from 1 to 20',
+    ],
+  ])('%j exits 2 with one line', async (args, message) => {
+    const r = await run(args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`${message}\n`);
+    expect(r.stdout).toBe('');
+  });
+
+  it('says the API server is unreachable (exit 4), also with flags before the command and --context', async () => {
+    const r = await run(['--kubeconfig', deadKubeconfig, 'volume', 'list', '--context', 'other']);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toBe(
+      'error: cannot reach the Kubernetes API server at https://127.0.0.1:1 (ECONNREFUSED); check --kubeconfig and --context\n',
+    );
+  });
+});
