@@ -1,0 +1,387 @@
+/**
+ * `kubectl longhorn ...` on a real control plane with longhorn-ts on 3 nodes: the built plugin
+ * found by the real kubectl on PATH (plugins/kubectl-longhorn/bin), its output and its effects,
+ * checked with kubectl. One shared cluster, stopped after, also on failure.
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  type Engine,
+  NAMESPACE,
+  type Replica,
+  type Setting,
+  type Volume,
+  type VolumeAttachment,
+} from '@longhorn-ts/api';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { binaryPath } from '../src/harness/binaries.js';
+import { Cluster, stopAbandonedClusters } from '../src/harness/cluster.js';
+import { LH } from '../src/harness/longhorn-volumes.js';
+import { waitFor } from '../src/harness/wait.js';
+
+const skip = process.env.LONGHORN_TS_SKIP_K8S === '1';
+const PLUGIN_BIN = fileURLToPath(new URL('../../plugins/kubectl-longhorn/bin', import.meta.url));
+const VOL = 'vol-plugin';
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+describe.skipIf(skip)('kubectl longhorn on 3 nodes', () => {
+  let dir: string;
+  let cluster: Cluster;
+  let env: NodeJS.ProcessEnv;
+  const children: ChildProcess[] = [];
+
+  beforeAll(async () => {
+    if (!existsSync(join(PLUGIN_BIN, '..', 'dist', 'main.js'))) {
+      throw new Error('plugins/kubectl-longhorn is not built: run npx tsc -b');
+    }
+    await stopAbandonedClusters(tmpdir(), 'lh-e2e-plugin-');
+    dir = await mkdtemp(join(tmpdir(), 'lh-e2e-plugin-'));
+    cluster = await Cluster.start({ dir, nodes: 3, longhorn: true, timeoutMs: 150_000 });
+    // kubectl's own resolution: KUBECONFIG, no flag; the plugin's directory first on PATH.
+    env = {
+      ...process.env,
+      KUBECONFIG: cluster.kubeconfig,
+      PATH: [PLUGIN_BIN, dirname(binaryPath('kubectl')), process.env.PATH ?? ''].join(':'),
+    };
+  }, 180_000);
+
+  afterAll(async () => {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    await cluster?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  function dumpLogsOnFailure(): void {
+    onTestFailed(async () => {
+      process.stderr.write(`${await cluster.logTails(30)}\n`);
+    });
+  }
+
+  /** `kubectl longhorn ARGS` through the real kubectl. */
+  function kl(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<Result> {
+    return new Promise((resolve) => {
+      execFile(
+        binaryPath('kubectl'),
+        ['longhorn', ...args],
+        { env: { ...env, ...extraEnv }, timeout: 120_000 },
+        (err, stdout, stderr) => {
+          const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
+          resolve({ code, stdout, stderr });
+        },
+      );
+    });
+  }
+
+  async function ok(args: string[]): Promise<string> {
+    const r = await kl(args);
+    expect(r.code, `kubectl longhorn ${args.join(' ')}: ${r.stderr}`).toBe(0);
+    return r.stdout;
+  }
+
+  const kubectl = () => cluster.kubectl;
+
+  it('kubectl finds the plugin on PATH', async () => {
+    const r = await new Promise<string>((resolve) => {
+      execFile(binaryPath('kubectl'), ['plugin', 'list'], { env }, (_e, stdout) => resolve(stdout));
+    });
+    expect(r).toContain(join(PLUGIN_BIN, 'kubectl-longhorn'));
+    expect(await ok(['--help'])).toContain('volume');
+  });
+
+  it('node list: 3 nodes in 3 zones, ready, with their disks and space', async () => {
+    dumpLogsOnFailure();
+    const out = await ok(['node', 'list']);
+    const lines = out.trim().split('\n');
+    expect(lines[0]).toMatch(/^NAME\s+READY\s+SCHEDULABLE\s+SCHEDULING\s+ZONE/);
+    for (const [i, zone] of ['zone-a', 'zone-b', 'zone-c'].entries()) {
+      expect(lines[i + 1]).toMatch(new RegExp(`^node-${i + 1}\\s+True\\s+True\\s+enabled\\s+${zone}\\s`));
+    }
+    const wide = await ok(['node', 'list', '-o', 'wide', '--kubeconfig', cluster.kubeconfig]);
+    for (const n of ['node-1', 'node-2', 'node-3']) expect(wide).toContain(cluster.node(n).dataDir);
+    const names = await ok(['node', 'list', '-o', 'name']);
+    expect(names.trim().split('\n')).toEqual(
+      ['node-1', 'node-2', 'node-3'].map((n) => `node.longhorn.io/${n}`),
+    );
+  });
+
+  it('setting get/set: the value changes; an invalid one is refused before it is sent', async () => {
+    dumpLogsOnFailure();
+    expect(await ok(['setting', 'get', 'default-replica-count'])).toBe('3\n');
+    expect(await ok(['setting', 'set', 'default-replica-count', '2'])).toContain('set to "2"');
+    const s = await kubectl().get<Setting>(LH.settings, 'default-replica-count', NAMESPACE);
+    expect(s.value).toBe('2');
+    const bad = await kl(['setting', 'set', 'default-replica-count', '21']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toBe(
+      'error: setting default-replica-count: 21 is above the maximum 20; use an integer from 1 to 20\n',
+    );
+    const typo = await kl(['setting', 'set', 'default-replica-cont', '2']);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain('did you mean "default-replica-count"?');
+    expect((await kubectl().get<Setting>(LH.settings, 'default-replica-count', NAMESPACE)).value).toBe('2');
+    await ok(['setting', 'set', 'default-replica-count', '3']);
+    await waitFor('the operator to apply it', async () =>
+      /default-replica-count\s+3\s+3\s+true/.test(await ok(['setting', 'list'])),
+    );
+  });
+
+  describe('one volume through the plugin', () => {
+    it('volume create: a Volume CR with 3 scheduled replicas; list and a --watch see it', async () => {
+      dumpLogsOnFailure();
+      const watcher = spawn(binaryPath('kubectl'), ['longhorn', 'volume', 'list', '--watch'], { env });
+      children.push(watcher);
+      let watched = '';
+      watcher.stdout.on('data', (d: Buffer) => {
+        watched += d.toString();
+      });
+      const out = await ok([
+        'volume',
+        'create',
+        VOL,
+        '--size',
+        '64Mi',
+        '--replicas',
+        '3',
+        '--data-locality',
+        'disabled',
+      ]);
+      expect(out).toBe(`volume.longhorn.io/${VOL} created\n`);
+      const v = await kubectl().get<Volume>(LH.volumes, VOL, NAMESPACE);
+      expect(v.spec.size).toBe(String(64 << 20));
+      expect(v.spec.numberOfReplicas).toBe(3);
+      expect(v.status?.state).toBe('detached');
+      const list = await ok(['volume', 'list']);
+      expect(list).toMatch(new RegExp(`${VOL}\\s+detached\\s+\\S+\\s+True\\s+64 MiB\\s+-`));
+      expect(await ok(['volume', 'list', '-o', 'name'])).toBe(`volume.longhorn.io/${VOL}\n`);
+      const json = JSON.parse(await ok(['volume', 'list', '-o', 'json'])) as { items: Volume[] };
+      expect(json.items.map((x) => x.metadata.name)).toEqual([VOL]);
+      await waitFor('the watch to print the volume', async () => watched.includes(VOL), {
+        timeoutMs: 20_000,
+      });
+      watcher.kill('SIGTERM');
+      const code = await new Promise<number | null>((resolve) => watcher.once('exit', (c) => resolve(c)));
+      expect(code).toBe(0);
+      expect(watched).toMatch(/^NAME\s+STATE/);
+    });
+
+    it('volume attach: a longhorn-api ticket; get shows the engine and 3 healthy RW replicas in 3 zones', async () => {
+      dumpLogsOnFailure();
+      const out = await ok(['volume', 'attach', VOL, '--node', 'node-1']);
+      expect(out).toContain(`volume.longhorn.io/${VOL} attached to node-1`);
+      const va = await kubectl().get<VolumeAttachment>(LH.attachments, VOL, NAMESPACE);
+      expect(va.spec.attachmentTickets?.[`longhorn-api-${VOL}`]).toMatchObject({
+        type: 'longhorn-api',
+        nodeID: 'node-1',
+      });
+      await waitFor(
+        'three RW replicas',
+        async () => {
+          const get = await ok(['volume', 'get', VOL]);
+          return (get.match(/\sRW\s+healthy/g) ?? []).length === 3;
+        },
+        { timeoutMs: 60_000 },
+      );
+      const get = await ok(['volume', 'get', VOL]);
+      expect(get).toMatch(/State:\s+attached/);
+      expect(get).toMatch(/Robustness:\s+healthy/);
+      expect(get).toMatch(/Endpoint:\s+nbd:\/\/127\.0\.0\.11:\d+/);
+      for (const [n, zone] of [
+        ['node-1', 'zone-a'],
+        ['node-2', 'zone-b'],
+        ['node-3', 'zone-c'],
+      ]) {
+        expect(get).toMatch(
+          new RegExp(`${VOL}-r-\\w+\\s+${n}\\s+${zone}\\s+\\S+\\s+running\\s+RW\\s+healthy`),
+        );
+      }
+      expect(get).toMatch(new RegExp(`longhorn-api-${VOL}\\s+longhorn-api\\s+node-1\\s+enabled\\s+true`));
+      expect(get).toMatch(/Attached\s+volume\/vol-plugin/);
+      const yaml = await ok(['volume', 'get', VOL, '-o', 'yaml']);
+      expect(yaml).toContain(`name: ${VOL}`);
+      expect(yaml).toContain('currentNodeID: node-1');
+    });
+
+    it('snapshot create/list/delete: a tree with sizes; revert is refused while the frontend is up', async () => {
+      dumpLogsOnFailure();
+      expect(await ok(['snapshot', 'create', VOL, '--name', 'snap-1'])).toBe(
+        'snapshot.longhorn.io/snap-1 created\n',
+      );
+      expect(await ok(['snapshot', 'create', VOL, '--name', 'snap-2'])).toBe(
+        'snapshot.longhorn.io/snap-2 created\n',
+      );
+      const tree = (await ok(['snapshot', 'list', VOL])).trimEnd().split('\n');
+      expect(tree).toHaveLength(3);
+      expect(tree[0]).toMatch(/^snap-1 {2}\d+(\.\d)? [KMGT]?i?B {2}\d+s {2}\(user\)$/);
+      expect(tree[1]).toMatch(/^└── snap-2 {2}\d+(\.\d)? [KMGT]?i?B {2}\d+s {2}\(user\)$/);
+      expect(tree[2]).toBe('    └── volume-head');
+      const json = JSON.parse(await ok(['snapshot', 'list', VOL, '-o', 'json'])) as {
+        items: { metadata: { name: string } }[];
+      };
+      expect(json.items.map((s) => s.metadata.name).sort()).toEqual(['snap-1', 'snap-2']);
+      expect(await ok(['volume', 'get', VOL])).toContain('└── snap-2');
+
+      const revert = await kl(['snapshot', 'revert', VOL, 'snap-1']);
+      expect(revert.code).toBe(1);
+      expect(revert.stderr).toMatch(
+        /^error: volume vol-plugin is attached to node-1 with its frontend: .*--no-frontend/,
+      );
+      expect(revert.stderr.trim().split('\n')).toHaveLength(1);
+
+      expect(await ok(['snapshot', 'delete', VOL, 'snap-1'])).toBe('snapshot.longhorn.io/snap-1 deleted\n');
+      expect(await kubectl().tryGet(LH.snapshots, 'snap-1', NAMESPACE)).toBeUndefined();
+      const after = await ok(['snapshot', 'list', VOL]);
+      expect(after).not.toContain('snap-1');
+      expect(after).toContain('snap-2');
+      const missing = await kl(['snapshot', 'delete', VOL, 'snap-9']);
+      expect(missing.code).toBe(3);
+      expect(missing.stderr).toBe('error: volume vol-plugin has no snapshot "snap-9"\n');
+    });
+
+    it('volume expand: online, progress lines, the engine serves the new size', async () => {
+      dumpLogsOnFailure();
+      const out = await ok(['volume', 'expand', VOL, '--size', '128Mi']);
+      expect(out).toContain(`expand ${VOL}: `);
+      expect(out).toContain(`volume.longhorn.io/${VOL} expanded to 128 MiB`);
+      const engines = await kubectl().list<Engine>(LH.engines, NAMESPACE);
+      expect(engines.find((e) => e.spec.volumeName === VOL)?.status?.currentSize).toBe(String(128 << 20));
+      const shrink = await kl(['volume', 'expand', VOL, '--size', '64Mi']);
+      expect(shrink.code).toBe(1);
+      expect(shrink.stderr).toBe('error: volume vol-plugin is 128 MiB; volumes only grow (asked 64 MiB)\n');
+    });
+
+    it('doctor: the system and the volume are healthy', async () => {
+      dumpLogsOnFailure();
+      const sys = await ok(['doctor']);
+      expect(sys).toContain('OK    nodes: 3/3 ready, 3 schedulable');
+      expect(sys).toMatch(/volumes: 1 volume\(s\): 1 healthy/);
+      const one = await ok(['doctor', VOL]);
+      expect(one).toContain(`OK    volume/${VOL}: attached, healthy, attached to node-1; 3/3 replicas`);
+      const findings = JSON.parse(await ok(['doctor', '-o', 'json'])) as { items: { subject: string }[] };
+      expect(findings.items.map((f) => f.subject)).toContain('nodes');
+    });
+
+    it('support-bundle: CRs, Kubernetes objects, events and logs in one tar.gz', async () => {
+      dumpLogsOnFailure();
+      const file = join(dir, 'bundle.tar.gz');
+      const out = await ok(['support-bundle', '--file', file, '--log-dir', join(dir, 'logs')]);
+      expect(out).toMatch(/^support bundle written to .*bundle\.tar\.gz \(/);
+      const listing = await new Promise<string>((resolve, reject) =>
+        execFile('tar', ['tzf', file], (e, stdout) => (e ? reject(e) : resolve(stdout))),
+      );
+      const paths = listing
+        .trim()
+        .split('\n')
+        .map((p) => p.slice(p.indexOf('/') + 1));
+      for (const p of [
+        'longhorn/volumes.yaml',
+        'longhorn/engines.yaml',
+        'longhorn/replicas.yaml',
+        'longhorn/snapshots.yaml',
+        'longhorn/nodes.yaml',
+        'longhorn/settings.yaml',
+        'longhorn/volumeattachments.yaml',
+        'longhorn/instancemanagers.yaml',
+        'kubernetes/persistentvolumes.yaml',
+        'kubernetes/persistentvolumeclaims.yaml',
+        'kubernetes/volumeattachments.storage.k8s.io.yaml',
+        'events.yaml',
+        'README.txt',
+        'logs/0/node-1-operator.log',
+        'logs/0/kube-apiserver.log',
+      ]) {
+        expect(paths).toContain(p);
+      }
+      const volumesYaml = await new Promise<string>((resolve, reject) =>
+        execFile('tar', ['xzOf', file, '--wildcards', '*/longhorn/volumes.yaml'], (e, stdout) =>
+          e ? reject(e) : resolve(stdout),
+        ),
+      );
+      expect(volumesYaml).toContain(`name: ${VOL}`);
+    });
+
+    it('volume detach: the ticket goes, the volume detaches', async () => {
+      dumpLogsOnFailure();
+      expect(await ok(['volume', 'detach', VOL])).toBe(`volume.longhorn.io/${VOL} detached\n`);
+      const va = await kubectl().get<VolumeAttachment>(LH.attachments, VOL, NAMESPACE);
+      expect(va.spec.attachmentTickets?.[`longhorn-api-${VOL}`]).toBeUndefined();
+      expect((await kubectl().get<Volume>(LH.volumes, VOL, NAMESPACE)).status?.state).toBe('detached');
+      const again = await kl(['volume', 'detach', VOL]);
+      expect(again.code).toBe(1);
+      expect(again.stderr).toContain('is not attached by this plugin');
+    });
+
+    it('volume delete: the Volume, its replicas and engine are gone', async () => {
+      dumpLogsOnFailure();
+      expect(await ok(['volume', 'delete', VOL])).toBe(`volume.longhorn.io/${VOL} deleted\n`);
+      expect(await kubectl().tryGet(LH.volumes, VOL, NAMESPACE)).toBeUndefined();
+      await waitFor('its replicas to go', async () => {
+        const rs = await kubectl().list<Replica>(LH.replicas, NAMESPACE);
+        return rs.every((r) => r.spec.volumeName !== VOL);
+      });
+      const list = await kl(['volume', 'list']);
+      expect(list.code).toBe(0);
+      expect(list.stderr).toBe('No resources found in longhorn-system namespace.\n');
+    });
+  });
+
+  it('missing objects and bad flags exit non-zero with one line', async () => {
+    const cases: [string[], number, string][] = [
+      [['volume', 'get', 'nope'], 3, 'error: Volume "nope" not found in namespace longhorn-system\n'],
+      [
+        ['volume', 'attach', 'nope', '--node', 'node-1'],
+        3,
+        'error: Volume "nope" not found in namespace longhorn-system\n',
+      ],
+      [['snapshot', 'list', 'nope'], 3, 'error: Volume "nope" not found in namespace longhorn-system\n'],
+      [
+        ['node', 'scheduling', 'node-9', 'off'],
+        3,
+        'error: Node "node-9" not found in namespace longhorn-system\n',
+      ],
+      [
+        ['setting', 'get', 'no-such-setting'],
+        3,
+        'error: Setting "no-such-setting" not found in namespace longhorn-system\n',
+      ],
+      [
+        ['volume', 'list', '-o', 'xml'],
+        2,
+        'error: Expected --output=xml to be one of: table, wide, json, yaml, name\n',
+      ],
+      [
+        ['volume', 'create', 'x', '--size', '1Gi', '--replicas', '0'],
+        2,
+        'error: --replicas 0 is out of range; use 1 to 20\n',
+      ],
+      [
+        ['volume', 'frobnicate'],
+        2,
+        'error: unknown command "volume frobnicate"; see kubectl longhorn --help\n',
+      ],
+      [['volume', 'list', '--context', 'nope'], 2, 'error: context "nope" not found in the kubeconfig\n'],
+    ];
+    for (const [args, code, stderr] of cases) {
+      const r = await kl(args);
+      expect({ args, code: r.code, stderr: r.stderr }).toEqual({ args, code, stderr });
+    }
+    const dead = join(dir, 'dead.kubeconfig');
+    await writeFile(
+      dead,
+      readFileSync(cluster.kubeconfig, 'utf8').replace(/https:\/\/127\.0\.0\.1:\d+/g, 'https://127.0.0.1:1'),
+    );
+    const r = await kl(['volume', 'list', '--kubeconfig', dead]);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(
+      /^error: cannot reach the Kubernetes API server at https:\/\/127\.0\.0\.1:1 \(ECONNREFUSED\)/,
+    );
+  });
+});
