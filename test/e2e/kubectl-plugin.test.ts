@@ -5,12 +5,13 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   type Engine,
+  type Node as LonghornNode,
   NAMESPACE,
   type Replica,
   type Setting,
@@ -258,6 +259,28 @@ describe.skipIf(skip)('kubectl longhorn on 3 nodes', () => {
       expect(shrink.stderr).toBe('error: volume vol-plugin is 128 MiB; volumes only grow (asked 64 MiB)\n');
     });
 
+    it('volume replica remove: refused for an unknown replica; with --wait-rebuild a new one is rebuilt', async () => {
+      dumpLogsOnFailure();
+      const unknown = await kl(['volume', 'replica', 'remove', VOL, 'no-such-replica']);
+      expect(unknown.code).toBe(3);
+      expect(unknown.stderr).toMatch(
+        /^error: volume vol-plugin has no replica "no-such-replica"; its replicas: /,
+      );
+      const before = (await kubectl().list<Replica>(LH.replicas, NAMESPACE)).filter(
+        (r) => r.spec.volumeName === VOL,
+      );
+      const victim = before.find((r) => r.spec.nodeID === 'node-3')!;
+      const out = await ok(['volume', 'replica', 'remove', VOL, victim.metadata.name, '--wait-rebuild']);
+      expect(out).toContain(`replica.longhorn.io/${victim.metadata.name} removed from volume ${VOL}`);
+      expect(out).toContain(`volume ${VOL} is healthy`);
+      const after = (await kubectl().list<Replica>(LH.replicas, NAMESPACE)).filter(
+        (r) => r.spec.volumeName === VOL,
+      );
+      expect(after.map((r) => r.metadata.name)).not.toContain(victim.metadata.name);
+      expect(after).toHaveLength(3);
+      expect((await kubectl().get<Volume>(LH.volumes, VOL, NAMESPACE)).status?.robustness).toBe('healthy');
+    });
+
     it('doctor: the system and the volume are healthy', async () => {
       dumpLogsOnFailure();
       const sys = await ok(['doctor']);
@@ -333,6 +356,48 @@ describe.skipIf(skip)('kubectl longhorn on 3 nodes', () => {
     });
   });
 
+  it('node scheduling off/on and disk add/remove change the Node CR', async () => {
+    dumpLogsOnFailure();
+    expect(await ok(['node', 'scheduling', 'node-3', 'off'])).toBe(
+      'node.longhorn.io/node-3 scheduling disabled\n',
+    );
+    const off = await kubectl().get<LonghornNode>(LH.nodes, 'node-3', NAMESPACE);
+    expect(off.spec.allowScheduling).toBe(false);
+    expect(await ok(['node', 'list'])).toMatch(/node-3\s+\S+\s+\S+\s+disabled\s+zone-c/);
+    await ok(['node', 'scheduling', 'node-3', 'on']);
+    expect((await kubectl().get<LonghornNode>(LH.nodes, 'node-3', NAMESPACE)).spec.allowScheduling).toBe(
+      true,
+    );
+
+    const path = join(cluster.node('node-3').dataDir, 'extra-disk');
+    await mkdir(path, { recursive: true });
+    const add = await ok([
+      'node',
+      'disk',
+      'add',
+      'node-3',
+      '--path',
+      path,
+      '--name',
+      'extra',
+      '--tag',
+      'ssd',
+      '--no-scheduling',
+    ]);
+    expect(add).toBe(`node.longhorn.io/node-3 disk extra added at ${path}\n`);
+    const withDisk = await kubectl().get<LonghornNode>(LH.nodes, 'node-3', NAMESPACE);
+    expect(withDisk.spec.disks?.extra).toMatchObject({ path, tags: ['ssd'], allowScheduling: false });
+    const dup = await kl(['node', 'disk', 'add', 'node-3', '--path', path]);
+    expect(dup.code).toBe(1);
+    expect(dup.stderr).toBe(`error: node node-3 already has disk extra at ${path}\n`);
+    expect(await ok(['node', 'disk', 'remove', 'node-3', 'extra'])).toBe(
+      'node.longhorn.io/node-3 disk extra removed\n',
+    );
+    expect(
+      (await kubectl().get<LonghornNode>(LH.nodes, 'node-3', NAMESPACE)).spec.disks?.extra,
+    ).toBeUndefined();
+  });
+
   it('missing objects and bad flags exit non-zero with one line', async () => {
     const cases: [string[], number, string][] = [
       [['volume', 'get', 'nope'], 3, 'error: Volume "nope" not found in namespace longhorn-system\n'],
@@ -369,10 +434,10 @@ describe.skipIf(skip)('kubectl longhorn on 3 nodes', () => {
       ],
       [['volume', 'list', '--context', 'nope'], 2, 'error: context "nope" not found in the kubeconfig\n'],
     ];
-    for (const [args, code, stderr] of cases) {
-      const r = await kl(args);
-      expect({ args, code: r.code, stderr: r.stderr }).toEqual({ args, code, stderr });
-    }
+    const results = await Promise.all(cases.map(([args]) => kl(args)));
+    expect(results.map((r, i) => ({ args: cases[i]?.[0], code: r.code, stderr: r.stderr }))).toEqual(
+      cases.map(([args, code, stderr]) => ({ args, code, stderr })),
+    );
     const dead = join(dir, 'dead.kubeconfig');
     await writeFile(
       dead,
