@@ -156,6 +156,11 @@ export class ReplicaSet extends EventEmitter {
       await Promise.all(
         targets.map((m) => this.call(m, m.backend.setGeneration(g)).catch((err) => this.eject(m, err))),
       );
+      // Committed only if some replica holds it: when the last RW replicas fail (every replica
+      // server stopped at once), the record keeps the generation they hold, so the next start
+      // finds them current rather than refusing every one. Nothing was acknowledged meanwhile:
+      // with no RW replica left every request fails.
+      if (!targets.some((m) => m.mode === 'RW')) return;
       await this.record({ committed: g, issued: Math.max(g, this.issued) });
     };
     this.generationChain = this.generationChain.then(step, step);
@@ -177,12 +182,22 @@ export class ReplicaSet extends EventEmitter {
     }
   }
 
-  /** Resolves once every bump so far is committed; rejects when it cannot be recorded. */
+  /**
+   * Resolves once every bump so far is committed; rejects when it cannot be recorded. Returns
+   * without a commit when no RW replica is left (the caller fails the request) or on a stop.
+   */
   async generationCommitted(): Promise<void> {
-    while (this.committed !== this.generation) {
-      await this.generationChain.catch(() => {});
+    for (;;) {
+      if (this.committed === this.generation) return;
       if (this.generationFailure) throw this.generationFailure;
-      if (this.committed !== this.generation && this.stopping) return;
+      if (this.stopping || !this.hasRW()) return;
+      const chain = this.generationChain;
+      await chain.catch(() => {});
+      if (chain === this.generationChain && this.committed !== this.generation && !this.generationFailure) {
+        // Nothing more is queued, yet the bump is not committed: never acknowledge under it.
+        if (!this.hasRW()) return;
+        throw new BlockError('EIO', `volume ${this.volume}: generation ${this.generation} was not committed`);
+      }
     }
   }
 

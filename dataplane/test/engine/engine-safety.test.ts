@@ -357,3 +357,36 @@ describe('large and concurrent zeroing and writes', () => {
     await adding;
   });
 });
+
+describe('losing every replica at once', () => {
+  it('keeps the committed generation at what the last replicas hold, so the next start needs no salvage', async () => {
+    const bs = [new MemoryBackend(SIZE), new MemoryBackend(SIZE)];
+    let record: GenerationRecord | undefined;
+    const e = await Engine.start(
+      {
+        volume: 'v',
+        saveGeneration: async (r) => {
+          record = r;
+        },
+      },
+      endpoints(bs),
+    );
+    engines.push(e);
+    await e.write(0, pattern(4096, 4), false);
+    const held = bs[0]!.generation;
+    // Every replica server stops while the engine still runs (a whole-node or cluster stop).
+    for (const b of bs) b.failWith = new Error('connection reset');
+    await expect(e.write(4096, pattern(4096, 5), false)).rejects.toThrow(/every replica failed|no RW/);
+    await e.close();
+    expect(record!.committed).toBe(held);
+    expect(record!.issued).toBeGreaterThan(held);
+    for (const b of bs) {
+      b.failWith = null;
+      b.closed = false;
+    }
+    const again = await start(bs, { record });
+    expect(again.status().map((s) => s.mode)).toEqual(['RW', 'RW']);
+    expect(again.currentGeneration()).toBeGreaterThan(record!.issued);
+    expect((await again.read(0, 4096)).equals(pattern(4096, 4))).toBe(true);
+  });
+});
