@@ -29,6 +29,11 @@ export function isHealthyReplica(r: Replica): boolean {
   return r.status?.currentState === 'running' || Boolean(r.spec.healthyAt);
 }
 
+/** A scheduled replica of a volume that has not served yet: placed, never failed, not deleted. */
+export function isFreshReplica(r: Replica): boolean {
+  return Boolean(r.spec?.nodeID) && !r.spec.failedAt && !r.spec.healthyAt && !r.metadata.deletionTimestamp;
+}
+
 /** PVC names a pod refers to: `persistentVolumeClaim.claimName`, and `<pod>-<volume>` for ephemeral ones. */
 export function claimNamesOf(pod: V1Pod): string[] {
   const names: string[] = [];
@@ -55,9 +60,16 @@ export function longhornVolumesOf(pod: V1Pod, view: ClusterView): LonghornVolume
     const volume = csi.volumeHandle;
     const healthyNodes = new Set<string>();
     let placed = false;
-    for (const r of view.replicasOf(volume)) {
+    const replicas = view.replicasOf(volume);
+    for (const r of replicas) {
       if (r.spec?.nodeID) placed = true;
       if (isHealthyReplica(r)) healthyNodes.add(r.spec.nodeID as string);
+    }
+    // A volume that never served (no replica running or ever healthy): its data will be where its
+    // replicas were scheduled, so those nodes count, or a strict-local pod could never be placed
+    // (the volume attaches only once its pod is).
+    if (healthyNodes.size === 0 && replicas.every((r) => !r.spec?.healthyAt && !r.spec?.failedAt)) {
+      for (const r of replicas) if (isFreshReplica(r)) healthyNodes.add(r.spec.nodeID as string);
     }
     const dataLocality = view.volume(volume)?.spec?.dataLocality ?? 'disabled';
     uses.push({ claim, volume, dataLocality, healthyNodes, placed });

@@ -108,6 +108,27 @@ describe('predicates', () => {
       '(no healthy replica)',
     ],
     ['no replica placed yet passes (not provisioned)', [replica('vol', '')], 'n1', undefined],
+    [
+      'a volume that never served: its scheduled (stopped) replica node passes',
+      [replica('vol', 'n2', { state: 'stopped' })],
+      'n2',
+      undefined,
+    ],
+    [
+      'a volume that never served: other nodes fail',
+      [replica('vol', 'n2', { state: 'stopped' })],
+      'n1',
+      'has no healthy replica on node n1 (healthy replicas on n2)',
+    ],
+    [
+      'a volume that served once: a stopped replica without healthyAt does not count',
+      [
+        replica('vol', 'n2', { state: 'stopped' }),
+        replica('vol', 'n3', { state: 'stopped', healthyAt: 't' }),
+      ],
+      'n2',
+      'has no healthy replica on node n2 (healthy replicas on n3)',
+    ],
     ['no replica at all passes (not provisioned)', [], 'n3', undefined],
   ];
   it.each(strictCases)('strict-local: %s', (_name, replicas, nodeName, reason) => {
