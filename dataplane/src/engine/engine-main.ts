@@ -11,7 +11,6 @@
  * current replicas are unreachable is refused unless --salvage (acknowledged writes may be lost).
  */
 import { existsSync } from 'node:fs';
-import { open, readFile, rename } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { NbdServer } from '../frontend/nbd/index.js';
@@ -23,9 +22,10 @@ import { ReplicaClient, ReplicaServer } from '../protocol/index.js';
 import { Replica } from '../replica/index.js';
 import type { ReplicaBackend } from '../replica/replica-backend.js';
 import { SyncAgent } from '../sync/sync-agent.js';
-import { Engine, type GenerationRecord, type ReplicaEndpoint } from './engine.js';
+import { Engine, type ReplicaEndpoint } from './engine.js';
 import { type Frontend, serveEngine } from './engine-service.js';
 import { LocalReplicaBackend } from './local-backend.js';
+import { EngineStateFile } from './state-file.js';
 
 const { values } = parseArgs({
   options: {
@@ -49,8 +49,8 @@ const log = componentLogger('engine', { volume });
 
 // After a restart the membership we last recorded wins over the arguments we were started with,
 // and the generation record tells which replicas are provably current.
-const stateFile = values['state-file'];
-const remembered = stateFile ? await readEngineState(stateFile) : null;
+const stateFile = values['state-file'] ? new EngineStateFile(values['state-file']) : null;
+const remembered = stateFile ? await stateFile.read() : null;
 const members = remembered?.members ?? values.replica!.map(parseReplicaArg);
 let generationRecord = remembered?.generation;
 const local = values['local-replica'] ? await openLocalReplica() : null;
@@ -67,14 +67,13 @@ const endpoints: ReplicaEndpoint[] = await Promise.all(
   }),
 );
 let engineRef: Engine | null = null;
-const saveState = async (): Promise<void> => {
-  if (!stateFile) return;
-  const list = engineRef ? engineRef.endpoints() : members;
-  await writeEngineState(stateFile, {
-    members: list,
-    ...(generationRecord ? { generation: generationRecord } : {}),
-  });
-};
+const saveState = (): Promise<void> =>
+  stateFile
+    ? stateFile.save(() => ({
+        members: engineRef ? engineRef.endpoints() : members,
+        ...(generationRecord ? { generation: generationRecord } : {}),
+      }))
+    : Promise.resolve();
 const engine = await Engine.start(
   {
     volume,
@@ -161,42 +160,6 @@ async function openLocalReplica(): Promise<{ id: string; address: string; backen
   const { host, port } = parseHostPort(values['local-listen'] ?? '127.0.0.1:0', '--local-listen');
   const bound = await server.listenTcp(host, port);
   return { id, address: `${bound.host}:${bound.port}`, backend: new LocalReplicaBackend(store) };
-}
-
-interface EngineState {
-  members: { id: string; address: string }[];
-  generation?: GenerationRecord;
-}
-
-/** The engine's state file; an older file is a bare list of members. Missing: null. */
-async function readEngineState(file: string): Promise<EngineState | null> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch {
-    return null;
-  }
-  const parsed = JSON.parse(text) as EngineState | EngineState['members'];
-  return Array.isArray(parsed) ? { members: parsed } : parsed;
-}
-
-/** Written atomically and durably: tmp file, fsync, rename, fsync of the directory. */
-async function writeEngineState(file: string, state: EngineState): Promise<void> {
-  const tmp = `${file}.tmp`;
-  const fh = await open(tmp, 'w');
-  try {
-    await fh.writeFile(JSON.stringify(state));
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, file);
-  const dir = await open(dirname(file), 'r');
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
-  }
 }
 
 /** A replica that could not be reached: every call fails, so the engine marks it ERR. */
