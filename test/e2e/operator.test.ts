@@ -424,6 +424,88 @@ describe.skipIf(skip)('longhorn-ts on 3 nodes in 3 zones: the operator drives th
     await waitForVolume(kubectl(), vol, 'detached', (v) => v.status?.state === 'detached', 60_000);
   });
 
+  it("a strict-local pod lands on the node of its volume's replica (the scheduler asks our extender)", async () => {
+    dumpLogsOnFailure();
+    const vol = 'vol-local';
+    await applyYaml(
+      kubectl(),
+      volumeYaml(vol, { size: SIZE, numberOfReplicas: 1, extra: { dataLocality: 'strict-local' } }),
+    );
+    const replicaNode = await waitFor('the replica of the strict-local volume to be scheduled', async () => {
+      const [r] = await replicasOf(kubectl(), vol);
+      return r?.spec?.nodeID || undefined;
+    });
+    const pv = `pv-${vol}`;
+    await kubectl().apply([
+      {
+        apiVersion: 'v1',
+        kind: 'PersistentVolume',
+        metadata: { name: pv },
+        spec: {
+          capacity: { storage: '64Mi' },
+          accessModes: ['ReadWriteOnce'],
+          persistentVolumeReclaimPolicy: 'Retain',
+          storageClassName: '',
+          csi: { driver: 'driver.longhorn.io', volumeHandle: vol, fsType: 'ext4' },
+          claimRef: { apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace: 'default', name: vol },
+        },
+      },
+      {
+        apiVersion: 'v1',
+        kind: 'PersistentVolumeClaim',
+        metadata: { name: vol, namespace: 'default' },
+        spec: {
+          accessModes: ['ReadWriteOnce'],
+          storageClassName: '',
+          volumeName: pv,
+          resources: { requests: { storage: '64Mi' } },
+        },
+      },
+    ]);
+    const pod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'local-app', namespace: 'default' },
+      spec: {
+        containers: [{ name: 'app', image: 'busybox' }],
+        volumes: [{ name: 'data', persistentVolumeClaim: { claimName: vol } }],
+      },
+    };
+    // The extender's caches see the bound claim before the pod exists (it answers from them).
+    await waitFor('the extender to keep only the replica node', async () => {
+      const res = await fetch(`${cluster.extenderUrl}/filter`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ Pod: pod, NodeNames: cluster.nodeSpecs.map((n) => n.name) }),
+      });
+      const body = (await res.json()) as { NodeNames?: string[] };
+      return JSON.stringify(body.NodeNames) === JSON.stringify([replicaNode]);
+    });
+    await kubectl().apply(pod);
+    const placed = await waitFor('the pod to be scheduled', async () => {
+      const p = await kubectl().get<KubeObject & { spec: { nodeName?: string } }>(
+        'pod',
+        'local-app',
+        'default',
+      );
+      return p.spec.nodeName || undefined;
+    });
+    expect(placed).toBe(replicaNode);
+    await kubectl().run([
+      'delete',
+      'pod',
+      'local-app',
+      '-n',
+      'default',
+      '--grace-period=0',
+      '--force',
+      '--wait=false',
+    ]);
+    await kubectl().run(['delete', 'pvc', vol, '-n', 'default', '--wait=false']);
+    await kubectl().run(['delete', 'pv', pv, '--wait=false']);
+    await kubectl().run(['delete', LH.volumes, vol, '-n', NAMESPACE, '--wait=false']);
+  });
+
   it('stops with no process, mount or loop device left', async () => {
     dumpLogsOnFailure();
     const records = cluster.processRecords();

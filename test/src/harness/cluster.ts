@@ -18,6 +18,7 @@ import { Kubectl } from './kubectl.js';
 import { startKwok } from './kwok.js';
 import { harnessLogger } from './logging.js';
 import { installLonghornApi } from './longhorn-api.js';
+import { csiAvailable, startCsiController, startCsiNodePlugin } from './longhorn-csi.js';
 import { localExtenderConfiguration, startExtender } from './longhorn-extender.js';
 import { checkLonghornEntries } from './longhorn-node.js';
 import { LonghornSystem } from './longhorn-system.js';
@@ -136,6 +137,13 @@ export class Cluster {
     return node;
   }
 
+  /** The scheduler extender's URL (started with `longhorn: true`). */
+  get extenderUrl(): string {
+    const port = this.state.ports.extender;
+    if (port === undefined) throw new Error(`the cluster in ${this.dir} was started without longhorn-ts`);
+    return `http://127.0.0.1:${port}`;
+  }
+
   /** longhorn-ts on this cluster's nodes (started with `longhorn: true`). */
   get longhorn(): LonghornSystem {
     if (!this.longhornSystem) throw new Error(`the cluster in ${this.dir} was started without longhorn-ts`);
@@ -206,7 +214,15 @@ export class Cluster {
       ready: false,
       startedAt: new Date().toISOString(),
       nodes,
-      ports: { etcdClient, etcdPeer, apiserver, controllerManager, scheduler, kwok },
+      ports: {
+        etcdClient,
+        etcdPeer,
+        apiserver,
+        controllerManager,
+        scheduler,
+        kwok,
+        ...(extenderPort === undefined ? {} : { extender: extenderPort }),
+      },
       processes: [],
     };
     const procs: ManagedProcess[] = [];
@@ -328,6 +344,13 @@ export class Cluster {
           onSpawn: (p) => cluster.track(p),
         });
         log.debug({ ms: Date.now() - t0 }, 'scheduler extender ready');
+        // The CSI controller with its sidecars, and a node plugin per node (registered as kubelet would).
+        if (csiAvailable()) {
+          const onSpawn = (p: ManagedProcess) => cluster.track(p);
+          await startCsiController({ ...cluster.csiOptions(logDir, outliveParent, remaining()), onSpawn });
+          await Promise.all(cluster.nodes.map((n) => startCsiNodePlugin(n, cluster.kubectl, remaining())));
+          log.debug({ ms: Date.now() - t0 }, 'CSI controller and node plugins ready');
+        } else log.warn('CSI driver or sidecars not built: cluster up without CSI');
       }
       state.ready = true;
       await cluster.saveState();
@@ -340,6 +363,17 @@ export class Cluster {
       error.message = `cluster start in ${dir} failed: ${error.message}\n${tails}`;
       throw error;
     }
+  }
+
+  private csiOptions(logDir: string, outliveParent: boolean, timeoutMs: number) {
+    return {
+      kubectl: this.kubectl,
+      kubeconfig: this.kubeconfig,
+      dir: this.dir,
+      logDir,
+      outliveParent,
+      timeoutMs,
+    };
   }
 
   private saveState(): Promise<void> {
