@@ -67,13 +67,21 @@ export function replenish(pass: VolumePass, hardNodeAffinity = ''): void {
   if ((!newVolume && count > 0) || hardNodeAffinity !== '') count = 1;
 
   for (let i = 0; i < count; i++) {
-    const reusable = live.filter(
+    const candidates = live.filter(
       (r) =>
         r.failedAt !== '' &&
         isPotentiallyReusable(r) &&
         r.reusable &&
         (hardNodeAffinity === '' || r.nodeID === hardNodeAffinity),
     );
+    // Reuse backs off per replica (as Longhorn's reuse back-off): a replica server that is still
+    // coming back must not burn every retry within a second and get the replica deleted.
+    const reusable = candidates.filter((r) => {
+      const wait = reuseWaitMs(r, observed.now);
+      if (wait > 0) pass.requeue(wait);
+      return wait === 0;
+    });
+    if (reusable.length === 0 && candidates.length > 0) continue;
     const reuse = latestFailed(reusable);
     if (reuse !== undefined) {
       reuse.failedAt = '';
@@ -104,4 +112,16 @@ export function waitBeforeNewReplica(pass: VolumePass, hardNodeAffinity: string)
   const due = degradedAt + pass.observed.settings.replicaReplenishmentWaitInterval * 1000;
   // Longhorn adds a second against clock skew before it looks again.
   return pass.observed.now > due ? 0 : due - pass.observed.now + 1000;
+}
+
+/** Back-off before a failed replica is reused again: 2 s, doubling per failed rebuild, at most 1 min. */
+export const REUSE_BACKOFF_MS = 2000;
+const REUSE_BACKOFF_MAX_MS = 60_000;
+
+/** Milliseconds until `r` may be reused (0: now), counted from when it last failed. */
+export function reuseWaitMs(r: { failedAt: string; rebuildRetryCount: number }, now: number): number {
+  const failedAt = parseTime(r.failedAt);
+  if (failedAt === undefined) return 0;
+  const backoff = Math.min(REUSE_BACKOFF_MAX_MS, REUSE_BACKOFF_MS * 2 ** r.rebuildRetryCount);
+  return Math.max(0, failedAt + backoff - now);
 }

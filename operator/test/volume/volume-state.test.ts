@@ -409,6 +409,24 @@ const rows: Row[] = [
     ],
   },
   {
+    name: 'degraded: a replica that failed a second ago waits out its reuse back-off (2 s)',
+    volume: attachedVolume({ status: { robustness: 'degraded', lastDegradedAt: ago(1) } }),
+    engine: runningEngine({ 'r-a': 'RW', 'r-b': 'RW' }),
+    replicas: [running('a'), running('b'), failed('c', 1 / 60)],
+    status: { robustness: 'degraded', lastDegradedAt: ago(1) },
+    actions: [],
+    requeueAfterMs: 1000,
+  },
+  {
+    name: 'degraded: the back-off doubles with each failed rebuild (3 s after, 2 retries: 8 s)',
+    volume: attachedVolume({ status: { robustness: 'degraded', lastDegradedAt: ago(1) } }),
+    engine: runningEngine({ 'r-a': 'RW', 'r-b': 'RW' }),
+    replicas: [running('a'), running('b'), failed('c', 3 / 60, { rebuildRetryCount: 2 })],
+    status: { robustness: 'degraded', lastDegradedAt: ago(1) },
+    actions: [],
+    requeueAfterMs: 5000,
+  },
+  {
     name: 'degraded: of two reusable replicas the one that failed last',
     volume: attachedVolume({
       spec: { numberOfReplicas: 4 },
