@@ -1,7 +1,9 @@
 import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { NAMESPACE } from '@longhorn-ts/api';
+import { binaryPath } from '../harness/binaries.js';
 import { readClusterState } from '../harness/cluster-state.js';
 import { Kubectl } from '../harness/kubectl.js';
 import { listDataPlaneProcesses } from '../harness/longhorn-system.js';
@@ -41,6 +43,18 @@ async function kubectlShown(kubectl: Kubectl, args: string[]): Promise<void> {
   show(`kubectl ${args.join(' ')}`);
   console.log((await kubectl.run(args)).trimEnd());
 }
+
+/** `kubectl longhorn ...` through the real kubectl, the plugin's directory on PATH. */
+async function pluginShown(kubeconfig: string, args: string[]): Promise<void> {
+  show(`kubectl longhorn ${args.join(' ')}`);
+  const { stdout } = await exec(binaryPath('kubectl'), ['longhorn', ...args], {
+    timeout: 120_000,
+    env: { ...process.env, KUBECONFIG: kubeconfig, PATH: `${PLUGIN_BIN}:${process.env.PATH ?? ''}` },
+  });
+  console.log(stdout.trimEnd());
+}
+
+const PLUGIN_BIN = fileURLToPath(new URL('../../../plugins/kubectl-longhorn/bin', import.meta.url));
 
 async function applyShown(kubectl: Kubectl, yaml: string): Promise<void> {
   show(`kubectl apply -f - <<EOF\n${yaml}EOF`);
@@ -116,6 +130,10 @@ export async function tour(argv: string[]): Promise<number> {
   await runShown('qemu-io', ['-f', 'raw', '-c', 'write -P 0x5a 4096 8192', uri]);
 
   await kubectlShown(kubectl, ['-n', NAMESPACE, 'get', 'lhv,lhe,lhr,lhsnap']);
+
+  // 5. The same through the kubectl plugin (kubectl finds kubectl-longhorn on PATH).
+  await pluginShown(state.kubeconfig, ['volume', 'list']);
+  await pluginShown(state.kubeconfig, ['volume', 'get', VOLUME]);
 
   console.log('\nwhat the instance managers run for it (`longhorn-local cluster status` shows the same):');
   for (const spec of state.nodes) {
