@@ -32,4 +32,4 @@ fi
 bash dataplane/native/build.sh # replica store's N-API addon (SEEK_DATA/HOLE, PUNCH_HOLE); no-op if built
 
 npx tsc -b
-d="${KUBECTL_PLUGIN_DIR:-/usr/local/bin}"; { mkdir -p "$d" 2>/dev/null && [ -w "$d" ]; } || { d="$HOME/.local/bin"; mkdir -p "$d"; }; ln -sfn "$PWD/plugins/kubectl-longhorn/bin/kubectl-longhorn" "$d/kubectl-longhorn" # `kubectl longhorn` on PATH
+d="${KUBECTL_PLUGIN_DIR:-/usr/local/bin}"; { mkdir -p "$d" 2>/dev/null && [ -w "$d" ]; } || { d="$HOME/.local/bin"; mkdir -p "$d"; }; for b in kubectl-longhorn kubectl_complete-longhorn; do ln -sfn "$PWD/plugins/kubectl-longhorn/bin/$b" "$d/$b"; done # `kubectl longhorn` and its completion on PATH
