@@ -28,6 +28,14 @@ import { type ParsedParameters, parseParameters } from './parameters.js';
 import { roundUp, SIZE_ALIGNMENT, sizeFor, sizeSatisfies } from './sizes.js';
 import { objectName, parseSnapshotId, snapshotId } from './snapshot-ids.js';
 
+/** Touched on a Snapshot CR so the operator reconciles it again (it does not on engine events). */
+const NUDGE_ANNOTATION = 'csi.longhorn-ts.io/requested-at';
+
+/** How a volume was published to a node (a repeated publish must ask the same). */
+const publishAnnotation = (node: string) => `csi.longhorn-ts.io/published.${node}`;
+const publishedAs = (cap: VolumeCapability, readonly: boolean) =>
+  `${cap.accessType ?? ''},${cap.accessMode?.mode ?? ''},${readonly ? 'ro' : 'rw'}`;
+
 /** Where the driver keeps a volume's StorageClass parameters (for repeated CreateVolume and lists). */
 export const PARAMETERS_ANNOTATION = 'csi.longhorn-ts.io/volume-context';
 
@@ -171,7 +179,11 @@ export interface CreateVolumeRequest {
   capacityRange?: CapacityRange | null;
   volumeCapabilities?: VolumeCapability[];
   parameters?: StringMap;
-  volumeContentSource?: { type?: string } | null;
+  volumeContentSource?: {
+    type?: string;
+    snapshot?: { snapshotId?: string } | null;
+    volume?: { volumeId?: string } | null;
+  } | null;
   accessibilityRequirements?: { requisite?: Topology[]; preferred?: Topology[] } | null;
 }
 
@@ -199,9 +211,20 @@ export function controllerService(deps: {
     const caps = required(r.volumeCapabilities, 'volume_capabilities');
     const problem = capabilitiesProblem(caps);
     if (problem) throw invalid(problem);
-    if (r.volumeContentSource?.type) {
+    const source = r.volumeContentSource;
+    if (source?.type) {
+      // A missing source is NOT_FOUND, as the spec asks; an existing one cannot be used yet.
+      if (source.type === 'snapshot') {
+        const parsed = parseSnapshotId(source.snapshot?.snapshotId ?? '');
+        const snap = parsed ? await objects.get('Snapshot', parsed.snapshot) : undefined;
+        if (!snap || snap.spec.volume !== parsed?.volume)
+          throw notFound(`source snapshot ${source.snapshot?.snapshotId} not found`);
+      } else if (source.type === 'volume' && !(await objects.get('Volume', source.volume?.volumeId ?? ''))) {
+        throw notFound(`source volume ${source.volume?.volumeId} not found`);
+      }
       throw invalid(
-        `volume_content_source ${r.volumeContentSource.type}: cloning a volume and restoring a snapshot are not available yet`,
+        `volume_content_source ${source.type}: cloning a volume and restoring a snapshot are not available yet ` +
+          '(the operator does not handle Volume spec.dataSource)',
       );
     }
     const parsed = parseParameters(r.parameters ?? {});
@@ -286,6 +309,17 @@ export function controllerService(deps: {
     if (others.length > 0)
       throw precondition(`volume ${name} is published to node ${others.join(', ')}; single-node access only`);
     const id = csiAttachmentTicketId(name, nodeId);
+    const how = publishedAs(cap, r.readonly === true);
+    const before = volume.metadata.annotations?.[publishAnnotation(nodeId)];
+    if (before !== undefined && before !== how)
+      throw new CsiError(
+        'ALREADY_EXISTS',
+        `volume ${name} is already published to node ${nodeId} as ${before}, not ${how}`,
+      );
+    if (before === undefined)
+      await objects.patch('Volume', name, {
+        metadata: { annotations: { [publishAnnotation(nodeId)]: how } },
+      });
     await addTicket(objects, name, { id, type: 'csi-attacher', nodeID: nodeId, disableFrontend: 'false' });
     let last: Volume | undefined;
     try {
@@ -331,6 +365,13 @@ export function controllerService(deps: {
       ours.map((t) => t.id ?? ''),
     );
     const nodes = new Set(r.nodeId ? [r.nodeId] : ours.map((t) => t.nodeID ?? ''));
+    const published = [...nodes]
+      .map(publishAnnotation)
+      .filter((k) => volume.metadata.annotations?.[k] !== undefined);
+    if (published.length > 0)
+      await objects.patch('Volume', name, {
+        metadata: { annotations: Object.fromEntries(published.map((k) => [k, null])) },
+      });
     await pollUntil(
       `volume ${name} to detach from ${[...nodes].join(', ')}`,
       budget(ctx, timeouts.attachMs),
@@ -424,10 +465,56 @@ export function controllerService(deps: {
     const rounded = (b: number) => Math.floor(b / SIZE_ALIGNMENT) * SIZE_ALIGNMENT;
     return {
       availableCapacity: available,
-      maximumVolumeSize: rounded(largest),
-      minimumVolumeSize: SIZE_ALIGNMENT,
+      maximumVolumeSize: { value: rounded(largest) },
+      minimumVolumeSize: { value: SIZE_ALIGNMENT },
     };
   }
+
+  /**
+   * A snapshot is taken and deleted by the volume's engine: a volume that is not attached is
+   * attached (frontend or not) with a snapshot-controller ticket, as Longhorn does, and waited
+   * for. Returns once the engine runs.
+   */
+  async function attachForSnapshot(volume: Volume, ticket: string, ctx: CallContext): Promise<void> {
+    const name = volume.metadata.name;
+    const engineRunning = async () => {
+      const [v, e] = await Promise.all([objects.get('Volume', name), objects.engineOf(name)]);
+      return v?.status?.state === 'attached' && e?.status?.currentState === 'running';
+    };
+    // Always a ticket of our own, even when attached: a volume about to detach would take the
+    // operator's snapshot work with it.
+    const node =
+      (volume.status?.state === 'attached' ? volume.status.currentNodeID : undefined) ||
+      volume.status?.ownerID ||
+      (await objects.list('Node'))[0]?.metadata.name;
+    if (!node) throw new CsiError('UNAVAILABLE', 'no Longhorn node to attach the volume on');
+    await addTicket(objects, name, {
+      id: ticket,
+      type: 'snapshot-controller',
+      nodeID: node,
+      disableFrontend: 'any',
+    });
+    await pollUntil(`volume ${name} to attach for a snapshot`, budget(ctx, timeouts.attachMs), engineRunning);
+  }
+
+  /**
+   * While waiting on a Snapshot CR: touch it every few seconds. The operator reconciles a
+   * Snapshot on its own events only, so one it saw while the engine was (re)starting waits.
+   */
+  const nudger = (name: string) => {
+    let last = Date.now();
+    return async () => {
+      if (Date.now() - last < 3_000) return;
+      last = Date.now();
+      await nudge(name).catch(() => undefined);
+    };
+  };
+
+  /** Touches the Snapshot CR so the operator reconciles it now that the engine runs. */
+  const nudge = (name: string) =>
+    objects.patch('Snapshot', name, {
+      metadata: { annotations: { [NUDGE_ANNOTATION]: new Date().toISOString() } },
+    });
 
   async function createSnapshot(
     r: { sourceVolumeId?: string; name?: string; parameters?: StringMap },
@@ -445,6 +532,13 @@ export function controllerService(deps: {
         `snapshot ${name} exists for volume ${snap.spec.volume}, not ${volumeName}`,
       );
     if (!volume) throw notFound(`volume ${volumeName} not found`);
+    const ticket = snapshotTicketId(name);
+    const size = Number(volume.spec.size ?? '0');
+    if (snap?.status?.readyToUse) {
+      await removeTickets(objects, volumeName, [ticket]);
+      return { snapshot: csiSnapshot(snap, size) };
+    }
+    await attachForSnapshot(volume, ticket, ctx);
     if (!snap) {
       snap = await objects.create('Snapshot', {
         apiVersion: LONGHORN_API_VERSION,
@@ -452,31 +546,18 @@ export function controllerService(deps: {
         metadata: { name, labels: { [LABEL_VOLUME]: volumeName } },
         spec: { volume: volumeName, createSnapshot: true },
       });
-    }
-    const ticket = snapshotTicketId(name);
-    const size = Number(volume.spec.size ?? '0');
-    if (snap.status?.readyToUse) {
-      await removeTickets(objects, volumeName, [ticket]);
-      return { snapshot: csiSnapshot(snap, size) };
-    }
-    // A detached volume is attached for the snapshot (frontend or not), as Longhorn does.
-    if (volume.status?.state !== 'attached') {
-      const node = volume.status?.ownerID || (await objects.list('Node'))[0]?.metadata.name;
-      if (!node) throw new CsiError('UNAVAILABLE', 'no Longhorn node to attach the volume on');
-      await addTicket(objects, volumeName, {
-        id: ticket,
-        type: 'snapshot-controller',
-        nodeID: node,
-        disableFrontend: 'any',
-      });
+    } else {
+      await nudge(name);
     }
     let current = snap;
+    const poke = nudger(name);
     try {
       await pollUntil(
         `snapshot ${name} of ${volumeName} to be ready`,
         budget(ctx, timeouts.snapshotMs),
         async () => {
           current = (await objects.get('Snapshot', name)) ?? current;
+          if (!current.status?.readyToUse) await poke();
           if (current.status?.error && !current.status.readyToUse)
             throw new CsiError('INTERNAL', `snapshot ${name}: ${current.status.error}`);
           return current.status?.readyToUse === true;
@@ -491,15 +572,33 @@ export function controllerService(deps: {
     return { snapshot: csiSnapshot(current, size) };
   }
 
-  async function deleteSnapshot(r: { snapshotId?: string }) {
+  async function deleteSnapshot(r: { snapshotId?: string }, ctx: CallContext) {
     const id = required(r.snapshotId, 'snapshot_id');
     const parsed = parseSnapshotId(id);
     if (!parsed) return {};
-    await removeTickets(objects, parsed.volume, [snapshotTicketId(parsed.snapshot)]).catch((err) => {
-      if (!(err instanceof CsiError && err.code === 'NOT_FOUND')) throw err;
-    });
-    const snap = await objects.get('Snapshot', parsed.snapshot);
-    if (snap && snap.spec.volume === parsed.volume) await objects.delete('Snapshot', parsed.snapshot);
+    const { volume: volumeName, snapshot: name } = parsed;
+    const ticket = snapshotTicketId(name);
+    const snap = await objects.get('Snapshot', name);
+    const volume = await objects.get('Volume', volumeName);
+    if (snap && snap.spec.volume === volumeName) {
+      if (volume && volume.metadata.deletionTimestamp === undefined) {
+        await attachForSnapshot(volume, ticket, ctx);
+        if (snap.metadata.deletionTimestamp !== undefined) await nudge(name);
+      }
+      await objects.delete('Snapshot', name);
+      const poke = nudger(name);
+      await pollUntil(
+        `snapshot ${name} of ${volumeName} to be deleted`,
+        budget(ctx, timeouts.snapshotMs),
+        async () => {
+          const s = await objects.get('Snapshot', name);
+          if (s === undefined || s.spec.volume !== volumeName) return true;
+          await poke();
+          return false;
+        },
+      );
+    }
+    if (volume) await removeTickets(objects, volumeName, [ticket]);
     return {};
   }
 
@@ -529,6 +628,16 @@ export function controllerService(deps: {
       entries: entries.map((s) => ({ snapshot: csiSnapshot(s, volumes.get(s.spec.volume) ?? 0) })),
       nextToken,
     };
+  }
+
+  async function getSnapshot(r: { snapshotId?: string }) {
+    const id = required(r.snapshotId, 'snapshot_id');
+    const parsed = parseSnapshotId(id);
+    const snap = parsed ? await objects.get('Snapshot', parsed.snapshot) : undefined;
+    if (!snap || snap.spec.volume !== parsed?.volume || !isUserSnapshot(snap))
+      throw notFound(`snapshot ${id} not found`);
+    const volume = await objects.get('Volume', snap.spec.volume);
+    return { snapshot: csiSnapshot(snap, Number(volume?.spec.size ?? '0')) };
   }
 
   async function expand(r: {
@@ -580,6 +689,7 @@ export function controllerService(deps: {
       volumeOf: (r: { snapshotId?: string }) => parseSnapshotId(r.snapshotId ?? '')?.volume,
     },
     ListSnapshots: { handler: listSnapshots, quiet: true },
+    GetSnapshot: { handler: getSnapshot, quiet: true },
     ControllerExpandVolume: { handler: expand, volumeOf },
     ControllerGetCapabilities: {
       quiet: true,
@@ -603,4 +713,5 @@ export const CONTROLLER_CAPABILITIES = [
   'VOLUME_CONDITION',
   'SINGLE_NODE_MULTI_WRITER',
   'PUBLISH_READONLY',
+  'GET_SNAPSHOT',
 ] as const;

@@ -16,8 +16,16 @@ import {
 } from './filesystem-ops.js';
 import { DEFAULT_FILESYSTEM, isFilesystem } from './filesystems.js';
 import { detachLoop, deviceSize, loopDevices } from './loop-devices.js';
-import { mountAt } from './mount-table.js';
+import { mountAt, mountTable } from './mount-table.js';
 import type { NbdAttacher } from './nbd-attach.js';
+
+export const NODE_CAPABILITIES = [
+  'STAGE_UNSTAGE_VOLUME',
+  'GET_VOLUME_STATS',
+  'EXPAND_VOLUME',
+  'VOLUME_CONDITION',
+  'SINGLE_NODE_MULTI_WRITER',
+] as const;
 
 export interface NodeIdentity {
   nodeId: string;
@@ -147,6 +155,15 @@ export function nodeService(deps: {
     }
     const staged = await mountAt(staging);
     if (!staged) throw precondition(`volume ${volumeId} is not staged at ${staging}`);
+    if (cap.accessMode?.mode === 'SINGLE_NODE_SINGLE_WRITER') {
+      const elsewhere = (await mountTable()).find(
+        (m) => m.source === staged.source && m.target !== staging && m.target !== target,
+      );
+      if (elsewhere)
+        throw precondition(
+          `volume ${volumeId} is single-writer and already published at ${elsewhere.target}`,
+        );
+    }
     const mounted = await mountAt(target);
     if (mounted) {
       const isRo = mounted.options.includes('ro');
@@ -245,9 +262,7 @@ export function nodeService(deps: {
     NodeGetCapabilities: {
       quiet: true,
       handler: async () => ({
-        capabilities: ['STAGE_UNSTAGE_VOLUME', 'GET_VOLUME_STATS', 'EXPAND_VOLUME', 'VOLUME_CONDITION'].map(
-          (type) => ({ rpc: { type } }),
-        ),
+        capabilities: NODE_CAPABILITIES.map((type) => ({ rpc: { type } })),
       }),
     },
     NodeGetInfo: {
