@@ -162,7 +162,19 @@ export class Kubectl {
     if (options.namespace) args.push('-n', options.namespace);
     if (options.all) args.push('--all');
     if (options.selector) args.push('-l', options.selector);
-    return this.run(args, { timeoutMs: timeoutMs + 10_000 });
+    // `kubectl wait --for=condition` fails at once, instead of waiting, on an object whose
+    // status has no conditions yet (".status.conditions accessor error: <nil>"), e.g. a CRD
+    // created a moment ago: that one answer means "not yet".
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        return await this.run(args, { timeoutMs: timeoutMs + 10_000 });
+      } catch (err) {
+        const notYet = err instanceof KubectlError && /conditions accessor error: <nil>/.test(err.message);
+        if (!notYet || Date.now() >= deadline) throw err;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
   }
 
   /**
