@@ -235,11 +235,13 @@ spec:
       (s) => s.status?.readyToUse === true,
       { namespace: 'default', timeoutMs: 90_000 },
     );
+    // Both snapshots were asked for at once: the second one on a volume may first be ABORTED
+    // (one operation per volume at a time; the sidecar retries), then gets its real answer.
     const backup = await k.waitForObject<KubeObject & { status?: { error?: { message?: string } } }>(
       'volumesnapshot',
       'backup',
-      (s) => !!s.status?.error?.message,
-      { namespace: 'default', timeoutMs: 60_000 },
+      (s) => /FailedPrecondition/.test(s.status?.error?.message ?? ''),
+      { namespace: 'default', timeoutMs: 90_000 },
     );
     expect(backup.status?.error?.message).toMatch(/FailedPrecondition.*backups are not available yet/);
 
