@@ -583,7 +583,8 @@ export function controllerService(deps: {
     if (snap && snap.spec.volume === volumeName) {
       if (volume && volume.metadata.deletionTimestamp === undefined) {
         await attachForSnapshot(volume, ticket, ctx);
-        if (snap.metadata.deletionTimestamp !== undefined) await nudge(name);
+        // The CR may be gone by now (its deletion finished meanwhile): idempotent, not an error.
+        if (snap.metadata.deletionTimestamp !== undefined) await nudge(name).catch(() => undefined);
       }
       await objects.delete('Snapshot', name);
       const poke = nudger(name);

@@ -26,6 +26,8 @@ import { sameJson } from './same-json.js';
 
 export const SNAPSHOT_CONTROLLER = 'snapshot';
 const ENGINE_KEY = 'engine:';
+/** How long a deleted snapshot is not adopted again (well above the engine monitor's period). */
+const RECENTLY_DELETED_MS = 60_000;
 const DNS_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 
 /** Snapshot status from what the engine reports of it (pure). */
@@ -82,8 +84,23 @@ export class SnapshotController {
     this.log = ctx.log.child({ controller: SNAPSHOT_CONTROLLER });
     const ns = ctx.id.namespace;
     ctx.dispatcher.watch<Snapshot>('Snapshot', SNAPSHOT_CONTROLLER, (s) => [`${ns}/${s.metadata.name}`]);
+    // An engine on this node that changes (e.g. it turns running after an attach) also brings
+    // back the volume's pending Snapshot CRs: one asked for, or deleted, while no engine ran here
+    // was otherwise looked at again only when the CR itself changed.
     ctx.dispatcher.watch<Engine>('Engine', SNAPSHOT_CONTROLLER, (e) =>
-      e.spec.nodeID === ctx.id.node ? [`${ENGINE_KEY}${e.metadata.name}`] : [],
+      e.spec.nodeID === ctx.id.node
+        ? [
+            `${ENGINE_KEY}${e.metadata.name}`,
+            ...ctx.caches.snapshots
+              .list(ns)
+              .filter(
+                (s) =>
+                  s.spec.volume === e.spec.volumeName &&
+                  (s.metadata.deletionTimestamp !== undefined || s.status?.readyToUse !== true),
+              )
+              .map((s) => `${ns}/${s.metadata.name}`),
+          ]
+        : [],
     );
   }
 
@@ -206,7 +223,11 @@ export class SnapshotController {
     const volumeName = engine.spec.volumeName ?? '';
     const crs = ctx.caches.snapshots.list(ns).filter((s) => s.spec.volume === volumeName);
     const existing = new Set(crs.map((s) => s.metadata.name));
+    const now = Date.now();
+    for (const [name, at] of this.recentlyDeleted)
+      if (now - at > RECENTLY_DELETED_MS) this.recentlyDeleted.delete(name);
     for (const name of snapshotsToAdopt(reported, existing)) {
+      if (this.recentlyDeleted.has(name)) continue;
       const body: Snapshot = {
         apiVersion: LONGHORN_API_VERSION,
         kind: 'Snapshot',
@@ -234,7 +255,14 @@ export class SnapshotController {
     return undefined;
   }
 
+  /**
+   * Snapshots this operator deleted lately, by name: the Engine CR's snapshot list lags (it is
+   * refreshed every few seconds), and a CR must not be made again for a snapshot just deleted.
+   */
+  private readonly recentlyDeleted = new Map<string, number>();
+
   private async dropFinalizer(s: Snapshot): Promise<void> {
+    this.recentlyDeleted.set(s.metadata.name, Date.now());
     if (!(s.metadata.finalizers ?? []).length) return;
     await this.ctx.client.patch(
       KINDS.snapshot,
