@@ -247,7 +247,9 @@ export class SnapshotController {
       }
     }
     for (const s of crs) {
-      const gone = reported[s.metadata.name] === undefined && (s.status?.creationTime ?? '') !== '';
+      // The engine's list lags by a monitor period: a snapshot taken a moment ago is not gone.
+      const created = Date.parse(s.status?.creationTime ?? '');
+      const gone = reported[s.metadata.name] === undefined && created < now - RECENTLY_DELETED_MS;
       if (gone && s.metadata.deletionTimestamp === undefined) {
         await ctx.client.delete(KINDS.snapshot, s.metadata.name);
       }
