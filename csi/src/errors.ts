@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { ERROR_CODES, errorCodeOf } from '@longhorn-ts/dataplane/block/error-codes';
+import { GRPC_STATUS as DATA_PLANE_GRPC_STATUS } from '@longhorn-ts/dataplane/rpc/grpc-proto';
 
 /**
  * The repository's error codes (the data plane's union) plus the few only a control-plane edge
@@ -23,28 +24,8 @@ export type CsiErrorCode = (typeof CSI_ERROR_CODES)[number];
  * (another operation on the volume is under way) is ABORTED: the sidecars retry it.
  */
 export const GRPC_STATUS = {
-  EIO: grpc.status.UNAVAILABLE,
-  EINVAL: grpc.status.INVALID_ARGUMENT,
-  ENOSPC: grpc.status.RESOURCE_EXHAUSTED,
-  EPERM: grpc.status.FAILED_PRECONDITION,
-  ENOTSUP: grpc.status.UNIMPLEMENTED,
-  ESHUTDOWN: grpc.status.UNAVAILABLE,
-  INVALID_ARGUMENT: grpc.status.INVALID_ARGUMENT,
-  OUT_OF_RANGE: grpc.status.OUT_OF_RANGE,
-  INVALID_NAME: grpc.status.INVALID_ARGUMENT,
-  SNAPSHOT_NOT_FOUND: grpc.status.NOT_FOUND,
-  SNAPSHOT_EXISTS: grpc.status.ALREADY_EXISTS,
-  INVALID_LAYER: grpc.status.FAILED_PRECONDITION,
-  SHRINK_NOT_ALLOWED: grpc.status.INVALID_ARGUMENT,
-  INVALID_SIZE: grpc.status.INVALID_ARGUMENT,
-  NOT_A_REPLICA: grpc.status.FAILED_PRECONDITION,
-  UNSUPPORTED_FILESYSTEM: grpc.status.FAILED_PRECONDITION,
-  BUSY: grpc.status.ABORTED,
-  ALREADY_EXISTS: grpc.status.ALREADY_EXISTS,
-  CORRUPT_METADATA: grpc.status.DATA_LOSS,
-  IMPORT_INVALID: grpc.status.FAILED_PRECONDITION,
-  CLOSED: grpc.status.UNAVAILABLE,
-  NOT_FOUND: grpc.status.NOT_FOUND,
+  // The data plane's rows, from its one table; then the control-plane codes.
+  ...DATA_PLANE_GRPC_STATUS,
   FAILED_PRECONDITION: grpc.status.FAILED_PRECONDITION,
   RESOURCE_EXHAUSTED: grpc.status.RESOURCE_EXHAUSTED,
   DEADLINE_EXCEEDED: grpc.status.DEADLINE_EXCEEDED,

@@ -26,7 +26,7 @@ export function loadService(file: string, service: string): grpc.ServiceClientCo
  * The one place where data-plane errors become gRPC status codes: one row per code (a new code
  * without a row does not compile). Errors without one of our codes are INTERNAL.
  */
-const GRPC_STATUS = {
+export const GRPC_STATUS = {
   EIO: grpc.status.UNAVAILABLE,
   EINVAL: grpc.status.INVALID_ARGUMENT,
   ENOSPC: grpc.status.RESOURCE_EXHAUSTED,
