@@ -14,6 +14,7 @@
  * volume are satisfied once the share is available.
  */
 
+import { ATTACHER_PRIORITIES } from '@longhorn-ts/api';
 import { type Condition, setCondition } from '../conditions.js';
 
 export const AttacherType = {
@@ -32,21 +33,8 @@ export const AttacherType = {
 } as const;
 export type AttacherType = (typeof AttacherType)[keyof typeof AttacherType];
 
-/** Longhorn's AttacherPriorityLevel* values; a new type without a priority does not compile. */
-export const ATTACHER_PRIORITY = {
-  'volume-restore-controller': 2000,
-  'volume-expansion-controller': 2000,
-  'longhorn-api': 1000,
-  'csi-attacher': 900,
-  'salvage-controller': 900,
-  'share-manager-controller': 900,
-  'snapshot-controller': 800,
-  'backup-controller': 800,
-  'volume-clone-controller': 800,
-  'volume-eviction-controller': 800,
-  'bim-ds-controller': 800,
-  'volume-rebuilding-controller': 800,
-} as const satisfies Record<AttacherType, number>;
+/** Longhorn's AttacherPriorityLevel* values (one table, in the API package). */
+export const ATTACHER_PRIORITY: Readonly<Record<AttacherType, number>> = ATTACHER_PRIORITIES;
 
 /** Priority of a ticket type; an unknown type has 0 and never beats a known one. */
 export function attacherPriority(type: string): number {
