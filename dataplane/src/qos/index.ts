@@ -1,0 +1,3 @@
+export * from './limits.js';
+export * from './qos-device.js';
+export * from './qos-limiter.js';
