@@ -1,4 +1,6 @@
+import type { QosLimits, QosStats } from '../qos/index.js';
 import { callUnary, grpc, loadService } from '../rpc/grpc-proto.js';
+import { qosFromWire, qosLimitsToWire, type WireQos } from './qos-wire.js';
 
 export interface VolumeReplicaView {
   id: string;
@@ -89,6 +91,15 @@ export class EngineClient {
 
   snapshotRevert(name: string): Promise<VolumeView> {
     return callUnary(this.client, 'snapshotRevert', { name });
+  }
+
+  async qos(): Promise<QosStats> {
+    return qosFromWire(await callUnary<WireQos>(this.client, 'qosGet', {}));
+  }
+
+  /** Replaces every limit (a field left out is no limit), online. */
+  async setQos(limits: QosLimits): Promise<QosStats> {
+    return qosFromWire(await callUnary<WireQos>(this.client, 'qosSet', qosLimitsToWire(limits)));
   }
 
   close(): void {

@@ -3,6 +3,7 @@
  *   node dist/engine/engine-main.js --volume NAME --replica ID=HOST:PORT ... \
  *     --listen HOST:PORT [--socket PATH] --control HOST:PORT [--timeout-ms 8000] [--wanted N]
  *     [--local-replica ID=DIR --local-size BYTES --local-listen HOST:PORT] [--state-file PATH] [--salvage]
+ *     [--qos iops=N,readIops=N,writeIops=N,bandwidth=B,readBandwidth=B,writeBandwidth=B,burstSeconds=S]
  * A local replica (on the engine's node) is opened in this process, created if DIR holds none,
  * and also served over TCP at --local-listen (for rebuilds and checks from other nodes).
  * Connects to its replicas, starts serving NBD and its gRPC control service, then prints one
@@ -19,12 +20,14 @@ import { parseHostPort } from '../net/host-port.js';
 import { parseReplicaAddress, parseReplicaArg } from '../net/replica-address.js';
 import { announceReady, exitWithParent } from '../process/entry-point.js';
 import { ReplicaClient, ReplicaServer } from '../protocol/index.js';
+import { QosBlockDevice } from '../qos/index.js';
 import { Replica } from '../replica/index.js';
 import type { ReplicaBackend } from '../replica/replica-backend.js';
 import { SyncAgent } from '../sync/sync-agent.js';
 import { Engine, type ReplicaEndpoint } from './engine.js';
 import { type Frontend, serveEngine } from './engine-service.js';
 import { LocalReplicaBackend } from './local-backend.js';
+import { parseQosArg } from './qos-wire.js';
 import { EngineStateFile } from './state-file.js';
 
 const { values } = parseArgs({
@@ -41,6 +44,7 @@ const { values } = parseArgs({
     'local-size': { type: 'string' },
     'local-listen': { type: 'string' },
     salvage: { type: 'boolean', default: false },
+    qos: { type: 'string', default: '' },
   },
 });
 if (!values.volume) throw new Error('--volume is required');
@@ -96,6 +100,8 @@ if (stateFile) {
   await saveState();
 }
 
+// The frontend serves the engine through its QoS layer (no limits unless --qos gives some).
+const qos = new QosBlockDevice(engine, parseQosArg(values.qos ?? ''));
 const { host: nbdHost, port: nbdPort } = parseHostPort(values.listen!, '--listen');
 let nbd: NbdServer | null = null;
 let uri = '';
@@ -104,7 +110,7 @@ const frontend: Frontend = {
   server: () => nbd,
   async start() {
     if (nbd) return;
-    const server = new NbdServer({ exports: new Map([[volume, engine]]), logger: log });
+    const server = new NbdServer({ exports: new Map([[volume, qos]]), logger: log });
     const bound = await server.listenTcp(nbdHost, nbdPort);
     if (values.socket) await server.listenUnix(values.socket);
     nbd = server;
@@ -119,13 +125,14 @@ const frontend: Frontend = {
 };
 await frontend.start();
 const { host: ctlHost, port: ctlPort } = parseHostPort(values.control!, '--control');
-const control = await serveEngine(engine, frontend, ctlHost, ctlPort);
+const control = await serveEngine(engine, frontend, ctlHost, ctlPort, qos);
 
 let stopping = false;
 const stop = async () => {
   if (stopping) return;
   stopping = true;
   await frontend.stop();
+  qos.limiter.release();
   await engine.close();
   control.server.forceShutdown();
   process.exit(0);

@@ -2,10 +2,12 @@ import { BlockError } from '../block/block-error.js';
 import type { NbdServer } from '../frontend/nbd/index.js';
 import { parseReplicaAddress, type ReplicaTarget } from '../net/replica-address.js';
 import { ReplicaClient } from '../protocol/index.js';
+import { type QosBlockDevice, QosLimitError, validateQosLimits } from '../qos/index.js';
 import type { LayerInfo } from '../replica/types.js';
 import { bindServer, grpc, loadService, unary } from '../rpc/grpc-proto.js';
 import { directRebuilder } from '../sync/direct-rebuild.js';
 import type { Engine } from './engine.js';
+import { qosLimitsFromWire, qosToWire, type WireQosLimits } from './qos-wire.js';
 
 /** The frontend the engine process serves: started and stopped around reverts. */
 export interface Frontend {
@@ -38,6 +40,7 @@ export async function serveEngine(
   frontend: Frontend,
   host: string,
   port: number,
+  qos?: QosBlockDevice,
 ): Promise<{ server: grpc.Server; port: number }> {
   const service = loadService('engine.proto', 'longhorn.engine.v1.Engine');
   const server = new grpc.Server();
@@ -135,6 +138,20 @@ export async function serveEngine(
       }
       await engine.revert(name);
       return volume();
+    }),
+    qosGet: unary(async () => {
+      if (!qos) throw new BlockError('ENOTSUP', `volume ${engine.volume}: this engine has no QoS layer`);
+      return qosToWire(qos.qosStats());
+    }),
+    qosSet: unary(async (req: WireQosLimits) => {
+      if (!qos) throw new BlockError('ENOTSUP', `volume ${engine.volume}: this engine has no QoS layer`);
+      try {
+        qos.setLimits(validateQosLimits(qosLimitsFromWire(req)));
+      } catch (err) {
+        if (err instanceof QosLimitError) throw new BlockError('EINVAL', err.message);
+        throw err;
+      }
+      return qosToWire(qos.qosStats());
     }),
   });
   const bound = await bindServer(server, host, port);
