@@ -23,5 +23,6 @@ export * from './setting.js';
 export * from './settings.js';
 export * from './share-manager.js';
 export * from './snapshot.js';
+export * from './snapshot-revert.js';
 export * from './volume.js';
 export * from './volume-attachment.js';

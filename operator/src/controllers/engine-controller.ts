@@ -24,6 +24,7 @@ import { isNotFound } from '../instances/replica-servers.js';
 import { KINDS } from '../k8s/kinds.js';
 import type { ReconcileResult } from '../runtime/work-queue.js';
 import { type ControllerContext, isMine, nameOfKey } from './context.js';
+import { maintainEngine } from './engine-maintenance.js';
 import { membershipPlan, runningEngineStatus, stoppedEngineStatus } from './engine-status.js';
 import { instanceManagerName } from './node-controller.js';
 import { sameJson } from './same-json.js';
@@ -188,6 +189,10 @@ export class EngineController {
       return { requeueAfterMs: MONITOR_MS };
     }
     view = await this.syncMembers(e, client, view, log);
+    const maintained = await maintainEngine(ctx, e, client, view, log);
+    // A revert answered on the Engine CR: the cached copy is stale, its change brings it back.
+    if (maintained.wrote) return { requeueAfterMs: 100 };
+    view = maintained.view;
     const wantSize = Number(e.spec.volumeSize ?? '0');
     if (wantSize > view.size && !view.replicas.some((r) => r.mode === 'WO')) {
       try {

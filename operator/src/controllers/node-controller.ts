@@ -2,7 +2,8 @@
  * Node: each operator keeps its own Node CR (made with one default disk at NODE_DATA_DIR if
  * missing), its disks' space and conditions, zone and region; and its InstanceManager CR with
  * the instance manager's address. A node whose operator is gone is marked not Ready
- * (ManagerPodDown) by one of the live operators. Disk space is looked at again every 30 s
+ * (ManagerPodDown) by one of the live operators. Its replicas' evictionRequested follows the
+ * node's and disks' eviction requests (replica-eviction.ts). Disk space is looked at again every 30 s
  * (statfs of a local path; the CR is written only when something changed).
  */
 
@@ -26,6 +27,7 @@ import type { ReconcileResult } from '../runtime/work-queue.js';
 import { percentOf } from '../scheduler/disk-fit.js';
 import { type ControllerContext, isMine, keyOf, nameOfKey } from './context.js';
 import { type DiskFacts, defaultNodeSpec, nodeStatus, nodeStatusChanged } from './node-status.js';
+import { syncReplicaEvictionRequested } from './replica-eviction.js';
 
 export const NODE_CONTROLLER = 'node';
 const DISK_CONFIG = 'longhorn-disk.cfg';
@@ -137,6 +139,7 @@ export class NodeController {
     if (nodeStatusChanged(node.status, status)) {
       node = (await ctx.client.patchStatus(KINDS.node, node, status)) as Node;
     }
+    await syncReplicaEvictionRequested(ctx, node, ctx.log.child({ controller: NODE_CONTROLLER, node: me }));
     return { requeueAfterMs: RESYNC_MS };
   }
 

@@ -5,10 +5,12 @@
  * - RW count >= numberOfReplicas: healthy; fewer but some: degraded (lastDegradedAt); none:
  *   left to auto-salvage, which calls the volume faulted once no healthy replica remains;
  * - an engine in an unknown state makes the volume's robustness unknown.
- * A degraded volume replenishes; a healthy best-effort volume without a replica next to its
+ * A degraded volume replenishes; a healthy one with a replica to evict gets one more
+ * (eviction.ts); a healthy best-effort volume without a replica next to its
  * engine gets one there.
  */
 
+import { evictReplicas } from './eviction.js';
 import { replenish } from './replenishment.js';
 import type { VolumePass } from './volume-pass.js';
 
@@ -69,6 +71,7 @@ export function reconcileReplicaHealth(pass: VolumePass): void {
   if (healthy >= volume.spec.numberOfReplicas) {
     pass.status.robustness = 'healthy';
     if (was === 'degraded') pass.event('Normal', 'Healthy', `volume ${volume.name} became healthy`);
+    evictReplicas(pass, healthy);
     const local = engine.nodeID;
     const hasLocal = pass.replicas.some((r) => r.nodeID === local && r.failedAt === '' && !r.deleting);
     if (
