@@ -2,10 +2,12 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { EngineClient, type VolumeView } from '../engine/engine-client.js';
+import { formatQosArg } from '../engine/qos-wire.js';
 import { InstanceManagerClient } from '../instance-manager/client.js';
 import { parseReplicaAddress } from '../net/replica-address.js';
 import { entryCommand } from '../process/entry-point.js';
 import { ReplicaServerAdmin } from '../protocol/index.js';
+import { hasLimits, type QosLimits, type QosStats, validateQosLimits } from '../qos/index.js';
 import { freePort, isAlive, startDetached, stopProcess } from './detached-process.js';
 
 /**
@@ -40,6 +42,8 @@ export interface VolumeState {
   replicas: ReplicaState[];
   engine: { node: string; control: string; nbd: string; process: string };
   nextReplica: number;
+  /** QoS limits of the frontend; passed to every engine start, changed online by "volume qos". */
+  qos?: QosLimits;
 }
 
 const STATE = 'volume.json';
@@ -68,6 +72,7 @@ export interface UpOptions {
   replicas: number;
   size: number;
   volume?: string;
+  qos?: QosLimits;
 }
 
 /** Brings the volume up (or confirms it is up) and returns its NBD URI. */
@@ -96,6 +101,7 @@ export async function volumeUp(opts: UpOptions): Promise<string> {
     replicas: [],
     engine: { node: '', control: '', nbd: '', process: ENGINE_PROCESS },
     nextReplica: 0,
+    ...(opts.qos && hasLimits(opts.qos) ? { qos: validateQosLimits(opts.qos) } : {}),
   };
   try {
     for (let i = 0; i < opts.replicas; i++) state.nodes.push(await startNode(dir, i));
@@ -199,6 +205,7 @@ async function startEngine(dir: string, state: VolumeState): Promise<void> {
         String(state.wanted),
         '--state-file',
         join(dir, 'engine-members.json'),
+        ...(state.qos ? ['--qos', formatQosArg(state.qos)] : []),
         ...state.replicas
           .filter((r) => r.local)
           .flatMap((r) => [
@@ -368,4 +375,14 @@ export async function revertVolume(dir: string, snapshot: string): Promise<Volum
     await saveState(dir, state);
     return view;
   });
+}
+
+/** Replaces the volume's QoS limits online and remembers them for the next engine start. */
+export async function setVolumeQos(dir: string, limits: QosLimits): Promise<QosStats> {
+  const state = await loadState(dir);
+  const stats = await withEngine(state, (e) => e.setQos(limits));
+  if (hasLimits(stats.limits)) state.qos = stats.limits;
+  else delete state.qos;
+  await saveState(dir, state);
+  return stats;
 }

@@ -5,21 +5,25 @@ import {
   listReplicas,
   loadState,
   revertVolume,
+  setVolumeQos,
   volumeDown,
   volumeUp,
   withEngine,
 } from './local-volume.js';
+import { applyQosFlags, formatQos, hasQosFlags, QOS_FLAG_OPTIONS, QOS_USAGE } from './qos-flags.js';
 import { formatSize, parseVolumeSize } from './size.js';
 
 const USAGE = `usage: longhorn-local volume <command> --dir DIR [options]
-  up --replicas N --size SIZE [--name NAME]   start an engine and N replicas on N simulated nodes
+  up --replicas N --size SIZE [--name NAME] [QOS FLAGS]   start an engine and N replicas on N simulated nodes
   down                                         stop everything started for DIR
   replicas [-o json]                           list replicas: address, mode (RW/WO/ERR), rebuild progress
   kill-replica --index I                       SIGKILL the process serving replica I
   add-replica [--background] [--bandwidth BYTES_PER_SEC]   add a fresh replica and rebuild it
   snapshot create [--name NAME] | list [-o json] | delete NAME | purge | revert NAME
   expand --size SIZE                           grow the volume online
-  info [-o json]                               size, robustness, frontend, replicas`;
+  info [-o json]                               size, robustness, frontend, replicas, QoS limits
+  qos [QOS FLAGS] [-o json]                    show the QoS limits, or change them online
+QOS FLAGS: ${QOS_USAGE}`;
 
 /** `longhorn-local volume ...`; returns the exit code. */
 export async function volumeCommand(argv: string[]): Promise<number> {
@@ -36,6 +40,7 @@ export async function volumeCommand(argv: string[]): Promise<number> {
       output: { type: 'string', short: 'o', default: 'table' },
       background: { type: 'boolean', default: false },
       bandwidth: { type: 'string', default: '0' },
+      ...QOS_FLAG_OPTIONS,
     },
   });
   if (!sub || sub === 'help' || sub === '--help') {
@@ -53,6 +58,7 @@ export async function volumeCommand(argv: string[]): Promise<number> {
         replicas: Number(values.replicas),
         size: parseVolumeSize(values.size),
         ...(values.name ? { volume: values.name } : {}),
+        ...(hasQosFlags(values) ? { qos: applyQosFlags({}, values) } : {}),
       });
       console.log(uri);
       return 0;
@@ -101,15 +107,27 @@ export async function volumeCommand(argv: string[]): Promise<number> {
     }
     case 'info': {
       const state = await loadState(dir);
-      const view = await withEngine(state, (e) => e.volume());
-      if (json) console.log(JSON.stringify(view, null, 2));
+      const [view, qos] = await withEngine(state, (e) => Promise.all([e.volume(), e.qos()]));
+      if (json) console.log(JSON.stringify({ ...view, qos }, null, 2));
       else {
         console.log(
           `volume ${view.name}: ${formatSize(view.size)}, ${view.robustness}, frontend ${view.frontend || '(down)'}`,
         );
+        console.log(
+          `  ${formatQos(qos.limits)}; throttled ${qos.throttledRequests} requests, ${qos.throttledMs} ms`,
+        );
         for (const r of view.replicas)
           console.log(`  ${r.id}\t${r.address}\t${r.mode}${r.error ? `\t${r.error}` : ''}`);
       }
+      return 0;
+    }
+    case 'qos': {
+      const state = await loadState(dir);
+      const stats = hasQosFlags(values)
+        ? await setVolumeQos(dir, applyQosFlags(state.qos ?? {}, values))
+        : await withEngine(state, (e) => e.qos());
+      if (json) console.log(JSON.stringify(stats, null, 2));
+      else console.log(`${state.volume}: ${formatQos(stats.limits)}`);
       return 0;
     }
     default:
