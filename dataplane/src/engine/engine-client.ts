@@ -1,5 +1,9 @@
 import type { QosLimits, QosStats } from '../qos/index.js';
 import { callUnary, grpc, loadService } from '../rpc/grpc-proto.js';
+import type { CloneArgs, CloneStatus } from './clone-job.js';
+
+export type { CloneArgs, CloneStatus } from './clone-job.js';
+
 import { qosFromWire, qosLimitsToWire, type WireQos } from './qos-wire.js';
 
 export interface VolumeReplicaView {
@@ -100,6 +104,15 @@ export class EngineClient {
   /** Replaces every limit (a field left out is no limit), online. */
   async setQos(limits: QosLimits): Promise<QosStats> {
     return qosFromWire(await callUnary<WireQos>(this.client, 'qosSet', qosLimitsToWire(limits)));
+  }
+
+  /** Starts (or, asked again alike, reports) filling this volume from another's snapshot. */
+  snapshotClone(args: CloneArgs): Promise<CloneStatus> {
+    return callUnary(this.client, 'snapshotClone', args);
+  }
+
+  snapshotCloneStatus(): Promise<CloneStatus> {
+    return callUnary(this.client, 'snapshotCloneStatus', {});
   }
 
   close(): void {

@@ -6,6 +6,7 @@ import { type QosBlockDevice, QosLimitError, validateQosLimits } from '../qos/in
 import type { LayerInfo } from '../replica/types.js';
 import { bindServer, grpc, loadService, unary } from '../rpc/grpc-proto.js';
 import { directRebuilder } from '../sync/direct-rebuild.js';
+import { type CloneArgs, CloneJob } from './clone-job.js';
 import type { Engine } from './engine.js';
 import { qosLimitsFromWire, qosToWire, type WireQosLimits } from './qos-wire.js';
 
@@ -66,6 +67,9 @@ export async function serveEngine(
     parent: l.parent ?? '',
     head: l.name === head,
   });
+  const clone = new CloneJob(engine, async (a) =>
+    ReplicaClient.connect(replicaTarget(a.fromAddress), a.fromReplicaId, { connections: 2 }),
+  );
   server.addService(service.service, {
     volumeGet: unary(async () => volume()),
     volumeExpand: unary(async ({ size }: { size: number }) => {
@@ -132,6 +136,8 @@ export async function serveEngine(
       return {};
     }),
     snapshotPurge: unary(async () => ({ purged: await engine.purgeSnapshots() })),
+    snapshotClone: unary(async (req: CloneArgs) => clone.start(req)),
+    snapshotCloneStatus: unary(async () => clone.current()),
     snapshotRevert: unary(async ({ name }: { name: string }) => {
       if (frontend.server()) {
         throw new BlockError('EPERM', `volume ${engine.volume}: stop the frontend before reverting`);

@@ -4,7 +4,8 @@ import { BlockError } from '../block/block-error.js';
 import { ioBuffers } from '../block/buffer-pool.js';
 import { componentLogger, type Logger } from '../logging/logger.js';
 import type { LayerInfo, SnapshotOptions } from '../replica/types.js';
-import type { Rebuilder } from '../sync/rebuild.js';
+import type { Rebuilder, RebuildOptions, RebuildProgressReport } from '../sync/rebuild.js';
+import { type CloneRequest, type CloneSource, cloneSnapshot } from '../sync/snapshot-clone.js';
 import { isAligned, WIDEN_BLOCK, widenToBlocks } from './block-widening.js';
 import { checkRange, checkSnapshotName } from './engine-errors.js';
 import { decideStartup, type GenerationRecord } from './generation-choice.js';
@@ -323,6 +324,37 @@ export class Engine extends EventEmitter implements BlockDevice {
     try {
       const ctx = { volume: this.volume, set: this.set, barrier: this.barrier, log: this.log };
       await rebuildOnline(ctx, endpoint, rebuilder);
+    } finally {
+      this.rebuilding = false;
+    }
+  }
+
+  /**
+   * Fills every RW replica from a snapshot of another volume (sync/snapshot-clone.ts), with I/O
+   * paused throughout: the volume is new and held by its operator until the clone completes,
+   * so nothing may land in its head meanwhile. One clone or rebuild at a time.
+   */
+  async cloneFrom(
+    source: CloneSource,
+    req: CloneRequest,
+    opts: RebuildOptions,
+    progress: (p: RebuildProgressReport) => void,
+  ): Promise<void> {
+    if (this.closed) throw new BlockError('ESHUTDOWN', `volume ${this.volume}: the engine is stopping`);
+    if (this.rebuilding)
+      throw new BlockError('EPERM', `volume ${this.volume}: a rebuild or clone is running`);
+    checkSnapshotName(this.volume, req.layer);
+    this.rebuilding = true;
+    try {
+      await this.barrier.exclusive(async () => {
+        if (this.set.writeOnly > 0)
+          throw new BlockError('EPERM', `volume ${this.volume}: cannot clone while a replica rebuilds`);
+        const targets = this.set.members
+          .filter((m) => m.mode === 'RW')
+          .map((m) => ({ id: m.id, backend: m.backend }));
+        await cloneSnapshot(source, targets, req, opts, progress);
+      });
+      this.log.info({ snapshot: req.snapshot, layer: req.layer }, 'clone done');
     } finally {
       this.rebuilding = false;
     }

@@ -59,7 +59,9 @@ export function replicaRebuilder(opts: RebuildOptions = {}): Rebuilder {
       progress({ ...report });
       try {
         for (const layer of layers) await target.importLayer(layerMeta(layer));
-        await copyPieces(source, target, pieces, opts, (n) => {
+        const move = async (p: CopyPiece) =>
+          target.writeLayer(p.layer, p.offset, await source.readLayer(p.layer, p.offset, p.length));
+        await copyPieces(pieces, opts, move, (n) => {
           report.bytesDone += n;
           progress({ ...report });
         });
@@ -80,11 +82,14 @@ export function replicaRebuilder(opts: RebuildOptions = {}): Rebuilder {
   };
 }
 
-async function copyPieces(
-  source: ReplicaBackend,
-  target: ReplicaBackend,
-  pieces: CopyPiece[],
+/**
+ * Moves pieces with `workers` at a time under the bandwidth limit; `move` carries one piece
+ * (read it from the source, write it wherever it belongs). Shared by rebuild and clone.
+ */
+export async function copyPieces(
+  pieces: readonly CopyPiece[],
   opts: RebuildOptions,
+  move: (piece: CopyPiece) => Promise<void>,
   done: (bytes: number) => void,
 ): Promise<void> {
   const bucket = new TokenBucket(opts.bandwidthLimit ?? 0);
@@ -93,12 +98,19 @@ async function copyPieces(
     while (next < pieces.length) {
       const piece = pieces[next++]!;
       await bucket.take(piece.length);
-      const data = await source.readLayer(piece.layer, piece.offset, piece.length);
-      await target.writeLayer(piece.layer, piece.offset, data);
+      try {
+        await move(piece);
+      } catch (err) {
+        next = pieces.length; // the other workers stop at their next piece
+        throw err;
+      }
       done(piece.length);
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, opts.workers ?? 4) }, worker));
+  // Every worker settles before the first failure is thrown: nothing is in flight afterwards.
+  const results = await Promise.allSettled(Array.from({ length: Math.max(1, opts.workers ?? 4) }, worker));
+  const failed = results.find((r) => r.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
 }
 
 /** The import metadata that recreates a layer as the source has it. */
