@@ -15,6 +15,12 @@ import { AGE_COLUMN, type ResourceDefinition } from './schema/crd.js';
 import type { Infer } from './schema/json-schema.js';
 import type { Expect, SameShape } from './schema/schema-match.js';
 import { VOLUME_FRONTENDS, type VolumeFrontend } from './volume.js';
+import {
+  type VolumeQos,
+  type VolumeQosStatus,
+  volumeQosSchema,
+  volumeQosStatusSchema,
+} from './volume-qos.js';
 
 /** RW serves reads and writes; WO (rebuilding) takes writes only; ERR is out of the volume. */
 export const REPLICA_MODES = ['RW', 'WO', 'ERR'] as const;
@@ -97,6 +103,8 @@ export interface EngineSpec extends InstanceSpec {
   snapshotMaxCount?: number;
   snapshotMaxSize?: string;
   rebuildConcurrentSyncLimit?: number;
+  /** QoS limits the engine process applies (longhorn-ts extension). */
+  qos?: VolumeQos;
 }
 
 export interface EngineStatus extends InstanceStatus {
@@ -130,6 +138,7 @@ export interface EngineStatus extends InstanceStatus {
   snapshotMaxCount?: number;
   snapshotMaxSize?: string;
   rebuildConcurrentSyncLimit?: number;
+  qos?: VolumeQosStatus;
 }
 
 export type Engine = LonghornResource<'Engine', EngineSpec, EngineStatus>;
@@ -151,6 +160,7 @@ const engineSpec = obj({
   snapshotMaxCount: int({ min: 0 }),
   snapshotMaxSize: bytes(),
   rebuildConcurrentSyncLimit: int({ min: 0, max: 5 }),
+  qos: volumeQosSchema,
 });
 
 const engineStatus = obj({
@@ -232,6 +242,7 @@ const engineStatus = obj({
   snapshotMaxCount: int({ min: 0 }),
   snapshotMaxSize: bytes(),
   rebuildConcurrentSyncLimit: int({ min: 0, max: 5 }),
+  qos: volumeQosStatusSchema,
 });
 
 type _SpecCheck = Expect<SameShape<EngineSpec, Infer<typeof engineSpec>>>;

@@ -26,3 +26,4 @@ export * from './snapshot.js';
 export * from './snapshot-revert.js';
 export * from './volume.js';
 export * from './volume-attachment.js';
+export * from './volume-qos.js';

@@ -16,6 +16,12 @@ import { AGE_COLUMN, type ResourceDefinition } from './schema/crd.js';
 import type { Infer } from './schema/json-schema.js';
 import type { Expect, SameShape } from './schema/schema-match.js';
 import { SHARE_MANAGER_STATES, type ShareManagerState } from './share-manager.js';
+import {
+  type VolumeQos,
+  type VolumeQosStatus,
+  volumeQosSchema,
+  volumeQosStatusSchema,
+} from './volume-qos.js';
 
 export const VOLUME_STATES = [
   'creating',
@@ -163,6 +169,8 @@ export interface VolumeSpec {
   /** Concurrent file syncs in one rebuild, 0..5; 0: the setting. */
   rebuildConcurrentSyncLimit?: number;
   snapshotHashingRequestedAt?: string;
+  /** QoS limits (longhorn-ts extension, see volume-qos.ts). */
+  qos?: VolumeQos;
 }
 
 export interface KubernetesStatus {
@@ -211,6 +219,8 @@ export interface VolumeStatus {
   shareEndpoint?: string;
   shareState?: ShareManagerState | '';
   lastOnDemandSnapshotHashingCompleteAt?: string;
+  /** The limits the engine applies and the time spent throttled (longhorn-ts extension). */
+  qos?: VolumeQosStatus;
 }
 
 export type Volume = LonghornResource<'Volume', VolumeSpec, VolumeStatus>;
@@ -264,6 +274,7 @@ const volumeSpec = obj({
   replicaRebuildingBandwidthLimit: int({ format: 'int64', min: 0 }),
   rebuildConcurrentSyncLimit: int({ min: 0, max: 5 }),
   snapshotHashingRequestedAt: str(),
+  qos: volumeQosSchema,
 });
 
 const kubernetesStatus = obj({
@@ -309,6 +320,7 @@ const volumeStatus = obj({
   shareEndpoint: str(),
   shareState: enumOrEmpty(SHARE_MANAGER_STATES),
   lastOnDemandSnapshotHashingCompleteAt: str(),
+  qos: volumeQosStatusSchema,
 });
 
 type _SpecCheck = Expect<SameShape<VolumeSpec, Infer<typeof volumeSpec>>>;
