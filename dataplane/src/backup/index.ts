@@ -1,0 +1,15 @@
+export { decodeBackupUrl, encodeBackupUrl } from './backup-url.js';
+export { blockChecksum, compressBlock, decodeBlock } from './block-codec.js';
+export * from './config.js';
+export { loadBackup, loadVolume } from './config-store.js';
+export { type BackupProgress, type BackupResult, type BackupStats, createBackup } from './create-backup.js';
+export { parseCredentials, readCredentials } from './credentials.js';
+export { deleteBackup } from './delete-backup.js';
+export { BackupError, type BackupErrorCode, isBackupError } from './errors.js';
+export * from './layout.js';
+export { type BackupListEntry, listBackups, listVolumeNames } from './list-backups.js';
+export { BackupLock, LOCK_BACKUP, LOCK_DELETE, LONGHORN_LOCK_TIMING, type LockTiming } from './lock.js';
+export { inspectBackup, type RestoreSink, restoreBackup } from './restore-backup.js';
+export { ReplicaSnapshotSource, type SnapshotSource, StoreSnapshotSource } from './snapshot-source.js';
+export type { BackupTarget, RequestCounts } from './target.js';
+export { openTarget } from './target-url.js';
