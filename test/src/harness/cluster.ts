@@ -15,6 +15,8 @@ import { startKubeControllerManager } from './kube-controller-manager.js';
 import { type SchedulerConfiguration, startKubeScheduler } from './kube-scheduler.js';
 import { writeKubeconfig } from './kubeconfig.js';
 import { Kubectl } from './kubectl.js';
+import { VOLUMES_MOUNTED_ANNOTATION } from './kubelet-standin-plan.js';
+import { startKubeletStandin } from './kubelet-standin-process.js';
 import { startKwok } from './kwok.js';
 import { harnessLogger } from './logging.js';
 import { installLonghornApi } from './longhorn-api.js';
@@ -292,6 +294,8 @@ export class Cluster {
           port: kwok,
           logDir,
           configFile: join(dir, 'kwok.yaml'),
+          // With longhorn-ts a pod's volumes are mounted by the kubelet stand-in before it runs.
+          ...(options.longhorn ? { volumesMountedAnnotation: VOLUMES_MOUNTED_ANNOTATION } : {}),
           outliveParent,
           timeoutMs: remaining(),
           onSpawn: (p) => cluster.track(p),
@@ -349,7 +353,9 @@ export class Cluster {
           const onSpawn = (p: ManagedProcess) => cluster.track(p);
           await startCsiController({ ...cluster.csiOptions(logDir, outliveParent, remaining()), onSpawn });
           await Promise.all(cluster.nodes.map((n) => startCsiNodePlugin(n, cluster.kubectl, remaining())));
-          log.debug({ ms: Date.now() - t0 }, 'CSI controller and node plugins ready');
+          // kubelet's part for pods: their volumes staged and published through the node plugin.
+          await Promise.all(cluster.nodes.map((n) => startKubeletStandin(n, remaining())));
+          log.debug({ ms: Date.now() - t0 }, 'CSI controller, node plugins and kubelet stand-ins ready');
         } else log.warn('CSI driver or sidecars not built: cluster up without CSI');
       }
       state.ready = true;

@@ -130,12 +130,28 @@ export async function kubeletMountVolume(client: CsiNodeClient, kubeletDir: stri
   return { ...paths, staged };
 }
 
-/** Unmounting, as kubelet does: NodeUnpublishVolume, then NodeUnstageVolume when it stages. */
-export async function kubeletUnmountVolume(client: CsiNodeClient, kubeletDir: string, v: KubeletVolume) {
+/** NodeUnpublishVolume of one pod's target (kubelet's TearDown). */
+export async function kubeletUnpublishVolume(client: CsiNodeClient, kubeletDir: string, v: KubeletVolume) {
   const paths = kubeletPaths(kubeletDir, v);
   await client.nodeUnpublishVolume({ volumeId: v.volumeHandle, targetPath: paths.targetPath });
+  return paths;
+}
+
+/**
+ * NodeUnstageVolume when the driver stages (kubelet's UnmountDevice, once no pod on the node
+ * uses the volume any more); returns whether it was called.
+ */
+export async function kubeletUnstageVolume(client: CsiNodeClient, kubeletDir: string, v: KubeletVolume) {
+  const paths = kubeletPaths(kubeletDir, v);
   const staged = await stagesVolumes(client);
   if (staged)
     await client.nodeUnstageVolume({ volumeId: v.volumeHandle, stagingTargetPath: paths.stagingTargetPath });
+  return staged;
+}
+
+/** Unmounting, as kubelet does: NodeUnpublishVolume, then NodeUnstageVolume when it stages. */
+export async function kubeletUnmountVolume(client: CsiNodeClient, kubeletDir: string, v: KubeletVolume) {
+  const paths = await kubeletUnpublishVolume(client, kubeletDir, v);
+  const staged = await kubeletUnstageVolume(client, kubeletDir, v);
   return { ...paths, staged };
 }
