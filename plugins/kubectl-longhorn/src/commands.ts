@@ -5,6 +5,7 @@
 import Doctor from './commands/doctor.js';
 import NodeDiskAdd from './commands/node/disk/add.js';
 import NodeDiskRemove from './commands/node/disk/remove.js';
+import NodeEvict from './commands/node/evict.js';
 import NodeList from './commands/node/list.js';
 import NodeScheduling from './commands/node/scheduling.js';
 import SettingGet from './commands/setting/get.js';
@@ -24,6 +25,7 @@ import VolumeExpand from './commands/volume/expand.js';
 import VolumeGet from './commands/volume/get.js';
 import VolumeList from './commands/volume/list.js';
 import VolumeReplicaRemove from './commands/volume/replica/remove.js';
+import VolumeSalvage from './commands/volume/salvage.js';
 
 export const COMMANDS = {
   'volume:list': VolumeList,
@@ -33,6 +35,7 @@ export const COMMANDS = {
   'volume:attach': VolumeAttach,
   'volume:detach': VolumeDetach,
   'volume:expand': VolumeExpand,
+  'volume:salvage': VolumeSalvage,
   'volume:replica:remove': VolumeReplicaRemove,
   'snapshot:create': SnapshotCreate,
   'snapshot:list': SnapshotList,
@@ -41,6 +44,7 @@ export const COMMANDS = {
   'snapshot:purge': SnapshotPurge,
   'node:list': NodeList,
   'node:scheduling': NodeScheduling,
+  'node:evict': NodeEvict,
   'node:disk:add': NodeDiskAdd,
   'node:disk:remove': NodeDiskRemove,
   'setting:list': SettingList,

@@ -17,7 +17,7 @@ describe('completion (kubectl plugin protocol)', () => {
     [
       'subcommands',
       ['volume', ''],
-      ['attach', 'create', 'delete', 'detach', 'expand', 'get', 'list', 'replica'],
+      ['attach', 'create', 'delete', 'detach', 'expand', 'get', 'list', 'replica', 'salvage'],
     ],
     ['nested', ['volume', 'replica', ''], ['remove']],
     ['past a global flag and its value', ['-n', 'longhorn-system', 'snapshot', 'l'], ['list']],

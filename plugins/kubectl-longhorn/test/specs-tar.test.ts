@@ -93,15 +93,20 @@ describe('snapshots', () => {
     expect(parseLabels(['nope'])).toBe('nope');
   });
 
-  it('refuses a revert while attached with a frontend, or detached; allows maintenance mode', () => {
-    expect(revertRefusal(volume('vol'), 's1')).toContain('is attached to node-1 with its frontend');
-    expect(revertRefusal(volume('vol'), 's1')).toContain(
-      'kubectl longhorn volume attach vol --node node-1 --no-frontend',
+  it('refuses a revert while attached with a frontend, faulted or on its way; detached and maintenance mode go', () => {
+    expect(revertRefusal(volume('vol'), 's1')).toBe(
+      'volume vol is attached to node-1 with its frontend: a revert would change data under its users. ' +
+        'Stop the workload, detach it (kubectl longhorn volume detach vol) and revert to s1 again: ' +
+        'the plugin then attaches it in maintenance mode (--no-frontend) for the revert',
     );
-    expect(revertRefusal(volume('vol', { state: 'detached' }), 's1')).toContain(
-      'is detached: attach it without a frontend',
-    );
+    expect(revertRefusal(volume('vol', { state: 'detached', currentNodeID: '' }), 's1')).toBeUndefined();
     expect(revertRefusal(volume('vol', { frontendDisabled: true }), 's1')).toBeUndefined();
+    expect(revertRefusal(volume('vol', { state: 'attaching' }), 's1')).toBe(
+      'volume vol is attaching: revert once it is detached (or attached with --no-frontend)',
+    );
+    expect(revertRefusal(volume('vol', { state: 'detached', robustness: 'faulted' }), 's1')).toBe(
+      'volume vol is faulted: salvage it first (kubectl longhorn volume salvage vol)',
+    );
   });
 });
 

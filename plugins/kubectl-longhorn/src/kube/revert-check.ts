@@ -1,5 +1,9 @@
-/** When a snapshot revert must be refused (pure): Longhorn reverts only in maintenance mode. */
-import type { Volume } from '@longhorn-ts/api';
+/**
+ * When a snapshot revert must be refused (pure): Longhorn reverts only in maintenance mode, so a
+ * volume attached with its frontend (a workload may be using it) is refused; a detached one is
+ * attached in maintenance mode by the plugin for the revert; one on its way is asked to settle.
+ */
+import type { Node, Replica, Volume } from '@longhorn-ts/api';
 
 export function revertRefusal(volume: Volume, snapshot: string): string | undefined {
   const name = volume.metadata.name;
@@ -8,12 +12,28 @@ export function revertRefusal(volume: Volume, snapshot: string): string | undefi
   if (state === 'attached' && volume.status?.frontendDisabled !== true) {
     return (
       `volume ${name} is attached to ${node} with its frontend: a revert would change data under its users. ` +
-      `Stop the workload, then: kubectl longhorn volume detach ${name} && ` +
-      `kubectl longhorn volume attach ${name} --node ${node || '<node>'} --no-frontend, and revert to ${snapshot} again`
+      `Stop the workload, detach it (kubectl longhorn volume detach ${name}) and revert to ${snapshot} again: ` +
+      'the plugin then attaches it in maintenance mode (--no-frontend) for the revert'
     );
   }
-  if (state !== 'attached') {
-    return `volume ${name} is ${state || 'not attached'}: attach it without a frontend first (kubectl longhorn volume attach ${name} --node <node> --no-frontend)`;
+  if (state !== 'attached' && state !== 'detached') {
+    return `volume ${name} is ${state || 'not ready'}: revert once it is detached (or attached with --no-frontend)`;
+  }
+  if (volume.status?.robustness === 'faulted') {
+    return `volume ${name} is faulted: salvage it first (kubectl longhorn volume salvage ${name})`;
   }
   return undefined;
+}
+
+/** Where to attach a detached volume for a revert: the first ready node holding a healthy replica. */
+export function maintenanceNode(replicas: readonly Replica[], nodes: readonly Node[]): string | undefined {
+  const ready = new Set(
+    nodes
+      .filter((n) => n.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True')
+      .map((n) => n.metadata.name),
+  );
+  return replicas
+    .filter((r) => r.spec.healthyAt && !r.spec.failedAt && ready.has(r.spec.nodeID ?? ''))
+    .map((r) => r.spec.nodeID ?? '')
+    .sort()[0];
 }

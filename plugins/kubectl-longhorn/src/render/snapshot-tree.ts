@@ -1,6 +1,7 @@
 /**
  * A volume's snapshot chain as a tree (pure): Snapshot CRs (parent, children, size) with the
- * volume head as the newest leaf, drawn with box characters, oldest at the top.
+ * volume head as the newest leaf, drawn with box characters, oldest at the top; a snapshot a
+ * VolumeSnapshot owns names it.
  */
 import type { Snapshot, SnapshotInfo } from '@longhorn-ts/api';
 import { formatAge, formatBytes } from '../output/format.js';
@@ -50,8 +51,15 @@ export function headParentOf(nodes: readonly SnapshotNode[]): string {
   return listing[listing.length - 1]?.name ?? '';
 }
 
-/** The lines of the tree; `-` for an empty chain. */
-export function renderSnapshotTree(nodes: readonly SnapshotNode[], now: number): string[] {
+/**
+ * The lines of the tree; `-` for an empty chain. `owners` (snapshot → `namespace/name`) marks
+ * the snapshots a CSI VolumeSnapshot owns.
+ */
+export function renderSnapshotTree(
+  nodes: readonly SnapshotNode[],
+  now: number,
+  owners: ReadonlyMap<string, string> = new Map(),
+): string[] {
   if (nodes.length === 0) return ['(no snapshots)'];
   const byName = new Map(nodes.map((n) => [n.name, n]));
   const headParent = headParentOf(nodes);
@@ -68,7 +76,9 @@ export function renderSnapshotTree(nodes: readonly SnapshotNode[], now: number):
       ...(n.removed ? ['removed'] : []),
       ...(!n.ready && !n.removed ? ['not ready'] : []),
     ];
-    return `${n.name}  ${formatBytes(n.size)}  ${formatAge(n.created, now)}  (${marks.join(', ')})`;
+    const owner = owners.get(n.name);
+    const ownedBy = owner === undefined ? '' : `  VolumeSnapshot ${owner}`;
+    return `${n.name}  ${formatBytes(n.size)}  ${formatAge(n.created, now)}  (${marks.join(', ')})${ownedBy}`;
   };
   const lines: string[] = [];
   const walk = (n: SnapshotNode, prefix: string, last: boolean, root: boolean) => {
