@@ -30,6 +30,7 @@ import {
 } from '@longhorn-ts/api';
 import { InstanceManagerClient } from '@longhorn-ts/dataplane/instance-manager/client';
 import { announceReady } from '@longhorn-ts/dataplane/process/entry-point';
+import { CLONE_CONTROLLER, CloneController } from './controllers/clone-controller.js';
 import { type Cache, type Caches, type ControllerContext, keyOf } from './controllers/context.js';
 import { Dispatcher } from './controllers/dispatcher.js';
 import { ENGINE_CONTROLLER, EngineController } from './controllers/engine-controller.js';
@@ -203,6 +204,7 @@ const replicaController = new ReplicaController(ctx, replicaServers);
 const engineController = new EngineController(ctx, im);
 const volumeController = new VolumeController(ctx);
 const snapshotController = new SnapshotController(ctx, engineController);
+const cloneController = new CloneController(ctx, engineController);
 
 const controllers: Array<{ name: string; reconcile: Reconcile; workers: number }> = [
   { name: SETTING_CONTROLLER, reconcile: (k) => settingController.reconcile(k), workers: 1 },
@@ -211,6 +213,7 @@ const controllers: Array<{ name: string; reconcile: Reconcile; workers: number }
   { name: ENGINE_CONTROLLER, reconcile: (k) => engineController.reconcile(k), workers: 4 },
   { name: VOLUME_CONTROLLER, reconcile: (k) => volumeController.reconcile(k), workers: 4 },
   { name: SNAPSHOT_CONTROLLER, reconcile: (k) => snapshotController.reconcile(k), workers: 2 },
+  { name: CLONE_CONTROLLER, reconcile: (k) => cloneController.reconcile(k), workers: 2 },
 ];
 const queues = controllers.map((c) => {
   const queue = new WorkQueue({ clock });
