@@ -249,6 +249,69 @@ describe.skipIf(skip)('longhorn-ts on 3 nodes in 3 zones: the operator drives th
       expect(snap.status?.readyToUse).toBe(true);
     });
 
+    it('QoS limits set on the Volume reach the engine online: fio through NBD holds them; removing them lifts them', async () => {
+      dumpLogsOnFailure();
+      const k = kubectl();
+      await k.run([
+        'patch',
+        LH.volumes,
+        vol,
+        '-n',
+        NAMESPACE,
+        '--type=merge',
+        '-p',
+        '{"spec":{"qos":{"iops":100}}}',
+      ]);
+      const applied = await waitFor('the engine and the volume to report the limit', async () => {
+        const [engine] = await enginesOf(k, vol);
+        const v = await getVolume(k, vol);
+        return engine?.status?.qos?.limits?.iops === 100 && v?.status?.qos?.limits?.iops === 100
+          ? engine
+          : undefined;
+      });
+      expect(applied.spec.qos).toEqual({ iops: 100 });
+      // The same NBD endpoint as before: the limit changed without a reconnect or restart.
+      expect(await waitForEndpoint(k, vol)).toBe(uri);
+      const { stdout } = await exec('fio', [
+        '--name=qos',
+        '--ioengine=nbd',
+        `--uri=${uri}`,
+        '--rw=randread',
+        '--bs=4k',
+        '--iodepth=8',
+        '--size=32m',
+        '--time_based',
+        '--ramp_time=2',
+        '--runtime=3',
+        '--output-format=json',
+      ]);
+      const iops = (JSON.parse(stdout.slice(stdout.indexOf('{'))) as { jobs: { read: { iops: number } }[] })
+        .jobs[0]!.read.iops;
+      expect(iops).toBeGreaterThan(85);
+      expect(iops).toBeLessThan(115);
+      const throttled = await waitFor('throttled requests in the volume status', async () => {
+        const q = (await getVolume(k, vol))?.status?.qos;
+        return (q?.throttledRequests ?? 0) > 0 ? q : undefined;
+      });
+      expect(throttled.throttledMs).toBeGreaterThan(0);
+      await k.run([
+        'patch',
+        LH.volumes,
+        vol,
+        '-n',
+        NAMESPACE,
+        '--type=json',
+        '-p',
+        '[{"op":"remove","path":"/spec/qos"}]',
+      ]);
+      await waitFor('the engine to drop the limit', async () => {
+        const [engine] = await enginesOf(k, vol);
+        return engine?.spec.qos === undefined && engine?.status?.qos?.limits !== undefined
+          ? Object.keys(engine.status.qos.limits).length === 0
+          : false;
+      });
+    }, 120_000);
+
     it('removing the ticket detaches it: detached, no engine process left', async () => {
       dumpLogsOnFailure();
       await removeTicket(kubectl(), vol, `longhorn-api-${vol}`);

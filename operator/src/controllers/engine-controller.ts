@@ -9,7 +9,7 @@
 
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type Engine, type EngineStatus, withoutLonghornFinalizer } from '@longhorn-ts/api';
+import { type Engine, type EngineStatus, type VolumeQos, withoutLonghornFinalizer } from '@longhorn-ts/api';
 import {
   EngineClient,
   type SnapshotView,
@@ -25,6 +25,7 @@ import { KINDS } from '../k8s/kinds.js';
 import type { ReconcileResult } from '../runtime/work-queue.js';
 import { type ControllerContext, isMine, nameOfKey } from './context.js';
 import { maintainEngine } from './engine-maintenance.js';
+import { engineQosArgs, syncEngineQos } from './engine-qos.js';
 import { membershipPlan, runningEngineStatus, stoppedEngineStatus } from './engine-status.js';
 import { instanceManagerName } from './node-controller.js';
 import { sameJson } from './same-json.js';
@@ -43,6 +44,7 @@ export function engineArgs(opts: {
   wanted: number;
   timeoutMs: number;
   salvage: boolean;
+  qos?: VolumeQos;
 }): string[] {
   return [
     '--volume',
@@ -61,6 +63,7 @@ export function engineArgs(opts: {
     '--timeout-ms',
     String(opts.timeoutMs),
     ...(opts.salvage ? ['--salvage'] : []),
+    ...engineQosArgs(opts.qos),
   ];
 }
 
@@ -202,6 +205,7 @@ export class EngineController {
         log.warn({ err: (err as Error).message }, 'expansion failed');
       }
     }
+    const qos = await syncEngineQos(client, e.spec.qos, log);
     let snapshots: SnapshotView[] | undefined;
     try {
       snapshots = await client.snapshotList();
@@ -215,6 +219,7 @@ export class EngineController {
       instanceManagerName: instanceManagerName(ctx.id.node),
       salvageRequested: e.spec.salvageRequested === true && proc.args.includes('--salvage'),
     });
+    if (qos) status.qos = qos;
     await this.writeStatus(e, status);
     return { requeueAfterMs: MONITOR_MS };
   }
@@ -273,6 +278,7 @@ export class EngineController {
       wanted: volume?.spec.numberOfReplicas ?? Object.keys(replicas).length,
       timeoutMs: ctx.settings.get('engine-replica-timeout') * 1000,
       salvage: e.spec.salvageRequested === true,
+      ...(e.spec.qos ? { qos: e.spec.qos } : {}),
     });
     try {
       // A dead engine is not restarted behind the volume's back: the volume controller decides.

@@ -15,6 +15,7 @@ import {
   LONGHORN_API_VERSION,
   type Replica,
   replicaLabels,
+  sameQos,
   type Volume,
   type VolumeAttachment,
   type VolumeStatus,
@@ -27,9 +28,11 @@ import { KINDS } from '../k8s/kinds.js';
 import type { ReconcileResult } from '../runtime/work-queue.js';
 import { scheduleReplicas } from '../scheduler/replica-scheduler.js';
 import { decideAttachment, ticketStatuses } from '../volume/attachment-tickets.js';
+import { heldForClone, ticketsWhileHeld } from '../volume/volume-clone.js';
 import type { NextResult } from '../volume/volume-model.js';
 import { next } from '../volume/volume-state.js';
 import { type ControllerContext, isMine, nameOfKey } from './context.js';
+import { qosMergePatch } from './engine-qos.js';
 import { engineNeedsSalvage } from './engine-status.js';
 import { Expectations } from './expectations.js';
 import { sameJson } from './same-json.js';
@@ -132,7 +135,8 @@ export class VolumeController {
     if (va === undefined && !deleting) {
       va = await this.createAttachment(volume);
     }
-    const tickets = ticketsOf(va);
+    // A volume being cloned is held: only its clone tickets attach it until the copy is complete.
+    const tickets = ticketsWhileHeld(ticketsOf(va), heldForClone(volume));
     if (!deleting) {
       const decision = decideAttachment(tickets, toAttachVolume(volume));
       const d = decision.desired;
@@ -286,6 +290,7 @@ export class VolumeController {
           replicaAddressMap: {},
           dataEngine: 'v1',
           image: '',
+          ...(volume.spec.qos ? { qos: volume.spec.qos } : {}),
         },
       };
       this.expectations.expect(name, 'Engine', engineName, 'create', now);
@@ -321,6 +326,13 @@ export class VolumeController {
             });
         }
       }
+    }
+
+    // QoS: the engine follows the volume's limits (its operator applies them online).
+    if (engine !== undefined && !w.deleteEngine && !sameQos(engine.spec.qos, volume.spec.qos)) {
+      await ctx.client.patch(KINDS.engine, engine.metadata.name, {
+        spec: { qos: qosMergePatch(engine.spec.qos, volume.spec.qos) },
+      });
     }
 
     for (const [replicaName, spec] of w.replicas) {
@@ -496,6 +508,7 @@ export class VolumeController {
       conditions,
       actualSize: actualSizeOf(engine) ?? prev.actualSize ?? 0,
       currentImage: '',
+      ...(engine?.status?.qos ? { qos: engine.status.qos } : {}),
     };
     if (sameJson(status, prev)) return;
     await this.ctx.client.patchStatus(KINDS.volume, volume, status);
