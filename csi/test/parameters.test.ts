@@ -56,6 +56,15 @@ describe('StorageClass parameters', () => {
     expect(parsed.volumeContext['csi.storage.k8s.io/pvc/name']).toBeUndefined();
   });
 
+  it('turns the QoS parameters (longhorn-ts extension) into one spec.qos', () => {
+    const parsed = parseParameters({
+      iopsLimit: '500',
+      writeBandwidthLimit: '10485760',
+      qosBurstSeconds: '2',
+    });
+    expect(parsed.spec).toEqual({ qos: { iops: 500, writeBandwidth: 10485760, burstSeconds: 2 } });
+  });
+
   it.each([
     [
       { replicas: '3', colour: 'red' },
@@ -74,6 +83,13 @@ describe('StorageClass parameters', () => {
     [{ fromBackup: 's3://b@r/?backup=x' }, 'FAILED_PRECONDITION', /restoring from a backup is not available/],
     [{ dataEngine: 'v2' }, 'FAILED_PRECONDITION', /v1 data engine only/],
     [{ encrypted: 'true' }, 'FAILED_PRECONDITION', /encrypted/],
+    [
+      { iopsLimit: '0' },
+      'INVALID_ARGUMENT',
+      /iopsLimit: "0" is not an integer from 1 to .* \(leave it out for no limit\)/,
+    ],
+    [{ writeBandwidthLimit: '-1' }, 'INVALID_ARGUMENT', /writeBandwidthLimit: "-1"/],
+    [{ qosBurstSeconds: '61' }, 'INVALID_ARGUMENT', /qosBurstSeconds: "61" is not an integer from 1 to 60/],
   ])('refuses %j', (params, code, message) => {
     const r = refusal(() => parseParameters(params as Record<string, string>));
     expect(r.code).toBe(code);

@@ -4,6 +4,7 @@ import {
   MAX_REPLICAS,
   MAX_SNAPSHOT_COUNT,
   MIN_REPLICAS,
+  QOS_STORAGE_CLASS_PARAMETERS,
   REPLICA_AUTO_BALANCES,
   SETTING_OVERRIDES,
   SNAPSHOT_DATA_INTEGRITIES,
@@ -67,6 +68,25 @@ const onlyValues =
 
 const nodeOnly: Parse = () => undefined;
 
+/** A QoS limit (longhorn-ts extension): a positive integer, into spec.qos. */
+const qosLimit =
+  (field: keyof NonNullable<VolumeSpec['qos']>, max: number): Parse =>
+  (value, name) => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value.trim()) || n < 1 || n > max)
+      throw invalid(
+        `parameter ${name}: "${value}" is not an integer from 1 to ${max} (leave it out for no limit)`,
+      );
+    return { qos: { [field]: n } };
+  };
+
+const QOS_PARAMETERS: Record<string, Parse> = Object.fromEntries(
+  Object.entries(QOS_STORAGE_CLASS_PARAMETERS).map(([name, field]) => [
+    name,
+    qosLimit(field, field === 'burstSeconds' ? 60 : Number.MAX_SAFE_INTEGER),
+  ]),
+);
+
 /**
  * Longhorn's StorageClass parameters (longhorn-manager csi/controller_server.go and the chart's
  * StorageClass), one row each. A parameter not in this table is refused by name.
@@ -107,6 +127,8 @@ const PARAMETERS: Record<string, Parse> = {
   backingImage: onlyValues([''], 'backing images are not available yet'),
   // Recurring jobs are labels on the volume in Longhorn; the job controller does not exist yet.
   recurringJobSelector: nodeOnly,
+  // QoS limits: longhorn-ts's own (README, "QoS"); Longhorn has none.
+  ...QOS_PARAMETERS,
 };
 
 export const KNOWN_PARAMETERS = Object.keys(PARAMETERS);
@@ -130,7 +152,10 @@ export function parseParameters(parameters: Record<string, string>): ParsedParam
   for (const [name, value] of Object.entries(parameters)) {
     if (name.startsWith(RESERVED_PREFIX)) continue;
     volumeContext[name] = value;
-    Object.assign(spec, PARAMETERS[name]!(value, name));
+    const fields = PARAMETERS[name]!(value, name);
+    // QoS parameters each add one limit to the same spec.qos.
+    if (fields?.qos) spec.qos = { ...spec.qos, ...fields.qos };
+    else Object.assign(spec, fields);
   }
   return { spec, volumeContext };
 }
