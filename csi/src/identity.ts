@@ -18,8 +18,8 @@ export function identityService(options: {
       handler: async () => ({
         capabilities: [
           ...(options.controller ? [{ service: { type: 'CONTROLLER_SERVICE' } }] : []),
-          // Offline only: a staged volume's nbdfuse export keeps the size it connected with.
-          { volumeExpansion: { type: 'OFFLINE' } },
+          // A staged volume grows too: lh-nbdfuse reconnects for the new size (node-service expand).
+          { volumeExpansion: { type: 'ONLINE' } },
         ],
       }),
     },

@@ -641,11 +641,14 @@ export function controllerService(deps: {
     return { snapshot: csiSnapshot(snap, Number(volume?.spec.size ?? '0')) };
   }
 
-  async function expand(r: {
-    volumeId?: string;
-    capacityRange?: CapacityRange | null;
-    volumeCapability?: VolumeCapability | null;
-  }) {
+  async function expand(
+    r: {
+      volumeId?: string;
+      capacityRange?: CapacityRange | null;
+      volumeCapability?: VolumeCapability | null;
+    },
+    ctx: CallContext,
+  ) {
     const name = required(r.volumeId, 'volume_id');
     const range = required(r.capacityRange, 'capacity_range');
     const volume = await objects.get('Volume', name);

@@ -29,6 +29,11 @@ export async function detachLoop(device: string): Promise<void> {
   await runCommand('losetup', ['--detach', device]);
 }
 
+/** Makes the loop device take its backing file's current size (LOOP_SET_CAPACITY). */
+export async function refreshLoopCapacity(device: string): Promise<void> {
+  await runCommand('losetup', ['--set-capacity', device]);
+}
+
 /** The size the kernel sees for a block device. */
 export async function deviceSize(device: string): Promise<number> {
   const { stdout } = await runCommand('blockdev', ['--getsize64', device]);

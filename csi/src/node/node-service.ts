@@ -9,6 +9,7 @@ import type { ServiceSpec } from '../rpc/edge.js';
 import {
   bindMount,
   detectFilesystem,
+  growExt4Offline,
   growFilesystem,
   makeFilesystem,
   mount,
@@ -79,7 +80,7 @@ function volumeCondition(volume: Volume | undefined): { abnormal: boolean; messa
   return { abnormal: false, message: `volume is ${robustness || 'in an unknown state'}` };
 }
 
-/** The Node service: NBD endpoint → nbdfuse → loop device → file system → bind mounts. */
+/** The Node service: NBD endpoint → lh-nbdfuse → loop device → file system → bind mounts. */
 export function nodeService(deps: {
   identity: NodeIdentity;
   objects: LonghornObjects;
@@ -113,10 +114,12 @@ export function nodeService(deps: {
     if (existing === '') await makeFilesystem(fsType, device, r.volumeContext?.mkfsParams);
     else if (existing !== fsType)
       throw precondition(`volume ${volumeId} holds a ${existing} file system, ${fsType} was asked for`);
+    // The volume may have grown while it was not mounted: the file system follows its device,
+    // ext4 before mounting (offline resize needs no CAP_SYS_RESOURCE), xfs only mounted.
+    if (fsType === 'ext4') await growExt4Offline(device);
     const flags = cap.mount?.mountFlags ?? [];
     await mount(device, staging, fsType, flags);
-    // The volume may have grown while detached: the file system follows its device.
-    await growFilesystem(fsType, device, staging);
+    if (fsType === 'xfs') await growFilesystem(fsType, device, staging);
     return {};
   }
 
@@ -231,25 +234,27 @@ export function nodeService(deps: {
   }) {
     const volumeId = required(r.volumeId, 'volume_id');
     const path = required(r.volumePath, 'volume_path');
+    const asked = Number(r.capacityRange?.requiredBytes ?? 0);
+    if (!Number.isSafeInteger(asked) || asked < 0)
+      throw invalid(`capacity_range.required_bytes ${r.capacityRange?.requiredBytes} is not a byte count`);
     const volume = await objects.get('Volume', volumeId);
     if (!volume) throw notFound(`volume ${volumeId} not found`);
-    const device = await attacher.device(volumeId);
-    if (!device) throw notFound(`volume ${volumeId} is not staged on node ${identity.nodeId}`);
-    const size = await deviceSize(device);
-    const wanted = r.capacityRange?.requiredBytes ?? 0;
-    if (wanted > size) {
-      // nbdfuse learns the NBD export's size when it connects; the loop device cannot grow
-      // beyond it until the volume is staged again.
-      throw precondition(
-        `volume ${volumeId}'s device on node ${identity.nodeId} has ${size} bytes, ${wanted} asked: ` +
-          'online expansion is not supported by the nbdfuse attach path; the file system grows at the next stage',
-      );
-    }
-    if (r.volumeCapability?.accessType === 'block') return { capacityBytes: size };
+    if (!(await attacher.device(volumeId)))
+      throw notFound(`volume ${volumeId} is not staged on node ${identity.nodeId}`);
+    const target = await stat(path).catch((err) => {
+      if (isMissing(err)) throw notFound(`volume path ${path} does not exist`);
+      throw err;
+    });
+    // Online: the helper reconnects to learn the engine's new size, the loop device takes it,
+    // then the mounted file system grows. Without a size asked, the Volume's size is the goal.
+    const wanted = asked || Number(volume.spec.size ?? '0');
+    const { device, sizeBytes } = await attacher.grow(volumeId, wanted);
+    if (r.volumeCapability?.accessType === 'block' || !target.isDirectory())
+      return { capacityBytes: sizeBytes };
     const mounted = await mountAt(path);
     if (!mounted) throw notFound(`volume ${volumeId} is not mounted at ${path}`);
     await growFilesystem(mounted.fsType, device, path);
-    return { capacityBytes: size };
+    return { capacityBytes: sizeBytes };
   }
 
   return {
