@@ -1,3 +1,4 @@
+import type { IoCounters } from '../frontend/io-stats-device.js';
 import type { QosLimits, QosStats } from '../qos/index.js';
 import { callUnary, grpc, loadService } from '../rpc/grpc-proto.js';
 import type { CloneArgs, CloneStatus } from './clone-job.js';
@@ -95,6 +96,11 @@ export class EngineClient {
 
   snapshotRevert(name: string): Promise<VolumeView> {
     return callUnary(this.client, 'snapshotRevert', { name });
+  }
+
+  /** Frontend I/O counters since the engine started. */
+  ioStats(): Promise<IoCounters> {
+    return callUnary(this.client, 'volumeIoStats', {}, 10_000);
   }
 
   async qos(): Promise<QosStats> {

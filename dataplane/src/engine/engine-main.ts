@@ -14,6 +14,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { IoStatsDevice } from '../frontend/io-stats-device.js';
 import { NbdServer } from '../frontend/nbd/index.js';
 import { componentLogger } from '../logging/logger.js';
 import { parseHostPort } from '../net/host-port.js';
@@ -102,6 +103,8 @@ if (stateFile) {
 
 // The frontend serves the engine through its QoS layer (no limits unless --qos gives some).
 const qos = new QosBlockDevice(engine, parseQosArg(values.qos ?? ''));
+// ...and counts what its clients asked and how long it took (the volume's I/O metrics).
+const stats = new IoStatsDevice(qos);
 const { host: nbdHost, port: nbdPort } = parseHostPort(values.listen!, '--listen');
 let nbd: NbdServer | null = null;
 let uri = '';
@@ -110,7 +113,7 @@ const frontend: Frontend = {
   server: () => nbd,
   async start() {
     if (nbd) return;
-    const server = new NbdServer({ exports: new Map([[volume, qos]]), logger: log });
+    const server = new NbdServer({ exports: new Map([[volume, stats]]), logger: log });
     const bound = await server.listenTcp(nbdHost, nbdPort);
     if (values.socket) await server.listenUnix(values.socket);
     nbd = server;
@@ -125,7 +128,7 @@ const frontend: Frontend = {
 };
 await frontend.start();
 const { host: ctlHost, port: ctlPort } = parseHostPort(values.control!, '--control');
-const control = await serveEngine(engine, frontend, ctlHost, ctlPort, qos);
+const control = await serveEngine(engine, frontend, ctlHost, ctlPort, qos, stats);
 
 let stopping = false;
 const stop = async () => {

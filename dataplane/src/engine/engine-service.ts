@@ -1,4 +1,5 @@
 import { BlockError } from '../block/block-error.js';
+import { type IoStatsDevice, zeroIoCounters } from '../frontend/io-stats-device.js';
 import type { NbdServer } from '../frontend/nbd/index.js';
 import { parseReplicaAddress, type ReplicaTarget } from '../net/replica-address.js';
 import { ReplicaClient } from '../protocol/index.js';
@@ -42,6 +43,7 @@ export async function serveEngine(
   host: string,
   port: number,
   qos?: QosBlockDevice,
+  stats?: IoStatsDevice,
 ): Promise<{ server: grpc.Server; port: number }> {
   const service = loadService('engine.proto', 'longhorn.engine.v1.Engine');
   const server = new grpc.Server();
@@ -145,6 +147,7 @@ export async function serveEngine(
       await engine.revert(name);
       return volume();
     }),
+    volumeIoStats: unary(async () => stats?.counters() ?? zeroIoCounters()),
     qosGet: unary(async () => {
       if (!qos) throw new BlockError('ENOTSUP', `volume ${engine.volume}: this engine has no QoS layer`);
       return qosToWire(qos.qosStats());
