@@ -24,6 +24,7 @@ import type { LonghornObjects } from '../k8s/longhorn-objects.js';
 import { pollUntil } from '../poll.js';
 import type { CallContext, ServiceSpec } from '../rpc/edge.js';
 import { capabilitiesProblem, capabilityProblem, volumeAccessMode } from './capabilities.js';
+import { cloneGate, contentSourceOf, resolveContentSource, sizeForSource } from './content-source.js';
 import { type ParsedParameters, parseParameters } from './parameters.js';
 import { roundUp, SIZE_ALIGNMENT, sizeFor, sizeSatisfies } from './sizes.js';
 import { objectName, parseSnapshotId, snapshotId } from './snapshot-ids.js';
@@ -211,24 +212,12 @@ export function controllerService(deps: {
     const caps = required(r.volumeCapabilities, 'volume_capabilities');
     const problem = capabilitiesProblem(caps);
     if (problem) throw invalid(problem);
-    const source = r.volumeContentSource;
-    if (source?.type) {
-      // A missing source is NOT_FOUND, as the spec asks; an existing one cannot be used yet.
-      if (source.type === 'snapshot') {
-        const parsed = parseSnapshotId(source.snapshot?.snapshotId ?? '');
-        const snap = parsed ? await objects.get('Snapshot', parsed.snapshot) : undefined;
-        if (!snap || snap.spec.volume !== parsed?.volume)
-          throw notFound(`source snapshot ${source.snapshot?.snapshotId} not found`);
-      } else if (source.type === 'volume' && !(await objects.get('Volume', source.volume?.volumeId ?? ''))) {
-        throw notFound(`source volume ${source.volume?.volumeId} not found`);
-      }
-      throw invalid(
-        `volume_content_source ${source.type}: cloning a volume and restoring a snapshot are not available yet ` +
-          '(the operator does not handle Volume spec.dataSource)',
-      );
-    }
+    // A snapshot or volume to clone becomes spec.dataSource (content-source.ts).
+    const source = r.volumeContentSource?.type
+      ? await resolveContentSource(objects, r.volumeContentSource)
+      : undefined;
     const parsed = parseParameters(r.parameters ?? {});
-    const size = sizeFor(r.capacityRange);
+    const size = source ? sizeForSource(r.capacityRange, source.sourceSize) : sizeFor(r.capacityRange);
     const name = objectName(csiName);
     const accessMode = volumeAccessMode(caps);
 
@@ -242,6 +231,11 @@ export function controllerService(deps: {
         );
       const why = incompatibility(volume, parsed, accessMode);
       if (why) throw new CsiError('ALREADY_EXISTS', `volume ${name} exists with other parameters: ${why}`);
+      if ((volume.spec.dataSource ?? '') !== (source?.dataSource ?? ''))
+        throw new CsiError(
+          'ALREADY_EXISTS',
+          `volume ${name} exists with content source "${volume.spec.dataSource ?? ''}", the request asks "${source?.dataSource ?? ''}"`,
+        );
     } else {
       const largest = await largestDisk();
       if (largest > 0 && size > largest)
@@ -254,6 +248,7 @@ export function controllerService(deps: {
         size: String(size),
         frontend: 'blockdev',
         accessMode,
+        ...(source && { dataSource: source.dataSource }),
       };
       try {
         volume = await objects.create('Volume', {
@@ -273,7 +268,14 @@ export function controllerService(deps: {
       budget(ctx, timeouts.volumeMs),
       async () => volumeCreated(await objects.get('Volume', name)),
     );
-    return { volume: { ...csiVolume(volume), volumeContext: volumeContextOf(volume) } };
+    const contentSource = contentSourceOf(volume);
+    return {
+      volume: {
+        ...csiVolume(volume),
+        volumeContext: volumeContextOf(volume),
+        ...(contentSource && { contentSource }),
+      },
+    };
   }
 
   async function deleteVolume(r: { volumeId?: string }, ctx: CallContext) {
@@ -305,6 +307,7 @@ export function controllerService(deps: {
     if (!volume) throw notFound(`volume ${name} not found`);
     if (!(await objects.get('Node', nodeId)))
       throw notFound(`node ${nodeId} not found (no Longhorn Node CR)`);
+    cloneGate(volume);
     const others = publishedNodes(await objects.get('VolumeAttachment', name)).filter((n) => n !== nodeId);
     if (others.length > 0)
       throw precondition(`volume ${name} is published to node ${others.join(', ')}; single-node access only`);
@@ -711,6 +714,7 @@ export const CONTROLLER_CAPABILITIES = [
   'GET_CAPACITY',
   'CREATE_DELETE_SNAPSHOT',
   'LIST_SNAPSHOTS',
+  'CLONE_VOLUME',
   'EXPAND_VOLUME',
   'LIST_VOLUMES_PUBLISHED_NODES',
   'GET_VOLUME',
