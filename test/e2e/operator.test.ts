@@ -249,7 +249,7 @@ describe.skipIf(skip)('longhorn-ts on 3 nodes in 3 zones: the operator drives th
       expect(snap.status?.readyToUse).toBe(true);
     });
 
-    it('QoS limits set on the Volume reach the engine online: fio through NBD holds them; removing them lifts them', async () => {
+    it('QoS limits set on the Volume reach the engine online: fio through NBD holds them, the read IOPS metric shows it; removing them lifts them', async () => {
       dumpLogsOnFailure();
       const k = kubectl();
       await k.run([
@@ -272,7 +272,7 @@ describe.skipIf(skip)('longhorn-ts on 3 nodes in 3 zones: the operator drives th
       expect(applied.spec.qos).toEqual({ iops: 100 });
       // The same NBD endpoint as before: the limit changed without a reconnect or restart.
       expect(await waitForEndpoint(k, vol)).toBe(uri);
-      const { stdout } = await exec('fio', [
+      const fio = exec('fio', [
         '--name=qos',
         '--ioengine=nbd',
         `--uri=${uri}`,
@@ -285,6 +285,17 @@ describe.skipIf(skip)('longhorn-ts on 3 nodes in 3 zones: the operator drives th
         '--runtime=3',
         '--output-format=json',
       ]);
+      // Mid-run, the operator running the engine reports the volume's read IOPS (Longhorn's metric).
+      await new Promise((r) => setTimeout(r, 3500));
+      const scraped = await fetch(`http://${cluster.longhorn.node('node-1').metricsAddress}/metrics`);
+      const line = (await scraped.text())
+        .split('\n')
+        .find((l) => l.startsWith('longhorn_volume_read_iops{') && l.includes(`volume="${vol}"`));
+      expect(line).toBeDefined();
+      const metricIops = Number(line!.split(' ').at(-1));
+      expect(metricIops).toBeGreaterThan(60);
+      expect(metricIops).toBeLessThan(140);
+      const { stdout } = await fio;
       const iops = (JSON.parse(stdout.slice(stdout.indexOf('{'))) as { jobs: { read: { iops: number } }[] })
         .jobs[0]!.read.iops;
       expect(iops).toBeGreaterThan(85);

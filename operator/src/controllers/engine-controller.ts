@@ -22,6 +22,7 @@ import { ReplicaServerAdmin } from '@longhorn-ts/dataplane/protocol/admin-client
 import type { Logger } from 'pino';
 import { isNotFound } from '../instances/replica-servers.js';
 import { KINDS } from '../k8s/kinds.js';
+import { volumeIoStore } from '../metrics/volume-io.js';
 import type { ReconcileResult } from '../runtime/work-queue.js';
 import { type ControllerContext, isMine, nameOfKey } from './context.js';
 import { maintainEngine } from './engine-maintenance.js';
@@ -135,6 +136,7 @@ export class EngineController {
     const wantRunning = !deleting && e.spec.desireState === 'running' && e.spec.nodeID === ctx.id.node;
     if (!wantRunning) {
       this.startWaits.delete(name);
+      volumeIoStore.forget(e.spec.volumeName ?? '');
       if (proc !== undefined) {
         // Deleting also forgets a process that died: the next start is a fresh one.
         await this.im.delete(name).catch((err: unknown) => {
@@ -206,6 +208,10 @@ export class EngineController {
       }
     }
     const qos = await syncEngineQos(client, e.spec.qos, log);
+    await client
+      .ioStats()
+      .then((c) => volumeIoStore.sample(e.spec.volumeName ?? '', c, ctx.clock.now()))
+      .catch(() => volumeIoStore.forget(e.spec.volumeName ?? ''));
     let snapshots: SnapshotView[] | undefined;
     try {
       snapshots = await client.snapshotList();

@@ -1,19 +1,22 @@
 /**
  * Prometheus metrics under Longhorn's names and labels (longhorn-manager metrics_collector):
  * each operator reports the volumes it owns and its own node and disks, read from the caches
- * at scrape time. The volume I/O metrics (iops, throughput, latency) are 0: the engine service
- * does not report I/O statistics yet.
+ * at scrape time. The volume I/O metrics (iops, throughput, latency) are reported by the
+ * operator that runs the volume's engine, from the engine's frontend counters (volume-io.ts).
  */
 
 import { createServer, type Server } from 'node:http';
 import { VOLUME_ROBUSTNESSES, VOLUME_STATES } from '@longhorn-ts/api';
 import { Gauge, Registry } from 'prom-client';
 import type { Caches } from '../controllers/context.js';
+import { type VolumeIoStore, volumeIoStore } from './volume-io.js';
 
 export interface MetricsSource {
   node: string;
   namespace: string;
   caches: Pick<Caches, 'volumes' | 'nodes'>;
+  /** Rates of the engines this operator runs (default: the process's store). */
+  io?: VolumeIoStore;
 }
 
 const VOLUME_LABELS = ['node', 'volume', 'pvc', 'pvc_namespace'] as const;
@@ -48,15 +51,28 @@ export function buildRegistry(src: MetricsSource): Registry {
     'Actual space used by each replica of the volume on the corresponding node',
     (v) => v.status?.actualSize ?? 0,
   );
-  for (const [metric, help] of [
-    ['longhorn_volume_read_throughput', 'Read throughput of this volume (Bytes/s)'],
-    ['longhorn_volume_write_throughput', 'Write throughput of this volume (Bytes/s)'],
-    ['longhorn_volume_read_iops', 'Read IOPS of this volume'],
-    ['longhorn_volume_write_iops', 'Write IOPS of this volume'],
-    ['longhorn_volume_read_latency', 'Read latency of this volume (ns)'],
-    ['longhorn_volume_write_latency', 'Write latency of this volume (ns)'],
+  const io = src.io ?? volumeIoStore;
+  for (const [metric, help, field] of [
+    ['longhorn_volume_read_throughput', 'Read throughput of this volume (Bytes/s)', 'readThroughput'],
+    ['longhorn_volume_write_throughput', 'Write throughput of this volume (Bytes/s)', 'writeThroughput'],
+    ['longhorn_volume_read_iops', 'Read IOPS of this volume', 'readIops'],
+    ['longhorn_volume_write_iops', 'Write IOPS of this volume', 'writeIops'],
+    ['longhorn_volume_read_latency', 'Read latency of this volume (ns)', 'readLatency'],
+    ['longhorn_volume_write_latency', 'Write latency of this volume (ns)', 'writeLatency'],
   ] as const) {
-    volumeGauge(metric, help, () => 0);
+    new Gauge({
+      name: metric,
+      help,
+      labelNames: VOLUME_LABELS,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [name, rates] of io.entries()) {
+          const v = src.caches.volumes.get(name, src.namespace);
+          if (v) this.set(volumeLabels(v), Math.round(rates[field]));
+        }
+      },
+    });
   }
   new Gauge({
     name: 'longhorn_volume_state',

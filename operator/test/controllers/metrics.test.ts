@@ -1,6 +1,7 @@
 import type { Node, Volume } from '@longhorn-ts/api';
 import { describe, expect, it } from 'vitest';
 import { buildRegistry } from '../../src/metrics/collector.js';
+import { VolumeIoStore } from '../../src/metrics/volume-io.js';
 
 const cache = <T extends { metadata: { name: string } }>(items: T[]) => ({
   get: (name: string) => items.find((i) => i.metadata.name === name),
@@ -44,10 +45,16 @@ describe('metrics under Longhorn names and labels', () => {
       },
       { apiVersion: 'longhorn.io/v1beta2', kind: 'Node', metadata: { name: 'node-2' }, spec: {} },
     ];
+    // v1's engine runs here: two samples of its frontend counters, 2 s apart.
+    const io = new VolumeIoStore();
+    const c = { readOps: 0, readBytes: 0, readLatencyNs: 0, writeOps: 0, writeBytes: 0, writeLatencyNs: 0 };
+    io.sample('v1', c, 0);
+    io.sample('v1', { ...c, readOps: 200, readBytes: 819200, readLatencyNs: 2e7 }, 2000);
     const text = await buildRegistry({
       node: 'node-1',
       namespace: 'longhorn-system',
       caches: { volumes: cache(volumes), nodes: cache(nodes) },
+      io,
     }).metrics();
     const labels = 'node="node-1",volume="v1",pvc="data",pvc_namespace="apps"';
     expect(text).toContain(`longhorn_volume_capacity_bytes{${labels}} 1048576`);
@@ -55,7 +62,10 @@ describe('metrics under Longhorn names and labels', () => {
     expect(text).toContain(`longhorn_volume_state{${labels},state="attached"} 1`);
     expect(text).toContain(`longhorn_volume_state{${labels},state="detached"} 0`);
     expect(text).toContain(`longhorn_volume_robustness{${labels},state="healthy"} 1`);
-    expect(text).toContain(`longhorn_volume_read_iops{${labels}} 0`);
+    expect(text).toContain(`longhorn_volume_read_iops{${labels}} 100`);
+    expect(text).toContain(`longhorn_volume_read_throughput{${labels}} 409600`);
+    expect(text).toContain(`longhorn_volume_read_latency{${labels}} 100000`);
+    expect(text).toContain(`longhorn_volume_write_iops{${labels}} 0`);
     expect(text).not.toContain('volume="other"');
     expect(text).toContain('longhorn_node_status{node="node-1",condition="ready",condition_reason=""} 1');
     expect(text).toContain(

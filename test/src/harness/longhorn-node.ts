@@ -73,7 +73,7 @@ export class LonghornNode {
   private im: ManagedProcess | undefined;
   private op: ManagedProcess | undefined;
   private imAddress: string | undefined;
-  private metricsAddress: string | undefined;
+  private metrics: string | undefined;
 
   constructor(
     readonly node: SimulatedNode,
@@ -88,6 +88,12 @@ export class LonghornNode {
   get instanceManagerAddress(): string {
     if (!this.imAddress) throw new Error(`${this.name}: the instance manager has not started`);
     return this.imAddress;
+  }
+
+  /** host:port of the node's operator's Prometheus endpoint. */
+  get metricsAddress(): string {
+    if (!this.metrics) throw new Error(`${this.name}: the operator has not started`);
+    return this.metrics;
   }
 
   get instanceManager(): ManagedProcess | undefined {
@@ -130,8 +136,8 @@ export class LonghornNode {
   /** Starts the operator against this node's instance manager; resolves with its ready line. */
   async startOperator(timeoutMs = 60_000): Promise<OperatorReady> {
     if (!existsSync(OPERATOR_ENTRY)) throw new MissingEntryError(OPERATOR_ENTRY);
-    const metricsPort = this.metricsAddress
-      ? Number(this.metricsAddress.split(':').at(-1))
+    const metricsPort = this.metrics
+      ? Number(this.metrics.split(':').at(-1))
       : await freePort(this.node.address);
     const proc = await this.startProcess('operator', [
       OPERATOR_ENTRY,
@@ -142,7 +148,7 @@ export class LonghornNode {
     ]);
     this.op = proc.proc;
     const ready = await this.ready<OperatorReady>('operator', proc, ['node', 'metrics', 'pid'], timeoutMs);
-    this.metricsAddress = ready.metrics;
+    this.metrics = ready.metrics;
     await this.record();
     return ready;
   }
@@ -195,7 +201,7 @@ export class LonghornNode {
     if (!this.imAddress) return;
     await this.options.onRecord?.(this.name, {
       instanceManager: this.imAddress,
-      ...(this.metricsAddress ? { metrics: this.metricsAddress } : {}),
+      ...(this.metrics ? { metrics: this.metrics } : {}),
     });
   }
 }

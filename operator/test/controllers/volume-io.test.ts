@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { VolumeIoStore } from '../../src/metrics/volume-io.js';
+
+const counters = (readOps: number, readBytes: number, readLatencyNs: number, writeOps = 0) => ({
+  readOps,
+  readBytes,
+  readLatencyNs,
+  writeOps,
+  writeBytes: writeOps * 4096,
+  writeLatencyNs: writeOps * 1000,
+});
+
+describe('volume I/O rates from engine counters', () => {
+  it('rates are the difference of two samples over their time; latency the mean per operation', () => {
+    const store = new VolumeIoStore();
+    store.sample('v', counters(100, 409600, 1e6), 0);
+    expect(store.entries()).toEqual([]);
+    store.sample('v', counters(300, 1228800, 3e6, 50), 2000);
+    expect(store.entries()).toEqual([
+      [
+        'v',
+        {
+          readIops: 100,
+          readThroughput: 409600,
+          readLatency: 10_000,
+          writeIops: 25,
+          writeThroughput: 102400,
+          writeLatency: 1000,
+        },
+      ],
+    ]);
+  });
+
+  it('a restarted engine (counters went back) starts over; forget drops the volume', () => {
+    const store = new VolumeIoStore();
+    store.sample('v', counters(100, 1, 1), 0);
+    store.sample('v', counters(200, 2, 2), 1000);
+    store.sample('v', counters(5, 1, 1), 2000);
+    expect(store.entries()).toEqual([]);
+    store.sample('v', counters(15, 1, 1), 3000);
+    expect(store.entries()[0]?.[1].readIops).toBe(10);
+    store.forget('v');
+    expect(store.entries()).toEqual([]);
+  });
+});
