@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CloneJob } from '../../src/engine/clone-job.js';
 import { Engine } from '../../src/engine/engine.js';
+import { EngineClient } from '../../src/engine/engine-client.js';
+import { serveEngine } from '../../src/engine/engine-service.js';
 import { parseReplicaAddress } from '../../src/net/replica-address.js';
 import { ReplicaClient } from '../../src/protocol/client.js';
 import { waitFor } from '../wait-for.js';
@@ -219,6 +221,46 @@ describe('snapshot clone', () => {
     } finally {
       await engine.close();
       for (const c of opened) await c.close().catch(() => {});
+    }
+  });
+
+  it('through the engine service: SnapshotClone starts the copy, SnapshotCloneStatus reports it', async () => {
+    const { atS2 } = await sourceVolume();
+    const { engine } = await targetEngine();
+    const frontend = { uri: () => '', start: async () => {}, stop: async () => {}, server: () => null };
+    const { server, port } = await serveEngine(engine, frontend, '127.0.0.1', 0);
+    const client = new EngineClient(`127.0.0.1:${port}`);
+    try {
+      expect((await client.snapshotCloneStatus()).state).toBe('idle');
+      const args = {
+        fromAddress: a.address,
+        fromReplicaId: 'src',
+        snapshot: 's2',
+        layer: 'c',
+        bandwidthLimit: 0,
+      };
+      await expect(client.snapshotClone({ ...args, layer: '' })).rejects.toThrow(
+        /the name of the cloned layer is required/,
+      );
+      expect((await client.snapshotClone(args)).state).toMatch(/running|done/);
+      await waitFor('clone done', async () => (await client.snapshotCloneStatus()).state === 'done', {
+        timeoutMs: 30_000,
+      });
+      expect(await client.snapshotCloneStatus()).toMatchObject({
+        state: 'done',
+        fromAddress: a.address,
+        fromReplicaId: 'src',
+        snapshot: 's2',
+        layer: 'c',
+        bytesDone: 10 * MiB,
+        bytesTotal: 10 * MiB,
+        error: '',
+      });
+      expect(await enginePrint(engine)).toEqual(atS2);
+    } finally {
+      client.close();
+      server.forceShutdown();
+      await engine.close();
     }
   });
 });
