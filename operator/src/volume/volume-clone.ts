@@ -179,11 +179,17 @@ export function cloneStep(f: CloneFacts): CloneStep {
   if (ours && job.state === 'running')
     return { kind: 'wait', reason: `the copy (${job.bytesDone}/${job.bytesTotal} bytes)`, pollMs: 1_000 };
   const attempts = cs.attemptCount ?? 0;
-  if (ours && job.state === 'failed' && attempts >= MAX_CLONE_ATTEMPTS)
-    return { kind: 'fail', message: `the copy failed ${attempts} times, last: ${job.error}` };
   const notBefore = Date.parse(cs.nextAllowedAttemptAt ?? '');
   if (!Number.isNaN(notBefore) && notBefore > f.now)
     return { kind: 'wait', reason: 'the next attempt', pollMs: notBefore - f.now };
+  if (attempts >= MAX_CLONE_ATTEMPTS)
+    return {
+      kind: 'fail',
+      message:
+        ours && job.state === 'failed'
+          ? `the copy failed ${attempts} times, last: ${job.error}`
+          : `the copy did not complete in ${attempts} attempts (the engine reports ${job?.state ?? 'nothing'})`,
+    };
   // Each start counts as an attempt (an engine that restarted mid-copy knows of no job: the
   // copy is started again) and sets when the next one may follow.
   return {

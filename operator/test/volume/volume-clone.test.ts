@@ -238,6 +238,25 @@ describe('cloneStep', () => {
       ),
       { kind: 'fail', message: `the copy failed ${MAX_CLONE_ATTEMPTS} times, last: EIO` },
     ],
+    [
+      'attempts used up without an answer from the engine',
+      facts(
+        {},
+        {
+          cloneStatus: {
+            sourceVolume: 'src',
+            snapshot: 's1',
+            state: 'initiated',
+            attemptCount: MAX_CLONE_ATTEMPTS,
+            nextAllowedAttemptAt: '2025-12-31T23:59:00Z',
+          },
+        },
+      ),
+      {
+        kind: 'fail',
+        message: `the copy did not complete in ${MAX_CLONE_ATTEMPTS} attempts (the engine reports nothing)`,
+      },
+    ],
   ])('%s', (_name, f, want) => {
     expect(cloneStep(f)).toEqual(want);
   });
