@@ -1,27 +1,39 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { CSI_DRIVER_NAME } from '@longhorn-ts/api';
 import { CsiCallError, CsiClient, csiDriverObject } from '@longhorn-ts/csi';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { Cluster, stopAbandonedClusters } from '../src/harness/cluster.js';
 import { loopDevicesUnder, mountsUnder } from '../src/harness/host-cleanup.js';
 import type { KubeObject } from '../src/harness/kubectl.js';
-import {
-  type CsiNodeClient,
-  type KubeletVolume,
-  kubeletMountVolume,
-  kubeletUnmountVolume,
-} from '../src/harness/kubelet-csi.js';
+import { kubeletPaths } from '../src/harness/kubelet-csi.js';
+import { STANDIN_FINALIZER } from '../src/harness/kubelet-standin-plan.js';
+import { kubeletStandinOf, startKubeletStandin } from '../src/harness/kubelet-standin-process.js';
 import {
   csiAvailable,
   LONGHORN_CSI_DRIVER,
   nodePluginSocket,
   startCsiNodePlugin,
 } from '../src/harness/longhorn-csi.js';
-import { LH } from '../src/harness/longhorn-volumes.js';
+import {
+  attachByTicket,
+  getVolume,
+  isAttachedHealthy,
+  LH,
+  removeTicket,
+  replicasOf,
+  waitForEndpoint,
+  waitForVolume,
+} from '../src/harness/longhorn-volumes.js';
 import { waitFor } from '../src/harness/wait.js';
+
+const exec = promisify(execFile);
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 const skip = process.env.LONGHORN_TS_SKIP_K8S === '1' || !csiAvailable();
 
@@ -34,6 +46,10 @@ interface Pv extends KubeObject {
 }
 interface Pod extends KubeObject {
   spec: { nodeName?: string };
+  status?: { phase?: string; conditions?: { type: string; status: string }[] };
+}
+interface Node extends KubeObject {
+  status?: { volumesInUse?: string[] };
 }
 interface StorageVa extends KubeObject {
   spec: { nodeName: string; source: { persistentVolumeName?: string } };
@@ -65,6 +81,26 @@ async function refusal(p: Promise<unknown>): Promise<string> {
     throw err;
   }
   return 'OK';
+}
+
+const podReady = (p: Pod) =>
+  p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
+
+const podYaml = (name: string, claim: string) => `apiVersion: v1
+kind: Pod
+metadata: {name: ${name}, namespace: default}
+spec:
+  containers: [{name: app, image: busybox, volumeMounts: [{name: data, mountPath: /data}]}]
+  volumes: [{name: data, persistentVolumeClaim: {claimName: ${claim}}}]
+`;
+
+/** The mountinfo lines whose mount point is `path`. */
+async function mountLines(path: string): Promise<string[]> {
+  return (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((l) => l.split(' ')[4] === path);
+}
+
+async function mountedAt(path: string): Promise<string | undefined> {
+  return (await mountLines(path))[0];
 }
 
 const pvcYaml = (name: string, size = '64Mi') => `apiVersion: v1
@@ -106,6 +142,16 @@ describe.skipIf(skip)('CSI on the real control plane: StorageClass, PVC, Pod, mo
     await cluster?.stop();
   }, 60_000);
 
+  /** The stand-in's log lines (pino JSON) of a node. */
+  const standinLog = (node: string): Record<string, unknown>[] =>
+    readFileSync(cluster.node(node).logFile('kubelet-standin'), 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('{"level"'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  /** How long the stand-in's stage + publish of a volume took (its last 'volume mounted' line). */
+  const standinMountMs = (node: string, pvName: string): number =>
+    Number(standinLog(node).findLast((l) => l.msg === 'volume mounted' && l.volume === pvName)?.ms);
+
   const dumpLogsOnFailure = () =>
     onTestFailed(async () => {
       process.stderr.write(`${await cluster.logTails(40)}\n`);
@@ -129,9 +175,16 @@ describe.skipIf(skip)('CSI on the real control plane: StorageClass, PVC, Pod, mo
     expect(info.accessibleTopology.segments['topology.kubernetes.io/zone']).toBe('zone-b');
   });
 
-  it('PVC → Bound → Pod → staged and published by the kubelet stand-in → a file reads back; VolumeSnapshot readyToUse; delete leaves nothing', async () => {
+  it('PVC → Bound → Pod → the kubelet stand-in stages and publishes → a file reads back; restarts; VolumeSnapshot readyToUse; delete leaves nothing', async () => {
     dumpLogsOnFailure();
     const k = cluster.kubectl;
+    // The attach-detach controller creates VolumeAttachments only for nodes that ask for it.
+    for (const n of await k.list<Node>('nodes'))
+      expect(
+        (n.metadata.annotations as Record<string, string>)[
+          'volumes.kubernetes.io/controller-managed-attach-detach'
+        ],
+      ).toBe('true');
     let t0 = Date.now();
     await k.apply(pvcYaml('data'));
     const pvc = await k.waitForObject<Pvc>('pvc', 'data', (p) => p.status?.phase === 'Bound', {
@@ -150,70 +203,66 @@ describe.skipIf(skip)('CSI on the real control plane: StorageClass, PVC, Pod, mo
     expect(volume.spec.numberOfReplicas).toBe(3);
     expect(volume.spec.size).toBe(String(64 * 1024 * 1024));
 
+    // A plain Pod: nothing calls CSI by hand; the stand-in on the pod's node mounts the volume
+    // and the pod turns Ready only after that.
     t0 = Date.now();
-    await k.apply(`apiVersion: v1
-kind: Pod
-metadata: {name: app, namespace: default}
-spec:
-  containers: [{name: app, image: busybox, volumeMounts: [{name: data, mountPath: /data}]}]
-  volumes: [{name: data, persistentVolumeClaim: {claimName: data}}]
-`);
-    const pod = await k.waitForObject<Pod>('pod', 'app', (p) => !!p.spec.nodeName, {
+    await k.apply(podYaml('app', 'data'));
+    const pod = await k.waitForObject<Pod>('pod', 'app', podReady, {
       namespace: 'default',
-      timeoutMs: 60_000,
+      timeoutMs: 120_000,
     });
+    const mountedAfter = (Date.now() - t0) / 1000;
     const node = pod.spec.nodeName!;
-    const va = await waitFor(
-      `the storage VolumeAttachment of ${pvName} on ${node} to be attached`,
-      async () => {
-        const vas = await k.list<StorageVa>('volumeattachments.storage.k8s.io');
-        return vas.find((v) => v.spec.source.persistentVolumeName === pvName && v.status?.attached);
-      },
-      { timeoutMs: 120_000, maxIntervalMs: 500 },
-    );
-    expect(va.spec.nodeName).toBe(node);
-    const kubeletDir = cluster.node(node).dataDir;
-    const vol: KubeletVolume = {
+    const paths = kubeletPaths(cluster.node(node).dataDir, {
       driverName: CSI_DRIVER_NAME,
       pvName,
       volumeHandle: pvName,
       podUid: String(pod.metadata.uid),
       accessType: 'mount',
-      fsType: pv.spec.csi?.fsType ?? 'ext4',
-      volumeContext: {
-        ...(pv.spec.csi?.volumeAttributes ?? {}),
-        'csi.storage.k8s.io/pod.name': 'app',
-        'csi.storage.k8s.io/pod.namespace': 'default',
-        'csi.storage.k8s.io/pod.uid': String(pod.metadata.uid),
-        'csi.storage.k8s.io/ephemeral': 'false',
-      },
-      publishContext: va.status?.attachmentMetadata ?? {},
-    };
-    const nodeClient = client(node) as unknown as CsiNodeClient;
-    const mounted = await kubeletMountVolume(nodeClient, kubeletDir, vol);
-    figures.push(`Pod created → file system mounted ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    });
+    expect(await mountedAt(paths.stagingTargetPath)).toMatch(/ - ext4 \/dev\/loop\d+ /);
+    expect(await mountedAt(paths.targetPath)).toMatch(/ - ext4 \/dev\/loop\d+ /);
+    const standinMs = standinMountMs(node, pvName);
+    figures.push(
+      `Pod created → file system mounted and pod Ready ${mountedAfter.toFixed(1)} s (the stand-in's stage + publish ${(standinMs / 1000).toFixed(1)} s)`,
+    );
+    expect(pod.metadata.finalizers).toContain(STANDIN_FINALIZER);
+    const va = (await k.list<StorageVa>('volumeattachments.storage.k8s.io')).find(
+      (v) => v.spec.source.persistentVolumeName === pvName,
+    );
+    expect(va).toMatchObject({ spec: { nodeName: node }, status: { attached: true } });
+    const nodeObj = await k.get<Node>('node', node);
+    expect(nodeObj.status?.volumesInUse).toEqual([`kubernetes.io/csi/${CSI_DRIVER_NAME}^${pvName}`]);
+
     const text = `written through the mount of ${pvName} at ${new Date().toISOString()}\n`;
-    await writeFile(join(mounted.targetPath, 'hello.txt'), text);
-    expect(await readFile(join(mounted.targetPath, 'hello.txt'), 'utf8')).toBe(text);
-    const mount = (await readFile('/proc/self/mountinfo', 'utf8'))
-      .split('\n')
-      .find((l) => l.includes(` ${mounted.stagingTargetPath} `));
-    expect(mount).toMatch(/ - ext4 \/dev\/loop\d+ /);
+    await writeFile(join(paths.targetPath, 'hello.txt'), text);
+    expect(await readFile(join(paths.targetPath, 'hello.txt'), 'utf8')).toBe(text);
     const stats = await client(node).call('nodeGetVolumeStats', {
       volumeId: pvName,
-      volumePath: mounted.targetPath,
+      volumePath: paths.targetPath,
     });
     expect(stats.usage.find((u: { unit: string }) => u.unit === 'BYTES').total).toBeGreaterThan(
       50 * 1024 * 1024,
     );
 
     // The node plugin restarted in between: a new process finds what the old one staged.
-    const plugin = cluster.node(node).processes.find((p) => p.record().name === `${node}/csi-plugin`);
+    const plugin = cluster.node(node).processes.find((p) => p.name === `${node}/csi-plugin` && p.running);
     await plugin!.kill();
     client(node).close();
     nodeClients.delete(node);
     await startCsiNodePlugin(cluster.node(node), k);
-    expect(await readFile(join(mounted.targetPath, 'hello.txt'), 'utf8')).toBe(text);
+    expect(await readFile(join(paths.targetPath, 'hello.txt'), 'utf8')).toBe(text);
+    // The stand-in restarted: it finds the volume mounted and leaves it (no second mount).
+    await kubeletStandinOf(cluster.node(node))!.kill();
+    await startKubeletStandin(cluster.node(node));
+    await waitFor(
+      'the restarted stand-in to take the mounted volume over',
+      () =>
+        standinLog(node).some((l) => l.msg === 'volume still mounted, taken over' && l.pod === 'default/app'),
+      { timeoutMs: 30_000 },
+    );
+    expect((await mountLines(paths.targetPath)).length).toBe(1);
+    expect(await readFile(join(paths.targetPath, 'hello.txt'), 'utf8')).toBe(text);
 
     await k.apply(`apiVersion: snapshot.storage.k8s.io/v1
 kind: VolumeSnapshot
@@ -244,11 +293,26 @@ spec:
       { namespace: 'default', timeoutMs: 90_000 },
     );
     expect(backup.status?.error?.message).toMatch(/FailedPrecondition.*backups are not available yet/);
-
-    // Delete everything: snapshots, the pod (kubelet unmounts first), the claim.
     await k.run(['delete', 'volumesnapshot', '--all', '-n', 'default', '--wait=true', '--timeout=120s']);
-    await kubeletUnmountVolume(client(node) as unknown as CsiNodeClient, kubeletDir, vol);
+
+    // The pod deleted while its node's stand-in is down: the pod object stays (finalizer) and
+    // the volume stays mounted and attached; the stand-in back, it unmounts, then the pod goes.
+    await kubeletStandinOf(cluster.node(node))!.kill();
+    const kwokLog = join(dir, 'logs', 'kwok.log');
+    const kwokOffset = statSync(kwokLog).size;
     await k.run(['delete', 'pod', 'app', '-n', 'default', '--wait=false']);
+    await waitFor('kwok to delete the pod (its pod-delete stage)', () =>
+      readFileSync(kwokLog, 'utf8')
+        .slice(kwokOffset)
+        .split('\n')
+        .some((l) => l.includes('"msg":"Delete pod"') && l.includes('"pod":"default/app"')),
+    );
+    expect(await k.tryGet('pod', 'app', 'default')).toBeDefined();
+    expect(await mountedAt(paths.targetPath)).toBeDefined();
+    await startKubeletStandin(cluster.node(node));
+    await k.waitForCondition('pod/app', 'delete', { namespace: 'default', timeoutMs: 60_000 });
+    expect(await mountedAt(paths.targetPath)).toBeUndefined();
+    expect(await mountedAt(paths.stagingTargetPath)).toBeUndefined();
     await waitFor(
       'the storage VolumeAttachment to go',
       async () =>
@@ -257,6 +321,7 @@ spec:
         ),
       { timeoutMs: 120_000, maxIntervalMs: 500 },
     );
+    expect((await k.get<Node>('node', node)).status?.volumesInUse ?? []).toEqual([]);
     await k.run(['delete', 'pvc', 'data', '-n', 'default', '--wait=true', '--timeout=120s']);
     await waitFor(
       'the PV and the Longhorn Volume to go',
@@ -277,9 +342,178 @@ spec:
     expect(await mountsUnder(dir)).toEqual([]);
     expect(await loopDevicesUnder(dir)).toEqual([]);
     expect(nbdfuseMentioning(dir)).toEqual([]);
-    for (const n of cluster.nodes)
+    for (const n of cluster.nodes) {
       expect(readdirSync(join(n.dataDir, 'replicas')).filter((r) => r.includes(pvName))).toEqual([]);
+      // kubelet's per-pod directories and the stand-in's mount records are gone too.
+      for (const sub of ['pods', 'kubelet-standin/pods']) {
+        const root = join(n.dataDir, sub);
+        expect(existsSync(root) ? readdirSync(root, { recursive: true }) : []).toEqual([]);
+      }
+    }
   }, 600_000);
+
+  it("a replica's node loses its data plane while a file is written through the pod's mount: the write completes, the bytes are intact, fsck clean, healthy again once the node is back", async () => {
+    dumpLogsOnFailure();
+    const k = cluster.kubectl;
+    const work = await mkdtemp(join(tmpdir(), 'lh-e2e-csi-kill-'));
+    let writer: ChildProcess | undefined;
+    let ticket: string | undefined;
+    let pvName = '';
+    try {
+      await k.apply(pvcYaml('survivor', '256Mi'));
+      pvName = (
+        await k.waitForObject<Pvc>('pvc', 'survivor', (p) => p.status?.phase === 'Bound', {
+          namespace: 'default',
+          timeoutMs: 90_000,
+        })
+      ).spec.volumeName!;
+      await k.apply(podYaml('writer', 'survivor'));
+      const pod = await k.waitForObject<Pod>('pod', 'writer', podReady, {
+        namespace: 'default',
+        timeoutMs: 120_000,
+      });
+      const engineNode = pod.spec.nodeName!;
+      await waitForVolume(k, pvName, 'attached and healthy', isAttachedHealthy(engineNode), 120_000);
+      const victim = (await replicasOf(k, pvName))
+        .map((r) => r.spec.nodeID)
+        .find((n) => n && n !== engineNode)!;
+      expect(victim).toBeDefined();
+      const { targetPath } = kubeletPaths(cluster.node(engineNode).dataDir, {
+        driverName: CSI_DRIVER_NAME,
+        pvName,
+        volumeHandle: pvName,
+        podUid: String(pod.metadata.uid),
+        accessType: 'mount',
+      });
+
+      // 96 MiB of random bytes written with O_DIRECT (each write goes down to the engine, not
+      // into the page cache) and fsync'd at the end.
+      const data = randomBytes(96 << 20);
+      const source = join(work, 'source.bin');
+      await writeFile(source, data);
+      const file = join(targetPath, 'big.bin');
+      writer = spawn(
+        'dd',
+        [`if=${source}`, `of=${file}`, 'bs=1M', 'oflag=direct', 'conv=fsync', 'status=none'],
+        {
+          stdio: ['ignore', 'ignore', 'pipe'],
+        },
+      );
+      let ddErr = '';
+      writer.stderr!.on('data', (b: Buffer) => {
+        ddErr += b.toString();
+      });
+      const ddExit = new Promise<number | null>((done) => writer!.once('exit', (code) => done(code)));
+      await waitFor('dd to have written 16 MiB', () => existsSync(file) && statSync(file).size >= 16 << 20, {
+        timeoutMs: 60_000,
+        maxIntervalMs: 50,
+      });
+      expect(writer.exitCode).toBeNull(); // still writing
+      const writtenAtKill = statSync(file).size;
+      await cluster.longhorn.node(victim).killInstanceManager();
+      const code = await ddExit;
+      expect(`dd exit ${code} ${ddErr}`).toBe('dd exit 0 ');
+      writer = undefined;
+      figures.push(
+        `node kill: ${victim}'s instance manager and replicas SIGKILLed after ${writtenAtKill >> 20} MiB of 96 MiB; the write completed`,
+      );
+      // Two replicas left (no fourth node to rebuild on): degraded, attached, still serving.
+      await waitForVolume(k, pvName, 'degraded', (v) => v.status?.robustness === 'degraded', 30_000);
+      // The bytes as the volume holds them (O_DIRECT read: not the page cache).
+      const { stdout: readBack } = await exec('sh', [
+        '-c',
+        `dd if='${file}' iflag=direct bs=1M status=none | sha256sum`,
+      ]);
+      expect(readBack.split(' ')[0]).toBe(sha256(data));
+
+      // The node back: its instance manager restarted, the replica rebuilt, healthy again.
+      const t0 = Date.now();
+      await cluster.longhorn.node(victim).startInstanceManager();
+      await waitForVolume(k, pvName, 'healthy again', isAttachedHealthy(engineNode), 180_000);
+      figures.push(`node back → volume healthy ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+
+      // Unmounted (the pod deleted), the file system checked and the file read from a copy of
+      // the volume's bytes, taken over NBD with the volume attached by a Longhorn API ticket.
+      await k.run(['delete', 'pod', 'writer', '-n', 'default', '--wait=true', '--timeout=120s']);
+      expect(await mountedAt(targetPath)).toBeUndefined();
+      await waitFor(
+        'the storage VolumeAttachment to go',
+        async () =>
+          (await k.list<StorageVa>('volumeattachments.storage.k8s.io')).every(
+            (v) => v.spec.source.persistentVolumeName !== pvName,
+          ),
+        { timeoutMs: 120_000, maxIntervalMs: 500 },
+      );
+      ticket = await attachByTicket(k, pvName, engineNode);
+      await waitForVolume(k, pvName, 'attached by the ticket', isAttachedHealthy(engineNode), 120_000);
+      const image = join(work, 'volume.img');
+      await exec('nbdcopy', [await waitForEndpoint(k, pvName), image]);
+      const fsck = await exec('e2fsck', ['-n', '-f', image]).catch(
+        (err: { stdout?: string; code?: number }) => err,
+      );
+      expect(fsck.stdout).toMatch(/: \d+\/\d+ files .* \d+\/\d+ blocks/);
+      expect((fsck as { code?: number }).code ?? 0).toBe(0);
+      await exec('debugfs', ['-R', `dump /big.bin ${join(work, 'big.bin')}`, image]);
+      expect(sha256(await readFile(join(work, 'big.bin')))).toBe(sha256(data));
+    } finally {
+      writer?.kill('SIGKILL');
+      if (ticket) await removeTicket(k, pvName, ticket).catch(() => undefined);
+      await k.run([
+        'delete',
+        'pod',
+        'writer',
+        '-n',
+        'default',
+        '--ignore-not-found',
+        '--wait=true',
+        '--timeout=120s',
+      ]);
+      await k.run([
+        'delete',
+        'pvc',
+        'survivor',
+        '-n',
+        'default',
+        '--ignore-not-found',
+        '--wait=true',
+        '--timeout=120s',
+      ]);
+      await rm(work, { recursive: true, force: true });
+    }
+    await waitFor('the Longhorn Volume to go', async () => (await getVolume(k, pvName)) === undefined, {
+      timeoutMs: 120_000,
+    });
+  }, 600_000);
+
+  it('a pod the stand-in cannot serve: FailedMount names the reason, the pod stays Pending, deleting it works', async () => {
+    dumpLogsOnFailure();
+    const k = cluster.kubectl;
+    await k.apply(`apiVersion: v1
+kind: Pod
+metadata: {name: inline, namespace: default}
+spec:
+  containers: [{name: app, image: busybox, volumeMounts: [{name: v, mountPath: /v}]}]
+  volumes: [{name: v, csi: {driver: ${CSI_DRIVER_NAME}}}]
+`);
+    const event = await waitFor(
+      'a FailedMount event on pod inline',
+      async () =>
+        (
+          await k.list<KubeObject & { reason: string; message: string; involvedObject: { name: string } }>(
+            'events',
+            'default',
+          )
+        ).find((e) => e.involvedObject.name === 'inline' && e.reason === 'FailedMount'),
+      { timeoutMs: 60_000 },
+    );
+    expect(event.message).toBe(
+      `MountVolume.SetUp failed for volume "v" : CSI inline (ephemeral) volumes are not supported by ${CSI_DRIVER_NAME}: its CSIDriver lists volumeLifecycleModes [Persistent] only; use a PVC`,
+    );
+    const pod = await k.get<Pod>('pod', 'inline', 'default');
+    expect(pod.status?.phase).toBe('Pending');
+    await k.run(['delete', 'pod', 'inline', '-n', 'default', '--wait=true', '--timeout=60s']);
+    expect(await k.tryGet('pod', 'inline', 'default')).toBeUndefined();
+  });
 
   it('answers bad input with the right code and a message that names the problem', async () => {
     dumpLogsOnFailure();
