@@ -116,6 +116,8 @@ export class KubeletStandin {
   private readonly waitingSince = new Map<string, number>();
   private readonly recentEvents = new Map<string, number>();
   private podInfoOnMount: boolean | undefined;
+  /** Volumes an earlier run mounted (`uid/pv`), until this run has checked each one. */
+  private readonly takenOver = new Set<string>();
   private workers: Promise<void> | undefined;
 
   constructor(private readonly options: KubeletStandinOptions) {
@@ -178,10 +180,16 @@ export class KubeletStandin {
     await Promise.all(informers.map((i) => i.start()));
     await Promise.all(informers.map((i) => i.waitForSync()));
     // Restart: every recorded volume is in use until proven otherwise; its pod is looked at.
-    for (const r of await this.allRecords()) {
+    const found = await this.allRecords();
+    for (const r of found) {
       this.wantInUse(r.pod.uid, volumeInUseName(r.volume.driverName, r.volume.volumeHandle));
+      this.takenOver.add(`${r.pod.uid}/${r.volume.pvName}`);
       this.queue.add(`${r.pod.namespace}/${r.pod.name}`);
     }
+    this.options.log.info(
+      { volumes: found.map((r) => `${r.pod.namespace}/${r.pod.name}:${r.volume.pvName}`) },
+      'mount records found',
+    );
     await this.syncInUse();
     for (const key of this.podKeys()) this.queue.add(key);
     this.workers = runWorkers(this.queue, (key) => this.reconcile(key), {
@@ -300,7 +308,14 @@ export class KubeletStandin {
     const v = plan.kubeletVolume;
     const { targetPath } = kubeletPaths(this.options.kubeletDir, v);
     const known = records.find((r) => r.pod.uid === v.podUid && r.volume.pvName === v.pvName);
-    if (known?.published && mounted.has(targetPath)) return;
+    if (known?.published && mounted.has(targetPath)) {
+      if (this.takenOver.delete(`${v.podUid}/${v.pvName}`))
+        this.options.log.info(
+          { pod: `${pod.metadata.namespace}/${pod.metadata.name}`, volume: v.pvName, targetPath },
+          'volume still mounted, taken over',
+        );
+      return;
+    }
     const record: MountRecord = {
       pod: { namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid },
       volume: v,
