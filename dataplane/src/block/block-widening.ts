@@ -2,7 +2,8 @@
  * A write-only replica is being filled from a snapshot copy underneath its head; a partial-block
  * write would leave the rest of that block as zeros in its head and shadow the copied data
  * (Longhorn bug #4354). The engine widens such writes to whole blocks with bytes read from a
- * read-write replica.
+ * read-write replica. The encryption layer widens partial-block writes the same way (a cipher
+ * block is a 4 KiB block).
  */
 export const WIDEN_BLOCK = 4096;
 

@@ -1,7 +1,8 @@
 /**
- * Serialises operations whose byte ranges overlap. Used only while a write-only replica exists:
- * a widened write reads whole blocks from a read-write replica and writes them to the WO one,
- * and no other write to those blocks may land in between.
+ * Serialises operations whose byte ranges overlap, for read-modify-write of whole blocks: the
+ * engine's widened writes to a write-only replica (edge blocks read from a read-write one) and
+ * the encryption layer's partial-block writes (edge blocks read, decrypted, re-encrypted). No
+ * other write to those blocks may land in between.
  */
 interface Held {
   start: number;
