@@ -30,6 +30,14 @@ export class FsTarget implements BackupTarget {
     try {
       st = await stat(this.root);
     } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+        throw new BackupError(
+          'NOT_FOUND',
+          `backup target ${this.url}: directory ${this.root} does not exist`,
+          {
+            target: this.url,
+          },
+        );
       throw this.mapError(err, '');
     }
     if (!st.isDirectory())

@@ -1,8 +1,10 @@
+import { backupCommand } from './backup-command.js';
 import { demo } from './demo.js';
 import { volumeCommand } from './volume-command.js';
 
-const USAGE = `usage: longhorn-local <volume|cluster|demo> ...
+const USAGE = `usage: longhorn-local <volume|backup|cluster|demo> ...
   volume ...   a local replicated volume on simulated nodes (longhorn-local volume help)
+  backup ...   backups on a target: list, delete (longhorn-local backup help)
   cluster ...  a local Kubernetes control plane with simulated nodes
   demo         bring up a local replicated volume, show it working, serve until Ctrl-C`;
 
@@ -13,6 +15,8 @@ export async function main(argv: string[]): Promise<number> {
     switch (command) {
       case 'volume':
         return await volumeCommand(rest);
+      case 'backup':
+        return await backupCommand(rest);
       case 'demo':
         return await demo(rest);
       case undefined:

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { backupLocalVolume, volumeUpFromBackup } from './local-backup.js';
 import {
   addReplica,
   killReplica,
@@ -15,6 +16,7 @@ import { formatSize, parseVolumeSize } from './size.js';
 
 const USAGE = `usage: longhorn-local volume <command> --dir DIR [options]
   up --replicas N --size SIZE [--name NAME] [QOS FLAGS]   start an engine and N replicas on N simulated nodes
+  up --from-backup BACKUP_URL [--credentials FILE] [--replicas N] [--name NAME]   a new volume restored from a backup
   down                                         stop everything started for DIR
   replicas [-o json]                           list replicas: address, mode (RW/WO/ERR), rebuild progress
   kill-replica --index I                       SIGKILL the process serving replica I
@@ -23,6 +25,9 @@ const USAGE = `usage: longhorn-local volume <command> --dir DIR [options]
   expand --size SIZE                           grow the volume online
   info [-o json]                               size, robustness, frontend, replicas, QoS limits
   qos [QOS FLAGS] [-o json]                    show the QoS limits, or change them online
+  backup create --target URL [--credentials FILE] [--snapshot NAME] [--mode incremental|full]
+         [--compression lz4|gzip|none] [--concurrency N]   back up a snapshot (a new one if none named);
+                                               prints progress to stderr and the backup URL last
 QOS FLAGS: ${QOS_USAGE}`;
 
 /** `longhorn-local volume ...`; returns the exit code. */
@@ -41,6 +46,13 @@ export async function volumeCommand(argv: string[]): Promise<number> {
       background: { type: 'boolean', default: false },
       bandwidth: { type: 'string', default: '0' },
       ...QOS_FLAG_OPTIONS,
+      target: { type: 'string' },
+      credentials: { type: 'string' },
+      snapshot: { type: 'string' },
+      'from-backup': { type: 'string' },
+      mode: { type: 'string' },
+      compression: { type: 'string' },
+      concurrency: { type: 'string' },
     },
   });
   if (!sub || sub === 'help' || sub === '--help') {
@@ -52,6 +64,19 @@ export async function volumeCommand(argv: string[]): Promise<number> {
   const json = values.output === 'json';
   switch (sub) {
     case 'up': {
+      if (values['from-backup']) {
+        const uri = await volumeUpFromBackup({
+          dir,
+          backupUrl: values['from-backup'],
+          replicas: Number(values.replicas),
+          ...(values.credentials ? { credentials: values.credentials } : {}),
+          ...(values.name ? { name: values.name } : {}),
+          ...(values.concurrency ? { concurrency: positiveInt('--concurrency', values.concurrency) } : {}),
+          onProgress: (p) => console.error(`restore ${p}%`),
+        });
+        console.log(uri);
+        return 0;
+      }
       if (!values.size) throw new Error('volume up: --size SIZE is required (e.g. 1GiB)');
       const uri = await volumeUp({
         dir,
@@ -130,6 +155,31 @@ export async function volumeCommand(argv: string[]): Promise<number> {
       else console.log(`${state.volume}: ${formatQos(stats.limits)}`);
       return 0;
     }
+    case 'backup': {
+      if (positionals[0] !== 'create') throw new Error('volume backup create --target URL ...');
+      if (!values.target) throw new Error('volume backup create: --target URL is required');
+      const mode = values.mode;
+      if (mode !== undefined && mode !== 'incremental' && mode !== 'full')
+        throw new Error(`--mode ${mode}: expected incremental or full`);
+      const res = await backupLocalVolume({
+        dir,
+        target: values.target,
+        ...(values.credentials ? { credentials: values.credentials } : {}),
+        ...(values.snapshot ? { snapshot: values.snapshot } : {}),
+        ...(mode ? { mode } : {}),
+        ...(values.compression ? { compression: values.compression as 'lz4' } : {}),
+        ...(values.concurrency ? { concurrency: positiveInt('--concurrency', values.concurrency) } : {}),
+        onProgress: (p) => console.error(`backup ${p}%`),
+      });
+      const s = res.stats;
+      console.error(
+        `backup ${res.backup.Name} of snapshot ${res.backup.SnapshotName}: ${s.incremental ? 'incremental' : 'full'}, ` +
+          `${s.blocksRead} blocks read, ${s.blocksUploaded + s.blocksReuploaded} uploaded (${formatSize(s.bytesUploaded)}), ` +
+          `${s.blocksDeduplicated} deduplicated, ${s.blocksZero} zero, ${s.elapsedMs} ms`,
+      );
+      console.log(res.url);
+      return 0;
+    }
     default:
       throw new Error(`volume: unknown command ${JSON.stringify(sub)}\n${USAGE}`);
   }
@@ -182,4 +232,10 @@ async function snapshotCommand(dir: string, positionals: string[], name: string 
     default:
       throw new Error('volume snapshot create|list|delete|purge|revert');
   }
+}
+
+function positiveInt(flag: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} ${v}: expected a positive integer`);
+  return n;
 }
