@@ -663,15 +663,29 @@ export function controllerService(deps: {
         'OUT_OF_RANGE',
         `required bytes round up to ${wanted}, above limit bytes ${range.limitBytes}`,
       );
-    const nodeExpansionRequired = r.volumeCapability?.accessType !== 'block';
-    if (wanted <= current) return { capacityBytes: current, nodeExpansionRequired };
-    if (volume.status?.state !== 'detached')
-      throw precondition(
-        `volume ${name} is ${volume.status?.state || 'creating'}: only offline expansion is supported (the node's ` +
-          'nbdfuse attach cannot grow a mounted device); detach it first',
+    // Block volumes too: the node's loop device takes the new size only in NodeExpandVolume.
+    const nodeExpansionRequired = true;
+    const state = volume.status?.state ?? '';
+    if (wanted > current) {
+      if (state !== 'detached' && state !== 'attached')
+        throw new CsiError(
+          'BUSY',
+          `volume ${name} is ${state || 'being created'}: retry once attached or detached`,
+        );
+      await objects.patch('Volume', name, { spec: { size: String(wanted) } });
+    }
+    // Online: answered once the engine serves the size (the node then grows its device and file
+    // system); a retry after a deadline finds the spec grown and waits again.
+    if (state === 'attached')
+      await pollUntil(
+        `volume ${name}'s engine to grow to ${wanted} bytes`,
+        budget(ctx, timeouts.volumeMs),
+        async () => {
+          const engine = await objects.engineOf(name);
+          return Number(engine?.status?.currentSize ?? '0') >= wanted;
+        },
       );
-    await objects.patch('Volume', name, { spec: { size: String(wanted) } });
-    return { capacityBytes: wanted, nodeExpansionRequired };
+    return { capacityBytes: Math.max(wanted, current), nodeExpansionRequired };
   }
 
   const volumeOf = (r: { volumeId?: string }) => r.volumeId;
