@@ -8,7 +8,8 @@ const SRC = fileURLToPath(new URL('../src/', import.meta.url));
 /**
  * The data plane's folders from the bottom up: a folder imports only from folders of a lower
  * rank (net, block <- replica <- protocol <- sync <- engine <- cli). Biome's noImportCycles
- * catches cycles between files (qos, a BlockDevice layer, sits beside the frontend); this catches the ones between folders (engine -> protocol ->
+ * catches cycles between files (qos and crypt, BlockDevice layers, sit beside the frontend); this
+ * catches the ones between folders (engine -> protocol ->
  * engine through different files), which is where they crept in before.
  */
 const RANK: Record<string, number> = {
@@ -20,6 +21,7 @@ const RANK: Record<string, number> = {
   replica: 1,
   frontend: 1,
   qos: 1,
+  crypt: 1,
   protocol: 2,
   sync: 3,
   engine: 4,
