@@ -4,16 +4,20 @@
  *     --listen HOST:PORT [--socket PATH] --control HOST:PORT [--timeout-ms 8000] [--wanted N]
  *     [--local-replica ID=DIR --local-size BYTES --local-listen HOST:PORT] [--state-file PATH] [--salvage]
  *     [--qos iops=N,readIops=N,writeIops=N,bandwidth=B,readBandwidth=B,writeBandwidth=B,burstSeconds=S]
+ *     [--encryption cipher=aes-256-xts,keyId=ID,wrappedKey=BASE64 --kek-file PATH]
  * A local replica (on the engine's node) is opened in this process, created if DIR holds none,
  * and also served over TCP at --local-listen (for rebuilds and checks from other nodes).
  * Connects to its replicas, starts serving NBD and its gRPC control service, then prints one
  * JSON line {volume, nbd, socket, control, pid}. SIGTERM stops it cleanly (flush, clean mark).
  * The state file keeps the membership and the generation record across restarts; a start whose
  * current replicas are unreachable is refused unless --salvage (acknowledged writes may be lost).
+ * With --encryption the volume's data key is unwrapped with the KEK in --kek-file before anything
+ * else; a missing or wrong key ends the start (exit 1, the message naming the key id).
  */
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { CryptBlockDevice, loadDataKey, parseEnvelopeArg } from '../crypt/index.js';
 import { IoStatsDevice } from '../frontend/io-stats-device.js';
 import { NbdServer } from '../frontend/nbd/index.js';
 import { componentLogger } from '../logging/logger.js';
@@ -46,11 +50,14 @@ const { values } = parseArgs({
     'local-listen': { type: 'string' },
     salvage: { type: 'boolean', default: false },
     qos: { type: 'string', default: '' },
+    encryption: { type: 'string' },
+    'kek-file': { type: 'string' },
   },
 });
 if (!values.volume) throw new Error('--volume is required');
 const volume = values.volume;
 const log = componentLogger('engine', { volume });
+const dataKey = values.encryption ? await unwrapVolumeKey(values.encryption, values['kek-file']) : null;
 
 // After a restart the membership we last recorded wins over the arguments we were started with,
 // and the generation record tells which replicas are provably current.
@@ -101,8 +108,11 @@ if (stateFile) {
   await saveState();
 }
 
-// The frontend serves the engine through its QoS layer (no limits unless --qos gives some).
-const qos = new QosBlockDevice(engine, parseQosArg(values.qos ?? ''));
+// An encrypted volume's blocks are encrypted right above the engine: replicas hold ciphertext.
+const device = dataKey ? new CryptBlockDevice(engine, dataKey, volume) : engine;
+dataKey?.fill(0);
+// The frontend serves it through its QoS layer (no limits unless --qos gives some).
+const qos = new QosBlockDevice(device, parseQosArg(values.qos ?? ''));
 // ...and counts what its clients asked and how long it took (the volume's I/O metrics).
 const stats = new IoStatsDevice(qos);
 const { host: nbdHost, port: nbdPort } = parseHostPort(values.listen!, '--listen');
@@ -150,6 +160,20 @@ announceReady({
   control: `${ctlHost}:${control.port}`,
   pid: process.pid,
 });
+
+/**
+ * The volume's data key, or the end of this start: a key problem is reported as one line on
+ * stderr (the instance manager shows the last lines of a process that died before it was ready).
+ */
+async function unwrapVolumeKey(arg: string, kekFile: string | undefined): Promise<Buffer> {
+  try {
+    return await loadDataKey(volume, parseEnvelopeArg(arg), kekFile);
+  } catch (err) {
+    log.error({ err: (err as Error).message }, 'cannot unwrap the data key');
+    process.stderr.write(`engine: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+}
 
 /** Opens (or creates) the local replica and serves it over TCP for other nodes. */
 async function openLocalReplica(): Promise<{ id: string; address: string; backend: LocalReplicaBackend }> {
