@@ -45,6 +45,10 @@ import {
 import { SettingsStore } from './controllers/settings-store.js';
 import { SNAPSHOT_CONTROLLER, SnapshotController } from './controllers/snapshot-controller.js';
 import { VOLUME_CONTROLLER, VolumeController } from './controllers/volume-controller.js';
+import {
+  VOLUME_EVICTION_CONTROLLER,
+  VolumeEvictionController,
+} from './controllers/volume-eviction-controller.js';
 import { ReplicaServers } from './instances/replica-servers.js';
 import { EventRecorder } from './k8s/events.js';
 import { KINDS, type KindType } from './k8s/kinds.js';
@@ -205,6 +209,7 @@ const engineController = new EngineController(ctx, im);
 const volumeController = new VolumeController(ctx);
 const snapshotController = new SnapshotController(ctx, engineController);
 const cloneController = new CloneController(ctx, engineController);
+const volumeEvictionController = new VolumeEvictionController(ctx);
 
 const controllers: Array<{ name: string; reconcile: Reconcile; workers: number }> = [
   { name: SETTING_CONTROLLER, reconcile: (k) => settingController.reconcile(k), workers: 1 },
@@ -214,6 +219,7 @@ const controllers: Array<{ name: string; reconcile: Reconcile; workers: number }
   { name: VOLUME_CONTROLLER, reconcile: (k) => volumeController.reconcile(k), workers: 4 },
   { name: SNAPSHOT_CONTROLLER, reconcile: (k) => snapshotController.reconcile(k), workers: 2 },
   { name: CLONE_CONTROLLER, reconcile: (k) => cloneController.reconcile(k), workers: 2 },
+  { name: VOLUME_EVICTION_CONTROLLER, reconcile: (k) => volumeEvictionController.reconcile(k), workers: 1 },
 ];
 const queues = controllers.map((c) => {
   const queue = new WorkQueue({ clock });

@@ -137,7 +137,9 @@ export class NodeController {
       now: rfc3339(ctx.clock.now()),
     });
     if (nodeStatusChanged(node.status, status)) {
-      node = (await ctx.client.patchStatus(KINDS.node, node, status)) as Node;
+      // Replaced, not merge-patched: a merge patch keeps map keys it does not mention, so a
+      // replica that left a disk (or a removed disk) would stay listed in diskStatus forever.
+      node = (await ctx.client.replaceStatus(KINDS.node, node, status)) as Node;
     }
     await syncReplicaEvictionRequested(ctx, node, ctx.log.child({ controller: NODE_CONTROLLER, node: me }));
     return { requeueAfterMs: RESYNC_MS };

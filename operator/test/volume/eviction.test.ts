@@ -7,6 +7,7 @@ import {
   revertRefusal,
 } from '../../src/controllers/engine-maintenance.js';
 import { evictionChanges, shouldEvictReplica } from '../../src/controllers/replica-eviction.js';
+import { evictionTicketId, wantsEvictionTicket } from '../../src/controllers/volume-eviction-controller.js';
 import {
   type Action,
   DEFAULT_VOLUME_SETTINGS,
@@ -287,5 +288,31 @@ describe('maintenance mode on a running engine', () => {
         },
       },
     });
+  });
+});
+
+describe('the eviction ticket of a volume', () => {
+  it('is wanted while a replica waits for eviction and the scheduler has a disk for its successor', () => {
+    let asked = 0;
+    const ask = (ok: boolean) => () => {
+      asked++;
+      return ok;
+    };
+    const evicting = [lhReplica('r1', 'uuid-1', true), lhReplica('r2', 'uuid-2')];
+    expect(wantsEvictionTicket(evicting, false, ask(true))).toBe(true);
+    expect(wantsEvictionTicket(evicting, false, ask(false))).toBe(false);
+    expect(asked).toBe(2);
+    // Filed: kept while the replacement is built, though the scheduler has no room for another.
+    expect(wantsEvictionTicket(evicting, true, ask(false))).toBe(true);
+    expect(asked).toBe(2);
+    const none = [lhReplica('r1', 'uuid-1'), lhReplica('r2', 'uuid-2')];
+    expect(wantsEvictionTicket(none, true, ask(true))).toBe(false);
+    const going = {
+      ...lhReplica('r1', 'uuid-1', true),
+      metadata: { name: 'r1', deletionTimestamp: NOW_ISO },
+    };
+    expect(wantsEvictionTicket([going as Replica], true, ask(true))).toBe(false);
+    expect(asked).toBe(2);
+    expect(evictionTicketId('vol')).toBe('volume-eviction-controller-vol');
   });
 });
