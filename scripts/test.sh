@@ -7,6 +7,7 @@ bash scripts/setup.sh
 npx tsc -p dataplane/tsconfig.check.json
 npx tsc -p test/tsconfig.check.json
 npx tsc -p api/tsconfig.check.json
+npx tsc -p kube-runtime/tsconfig.check.json
 npx tsc -p operator/tsconfig.check.json
 npx tsc -p webhooks/tsconfig.check.json
 npx tsc -p scheduler-extender/tsconfig.check.json

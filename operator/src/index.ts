@@ -1,13 +1,10 @@
 /** The operator's public face: pure decision logic, and the generic controller runtime. */
 
+export * from '@longhorn-ts/kube-runtime';
 export * from './conditions.js';
 export * from './logging.js';
 export * from './ownership.js';
 export * from './runtime/api-errors.js';
-export * from './runtime/backoff.js';
-export * from './runtime/clock.js';
-export * from './runtime/informer.js';
-export * from './runtime/object-key.js';
 export * from './runtime/status-writer.js';
 export * from './runtime/work-queue.js';
 export * from './scheduler/balance-score.js';

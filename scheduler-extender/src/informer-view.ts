@@ -4,7 +4,6 @@
  */
 import {
   CoreV1Api,
-  CustomObjectsApi,
   type KubeConfig,
   type KubernetesListObject,
   type KubernetesObject,
@@ -14,66 +13,55 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import { API_GROUP, API_VERSION, NAMESPACE, type Replica, type Volume } from '@longhorn-ts/api';
+import { customObjectInformer, listWatchInformer, ResilientInformer } from '@longhorn-ts/kube-runtime';
 import type { Logger } from 'pino';
 import { type ClusterView, indexReplicasByVolume, isScheduledPod } from './cluster-view.js';
-import { ResilientCache } from './resilient-cache.js';
 
 /** Only pods that hold a node matter (zone spread counts them). */
 const SCHEDULED_PODS = 'spec.nodeName!=,status.phase!=Succeeded,status.phase!=Failed';
 
 export class InformerClusterView implements ClusterView {
-  private readonly pvcs: ResilientCache<V1PersistentVolumeClaim>;
-  private readonly pvs: ResilientCache<V1PersistentVolume>;
-  private readonly nodes: ResilientCache<V1Node>;
-  private readonly pods: ResilientCache<V1Pod>;
-  private readonly volumes: ResilientCache<KubernetesObject>;
-  private readonly replicas: ResilientCache<KubernetesObject>;
+  private readonly pvcs: ResilientInformer<V1PersistentVolumeClaim>;
+  private readonly pvs: ResilientInformer<V1PersistentVolume>;
+  private readonly nodes: ResilientInformer<V1Node>;
+  private readonly pods: ResilientInformer<V1Pod>;
+  private readonly volumes: ResilientInformer<KubernetesObject>;
+  private readonly replicas: ResilientInformer<KubernetesObject>;
   // Rebuilt on the first read after a replica changed: cheap next to a request, and never
   // out of step with the cache (a relist after a restart may change anything).
   private replicaIndex: Map<string, Replica[]> | undefined;
 
   constructor(kubeConfig: KubeConfig, logger: Logger) {
     const core = kubeConfig.makeApiClient(CoreV1Api);
-    const custom = kubeConfig.makeApiClient(CustomObjectsApi);
-    const common = { kubeConfig, logger };
-    this.pvcs = new ResilientCache({
-      ...common,
-      name: 'persistentvolumeclaims',
-      path: '/api/v1/persistentvolumeclaims',
-      list: () => core.listPersistentVolumeClaimForAllNamespaces(),
-    });
-    this.pvs = new ResilientCache({
-      ...common,
-      name: 'persistentvolumes',
-      path: '/api/v1/persistentvolumes',
-      list: () => core.listPersistentVolume(),
-    });
-    this.nodes = new ResilientCache({
-      ...common,
-      name: 'nodes',
-      path: '/api/v1/nodes',
-      list: () => core.listNode(),
-    });
-    this.pods = new ResilientCache({
-      ...common,
-      name: 'pods',
-      path: '/api/v1/pods',
-      fieldSelector: SCHEDULED_PODS,
-      list: () => core.listPodForAllNamespaces({ fieldSelector: SCHEDULED_PODS }),
-    });
+    const cache = <T extends KubernetesObject>(
+      name: string,
+      path: string,
+      list: () => Promise<KubernetesListObject<T>>,
+      fieldSelector?: string,
+    ) =>
+      new ResilientInformer<T>({
+        name,
+        create: () => listWatchInformer(kubeConfig, path, list, fieldSelector),
+        logger,
+      });
+    this.pvcs = cache('persistentvolumeclaims', '/api/v1/persistentvolumeclaims', () =>
+      core.listPersistentVolumeClaimForAllNamespaces(),
+    );
+    this.pvs = cache('persistentvolumes', '/api/v1/persistentvolumes', () => core.listPersistentVolume());
+    this.nodes = cache('nodes', '/api/v1/nodes', () => core.listNode());
+    this.pods = cache(
+      'pods',
+      '/api/v1/pods',
+      () => core.listPodForAllNamespaces({ fieldSelector: SCHEDULED_PODS }),
+      SCHEDULED_PODS,
+    );
     const longhorn = (plural: string, onChange?: () => void) =>
-      new ResilientCache<KubernetesObject>({
-        ...common,
+      new ResilientInformer<KubernetesObject>({
         name: plural,
-        path: `/apis/${API_GROUP}/${API_VERSION}/namespaces/${NAMESPACE}/${plural}`,
-        list: async () =>
-          (await custom.listNamespacedCustomObject({
-            group: API_GROUP,
-            version: API_VERSION,
-            namespace: NAMESPACE,
-            plural,
-          })) as KubernetesListObject<KubernetesObject>,
-        ...(onChange && { onChange }),
+        create: () =>
+          customObjectInformer(kubeConfig, { group: API_GROUP, version: API_VERSION, plural }, NAMESPACE),
+        logger,
+        ...(onChange && { enqueue: onChange }),
       });
     this.volumes = longhorn('volumes');
     this.replicas = longhorn('replicas', () => {
@@ -81,7 +69,7 @@ export class InformerClusterView implements ClusterView {
     });
   }
 
-  private get caches(): ResilientCache<never>[] {
+  private get caches(): ResilientInformer<never>[] {
     return [
       this.pvcs,
       this.pvs,
@@ -89,11 +77,11 @@ export class InformerClusterView implements ClusterView {
       this.pods,
       this.volumes,
       this.replicas,
-    ] as ResilientCache<never>[];
+    ] as ResilientInformer<never>[];
   }
 
   start(): void {
-    for (const c of this.caches) c.start();
+    for (const c of this.caches) void c.start();
   }
 
   /** Resolves when every cache has listed once and watches. */

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { CoreV1Api, KubeConfig, type V1Node } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ResilientCache } from '../src/resilient-cache.js';
+import { listWatchInformer, ResilientInformer } from '../src/resilient-informer.js';
 
 /** A stand-in API server for /api/v1/nodes: lists fail `failures` times with 500, then answer. */
 function fakeApi(failures: number): Promise<{ server: Server; url: string; lists: () => number }> {
@@ -47,7 +47,7 @@ afterEach(async () => {
   cleanup = undefined;
 });
 
-describe('ResilientCache', () => {
+describe('ResilientInformer over a real list+watch HTTP path', () => {
   it('restarts a stopped informer with growing back-off until the list succeeds, then syncs', async () => {
     const api = await fakeApi(3);
     const kc = new KubeConfig();
@@ -58,14 +58,12 @@ describe('ResilientCache', () => {
       currentContext: 'x',
     });
     const core = kc.makeApiClient(CoreV1Api);
-    const cache = new ResilientCache<V1Node>({
+    const cache = new ResilientInformer<V1Node>({
       name: 'nodes',
-      kubeConfig: kc,
-      path: '/api/v1/nodes',
-      list: () => core.listNode(),
+      create: () => listWatchInformer(kc, '/api/v1/nodes', () => core.listNode()),
       logger: pino({ level: 'silent' }),
-      minDelayMs: 20,
-      maxDelayMs: 80,
+      minRestartDelayMs: 20,
+      maxRestartDelayMs: 80,
     });
     cleanup = async () => {
       await cache.stop();
@@ -73,7 +71,7 @@ describe('ResilientCache', () => {
       await new Promise<void>((resolve) => api.server.close(() => resolve()));
     };
     const t0 = Date.now();
-    cache.start();
+    void cache.start();
     await cache.waitForSync();
     // 20 + 40 + 80 ms of back-off before the 4th list.
     expect(Date.now() - t0).toBeGreaterThanOrEqual(130);
@@ -93,19 +91,17 @@ describe('ResilientCache', () => {
       currentContext: 'x',
     });
     const core = kc.makeApiClient(CoreV1Api);
-    const cache = new ResilientCache<V1Node>({
+    const cache = new ResilientInformer<V1Node>({
       name: 'nodes',
-      kubeConfig: kc,
-      path: '/api/v1/nodes',
-      list: () => core.listNode(),
+      create: () => listWatchInformer(kc, '/api/v1/nodes', () => core.listNode()),
       logger: pino({ level: 'silent' }),
-      minDelayMs: 10,
+      minRestartDelayMs: 10,
     });
     cleanup = async () => {
       api.server.closeAllConnections();
       await new Promise<void>((resolve) => api.server.close(() => resolve()));
     };
-    cache.start();
+    void cache.start();
     const synced = cache.waitForSync();
     await new Promise((r) => setTimeout(r, 50));
     await cache.stop();

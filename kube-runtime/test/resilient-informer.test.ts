@@ -1,7 +1,7 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/runtime/clock.js';
-import { type CachingInformer, ResilientInformer } from '../../src/runtime/informer.js';
+import { ManualClock } from '../src/clock.js';
+import { type CachingInformer, ResilientInformer } from '../src/resilient-informer.js';
 
 type Outcome = 'ok' | 'error' | 'throw';
 type Callback = (arg: never) => void;
