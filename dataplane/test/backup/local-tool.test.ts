@@ -1,0 +1,193 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BackupListEntry } from '../../src/backup/list-backups.js';
+import { freePort } from '../../src/cli/detached-process.js';
+import { LocalVolume, longhornLocal, REPO, sh } from '../volume/cli.js';
+import { MinioServer } from './minio-server.js';
+
+const MiB = 1 << 20;
+const TARGET = 's3://backups@us-east-1/local';
+
+/**
+ * The local tool end to end: volumes on simulated nodes, a real MinIO, real NBD clients
+ * (nbdcopy, qemu-img). Backups read a snapshot from a replica server; restores bring up a new
+ * volume; a backup process killed mid-way leaves the store usable.
+ */
+describe('longhorn-local volume backup / backup list / volume up --from-backup', () => {
+  const minio = new MinioServer();
+  const work = mkdtempSync(join(tmpdir(), 'lh-bk-tool-'));
+  const creds = join(work, 'minio.env');
+  const source = new LocalVolume();
+  const restored: LocalVolume[] = [];
+  let first = '';
+
+  beforeAll(async () => {
+    await minio.start();
+    writeFileSync(creds, `# Longhorn's backup target Secret keys\n${minio.credentialsFile()}`);
+    await source.up(2, '64MiB');
+    const img = join(work, 'data.img');
+    writeFileSync(img, randomBytes(40 * MiB));
+    await sh('nbdcopy', [img, source.uri]);
+  }, 180_000);
+
+  afterAll(async () => {
+    for (const v of [source, ...restored]) await v.down().catch(() => {});
+    await minio.stop();
+    rmSync(work, { recursive: true, force: true });
+  }, 180_000);
+
+  async function list(): Promise<BackupListEntry[]> {
+    return JSON.parse(
+      await longhornLocal('backup', 'list', '--target', TARGET, '--credentials', creds, '-o', 'json'),
+    );
+  }
+
+  async function restoreAndCompare(url: string): Promise<void> {
+    const v = new LocalVolume();
+    restored.push(v);
+    const out = await longhornLocal(
+      'volume',
+      'up',
+      '--dir',
+      v.dir,
+      '--from-backup',
+      url,
+      '--credentials',
+      creds,
+      '--replicas',
+      '2',
+    );
+    v.uri = out.trim().split('\n').at(-1)!;
+    expect(v.uri).toMatch(/^nbd:\/\//);
+    const { stdout } = await sh('qemu-img', ['compare', '-f', 'raw', '-F', 'raw', source.uri, v.uri]);
+    expect(stdout).toContain('Images are identical');
+    await v.down();
+  }
+
+  it('backs up a new snapshot to MinIO, prints the URL last, lists it, restores byte-identical', async () => {
+    const out = await source.cli('backup', 'create', '--target', TARGET, '--credentials', creds);
+    first = out.trim().split('\n').at(-1)!;
+    expect(first).toMatch(/^s3:\/\/backups@us-east-1\/local\?backup=backup-[0-9a-f]{16}&volume=vol$/);
+    const entries = await list();
+    expect(entries).toHaveLength(1);
+    expect(entries[0]).toMatchObject({
+      volume: 'vol',
+      url: first,
+      state: 'Completed',
+      incremental: false,
+      size: 40 * MiB,
+      volumeSize: 64 * MiB,
+      compression: 'lz4',
+      blocks: 20,
+    });
+    await restoreAndCompare(first);
+  }, 180_000);
+
+  it('a backup killed mid-way leaves the store consistent; the next one succeeds and restores', async () => {
+    await sh('qemu-io', ['-f', 'raw', '-c', 'write -P 0x3c 0 24M', source.uri]);
+    const child = spawn(
+      process.execPath,
+      [
+        join(REPO, 'bin', 'longhorn-local.js'),
+        'volume',
+        'backup',
+        'create',
+        '--dir',
+        source.dir,
+        '--target',
+        TARGET,
+        '--credentials',
+        creds,
+        '--compression',
+        'gzip',
+        '--concurrency',
+        '1',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    const exited = new Promise<NodeJS.Signals | null>((r) => child.once('exit', (_, sig) => r(sig)));
+    await new Promise<void>((resolve, reject) => {
+      child.stderr!.on('data', (d) => {
+        stderr += d;
+        const m = /backup (\d+)%/.exec(
+          stderr
+            .split('\n')
+            .filter((l) => /^backup \d+%/.test(l))
+            .at(-1) ?? '',
+        );
+        if (m && Number(m[1]) > 0 && Number(m[1]) < 100) {
+          child.kill('SIGKILL');
+          resolve();
+        }
+      });
+      child.once('exit', () => reject(new Error(`backup ended before it could be killed: ${stderr}`)));
+    });
+    expect(await exited).toBe('SIGKILL');
+
+    const entries = await list();
+    const killed = entries.find((e) => e.url !== first)!;
+    expect(entries.find((e) => e.url === first)?.state).toBe('Completed');
+    expect(killed.state).toBe('InProgress');
+    // Its lock is still fresh (Longhorn's 150 s expiry): a deletion is refused, not half done.
+    await expect(longhornLocal('backup', 'delete', killed.url, '--credentials', creds)).rejects.toThrow(
+      /backup volume vol is locked by lock-[0-9a-f]{16} \(a backup or restore\)/,
+    );
+
+    const out = await source.cli('backup', 'create', '--target', TARGET, '--credentials', creds);
+    const next = out.trim().split('\n').at(-1)!;
+    const after = await list();
+    expect(after.find((e) => e.url === next)).toMatchObject({
+      state: 'Completed',
+      incremental: true,
+      blocks: 20,
+    });
+    await restoreAndCompare(next);
+  }, 240_000);
+
+  it('wrong credentials, an unreachable target and bad input give clear errors', async () => {
+    const bad = join(work, 'bad.env');
+    writeFileSync(
+      bad,
+      minio.credentialsFile().replace(/AWS_SECRET_ACCESS_KEY=.*/, 'AWS_SECRET_ACCESS_KEY=wrong'),
+    );
+    await expect(longhornLocal('backup', 'list', '--target', TARGET, '--credentials', bad)).rejects.toThrow(
+      /backup target s3:\/\/backups@us-east-1\/local: credentials refused \(SignatureDoesNotMatch\)/,
+    );
+    const down = join(work, 'down.env');
+    const port = await freePort('127.0.0.1');
+    writeFileSync(
+      down,
+      minio.credentialsFile().replace(/AWS_ENDPOINTS=.*/, `AWS_ENDPOINTS=http://127.0.0.1:${port}`),
+    );
+    await expect(source.cli('backup', 'create', '--target', TARGET, '--credentials', down)).rejects.toThrow(
+      /unreachable \(ECONNREFUSED\)/,
+    );
+    await expect(
+      longhornLocal('backup', 'list', '--target', TARGET, '--credentials', join(work, 'none.env')),
+    ).rejects.toThrow(/cannot read credentials file .*none\.env/);
+    await expect(
+      source.cli('backup', 'create', '--target', TARGET, '--credentials', creds, '--snapshot', 'nope'),
+    ).rejects.toThrow(/volume vol has no snapshot nope/);
+    const v = new LocalVolume();
+    await expect(
+      longhornLocal(
+        'volume',
+        'up',
+        '--dir',
+        v.dir,
+        '--from-backup',
+        `${TARGET}?backup=backup-0000000000000000&volume=vol`,
+        '--credentials',
+        creds,
+      ),
+    ).rejects.toThrow(/no backup backup-0000000000000000 of volume vol/);
+    await v.down();
+    // Nothing of the refused calls is left in the store.
+    expect((await list()).filter((e) => e.state === 'Completed')).toHaveLength(2);
+  }, 120_000);
+});
