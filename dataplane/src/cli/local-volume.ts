@@ -9,6 +9,7 @@ import { entryCommand } from '../process/entry-point.js';
 import { ReplicaServerAdmin } from '../protocol/index.js';
 import { hasLimits, type QosLimits, type QosStats, validateQosLimits } from '../qos/index.js';
 import { freePort, isAlive, startDetached, stopProcess } from './detached-process.js';
+import { encryptionArgs, type VolumeEncryption } from './volume-encryption.js';
 
 /**
  * A replicated volume on simulated nodes under one directory: per node an instance manager
@@ -44,10 +45,12 @@ export interface VolumeState {
   nextReplica: number;
   /** QoS limits of the frontend; passed to every engine start, changed online by "volume qos". */
   qos?: QosLimits;
+  /** Encrypted volumes: the wrapped data key, its key id and the key file (volume-encryption.ts). */
+  encryption?: VolumeEncryption;
 }
 
 const STATE = 'volume.json';
-const ENGINE_PROCESS = 'engine';
+export const ENGINE_PROCESS = 'engine';
 const REPLICA_SERVER_PROCESS = 'replica-server';
 
 export async function loadState(dir: string): Promise<VolumeState> {
@@ -56,7 +59,7 @@ export async function loadState(dir: string): Promise<VolumeState> {
   return JSON.parse(await readFile(file, 'utf8')) as VolumeState;
 }
 
-async function saveState(dir: string, state: VolumeState): Promise<void> {
+export async function saveState(dir: string, state: VolumeState): Promise<void> {
   const file = join(resolve(dir), STATE);
   await writeFile(`${file}.tmp`, `${JSON.stringify(state, null, 2)}\n`);
   await rename(`${file}.tmp`, file);
@@ -73,6 +76,7 @@ export interface UpOptions {
   size: number;
   volume?: string;
   qos?: QosLimits;
+  encryption?: VolumeEncryption;
 }
 
 /** Brings the volume up (or confirms it is up) and returns its NBD URI. */
@@ -102,6 +106,7 @@ export async function volumeUp(opts: UpOptions): Promise<string> {
     engine: { node: '', control: '', nbd: '', process: ENGINE_PROCESS },
     nextReplica: 0,
     ...(opts.qos && hasLimits(opts.qos) ? { qos: validateQosLimits(opts.qos) } : {}),
+    ...(opts.encryption ? { encryption: opts.encryption } : {}),
   };
   try {
     for (let i = 0; i < opts.replicas; i++) state.nodes.push(await startNode(dir, i));
@@ -184,7 +189,8 @@ async function createReplica(state: VolumeState, node: NodeState): Promise<Repli
   return { id, node: node.name, address: local ? `unix:${node.replicaSocket}` : node.replicaServer };
 }
 
-async function startEngine(dir: string, state: VolumeState): Promise<void> {
+/** Starts the volume's engine; `keyFile` overrides the remembered KEK file of an encrypted volume. */
+export async function startEngine(dir: string, state: VolumeState, keyFile?: string): Promise<void> {
   const node = state.nodes[0]!;
   const client = new InstanceManagerClient(node.imAddress);
   try {
@@ -206,6 +212,7 @@ async function startEngine(dir: string, state: VolumeState): Promise<void> {
         '--state-file',
         join(dir, 'engine-members.json'),
         ...(state.qos ? ['--qos', formatQosArg(state.qos)] : []),
+        ...encryptionArgs(state.encryption, keyFile),
         ...state.replicas
           .filter((r) => r.local)
           .flatMap((r) => [

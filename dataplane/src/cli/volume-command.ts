@@ -13,9 +13,17 @@ import {
 } from './local-volume.js';
 import { applyQosFlags, formatQos, hasQosFlags, QOS_FLAG_OPTIONS, QOS_USAGE } from './qos-flags.js';
 import { formatSize, parseVolumeSize } from './size.js';
+import { newVolumeEncryption } from './volume-encryption.js';
+import { restartEngine, rotateVolumeKey } from './volume-keys.js';
 
 const USAGE = `usage: longhorn-local volume <command> --dir DIR [options]
-  up --replicas N --size SIZE [--name NAME] [QOS FLAGS]   start an engine and N replicas on N simulated nodes
+  up --replicas N --size SIZE [--name NAME] [QOS FLAGS] [--encrypt --key-file FILE]
+                                               start an engine and N replicas on N simulated nodes;
+                                               --encrypt: AES-256-XTS, the data key wrapped by the
+                                               key-encryption key in FILE (32 bytes: raw, hex or base64)
+  restart [--key-file FILE]                    stop the engine and start it again (an encrypted
+                                               volume's engine needs its key: FILE, or the last one)
+  rotate-key --key-file OLD --new-key-file NEW   re-wrap the data key with a new key-encryption key
   up --from-backup BACKUP_URL [--credentials FILE] [--replicas N] [--name NAME]   a new volume restored from a backup
   down                                         stop everything started for DIR
   replicas [-o json]                           list replicas: address, mode (RW/WO/ERR), rebuild progress
@@ -23,7 +31,7 @@ const USAGE = `usage: longhorn-local volume <command> --dir DIR [options]
   add-replica [--background] [--bandwidth BYTES_PER_SEC]   add a fresh replica and rebuild it
   snapshot create [--name NAME] | list [-o json] | delete NAME | purge | revert NAME
   expand --size SIZE                           grow the volume online
-  info [-o json]                               size, robustness, frontend, replicas, QoS limits
+  info [-o json]                               size, robustness, frontend, replicas, QoS limits, encryption
   qos [QOS FLAGS] [-o json]                    show the QoS limits, or change them online
   backup create --target URL [--credentials FILE] [--snapshot NAME] [--mode incremental|full]
          [--compression lz4|gzip|none] [--concurrency N]   back up a snapshot (a new one if none named);
@@ -46,6 +54,9 @@ export async function volumeCommand(argv: string[]): Promise<number> {
       background: { type: 'boolean', default: false },
       bandwidth: { type: 'string', default: '0' },
       ...QOS_FLAG_OPTIONS,
+      encrypt: { type: 'boolean', default: false },
+      'key-file': { type: 'string' },
+      'new-key-file': { type: 'string' },
       target: { type: 'string' },
       credentials: { type: 'string' },
       snapshot: { type: 'string' },
@@ -78,12 +89,16 @@ export async function volumeCommand(argv: string[]): Promise<number> {
         return 0;
       }
       if (!values.size) throw new Error('volume up: --size SIZE is required (e.g. 1GiB)');
+      if (values.encrypt !== (values['key-file'] !== undefined))
+        throw new Error('volume up: --encrypt and --key-file FILE go together');
+      const encryption = values.encrypt ? await newVolumeEncryption(values['key-file']!) : undefined;
       const uri = await volumeUp({
         dir,
         replicas: Number(values.replicas),
         size: parseVolumeSize(values.size),
         ...(values.name ? { volume: values.name } : {}),
         ...(hasQosFlags(values) ? { qos: applyQosFlags({}, values) } : {}),
+        ...(encryption ? { encryption } : {}),
       });
       console.log(uri);
       return 0;
@@ -133,13 +148,19 @@ export async function volumeCommand(argv: string[]): Promise<number> {
     case 'info': {
       const state = await loadState(dir);
       const [view, qos] = await withEngine(state, (e) => Promise.all([e.volume(), e.qos()]));
-      if (json) console.log(JSON.stringify({ ...view, qos }, null, 2));
+      const encryption = state.encryption
+        ? { encrypted: true, cipher: state.encryption.cipher, keyId: state.encryption.keyId }
+        : { encrypted: false };
+      if (json) console.log(JSON.stringify({ ...view, qos, ...encryption }, null, 2));
       else {
         console.log(
           `volume ${view.name}: ${formatSize(view.size)}, ${view.robustness}, frontend ${view.frontend || '(down)'}`,
         );
         console.log(
           `  ${formatQos(qos.limits)}; throttled ${qos.throttledRequests} requests, ${qos.throttledMs} ms`,
+        );
+        console.log(
+          `  ${state.encryption ? `encrypted (${state.encryption.cipher}, key ${state.encryption.keyId})` : 'not encrypted'}`,
         );
         for (const r of view.replicas)
           console.log(`  ${r.id}\t${r.address}\t${r.mode}${r.error ? `\t${r.error}` : ''}`);
@@ -153,6 +174,16 @@ export async function volumeCommand(argv: string[]): Promise<number> {
         : await withEngine(state, (e) => e.qos());
       if (json) console.log(JSON.stringify(stats, null, 2));
       else console.log(`${state.volume}: ${formatQos(stats.limits)}`);
+      return 0;
+    }
+    case 'restart':
+      console.log(await restartEngine(dir, values['key-file']));
+      return 0;
+    case 'rotate-key': {
+      if (!values['key-file'] || !values['new-key-file'])
+        throw new Error('volume rotate-key: --key-file OLD and --new-key-file NEW are required');
+      const enc = await rotateVolumeKey(dir, values['key-file'], values['new-key-file']);
+      console.log(`data key re-wrapped: key ${enc.keyId}`);
       return 0;
     }
     case 'backup': {

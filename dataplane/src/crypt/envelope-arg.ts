@@ -39,6 +39,14 @@ export async function loadDataKey(
   envelope: KeyEnvelope,
   kekFile: string | undefined,
 ): Promise<Buffer> {
-  const kek = kekFile ? await readKekFile(kekFile) : null;
+  let kek: Buffer | null = null;
+  if (kekFile) {
+    try {
+      kek = await readKekFile(kekFile);
+    } catch (err) {
+      const e = err as CryptError;
+      throw new CryptError(e.code, `volume ${volume} is encrypted with key ${envelope.keyId}; ${e.message}`);
+    }
+  }
   return unwrapDataKey(envelope, kek, `volume ${volume}`);
 }

@@ -123,5 +123,8 @@ describe('data key envelope', () => {
       `volume v1 is encrypted with key ${envelope.keyId}`,
     );
     await expect(loadDataKey('v1', envelope, undefined)).rejects.toThrow(/no key-encryption key was given/);
+    await expect(loadDataKey('v1', envelope, join(dir, 'gone'))).rejects.toThrow(
+      `volume v1 is encrypted with key ${envelope.keyId}; key file ${join(dir, 'gone')}: no such file`,
+    );
   });
 });

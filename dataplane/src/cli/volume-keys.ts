@@ -1,0 +1,48 @@
+/**
+ * Key operations on a local volume: rotating its key-encryption key (the data key re-wrapped,
+ * no data touched) and restarting its engine (with a key file, for an encrypted volume).
+ */
+import { resolve } from 'node:path';
+import { InstanceManagerClient } from '../instance-manager/client.js';
+import { ENGINE_PROCESS, loadState, saveState, startEngine } from './local-volume.js';
+import { rotatedEncryption, type VolumeEncryption } from './volume-encryption.js';
+
+/**
+ * Re-wraps the volume's data key with the KEK in `newKeyFile`; the KEK in `oldKeyFile` must be
+ * the current one. The running engine keeps its (unchanged) data key; the next engine start
+ * reads `newKeyFile`.
+ */
+export async function rotateVolumeKey(
+  dir: string,
+  oldKeyFile: string,
+  newKeyFile: string,
+): Promise<VolumeEncryption> {
+  const state = await loadState(dir);
+  if (!state.encryption)
+    throw new Error(`volume ${state.volume} is not encrypted; there is no key to rotate`);
+  state.encryption = await rotatedEncryption(state.volume, state.encryption, oldKeyFile, newKeyFile);
+  await saveState(dir, state);
+  return state.encryption;
+}
+
+/**
+ * Stops the volume's engine (clean flush) and starts it again; an encrypted volume's engine
+ * unwraps its data key with the KEK in `keyFile` (default: the one that last worked) and is
+ * refused, staying down, when that is not the volume's key. Returns the new NBD URI.
+ */
+export async function restartEngine(dir: string, keyFile?: string): Promise<string> {
+  const state = await loadState(dir);
+  const node = state.nodes.find((n) => n.name === state.engine.node) ?? state.nodes[0]!;
+  const im = new InstanceManagerClient(node.imAddress);
+  try {
+    await im.delete(state.engine.process || ENGINE_PROCESS).catch(() => {});
+  } finally {
+    im.close();
+  }
+  state.engine = { ...state.engine, nbd: '', control: '' };
+  await saveState(dir, state);
+  await startEngine(dir, state, keyFile);
+  if (keyFile && state.encryption) state.encryption = { ...state.encryption, keyFile: resolve(keyFile) };
+  await saveState(dir, state);
+  return state.engine.nbd;
+}
