@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CloneJob } from '../../src/engine/clone-job.js';
 import { Engine } from '../../src/engine/engine.js';
@@ -155,6 +156,29 @@ describe('snapshot clone', () => {
       }
       await engine.cloneFrom(src, { snapshot: 's2', layer: 'c' }, {}, () => {});
       expect(await enginePrint(engine)).toEqual(atS2);
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it('a stage left by an engine that died mid-clone is dropped, never shown, and the clone is done again', async () => {
+    const { src, atS2 } = await sourceVolume();
+    const { engine, replicas } = await targetEngine();
+    try {
+      // What a dead engine leaves: the layer staged and partly written, never committed.
+      for (const r of replicas) {
+        await r.importLayer({ name: 'c', parent: null, size: SIZE });
+        await r.writeLayer('c', 0, bytes(1 * MiB, 42));
+      }
+      expect((await engine.read(0, 1 * MiB)).equals(Buffer.alloc(1 * MiB))).toBe(true);
+      for (const r of replicas) expect((await r.chain()).length).toBe(1);
+      await engine.cloneFrom(src, { snapshot: 's2', layer: 'c' }, {}, () => {});
+      expect(await enginePrint(engine)).toEqual(atS2);
+      for (const [i, r] of replicas.entries()) {
+        expect(await volumePrint(r)).toEqual(atS2);
+        const files = await listing(join(cluster.nodes[i + 1]!.dataDir, i === 0 ? 't1' : 't2'));
+        expect(files.join()).not.toMatch(/import/);
+      }
     } finally {
       await engine.close();
     }
