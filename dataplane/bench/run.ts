@@ -6,7 +6,14 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const benches = ['replica-bench.ts', 'nbd-bench.ts', 'protocol-bench.ts', 'engine-bench.ts', 'qos-bench.ts'];
+const benches = [
+  'replica-bench.ts',
+  'nbd-bench.ts',
+  'protocol-bench.ts',
+  'engine-bench.ts',
+  'qos-bench.ts',
+  'backup-bench.ts',
+];
 let failed = 0;
 for (const b of benches) {
   const file = fileURLToPath(new URL(b, import.meta.url));

@@ -69,6 +69,8 @@ export interface BackupStats {
   bytesUploaded: number;
   /** Target requests this backup made. */
   requests: RequestCounts;
+  /** Of elapsedMs, the time taking the lock (Longhorn's protocol waits 2 s). */
+  lockMs: number;
   elapsedMs: number;
 }
 
@@ -118,7 +120,9 @@ export async function createBackup(opts: CreateBackupOptions): Promise<BackupRes
   const blockSize = DEFAULT_BLOCK_SIZE;
 
   await target.check();
+  const lockStart = performance.now();
   const lock = await BackupLock.acquire(target, volume, LOCK_BACKUP, opts.lockTiming);
+  const lockMs = Math.round(performance.now() - lockStart);
   let inProgressWritten = false;
   try {
     let vol: VolumeConfig;
@@ -215,6 +219,7 @@ export async function createBackup(opts: CreateBackupOptions): Promise<BackupRes
       bytesRead: 0,
       bytesUploaded: 0,
       requests: { list: 0, get: 0, put: 0, head: 0, delete: 0 },
+      lockMs,
       elapsedMs: 0,
     };
     const changed = new Map<number, string | null>();

@@ -31,6 +31,8 @@ export interface RestoreResult {
   backup: BackupConfig;
   blocks: number;
   bytesDownloaded: number;
+  /** Of elapsedMs, the time taking the lock (Longhorn's protocol waits 2 s). */
+  lockMs: number;
   elapsedMs: number;
 }
 
@@ -64,7 +66,9 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
   const { target, volume, backup, sink } = opts;
   const log = (opts.log ?? rootLogger).child({ component: 'restore', volume, backup });
   await target.check();
+  const lockStart = performance.now();
   const lock = await BackupLock.acquire(target, volume, LOCK_RESTORE, opts.lockTiming);
+  const lockMs = Math.round(performance.now() - lockStart);
   try {
     const { vol, b, blockSize } = await inspectBackup(target, volume, backup);
     let done = 0;
@@ -111,7 +115,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     });
     const elapsedMs = Math.round(performance.now() - started);
     log.info({ blocks: total, bytesDownloaded: downloaded, elapsedMs }, 'restore complete');
-    return { volume: vol, backup: b, blocks: total, bytesDownloaded: downloaded, elapsedMs };
+    return { volume: vol, backup: b, blocks: total, bytesDownloaded: downloaded, lockMs, elapsedMs };
   } catch (err) {
     if (opts.signal?.aborted)
       throw new BackupError('CANCELLED', `restore of ${backup} cancelled`, { volume, backup }, err);
