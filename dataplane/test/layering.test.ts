@@ -7,7 +7,7 @@ const SRC = fileURLToPath(new URL('../src/', import.meta.url));
 
 /**
  * The data plane's folders from the bottom up: a folder imports only from folders of a lower
- * rank (net, block <- replica <- protocol <- sync <- engine <- cli). Biome's noImportCycles
+ * rank (net, block <- replica <- protocol <- sync, backup <- engine <- cli). Biome's noImportCycles
  * catches cycles between files (qos and crypt, BlockDevice layers, sit beside the frontend); this
  * catches the ones between folders (engine -> protocol ->
  * engine through different files), which is where they crept in before.
@@ -24,6 +24,7 @@ const RANK: Record<string, number> = {
   crypt: 1,
   protocol: 2,
   sync: 3,
+  backup: 3,
   engine: 4,
   'instance-manager': 4,
   cli: 5,
