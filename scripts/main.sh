@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Sets up everything, then runs the main job: a local Kubernetes cluster (the real control plane,
-# 3 kwok nodes in 3 zones) with longhorn-ts on every node (an instance manager and an operator),
-# and the tour: a Volume applied with kubectl, attached by a VolumeAttachment ticket, written and
-# read over its engine's NBD endpoint, a Snapshot CR, and the objects as kubectl shows them.
+# 3 kwok nodes in 3 zones) with longhorn-ts on every node (an instance manager, an operator, a CSI
+# node plugin and a kubelet stand-in), and the tour: StorageClass longhorn, a PVC, a Pod whose
+# volume is mounted as ext4, a file written into the mount, a VolumeSnapshot, a PVC restored from
+# it holding the same file, and the objects as kubectl and the kubectl plugin show them.
 # Everything stays up until Ctrl-C (`--once`: stops after the tour), then is torn down.
 # LONGHORN_TS_SKIP_K8S=1: no control plane; the data-plane tour alone (`longhorn-local demo`).
 set -euo pipefail

@@ -9,7 +9,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClusterPki, issueCertificate } from '../src/harness/certificates.js';
 import { stopAbandonedClusters, stopClusterInDir } from '../src/harness/cluster.js';
 import { readClusterState, writeClusterState } from '../src/harness/cluster-state.js';
-import { loopDevicesUnder, mountsUnder, releaseHostResources } from '../src/harness/host-cleanup.js';
+import {
+  fuseHelpersUnder,
+  loopDevicesUnder,
+  mountsUnder,
+  releaseHostResources,
+} from '../src/harness/host-cleanup.js';
 import { groupAlive, ManagedProcess } from '../src/harness/managed-process.js';
 import { defaultNodeSpecs, nodeManifest, ZONE_LABEL } from '../src/harness/node-specs.js';
 import { freePorts } from '../src/harness/ports.js';
@@ -275,4 +280,35 @@ describe('releaseHostResources', () => {
       await run('losetup', ['-d', device]).catch(() => undefined);
     }
   });
+
+  const canFuse = process.getuid?.() === 0 && existsSync('/dev/fuse') && existsSync('/usr/bin/nbdfuse');
+
+  it.skipIf(!canFuse)(
+    'stops the nbdfuse helpers serving files under a directory (a cluster stopped with volumes mounted)',
+    async () => {
+      const root = join(dir, 'fuse-host');
+      const fuse = join(root, 'fuse');
+      await mkdir(fuse, { recursive: true });
+      // Detached, as the CSI node plugin starts it: it outlives whoever started it.
+      const helper = ManagedProcess.start({
+        name: 'nbdfuse',
+        command: 'nbdfuse',
+        args: ['-P', join(root, 'nbdfuse.pid'), fuse, '[', 'nbdkit', 'memory', '1M', ']'],
+        logFile: join(root, 'nbdfuse.log'),
+      });
+      try {
+        await waitFor('nbdfuse to serve its file', async () => (await mountsUnder(root)).length === 1, {
+          timeoutMs: 10_000,
+        });
+        expect(await fuseHelpersUnder(root)).toEqual([helper.pid]);
+        expect(await fuseHelpersUnder(join(dir, 'elsewhere'))).toEqual([]);
+        expect(await releaseHostResources(root)).toEqual([]);
+        expect(await mountsUnder(root)).toEqual([]);
+        expect(await fuseHelpersUnder(root)).toEqual([]);
+      } finally {
+        await helper.kill();
+        await run('fusermount3', ['-u', fuse]).catch(() => undefined);
+      }
+    },
+  );
 });

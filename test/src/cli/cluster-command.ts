@@ -18,7 +18,8 @@ const USAGE = `usage:
                                                    start in the foreground; Ctrl-C tears it down
   longhorn-local cluster status --dir DIR          what runs for DIR, per node
   longhorn-local cluster tour --dir DIR [--once]   the README's tour on a running cluster: a
-                                                   Volume, a ticket, NBD I/O, a Snapshot
+                                                   PVC, a Pod, a file in its mount, a
+                                                   VolumeSnapshot, a PVC restored from it
 --apply: manifest files or directories applied once the API answers (e.g. CRDs).
 --no-longhorn: a bare control plane (no CRDs, no instance managers, no operators).`;
 

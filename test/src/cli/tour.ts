@@ -1,32 +1,26 @@
 import { execFile } from 'node:child_process';
-import { resolve } from 'node:path';
+import { writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
-import { NAMESPACE } from '@longhorn-ts/api';
+import { CSI_DRIVER_NAME, NAMESPACE } from '@longhorn-ts/api';
 import { binaryPath } from '../harness/binaries.js';
 import { readClusterState } from '../harness/cluster-state.js';
 import { Kubectl } from '../harness/kubectl.js';
+import { kubeletPaths } from '../harness/kubelet-csi.js';
 import { listDataPlaneProcesses } from '../harness/longhorn-system.js';
-import {
-  apiTicketId,
-  apiTicketYaml,
-  applyYaml,
-  condition,
-  getVolume,
-  isAttachedHealthy,
-  LH,
-  removeTicket,
-  replicasOf,
-  snapshotYaml,
-  volumeYaml,
-  waitForEndpoint,
-  waitForVolume,
-} from '../harness/longhorn-volumes.js';
-import { waitFor } from '../harness/wait.js';
+import { applyYaml, getVolume, LH, waitForEndpoint } from '../harness/longhorn-volumes.js';
 
 const exec = promisify(execFile);
-const VOLUME = 'tour-vol';
-const SNAPSHOT = 'tour-snap-1';
+/** The Longhorn-API volume of the tour before it became a PVC tour (removed when found). */
+const OLD_VOLUME = 'tour-vol';
+const OLD_SNAPSHOT = 'tour-snap-1';
+const PVC = 'tour-data';
+const POD = 'tour-app';
+const VOLUME_SNAPSHOT = 'tour-snap';
+const RESTORED = 'tour-restored';
+const READER = 'tour-reader';
+const NS = 'default';
 
 function show(command: string): void {
   console.log(`\n$ ${command}`);
@@ -35,7 +29,7 @@ function show(command: string): void {
 async function runShown(cmd: string, args: string[]): Promise<string> {
   show(`${cmd} ${args.map((a) => (/[\s']/.test(a) ? `'${a}'` : a)).join(' ')}`);
   const { stdout } = await exec(cmd, args, { timeout: 120_000 });
-  console.log(stdout.trimEnd());
+  if (stdout.trim()) console.log(stdout.trimEnd());
   return stdout;
 }
 
@@ -61,22 +55,79 @@ async function applyShown(kubectl: Kubectl, yaml: string): Promise<void> {
   console.log((await applyYaml(kubectl, yaml)).trimEnd());
 }
 
-/** A tour-vol left by an earlier tour on the same cluster goes first. */
-async function removeEarlierVolume(kubectl: Kubectl): Promise<void> {
-  if (!(await getVolume(kubectl, VOLUME))) return;
-  console.log(`removing ${VOLUME} left by an earlier tour ...`);
-  await kubectl.run(['delete', LH.snapshots, '-n', NAMESPACE, '--ignore-not-found', SNAPSHOT]);
-  await kubectl.run(['delete', LH.attachments, '-n', NAMESPACE, '--ignore-not-found', VOLUME]);
-  await kubectl.run(['delete', LH.volumes, '-n', NAMESPACE, '--ignore-not-found', '--wait=true', VOLUME], {
-    timeoutMs: 120_000,
-  });
+/** What an earlier tour left on the same cluster goes first (pods, claims, snapshot, old volume). */
+async function removeEarlierTour(kubectl: Kubectl): Promise<void> {
+  const del = (args: string[]) =>
+    kubectl.run(['delete', ...args, '--ignore-not-found', '--wait=true', '--timeout=120s'], {
+      timeoutMs: 130_000,
+    });
+  if (await kubectl.tryGet('pvc', PVC, NS)) {
+    console.log('removing what an earlier tour left ...');
+    await del(['pod', '-n', NS, POD, READER]);
+    await del(['volumesnapshot', '-n', NS, VOLUME_SNAPSHOT]);
+    await del(['pvc', '-n', NS, PVC, RESTORED]);
+  }
+  if (!(await getVolume(kubectl, OLD_VOLUME))) return;
+  await kubectl.run(['delete', LH.snapshots, '-n', NAMESPACE, '--ignore-not-found', OLD_SNAPSHOT]);
+  await kubectl.run(['delete', LH.attachments, '-n', NAMESPACE, '--ignore-not-found', OLD_VOLUME]);
+  await del([LH.volumes, '-n', NAMESPACE, OLD_VOLUME]);
+}
+
+const pvcYaml = (name: string, dataSource?: string) => `apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: ${name}
+  namespace: ${NS}
+spec:
+  accessModes: [ReadWriteOnce]
+  storageClassName: longhorn
+  resources:
+    requests:
+      storage: 64Mi
+${dataSource ? `  dataSource:\n    apiGroup: snapshot.storage.k8s.io\n    kind: VolumeSnapshot\n    name: ${dataSource}\n` : ''}`;
+
+const podYaml = (name: string, claim: string) => `apiVersion: v1
+kind: Pod
+metadata:
+  name: ${name}
+  namespace: ${NS}
+spec:
+  containers:
+  - name: app
+    image: busybox
+    volumeMounts:
+    - name: data
+      mountPath: /data
+  volumes:
+  - name: data
+    persistentVolumeClaim:
+      claimName: ${claim}
+`;
+
+interface TourPod {
+  metadata: { uid: string };
+  spec: { nodeName?: string };
+}
+
+/** Where the node's kubelet stand-in mounted the pod's volume (kubelet's path, the node's data dir). */
+async function podMount(kubectl: Kubectl, dir: string, pod: string, claim: string): Promise<string> {
+  const p = await kubectl.get<TourPod>('pod', pod, NS);
+  const pvName = (await kubectl.get<{ spec: { volumeName: string } }>('pvc', claim, NS)).spec.volumeName;
+  return kubeletPaths(join(dir, 'nodes', p.spec.nodeName!), {
+    driverName: CSI_DRIVER_NAME,
+    pvName,
+    volumeHandle: pvName,
+    podUid: p.metadata.uid,
+    accessType: 'mount',
+  }).targetPath;
 }
 
 /**
  * `longhorn-local cluster tour --dir DIR [--once]`: on a cluster started by `cluster up`, what a
- * new user does first: a Volume from YAML, replicas on three nodes, an attachment ticket, bytes
- * written and read over the engine's NBD endpoint, a Snapshot CR, and the objects as kubectl
- * shows them. Without --once it then waits for Ctrl-C (the volume stays attached).
+ * user does: StorageClass longhorn, a PVC, a Pod that uses it (its volume mounted by the node's
+ * kubelet stand-in), a file written into the real mount, a VolumeSnapshot, a PVC restored from
+ * it holding the same file, and the objects as kubectl and the kubectl plugin show them. Without
+ * --once it then waits for Ctrl-C (the pods keep their volumes mounted).
  */
 export async function tour(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -91,51 +142,90 @@ export async function tour(argv: string[]): Promise<number> {
     throw new Error(`no running cluster in ${dir}: start one with \`cluster up --dir ${dir}\``);
   if (!state.longhorn) throw new Error(`the cluster in ${dir} runs without longhorn-ts (--no-longhorn)`);
   const kubectl = new Kubectl(state.kubeconfig);
-  const node = state.nodes[0]!.name;
+  if (!(await kubectl.tryGet('storageclass', 'longhorn')))
+    throw new Error(`the cluster in ${dir} runs without the CSI driver (StorageClass longhorn is missing)`);
   console.log(`export KUBECONFIG=${state.kubeconfig}`);
 
   await kubectlShown(kubectl, ['-n', NAMESPACE, 'get', 'lhn']);
-  await removeEarlierVolume(kubectl);
+  await removeEarlierTour(kubectl);
 
-  // 1. A Volume, as a Longhorn user writes it.
-  const replicas = Math.min(3, state.nodes.length);
-  await applyShown(kubectl, volumeYaml(VOLUME, { size: String(64 << 20), numberOfReplicas: replicas }));
-  console.log(`\nwaiting for ${replicas} replicas to be scheduled ...`);
-  await waitForVolume(kubectl, VOLUME, 'scheduled', (v) => condition(v, 'Scheduled')?.status === 'True');
-  await waitFor('the replicas to be placed', async () => {
-    const placed = (await replicasOf(kubectl, VOLUME)).filter((r) => r.spec.nodeID);
-    return placed.length === replicas;
-  });
-  await kubectlShown(kubectl, ['-n', NAMESPACE, 'get', 'lhr', '-l', `longhornvolume=${VOLUME}`]);
+  // 1. The StorageClass Longhorn's chart installs, and the snapshot classes.
+  await kubectlShown(kubectl, ['get', 'storageclass,volumesnapshotclass']);
 
-  // 2. Attach it to a node with a ticket of the Longhorn API.
-  await applyShown(kubectl, apiTicketYaml(VOLUME, node));
-  console.log(`\nwaiting for ${VOLUME} to be attached to ${node} ...`);
-  await waitForVolume(kubectl, VOLUME, `attached to ${node} and healthy`, isAttachedHealthy(node), 120_000);
-  const uri = await waitForEndpoint(kubectl, VOLUME);
-  console.log(`the engine serves ${uri}`);
+  // 2. A PVC: the external-provisioner asks the CSI driver, which makes a Longhorn Volume.
+  await applyShown(kubectl, pvcYaml(PVC));
+  await kubectlShown(kubectl, [
+    'wait',
+    '-n',
+    NS,
+    `pvc/${PVC}`,
+    '--for=jsonpath={.status.phase}=Bound',
+    '--timeout=120s',
+  ]);
+  const pvName = (await kubectl.get<{ spec: { volumeName: string } }>('pvc', PVC, NS)).spec.volumeName;
 
-  // 3. Bytes over NBD, as any NBD client sees them.
-  await runShown('nbdinfo', [uri]);
-  await runShown('qemu-io', ['-f', 'raw', '-c', 'write -P 0xa5 0 4M', '-c', 'read -P 0xa5 0 4M', uri]);
+  // 3. A Pod that uses it: attached by the attach-detach controller and the external-attacher,
+  // staged and published by the node's kubelet stand-in; Ready once ext4 is mounted.
+  await applyShown(kubectl, podYaml(POD, PVC));
+  await kubectlShown(kubectl, ['wait', '-n', NS, `pod/${POD}`, '--for=condition=Ready', '--timeout=180s']);
+  await kubectlShown(kubectl, ['get', '-n', NS, 'pod', POD, '-o', 'wide']);
 
-  // 4. A snapshot as a CR.
-  await applyShown(kubectl, snapshotYaml(SNAPSHOT, VOLUME));
-  await kubectl.waitForObject<{ status?: { readyToUse?: boolean } }>(
-    LH.snapshots,
-    SNAPSHOT,
-    (s) => s.status?.readyToUse === true,
-    { namespace: NAMESPACE },
+  // 4. A file written into the real mount (where kubelet would have mounted it for the container).
+  const mount = await podMount(kubectl, dir, POD, PVC);
+  console.log(`\nthe pod's /data is ${mount}`);
+  await runShown('findmnt', [mount]);
+  const text = `hello from ${POD}, written at ${new Date().toISOString()}\n`;
+  show(`echo '${text.trimEnd()}' > ${join(mount, 'hello.txt')}`);
+  await writeFile(join(mount, 'hello.txt'), text);
+  await runShown('sync', ['-f', join(mount, 'hello.txt')]);
+
+  // 5. A VolumeSnapshot (class longhorn-snapshot-vsc: a Longhorn snapshot in the cluster).
+  await applyShown(
+    kubectl,
+    `apiVersion: snapshot.storage.k8s.io/v1
+kind: VolumeSnapshot
+metadata:
+  name: ${VOLUME_SNAPSHOT}
+  namespace: ${NS}
+spec:
+  volumeSnapshotClassName: longhorn-snapshot-vsc
+  source:
+    persistentVolumeClaimName: ${PVC}
+`,
   );
-  await runShown('qemu-io', ['-f', 'raw', '-c', 'write -P 0x5a 4096 8192', uri]);
+  await kubectlShown(kubectl, [
+    'wait',
+    '-n',
+    NS,
+    `volumesnapshot/${VOLUME_SNAPSHOT}`,
+    '--for=jsonpath={.status.readyToUse}=true',
+    '--timeout=120s',
+  ]);
 
+  // 6. A PVC restored from it, and a pod reading the file back from its own mount.
+  await applyShown(kubectl, pvcYaml(RESTORED, VOLUME_SNAPSHOT));
+  await applyShown(kubectl, podYaml(READER, RESTORED));
+  await kubectlShown(kubectl, ['wait', '-n', NS, `pod/${READER}`, '--for=condition=Ready', '--timeout=300s']);
+  const restoredMount = await podMount(kubectl, dir, READER, RESTORED);
+  const back = await runShown('cat', [join(restoredMount, 'hello.txt')]);
+  if (back !== text)
+    throw new Error(`the restored PVC holds ${JSON.stringify(back)}, not ${JSON.stringify(text)}`);
+  console.log('(the same bytes as written into the first PVC before the snapshot)');
+
+  // 7. The objects, as kubectl shows them, and the Longhorn CRs behind them.
+  await kubectlShown(kubectl, ['get', '-n', NS, 'pvc,pv,volumesnapshot']);
   await kubectlShown(kubectl, ['-n', NAMESPACE, 'get', 'lhv,lhe,lhr,lhsnap']);
 
-  // 5. The same through the kubectl plugin (kubectl finds kubectl-longhorn on PATH).
+  // 8. The same through the kubectl plugin (kubectl finds kubectl-longhorn on PATH).
   await pluginShown(state.kubeconfig, ['volume', 'list']);
-  await pluginShown(state.kubeconfig, ['volume', 'get', VOLUME]);
+  await pluginShown(state.kubeconfig, ['volume', 'get', pvName]);
 
-  console.log('\nwhat the instance managers run for it (`longhorn-local cluster status` shows the same):');
+  // 9. The engine serves the volume over NBD, as any NBD client sees it (read-only look).
+  const uri = await waitForEndpoint(kubectl, pvName);
+  console.log(`\nthe engine of ${pvName} serves ${uri} (the node's nbdfuse + loop device under the mount)`);
+  await runShown('nbdinfo', ['--size', uri]);
+
+  console.log('\nwhat the instance managers run (`longhorn-local cluster status` shows the same):');
   for (const spec of state.nodes) {
     const address = state.longhorn[spec.name]?.instanceManager;
     if (!address) continue;
@@ -145,16 +235,15 @@ export async function tour(argv: string[]): Promise<number> {
   }
 
   if (values.once) return 0;
-  console.log(`\nthe volume stays attached: try  nbdinfo ${uri}`);
-  console.log(`  kubectl -n ${NAMESPACE} get lhv,lhe,lhr,lhsnap,lhva     (KUBECONFIG as above)`);
+  console.log(`\nthe pods keep their volumes mounted: try  ls ${mount}`);
   console.log(
-    `  kubectl -n ${NAMESPACE} patch lhva ${VOLUME} --type=merge -p '{"spec":{"attachmentTickets":{"longhorn-api-${VOLUME}":null}}}'   (detach)`,
+    `  kubectl get pvc,pv,volumesnapshot; kubectl -n ${NAMESPACE} get lhv,lhe,lhr,lhsnap,lhva     (KUBECONFIG as above)`,
   );
+  console.log(`  kubectl delete pod ${POD} ${READER}      (the stand-ins unmount, the volumes detach)`);
   console.log('Ctrl-C stops it.');
   await new Promise<void>((done) => {
     process.once('SIGINT', done);
     process.once('SIGTERM', done);
   });
-  await removeTicket(kubectl, VOLUME, apiTicketId(VOLUME)).catch(() => undefined);
   return 0;
 }

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -46,9 +46,48 @@ export async function loopDevicesUnder(dir: string): Promise<string[]> {
     .map((d) => d.name);
 }
 
+/** FUSE helpers the CSI node plugin started (detached, to outlive its restarts) for `dir`'s volumes. */
+export async function fuseHelpersUnder(dir: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const entry of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      if (!/nbdfuse$/.test(comm) || /^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2))) continue;
+      const argv = (await readFile(`/proc/${entry}/cmdline`, 'utf8')).split('\0');
+      if (argv.some((a) => under(a, dir))) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+async function stopFuseHelpers(dir: string): Promise<string[]> {
+  const signal = (pids: number[], sig: NodeJS.Signals) => {
+    for (const pid of pids) {
+      try {
+        process.kill(pid, sig);
+      } catch {
+        // gone meanwhile
+      }
+    }
+  };
+  signal(await fuseHelpersUnder(dir), 'SIGTERM');
+  for (let i = 0; i < 50; i++) {
+    const left = await fuseHelpersUnder(dir);
+    if (left.length === 0) return [];
+    if (i === 30) signal(left, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return (await fuseHelpersUnder(dir)).map((pid) => `FUSE helper pid ${pid}`);
+}
+
 /**
- * Unmounts everything mounted below `dir` and detaches loop devices backed by files below it;
- * returns what it could not remove.
+ * Unmounts everything mounted below `dir`, detaches loop devices backed by files below it and
+ * stops the FUSE helpers serving them (a cluster stopped with volumes still mounted); returns
+ * what it could not remove.
  */
 export async function releaseHostResources(dir: string): Promise<string[]> {
   const leftovers: string[] = [];
@@ -70,5 +109,6 @@ export async function releaseHostResources(dir: string): Promise<string[]> {
       leftovers.push(`loop device ${device}: ${(err as Error).message}`);
     }
   }
+  leftovers.push(...(await stopFuseHelpers(dir)));
   return leftovers;
 }
