@@ -16,7 +16,7 @@ import {
   kubeletMountVolume,
   kubeletUnmountVolume,
 } from '../src/harness/kubelet-csi.js';
-import { csiAvailable, nodePluginSocket } from '../src/harness/longhorn-csi.js';
+import { csiAvailable, nodePluginSocket, startCsiNodePlugin } from '../src/harness/longhorn-csi.js';
 import { LH } from '../src/harness/longhorn-volumes.js';
 import { waitFor } from '../src/harness/wait.js';
 
@@ -147,6 +147,8 @@ describe.skipIf(skip)('CSI online expansion: a mounted PVC resized through the e
     node: string;
     oldMiB: number;
     newMiB: number;
+    /** Restart the node plugin between the controller's and the node's expansion. */
+    restartPlugin?: boolean;
   }): Promise<void> {
     const k = cluster.kubectl;
     const fromBytes = quantityBytes(o.from);
@@ -241,7 +243,14 @@ describe.skipIf(skip)('CSI online expansion: a mounted PVC resized through the e
         capacityRange: { requiredBytes: toBytes },
         volumeCapability,
       };
-      const plugin = cluster.node(o.node).processes.find((p) => p.record().name === `${o.node}/csi-plugin`)!;
+      let plugin = cluster.node(o.node).processes.find((p) => p.record().name === `${o.node}/csi-plugin`)!;
+      if (o.restartPlugin) {
+        // A new plugin process finds the helper the old one started (pid file) and grows it.
+        await plugin.kill();
+        client(o.node).close();
+        nodeClients.delete(o.node);
+        plugin = await startCsiNodePlugin(cluster.node(o.node), k);
+      }
       t0 = Date.now();
       const online = o.fsType === 'xfs' || hasSysResource(plugin.record().pid);
       if (!online) {
@@ -309,7 +318,7 @@ describe.skipIf(skip)('CSI online expansion: a mounted PVC resized through the e
     expect(fuseHelpersMentioning(dir)).toEqual([]);
   }
 
-  it('ext4 64Mi → 128Mi while mounted: the engine and the device grow online; the file system online with CAP_SYS_RESOURCE, else at the next stage; the file is intact; data past the old end reads back', async () => {
+  it('ext4 64Mi → 128Mi while mounted: the engine and the device grow online (the node plugin restarted in between); the file system online with CAP_SYS_RESOURCE, else at the next stage; the file is intact; data past the old end reads back; nothing left behind', async () => {
     dumpLogsOnFailure();
     await resizeMounted({
       claim: 'grow-ext4',
@@ -320,6 +329,7 @@ describe.skipIf(skip)('CSI online expansion: a mounted PVC resized through the e
       node: 'node-1',
       oldMiB: 8,
       newMiB: 80,
+      restartPlugin: true,
     });
   }, 600_000);
 
@@ -344,5 +354,118 @@ parameters: {numberOfReplicas: "3", fsType: xfs}
       oldMiB: 16,
       newMiB: 320,
     });
+  }, 600_000);
+
+  it('a Block PVC 64Mi → 128Mi while published: NodeExpandVolume grows the device only; bytes written near the old end stay, bytes past it read back', async () => {
+    dumpLogsOnFailure();
+    const k = cluster.kubectl;
+    const node = 'node-2';
+    await k.apply(`apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: grow-block, namespace: default}
+spec:
+  accessModes: [ReadWriteOnce]
+  volumeMode: Block
+  storageClassName: longhorn
+  resources: {requests: {storage: 64Mi}}
+`);
+    const pvc = await k.waitForObject<Pvc>('pvc', 'grow-block', (p) => p.status?.phase === 'Bound', {
+      namespace: 'default',
+      timeoutMs: 90_000,
+    });
+    const pvName = pvc.spec.volumeName!;
+    const pv = await k.get<Pv>('pv', pvName);
+    const volumeCapability = { accessType: 'block', block: {}, accessMode: { mode: 'SINGLE_NODE_WRITER' } };
+    const kubeletDir = cluster.node(node).dataDir;
+    const nodeClient = () => client(node) as unknown as CsiNodeClient;
+    const vol: KubeletVolume = {
+      driverName: CSI_DRIVER_NAME,
+      pvName,
+      volumeHandle: pvName,
+      podUid: randomUUID(),
+      accessType: 'block',
+      volumeContext: pv.spec.csi?.volumeAttributes ?? {},
+    };
+    let published = false;
+    let mountedOnce = false;
+    try {
+      const pub = await controller.call('controllerPublishVolume', {
+        volumeId: pvName,
+        nodeId: node,
+        volumeCapability,
+      });
+      published = true;
+      vol.publishContext = pub.publishContext ?? {};
+      const mounted = await kubeletMountVolume(nodeClient(), kubeletDir, vol);
+      mountedOnce = true;
+      const target = mounted.targetPath;
+      const sizeOf = () =>
+        Number(execFileSync('blockdev', ['--getsize64', target], { encoding: 'utf8' }).trim());
+      expect(sizeOf()).toBe(64 * MiB);
+      const tail = randomBytes(MiB);
+      execFileSync('dd', [`of=${target}`, 'bs=1M', `seek=63`, 'oflag=direct', 'conv=fsync', 'status=none'], {
+        input: tail,
+      });
+      await k.run([
+        'patch',
+        'pvc',
+        'grow-block',
+        '-n',
+        'default',
+        '--type=merge',
+        '-p',
+        JSON.stringify({ spec: { resources: { requests: { storage: '128Mi' } } } }),
+      ]);
+      await k.waitForObject<Pv>('pv', pvName, (p) => quantityBytes(p.spec.capacity?.storage) === 128 * MiB, {
+        timeoutMs: 120_000,
+      });
+      expect(sizeOf()).toBe(64 * MiB); // the node has not been asked yet
+      const request = {
+        volumeId: pvName,
+        volumePath: target,
+        stagingTargetPath: mounted.stagingTargetPath,
+        capacityRange: { requiredBytes: 128 * MiB },
+        volumeCapability,
+      };
+      expect(Number((await client(node).call('nodeExpandVolume', request)).capacityBytes)).toBe(128 * MiB);
+      expect(Number((await client(node).call('nodeExpandVolume', request)).capacityBytes)).toBe(128 * MiB);
+      expect(sizeOf()).toBe(128 * MiB);
+      const past = randomBytes(MiB);
+      execFileSync('dd', [`of=${target}`, 'bs=1M', 'seek=127', 'oflag=direct', 'conv=fsync', 'status=none'], {
+        input: past,
+      });
+      const read = (skipMiB: number) =>
+        execFileSync('dd', [
+          `if=${target}`,
+          'bs=1M',
+          `skip=${skipMiB}`,
+          'count=1',
+          'iflag=direct',
+          'status=none',
+        ]);
+      expect(sha(read(63))).toBe(sha(tail));
+      expect(sha(read(127))).toBe(sha(past));
+    } finally {
+      if (mountedOnce) await kubeletUnmountVolume(nodeClient(), kubeletDir, vol).catch(() => undefined);
+      if (published)
+        await controller
+          .call('controllerUnpublishVolume', { volumeId: pvName, nodeId: node })
+          .catch(() => undefined);
+      await k.run(['delete', 'pvc', 'grow-block', '-n', 'default', '--wait=true', '--timeout=120s']);
+      await waitFor(
+        'the PV and the Longhorn Volume of grow-block to go',
+        async () => {
+          const [pvGone, volGone] = await Promise.all([
+            k.tryGet('pv', pvName).then((x) => x === undefined),
+            k.tryGet(LH.volumes, pvName, 'longhorn-system').then((x) => x === undefined),
+          ]);
+          return pvGone && volGone;
+        },
+        { timeoutMs: 120_000, maxIntervalMs: 500 },
+      );
+    }
+    expect(await mountsUnder(dir)).toEqual([]);
+    expect(await loopDevicesUnder(dir)).toEqual([]);
+    expect(fuseHelpersMentioning(dir)).toEqual([]);
   }, 600_000);
 });
