@@ -62,9 +62,15 @@ export async function backupLocalVolume(opts: LocalBackupOptions) {
     const client = await ReplicaClient.connect(parseReplicaAddress(replica.address), replica.id, {
       connections: 2,
     });
+    // Ctrl-C or SIGTERM cancels: the in-progress cfg is removed and the lock released.
+    const cancel = new AbortController();
+    const onSignal = () => cancel.abort(new BackupError('CANCELLED', 'cancelled by a signal'));
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
     try {
       let last = -1;
       return await createBackup({
+        signal: cancel.signal,
         target,
         source: new ReplicaSnapshotSource(client),
         volume: state.volume,
@@ -78,6 +84,8 @@ export async function backupLocalVolume(opts: LocalBackupOptions) {
         },
       });
     } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
       await client.close();
     }
   } finally {

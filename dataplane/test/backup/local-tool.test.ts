@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BackupListEntry } from '../../src/backup/list-backups.js';
 import { freePort } from '../../src/cli/detached-process.js';
@@ -148,6 +149,48 @@ describe('longhorn-local volume backup / backup list / volume up --from-backup',
     });
     await restoreAndCompare(next);
   }, 240_000);
+
+  it('SIGTERM cancels a backup: no cfg and no lock of it are left', async () => {
+    await sh('qemu-io', ['-f', 'raw', '-c', 'write -P 0x5d 8M 30M', source.uri]);
+    const before = await list();
+    const child = spawn(
+      process.execPath,
+      [
+        join(REPO, 'bin', 'longhorn-local.js'),
+        'volume',
+        'backup',
+        'create',
+        '--dir',
+        source.dir,
+        '--target',
+        TARGET,
+        '--credentials',
+        creds,
+        '--concurrency',
+        '1',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    child.stderr!.on('data', (d) => {
+      stderr += d;
+      if (/backup [1-9]\d?%/.test(stderr) && !child.killed) child.kill('SIGTERM');
+    });
+    expect(await exited).toBe(1);
+    expect(stderr).toMatch(/backup backup-[0-9a-f]{16} of vol cancelled/);
+    expect((await list()).map((e) => e.url).sort()).toEqual(before.map((e) => e.url).sort());
+    const s3 = minio.client();
+    try {
+      const locks = await s3.send(
+        new ListObjectsV2Command({ Bucket: 'backups', Prefix: 'local/backupstore/volumes/' }),
+      );
+      // Only the SIGKILLed backup's lock is left (it expires after 150 s, as Longhorn's).
+      expect((locks.Contents ?? []).filter((c) => c.Key!.endsWith('.lck'))).toHaveLength(1);
+    } finally {
+      s3.destroy();
+    }
+  }, 120_000);
 
   it('wrong credentials, an unreachable target and bad input give clear errors', async () => {
     const bad = join(work, 'bad.env');
