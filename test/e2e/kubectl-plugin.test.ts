@@ -4,11 +4,13 @@
  * checked with kubectl. One shared cluster, stopped after, also on failure.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import {
   type Engine,
   type Node as LonghornNode,
@@ -21,7 +23,8 @@ import {
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { binaryPath } from '../src/harness/binaries.js';
 import { Cluster, stopAbandonedClusters } from '../src/harness/cluster.js';
-import { LH } from '../src/harness/longhorn-volumes.js';
+import { listDataPlaneProcesses } from '../src/harness/longhorn-system.js';
+import { isAttachedHealthy, LH, waitForEndpoint, waitForVolume } from '../src/harness/longhorn-volumes.js';
 import { waitFor } from '../src/harness/wait.js';
 
 const skip = process.env.LONGHORN_TS_SKIP_K8S === '1';
@@ -68,12 +71,12 @@ describe.skipIf(skip)('kubectl longhorn on 3 nodes', () => {
   }
 
   /** `kubectl longhorn ARGS` through the real kubectl. */
-  function kl(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<Result> {
+  function kl(args: string[], extraEnv: NodeJS.ProcessEnv = {}, timeoutMs = 120_000): Promise<Result> {
     return new Promise((resolve) => {
       execFile(
         binaryPath('kubectl'),
         ['longhorn', ...args],
-        { env: { ...env, ...extraEnv }, timeout: 120_000 },
+        { env: { ...env, ...extraEnv }, timeout: timeoutMs },
         (err, stdout, stderr) => {
           const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
           resolve({ code, stdout, stderr });
@@ -448,5 +451,314 @@ describe.skipIf(skip)('kubectl longhorn on 3 nodes', () => {
     expect(r.stderr).toMatch(
       /^error: cannot reach the Kubernetes API server at https:\/\/127\.0\.0\.1:1 \(ECONNREFUSED\)/,
     );
+  });
+
+  describe('VolumeSnapshots, revert, eviction and salvage through the plugin', () => {
+    const exec = promisify(execFile);
+    const randomData = (n: number) => randomBytes(n);
+    const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+    /** Writes `data` at offset 0 of the volume through its engine's NBD endpoint. */
+    async function writeVolume(uri: string, data: Buffer): Promise<void> {
+      const file = join(dir, `write-${Date.now()}.bin`);
+      await writeFile(file, data);
+      try {
+        await exec('nbdcopy', [file, uri], { timeout: 120_000 });
+      } finally {
+        await rm(file, { force: true });
+      }
+    }
+
+    /** The first `n` bytes of the volume through its engine's NBD endpoint. */
+    async function readVolume(uri: string, n: number): Promise<Buffer> {
+      const file = join(dir, `read-${Date.now()}.bin`);
+      try {
+        await exec('nbdcopy', [uri, file], { timeout: 120_000 });
+        return (await readFile(file)).subarray(0, n);
+      } finally {
+        await rm(file, { force: true });
+      }
+    }
+
+    async function createAttached(name: string, replicas: number): Promise<string> {
+      await ok(['volume', 'create', name, '--size', '16Mi', '--replicas', String(replicas)]);
+      await ok(['volume', 'attach', name, '--node', 'node-1']);
+      await waitForVolume(kubectl(), name, 'attached and healthy', isAttachedHealthy('node-1'), 90_000);
+      return waitForEndpoint(kubectl(), name);
+    }
+
+    async function deleteVolume(name: string): Promise<void> {
+      await kl(['volume', 'detach', name]);
+      await ok(['volume', 'delete', name]);
+      await waitFor(`the replicas of ${name} to go`, async () =>
+        (await kubectl().list<Replica>(LH.replicas, NAMESPACE)).every((r) => r.spec.volumeName !== name),
+      );
+    }
+
+    it('snapshot create --pvc/--volume-snapshot makes VolumeSnapshots; list names them; delete goes through them', async () => {
+      dumpLogsOnFailure();
+      await kubectl().apply(`apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: vs-data, namespace: default}
+spec:
+  accessModes: [ReadWriteOnce]
+  storageClassName: longhorn
+  resources: {requests: {storage: 16Mi}}
+`);
+      const pvc = await kubectl().waitForObject<{
+        spec: { volumeName?: string };
+        status?: { phase?: string };
+      }>('pvc', 'vs-data', (p) => p.status?.phase === 'Bound', { namespace: 'default', timeoutMs: 90_000 });
+      const pv = pvc.spec.volumeName!;
+      await waitForVolume(kubectl(), pv, 'detached', (v) => v.status?.state === 'detached', 60_000);
+
+      const byPvc = await ok(['snapshot', 'create', '--pvc', 'default/vs-data', '--volume-snapshot', 'vs-1']);
+      const m =
+        /^volumesnapshot\.snapshot\.storage\.k8s\.io\/vs-1 created in namespace default for PVC vs-data \(snapshot\.longhorn\.io\/(\S+) of volume (\S+)\)\n$/.exec(
+          byPvc,
+        );
+      expect(m, byPvc).not.toBeNull();
+      const snap1 = m![1]!;
+      expect(m![2]).toBe(pv);
+      const byVolume = await ok(['snapshot', 'create', pv, '--volume-snapshot', 'vs-2']);
+      expect(byVolume).toMatch(
+        /^volumesnapshot\.snapshot\.storage\.k8s\.io\/vs-2 created in namespace default for PVC vs-data/,
+      );
+      const vs2 = await kubectl().get<{
+        status?: { readyToUse?: boolean; boundVolumeSnapshotContentName?: string };
+      }>('volumesnapshot', 'vs-2', 'default');
+      expect(vs2.status?.readyToUse).toBe(true);
+
+      const tree = await ok(['snapshot', 'list', pv]);
+      expect(tree).toMatch(
+        new RegExp(`${snap1}  \\S+ \\S+  \\S+  \\(user\\)  VolumeSnapshot default/vs-1\\n`),
+      );
+      expect(tree).toContain('VolumeSnapshot default/vs-2');
+      const wide = await ok(['snapshot', 'list', pv, '-o', 'wide']);
+      expect(wide.split('\n')[0]).toMatch(/VOLUMESNAPSHOT$/);
+      expect(wide).toMatch(new RegExp(`${snap1}\\s.*\\sdefault/vs-1\\n`));
+
+      const refused = await kl(['snapshot', 'delete', pv, snap1]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toBe(
+        `error: snapshot ${snap1} belongs to VolumeSnapshot default/vs-1: delete it through the VolumeSnapshot (kubectl delete volumesnapshot -n default vs-1, or add --volume-snapshot to this command)\n`,
+      );
+      expect(await kubectl().tryGet(LH.snapshots, snap1, NAMESPACE)).toBeDefined();
+      expect(await ok(['snapshot', 'delete', pv, snap1, '--volume-snapshot'])).toBe(
+        `snapshot.longhorn.io/${snap1} deleted with VolumeSnapshot default/vs-1\n`,
+      );
+      expect(await kubectl().tryGet('volumesnapshot', 'vs-1', 'default')).toBeUndefined();
+      expect(await kubectl().tryGet(LH.snapshots, snap1, NAMESPACE)).toBeUndefined();
+
+      const badClass = await kl([
+        'snapshot',
+        'create',
+        pv,
+        '--volume-snapshot',
+        'vs-3',
+        '--class',
+        'longhorn-backup-vsc',
+      ]);
+      expect(badClass.code).toBe(3);
+      expect(badClass.stderr).toBe(
+        'error: VolumeSnapshotClass longhorn-backup-vsc makes backups (type bak), not snapshots; use a class with parameters.type snap\n',
+      );
+      const noClaim = await kl(['snapshot', 'create', '--pvc', 'default/nope', '--volume-snapshot', 'vs-4']);
+      expect(noClaim.code).toBe(3);
+      expect(noClaim.stderr).toBe('error: PersistentVolumeClaim "nope" not found in namespace default\n');
+
+      await kubectl().run([
+        'delete',
+        'volumesnapshot',
+        '--all',
+        '-n',
+        'default',
+        '--wait=true',
+        '--timeout=120s',
+      ]);
+      await kubectl().run(['delete', 'pvc', 'vs-data', '-n', 'default', '--wait=true', '--timeout=120s']);
+      await waitFor(
+        `volume ${pv} and its replicas to go`,
+        async () =>
+          (await kubectl().tryGet(LH.volumes, pv, NAMESPACE)) === undefined &&
+          (await kubectl().list<Replica>(LH.replicas, NAMESPACE)).every((r) => r.spec.volumeName !== pv),
+        { timeoutMs: 120_000 },
+      );
+    }, 300_000);
+
+    it('snapshot revert: refused while attached with a frontend; a detached volume is reverted in maintenance mode and reads back the snapshot', async () => {
+      dumpLogsOnFailure();
+      const name = 'vol-revert';
+      let uri = await createAttached(name, 2);
+      const before = randomData(1 << 20);
+      const after = randomData(1 << 20);
+      await writeVolume(uri, before);
+      await ok(['snapshot', 'create', name, '--name', 'rv-1']);
+      await writeVolume(uri, after);
+      await ok(['snapshot', 'create', name, '--name', 'rv-2']);
+      expect(sha(await readVolume(uri, 1 << 20))).toBe(sha(after));
+
+      const refused = await kl(['snapshot', 'revert', name, 'rv-1']);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/^error: volume vol-revert is attached to node-1 with its frontend: /);
+      const missing = await kl(['snapshot', 'revert', name, 'rv-9']);
+      expect(missing.code).toBe(3);
+      expect(missing.stderr).toBe('error: volume vol-revert has no snapshot "rv-9"\n');
+
+      await ok(['volume', 'detach', name]);
+      const t0 = Date.now();
+      const out = await ok(['snapshot', 'revert', name, 'rv-1']);
+      process.stdout.write(
+        `[kubectl-plugin.test] revert of a detached volume: ${((Date.now() - t0) / 1000).toFixed(1)} s\n`,
+      );
+      expect(out).toContain(`revert ${name}: attaching to `);
+      expect(out).toContain(`volume.longhorn.io/${name} reverted to snapshot rv-1\n`);
+      const detached = await kubectl().get<Volume>(LH.volumes, name, NAMESPACE);
+      expect(detached.status?.state).toBe('detached');
+      const va = await kubectl().get<VolumeAttachment>(LH.attachments, name, NAMESPACE);
+      expect(Object.keys(va.spec.attachmentTickets ?? {})).toEqual([]);
+      const engine = (await kubectl().list<Engine>(LH.engines, NAMESPACE)).find(
+        (e) => e.spec.volumeName === name,
+      )!;
+      expect(
+        JSON.parse(engine.metadata.annotations?.['longhorn-ts.io/snapshot-revert-result'] ?? '{}'),
+      ).toMatchObject({
+        snapshot: 'rv-1',
+        error: '',
+      });
+
+      await ok(['volume', 'attach', name, '--node', 'node-1']);
+      uri = await waitForEndpoint(kubectl(), name);
+      expect(sha(await readVolume(uri, 1 << 20))).toBe(sha(before));
+      // Snapshots newer than the target stay (Longhorn keeps them); the head now hangs under rv-1.
+      const tree = await ok(['snapshot', 'list', name]);
+      expect(tree).toContain('rv-2');
+      await deleteVolume(name);
+    }, 300_000);
+
+    it('node evict: replicas of an attached and a detached volume move, the attached one stays healthy, data intact, the node holds no replica after', async () => {
+      dumpLogsOnFailure();
+      const name = 'vol-evict';
+      const off = 'vol-evict-off';
+      const uri = await createAttached(name, 2);
+      const data = randomData(2 << 20);
+      await writeVolume(uri, data);
+      const offUri = await createAttached(off, 2);
+      const offData = randomData(1 << 20);
+      await writeVolume(offUri, offData);
+      await ok(['volume', 'detach', off]);
+      const nodesOf = async (v: string) =>
+        (await kubectl().list<Replica>(LH.replicas, NAMESPACE))
+          .filter((r) => r.spec.volumeName === v)
+          .map((r) => r.spec.nodeID ?? '');
+      // Two 2-replica volumes on 3 nodes share at least one node: evict that one.
+      const offNodes = await nodesOf(off);
+      const from = (await nodesOf(name)).filter((n) => offNodes.includes(n)).sort()[0]!;
+      expect(from).toBeDefined();
+      const robustness = kubectl().watchField(LH.volumes, name, '{.status.robustness}', NAMESPACE);
+      let r: Result;
+      try {
+        await waitFor('the watch to report', () => robustness.values.length > 0, { timeoutMs: 10_000 });
+        const t0 = Date.now();
+        r = await kl(['node', 'evict', from, '--timeout', '240'], {}, 280_000);
+        process.stdout.write(
+          `[kubectl-plugin.test] evicting ${from} (an attached and a detached volume): ${((Date.now() - t0) / 1000).toFixed(1)} s\n`,
+        );
+      } finally {
+        robustness.stop();
+      }
+      expect(r.code, `node evict ${from}: ${r.stdout}${r.stderr}`).toBe(0);
+      expect(r.stdout).toContain(`node.longhorn.io/${from} evicted: no replicas left\n`);
+      expect(robustness.values.filter((v) => v !== '')).not.toContain('degraded');
+      expect(robustness.values.filter((v) => v !== '')).not.toContain('faulted');
+      const node = await kubectl().get<LonghornNode>(LH.nodes, from, NAMESPACE);
+      expect(node.spec.evictionRequested).toBe(true);
+      expect(node.spec.allowScheduling).toBe(false);
+      expect(Object.values(node.status?.diskStatus ?? {}).map((d) => d.scheduledReplica ?? {})).toEqual([{}]);
+      for (const v of [name, off]) {
+        const nodes = await nodesOf(v);
+        expect(nodes, v).toHaveLength(2);
+        expect(nodes, v).not.toContain(from);
+      }
+      expect((await kubectl().get<Volume>(LH.volumes, name, NAMESPACE)).status?.robustness).toBe('healthy');
+      expect(sha(await readVolume(uri, 2 << 20))).toBe(sha(data));
+      // The detached one was attached for the move by its eviction ticket, and let go after.
+      await waitForVolume(kubectl(), off, 'detached again', (v) => v.status?.state === 'detached', 60_000);
+      const offVa = await kubectl().get<VolumeAttachment>(LH.attachments, off, NAMESPACE);
+      expect(Object.keys(offVa.spec.attachmentTickets ?? {})).toEqual([]);
+
+      expect(await ok(['node', 'evict', from, '--cancel'])).toBe(
+        `node.longhorn.io/${from} eviction cancelled (scheduling stays off: kubectl longhorn node scheduling ${from} on)\n`,
+      );
+      await ok(['node', 'scheduling', from, 'on']);
+      const back = await kubectl().get<LonghornNode>(LH.nodes, from, NAMESPACE);
+      expect(back.spec.evictionRequested).toBe(false);
+      expect(back.spec.allowScheduling).toBe(true);
+      const noDisk = await kl(['node', 'evict', from, '--disk', 'nope']);
+      expect(noDisk.code).toBe(3);
+      expect(noDisk.stderr).toMatch(
+        new RegExp(`^error: node ${from} has no disk "nope"; its disks: default-disk-`),
+      );
+      await ok(['volume', 'attach', off, '--node', 'node-1']);
+      const offBack = await waitForEndpoint(kubectl(), off);
+      expect(sha(await readVolume(offBack, 1 << 20))).toBe(sha(offData));
+      await deleteVolume(name);
+      await deleteVolume(off);
+    }, 420_000);
+
+    it("volume salvage: a volume faulted by killing its replicas' processes comes back with its data", async () => {
+      dumpLogsOnFailure();
+      const name = 'vol-salvage';
+      await ok(['setting', 'set', 'auto-salvage', 'false']);
+      try {
+        const uri = await createAttached(name, 2);
+        const data = randomData(1 << 20);
+        await writeVolume(uri, data);
+        const notFaulted = await kl(['volume', 'salvage', name]);
+        expect(notFaulted.code).toBe(1);
+        expect(notFaulted.stderr).toBe(
+          `error: volume ${name} is healthy, not faulted: only a faulted volume is salvaged\n`,
+        );
+        const replicas = (await kubectl().list<Replica>(LH.replicas, NAMESPACE)).filter(
+          (r) => r.spec.volumeName === name,
+        );
+        const nodes = replicas.map((r) => r.spec.nodeID ?? '');
+        const servers = await Promise.all(
+          nodes.map(async (n) => {
+            const ps = await listDataPlaneProcesses(cluster.longhorn.node(n).instanceManagerAddress);
+            return ps.find((p) => p.kind === 'replica-server' && p.state === 'running')!;
+          }),
+        );
+        for (const p of servers) process.kill(p.pid, 'SIGKILL');
+        await waitForVolume(
+          kubectl(),
+          name,
+          'faulted and detached',
+          (v) => v.status?.robustness === 'faulted' && v.status.state === 'detached',
+          90_000,
+        );
+        const failed = (await kubectl().list<Replica>(LH.replicas, NAMESPACE)).filter(
+          (r) => r.spec.volumeName === name,
+        );
+        expect(failed.every((r) => r.spec.failedAt)).toBe(true);
+
+        const out = await ok(['volume', 'salvage', name]);
+        expect(out).toContain(
+          `volume.longhorn.io/${name} salvaging replicas ${failed
+            .map((r) => r.metadata.name)
+            .sort()
+            .join(', ')}\n`,
+        );
+        expect(out).toMatch(
+          new RegExp(`volume\\.longhorn\\.io/${name} salvaged: attached, (healthy|degraded)\\n$`),
+        );
+        const back = await waitForEndpoint(kubectl(), name);
+        expect(sha(await readVolume(back, 1 << 20))).toBe(sha(data));
+        await waitForVolume(kubectl(), name, 'healthy again', isAttachedHealthy('node-1'), 120_000);
+      } finally {
+        await ok(['setting', 'set', 'auto-salvage', 'true']);
+      }
+      await deleteVolume(name);
+    }, 300_000);
   });
 });

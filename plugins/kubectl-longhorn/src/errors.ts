@@ -96,7 +96,15 @@ function parseMessage(msg: string): string {
   const lines = msg
     .split('\n')
     .map((l) => l.trim())
-    .filter((l) => l !== '' && !l.startsWith('See more help') && !/^The following errors? occurred/.test(l));
+    .filter(
+      (l) =>
+        l !== '' &&
+        !l.startsWith('See more help') &&
+        !/^The following errors? occurred/.test(l) &&
+        // oclif's advice on flags that take several values: noise in a one-line message.
+        !/^Note: --\S+ allows? multiple values/.test(l) &&
+        !l.startsWith('Alternatively, you can use "--"'),
+    );
   if (lines.length <= 1) return lines[0] ?? msg;
   return `${lines[0]} ${lines
     .slice(1)

@@ -94,6 +94,26 @@ describe.skipIf(!built).concurrent('kubectl-longhorn without a cluster', () => {
       ['setting', 'set', 'default-replica-count', '21'],
       'error: setting default-replica-count: 21 is above the maximum 20; use an integer from 1 to 20',
     ],
+    [['snapshot', 'create'], 'error: give a VOLUME, or --pvc NAMESPACE/NAME for a VolumeSnapshot'],
+    [['snapshot', 'create', '--pvc', 'a/b/c'], 'error: --pvc a/b/c is not NAMESPACE/NAME or NAME'],
+    [
+      ['snapshot', 'create', '--volume-snapshot', 'vs-1'],
+      'error: --volume-snapshot needs the VOLUME or --pvc NAMESPACE/NAME it is of',
+    ],
+    [
+      ['snapshot', 'create', 'vol', '--volume-snapshot', 'Bad_Name'],
+      'error: --volume-snapshot Bad_Name is not a valid object name',
+    ],
+    [
+      ['snapshot', 'create', 'vol', '--volume-snapshot', 'vs-1', '--name', 'n'],
+      'error: --name names a Longhorn snapshot; a VolumeSnapshot is named by --volume-snapshot',
+    ],
+    [
+      ['snapshot', 'create', 'vol', '--class', 'longhorn-snapshot-vsc'],
+      'error: --class is for VolumeSnapshots: add --pvc or --volume-snapshot',
+    ],
+    [['node', 'evict'], 'error: Missing 1 required arg: node (Node name)'],
+    [['volume', 'salvage'], 'error: Missing 1 required arg: name (Volume name)'],
   ])('%j exits 2 with one line', async (args, message) => {
     const r = await run(args);
     expect(r.code).toBe(2);
