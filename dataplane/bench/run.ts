@@ -12,6 +12,7 @@ const benches = [
   'protocol-bench.ts',
   'engine-bench.ts',
   'qos-bench.ts',
+  'crypt-bench.ts',
   'backup-bench.ts',
 ];
 let failed = 0;
