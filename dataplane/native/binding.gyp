@@ -4,6 +4,12 @@
       "target_name": "fsext",
       "sources": ["fsext.c"],
       "cflags": ["-O2", "-Wall"]
+    },
+    {
+      "target_name": "xts",
+      "sources": ["xts.c"],
+      "cflags": ["-O2", "-Wall"],
+      "libraries": ["-ldl"]
     }
   ]
 }

@@ -4,10 +4,13 @@
 # than its sources.
 set -euo pipefail
 cd "$(dirname "$0")"
-out=build/Release/fsext.node
-if [ -f "$out" ] && [ "$out" -nt fsext.c ] && [ "$out" -nt binding.gyp ]; then
-  exit 0
-fi
+fresh=1
+for out in build/Release/fsext.node build/Release/xts.node; do
+  if ! { [ -f "$out" ] && [ "$out" -nt fsext.c ] && [ "$out" -nt xts.c ] && [ "$out" -nt binding.gyp ]; }; then
+    fresh=0
+  fi
+done
+[ "$fresh" = 1 ] && exit 0
 node_prefix=$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")
 nodedir=""
 for d in "$node_prefix" /usr /usr/local; do
@@ -25,7 +28,8 @@ done
 if [ -n "$gyp" ]; then
   node "$gyp" rebuild --nodedir="$nodedir" --loglevel=warn >/dev/null
 else
-  # No node-gyp: the addon is one C file, so a direct compile gives the same result.
+  # No node-gyp: each addon is one C file, so a direct compile gives the same result.
   mkdir -p build/Release
-  cc -O2 -Wall -shared -fPIC -DNODE_GYP_MODULE_NAME=fsext -I"$nodedir/include/node" fsext.c -o "$out"
+  cc -O2 -Wall -shared -fPIC -DNODE_GYP_MODULE_NAME=fsext -I"$nodedir/include/node" fsext.c -o build/Release/fsext.node
+  cc -O2 -Wall -shared -fPIC -DNODE_GYP_MODULE_NAME=xts -I"$nodedir/include/node" xts.c -o build/Release/xts.node -ldl
 fi

@@ -16,7 +16,7 @@ import { BlockError } from '../block/block-error.js';
 import { isAligned, widenToBlocks } from '../block/block-widening.js';
 import { ioBuffers } from '../block/buffer-pool.js';
 import { RangeLock } from '../block/range-lock.js';
-import { CRYPT_BLOCK, XtsCipher } from './xts-cipher.js';
+import { CRYPT_BLOCK, XtsCipher, type XtsImplementation } from './xts-cipher.js';
 
 const ZERO_BLOCK = Buffer.alloc(CRYPT_BLOCK);
 
@@ -29,8 +29,14 @@ export class CryptBlockDevice implements BlockDevice {
     private readonly inner: BlockDevice,
     dataKey: Buffer,
     private readonly volume = '',
+    implementation: XtsImplementation | 'best' = 'best',
   ) {
-    this.cipher = new XtsCipher(dataKey);
+    this.cipher = new XtsCipher(dataKey, implementation);
+  }
+
+  /** Which code encrypts (the native addon or the JS fallback). */
+  get implementation(): XtsImplementation {
+    return this.cipher.implementation;
   }
 
   get canMultiConn(): boolean {
@@ -70,7 +76,8 @@ export class CryptBlockDevice implements BlockDevice {
         data.copy(plain);
       }
       const cipher = this.cipher.encrypt(plain, wide.offset / CRYPT_BLOCK);
-      ioBuffers.release(plain);
+      // Encrypted in place, the buffer goes down (the engine releases it); else it was scratch.
+      if (cipher !== plain) ioBuffers.release(plain);
       await this.inner.write(wide.offset, cipher, fua);
     } finally {
       release();
@@ -140,7 +147,7 @@ export class CryptBlockDevice implements BlockDevice {
     // All holes: the zeros we got are the answer.
     if (holes.length * CRYPT_BLOCK === length) return cipher;
     const plain = this.cipher.decrypt(cipher, offset / CRYPT_BLOCK);
-    ioBuffers.release(cipher);
+    if (plain !== cipher) ioBuffers.release(cipher);
     for (const o of holes) plain.fill(0, o, o + CRYPT_BLOCK);
     return plain;
   }

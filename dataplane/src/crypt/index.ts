@@ -12,4 +12,4 @@ export {
   type VolumeCipher,
   wrapDataKey,
 } from './key-envelope.js';
-export { CRYPT_BLOCK, XTS_KEY_BYTES, XtsCipher } from './xts-cipher.js';
+export { CRYPT_BLOCK, XTS_KEY_BYTES, XtsCipher, type XtsImplementation } from './xts-cipher.js';

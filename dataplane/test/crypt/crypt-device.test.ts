@@ -1,17 +1,19 @@
 import { randomBytes } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { ioBuffers } from '../../src/block/buffer-pool.js';
 import { CryptBlockDevice } from '../../src/crypt/crypt-device.js';
 import { newDataKey } from '../../src/crypt/key-envelope.js';
-import { CRYPT_BLOCK, XtsCipher } from '../../src/crypt/xts-cipher.js';
+import { CRYPT_BLOCK, XtsCipher, type XtsImplementation } from '../../src/crypt/xts-cipher.js';
 import { MemoryDevice } from './memory-device.js';
 
 const SIZE = 64 * CRYPT_BLOCK;
 
+let impl: XtsImplementation = 'native';
+
 function setup() {
   const inner = new MemoryDevice(SIZE);
   const key = newDataKey();
-  const dev = new CryptBlockDevice(inner, key, 'vol');
+  const dev = new CryptBlockDevice(inner, key, 'vol', impl);
   /** What the volume should read as. */
   const model = Buffer.alloc(SIZE);
   return { inner, key, dev, model };
@@ -24,7 +26,11 @@ function occurrences(hay: Buffer, needle: Buffer): number {
   return n;
 }
 
-describe('CryptBlockDevice', () => {
+describe.each(['native', 'js'] as const)('CryptBlockDevice, %s cipher', (which) => {
+  beforeEach(() => {
+    impl = which;
+  });
+
   it('round-trips aligned writes and stores only ciphertext below', async () => {
     const { inner, key, dev } = setup();
     const pattern = Buffer.from('PLAINTEXT-PATTERN-0123456789abcdef');
@@ -37,7 +43,7 @@ describe('CryptBlockDevice', () => {
     expect(occurrences(inner.data, pattern)).toBe(0);
     expect(occurrences(inner.data, pattern.subarray(0, 8))).toBe(0);
     // Below is exactly XTS with the block number as the tweak.
-    const expected = new XtsCipher(key).encrypt(Buffer.from(plain), 4);
+    const expected = new XtsCipher(key, 'js').encrypt(Buffer.from(plain), 4);
     expect(inner.data.subarray(4 * CRYPT_BLOCK, 12 * CRYPT_BLOCK).equals(expected)).toBe(true);
   });
 
@@ -169,7 +175,7 @@ describe('CryptBlockDevice', () => {
     const { inner, dev } = setup();
     const plain = randomBytes(CRYPT_BLOCK);
     await dev.write(0, Buffer.from(plain), false);
-    const other = new CryptBlockDevice(inner, newDataKey(), 'vol');
+    const other = new CryptBlockDevice(inner, newDataKey(), 'vol', impl);
     expect((await other.read(0, CRYPT_BLOCK)).equals(plain)).toBe(false);
   });
 });

@@ -1,0 +1,133 @@
+// AES-256-XTS over whole 4 KiB blocks, in place, the block number as each block's tweak, with
+// the system's libcrypto. Node's bundled OpenSSL here runs AES without AES-NI (~0.5 GB/s a
+// core, measured); the system libcrypto has it (~8 GB/s, `openssl speed -evp aes-256-xts`).
+// libcrypto is opened RTLD_LOCAL | RTLD_DEEPBIND so its symbols never mix with the copy of
+// OpenSSL linked into node. One cipher context per direction and key; a block only re-sets the
+// IV (no key schedule), which is what makes per-block tweaks cheap here.
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <node_api.h>
+
+typedef void EVP_CIPHER_CTX;
+typedef void EVP_CIPHER;
+static EVP_CIPHER_CTX *(*ctx_new)(void);
+static void (*ctx_free)(EVP_CIPHER_CTX *);
+static int (*cipher_init)(EVP_CIPHER_CTX *, const EVP_CIPHER *, void *, const unsigned char *,
+                          const unsigned char *, int);
+static int (*cipher_update)(EVP_CIPHER_CTX *, unsigned char *, int *, const unsigned char *, int);
+static const EVP_CIPHER *(*aes_256_xts)(void);
+static const char *load_error = NULL;
+
+#define BLOCK 4096
+
+typedef struct {
+  EVP_CIPHER_CTX *enc;
+  EVP_CIPHER_CTX *dec;
+} Xts;
+
+static int load_libcrypto(void) {
+  if (aes_256_xts) return 1;
+  if (load_error) return 0;
+  void *h = dlopen("libcrypto.so.3", RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+  if (!h) {
+    load_error = "cannot open libcrypto.so.3";
+    return 0;
+  }
+  ctx_new = (EVP_CIPHER_CTX * (*)(void)) dlsym(h, "EVP_CIPHER_CTX_new");
+  ctx_free = (void (*)(EVP_CIPHER_CTX *))dlsym(h, "EVP_CIPHER_CTX_free");
+  cipher_init = (int (*)(EVP_CIPHER_CTX *, const EVP_CIPHER *, void *, const unsigned char *,
+                         const unsigned char *, int))dlsym(h, "EVP_CipherInit_ex");
+  cipher_update = (int (*)(EVP_CIPHER_CTX *, unsigned char *, int *, const unsigned char *, int))dlsym(
+      h, "EVP_CipherUpdate");
+  const EVP_CIPHER *(*xts)(void) = (const EVP_CIPHER *(*)(void))dlsym(h, "EVP_aes_256_xts");
+  if (!ctx_new || !ctx_free || !cipher_init || !cipher_update || !xts) {
+    load_error = "libcrypto.so.3 lacks the EVP functions needed";
+    return 0;
+  }
+  aes_256_xts = xts;
+  return 1;
+}
+
+static napi_value fail(napi_env env, const char *msg) {
+  napi_throw_error(env, NULL, msg);
+  return NULL;
+}
+
+static void finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  Xts *x = data;
+  if (x->enc) ctx_free(x->enc);
+  if (x->dec) ctx_free(x->dec);
+  free(x);
+}
+
+// create(key: Buffer of 64 bytes) -> handle
+static napi_value create(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  size_t argc = 1;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (!load_libcrypto()) return fail(env, load_error);
+  void *key;
+  size_t len;
+  if (argc < 1 || napi_get_buffer_info(env, argv[0], &key, &len) != napi_ok || len != 64)
+    return fail(env, "xts: the key must be a 64-byte Buffer");
+  if (memcmp(key, (char *)key + 32, 32) == 0) return fail(env, "xts: key halves must differ");
+  Xts *x = calloc(1, sizeof *x);
+  if (!x) return fail(env, "xts: out of memory");
+  x->enc = ctx_new();
+  x->dec = ctx_new();
+  if (!x->enc || !x->dec || !cipher_init(x->enc, aes_256_xts(), NULL, key, NULL, 1) ||
+      !cipher_init(x->dec, aes_256_xts(), NULL, key, NULL, 0)) {
+    finalize(env, x, NULL);
+    return fail(env, "xts: libcrypto refused the key");
+  }
+  napi_value handle;
+  napi_create_external(env, x, finalize, NULL, &handle);
+  return handle;
+}
+
+// run(handle, encrypt: boolean, data: Buffer (whole 4 KiB blocks), firstBlock: number): in place
+static napi_value run(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  size_t argc = 4;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  Xts *x;
+  bool encrypt;
+  unsigned char *data;
+  size_t len;
+  int64_t first;
+  if (argc < 4 || napi_get_value_external(env, argv[0], (void **)&x) != napi_ok ||
+      napi_get_value_bool(env, argv[1], &encrypt) != napi_ok ||
+      napi_get_buffer_info(env, argv[2], (void **)&data, &len) != napi_ok ||
+      napi_get_value_int64(env, argv[3], &first) != napi_ok || first < 0)
+    return fail(env, "xts: run(handle, encrypt, buffer, firstBlock)");
+  if (len == 0 || len % BLOCK != 0) return fail(env, "xts: the buffer must be whole 4096-byte blocks");
+  EVP_CIPHER_CTX *ctx = encrypt ? x->enc : x->dec;
+  unsigned char iv[16];
+  for (size_t off = 0; off < len; off += BLOCK) {
+    uint64_t n = (uint64_t)first + off / BLOCK;
+    memset(iv, 0, sizeof iv);
+    for (int i = 0; i < 8; i++) iv[i] = (unsigned char)(n >> (8 * i));
+    int outl = 0;
+    if (!cipher_init(ctx, NULL, NULL, NULL, iv, encrypt ? 1 : 0) ||
+        !cipher_update(ctx, data + off, &outl, data + off, BLOCK) || outl != BLOCK)
+      return fail(env, "xts: libcrypto failed on a block");
+  }
+  return NULL;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"create", NULL, create, NULL, NULL, NULL, napi_default, NULL},
+      {"run", NULL, run, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, 2, props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
