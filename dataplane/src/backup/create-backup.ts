@@ -14,7 +14,7 @@ import {
 } from './config.js';
 import { loadBackup, loadVolume, saveBackup, saveVolume } from './config-store.js';
 import { BackupError } from './errors.js';
-import { backupCfgPath, blockChecksumOf, blockPath, blocksDir, checkName } from './layout.js';
+import { backupCfgPath, blockChecksumOf, blockPath, blocksDir, checkName, VOLUMES_DIR } from './layout.js';
 import { BackupLock, LOCK_BACKUP, type LockTiming } from './lock.js';
 import { chainOf, type SnapshotSource } from './snapshot-source.js';
 import type { BackupTarget, RequestCounts } from './target.js';
@@ -40,6 +40,12 @@ export interface CreateBackupOptions {
   onProgress?: (p: BackupProgress) => void;
   lockTiming?: LockTiming;
   log?: Logger;
+  /**
+   * A volume's first backup looks for its blocks in the target's other volumes (one recursive
+   * LIST per 1000 blocks of the store, one GET per volume) and copies them inside the target
+   * instead of uploading them. Default true.
+   */
+  dedupeAcrossVolumes?: boolean;
 }
 
 export interface BackupProgress {
@@ -65,6 +71,8 @@ export interface BackupStats {
   blocksReuploaded: number;
   /** Blocks found on the target or already in flight: not uploaded. */
   blocksDeduplicated: number;
+  /** Blocks another volume of the target holds: copied inside the target, not uploaded. */
+  blocksCopied: number;
   bytesRead: number;
   bytesUploaded: number;
   /** Target requests this backup made. */
@@ -201,13 +209,18 @@ export async function createBackup(opts: CreateBackupOptions): Promise<BackupRes
     // A LIST returns 1000 keys but costs S3 users about ten HEADs: list only when cheaper.
     const listCost = 10 * Math.ceil((vol.BlockCount + 1) / 1000);
     let listed = false;
-    if (mode === 'full' || offsets.length > listCost) {
+    const scanOthers = !last && vol.BlockCount === 0 && opts.dedupeAcrossVolumes !== false;
+    if (!scanOthers && (mode === 'full' || offsets.length > listCost)) {
       for (const key of await target.listAll(blocksDir(volume))) {
         const c = blockChecksumOf(key);
         if (c) known.add(c);
       }
       listed = true;
     }
+    const elsewhere = scanOthers
+      ? await blocksOfOtherVolumes(target, volume, method, known)
+      : new Map<string, string>();
+    if (scanOthers) listed = true;
 
     const stats: BackupStats = {
       incremental: last !== null,
@@ -216,9 +229,10 @@ export async function createBackup(opts: CreateBackupOptions): Promise<BackupRes
       blocksUploaded: 0,
       blocksReuploaded: 0,
       blocksDeduplicated: 0,
+      blocksCopied: 0,
       bytesRead: 0,
       bytesUploaded: 0,
-      requests: { list: 0, get: 0, put: 0, head: 0, delete: 0 },
+      requests: { list: 0, get: 0, put: 0, head: 0, delete: 0, copy: 0 },
       lockMs,
       elapsedMs: 0,
     };
@@ -243,6 +257,19 @@ export async function createBackup(opts: CreateBackupOptions): Promise<BackupRes
       if (present && (mode !== 'full' || written.has(checksum))) {
         stats.blocksDeduplicated++;
         return;
+      }
+      const other = present ? undefined : elsewhere.get(checksum);
+      if (other) {
+        try {
+          await target.copy(other, path);
+          known.add(checksum);
+          written.add(checksum);
+          stats.blocksCopied++;
+          return;
+        } catch (err) {
+          // The other volume's GC removed it meanwhile: upload it after all.
+          if ((err as BackupError).code !== 'NOT_FOUND') throw err;
+        }
       }
       const stored = await compressBlock(method, data);
       await target.put(path, stored);
@@ -313,7 +340,7 @@ export async function createBackup(opts: CreateBackupOptions): Promise<BackupRes
       ...latest,
       LastBackupName: backupName,
       LastBackupAt: backup.SnapshotCreatedAt,
-      BlockCount: latest.BlockCount + stats.blocksUploaded,
+      BlockCount: latest.BlockCount + stats.blocksUploaded + stats.blocksCopied,
       Size: size,
       Labels: opts.labels ?? latest.Labels,
       StorageClassName: opts.storageClassName ?? latest.StorageClassName,
@@ -337,4 +364,38 @@ export async function createBackup(opts: CreateBackupOptions): Promise<BackupRes
   } finally {
     await lock.release().catch(() => {});
   }
+}
+
+/**
+ * Checksum -> path of the blocks the target's other volumes hold, for those volumes whose
+ * compression is `method` (a block is stored compressed: another method's bytes would not
+ * decode here). This volume's own blocks (a first backup that was interrupted) go to `own`.
+ */
+async function blocksOfOtherVolumes(
+  target: BackupTarget,
+  volume: string,
+  method: CompressionMethod,
+  own: Set<string>,
+): Promise<Map<string, string>> {
+  const byVolume = new Map<string, [string, string][]>();
+  for (const key of await target.listAll(VOLUMES_DIR)) {
+    // <h0>/<h1>/<volume>/blocks/<c0>/<c1>/<c>.blk
+    const parts = key.split('/');
+    const c = parts.length === 7 && parts[3] === 'blocks' ? blockChecksumOf(key) : undefined;
+    if (!c) continue;
+    const v = parts[2]!;
+    if (v === volume) own.add(c);
+    else {
+      let list = byVolume.get(v);
+      if (!list) byVolume.set(v, (list = []));
+      list.push([c, `${VOLUMES_DIR}/${key}`]);
+    }
+  }
+  const out = new Map<string, string>();
+  for (const [v, blocks] of byVolume) {
+    const cfg = await loadVolume(target, v).catch(() => null);
+    if (cfg?.CompressionMethod !== method) continue;
+    for (const [c, path] of blocks) out.set(c, path);
+  }
+  return out;
 }

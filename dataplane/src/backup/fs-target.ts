@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, link, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { BackupError } from './errors.js';
 import { type BackupTarget, newRequestCounts } from './target.js';
@@ -115,6 +115,26 @@ export class FsTarget implements BackupTarget {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw this.mapError(err, dir);
+    }
+  }
+
+  async copy(from: string, to: string): Promise<void> {
+    this.requests.copy++;
+    const dst = this.abs(to);
+    const tmp = `${dst}.tmp-${randomBytes(6).toString('hex')}`;
+    try {
+      await mkdir(dirname(dst), { recursive: true });
+      try {
+        await link(this.abs(from), tmp);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'EMLINK') throw err;
+        await copyFile(this.abs(from), tmp);
+      }
+      await rename(tmp, dst);
+    } catch (err) {
+      await rm(tmp, { force: true }).catch(() => {});
+      throw this.mapError(err, to);
     }
   }
 

@@ -1,4 +1,5 @@
 import {
+  CopyObjectCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -184,6 +185,21 @@ export class S3Target implements BackupTarget {
       for (const p of out.CommonPrefixes ?? []) if (p.Prefix) onPrefix(p.Prefix.slice(prefix.length));
       token = out.IsTruncated ? out.NextContinuationToken : undefined;
     } while (token);
+  }
+
+  async copy(from: string, to: string): Promise<void> {
+    this.requests.copy++;
+    try {
+      await this.client.send(
+        new CopyObjectCommand({
+          Bucket: this.loc.bucket,
+          Key: this.key(to),
+          CopySource: `${this.loc.bucket}/${this.key(from).split('/').map(encodeURIComponent).join('/')}`,
+        }),
+      );
+    } catch (err) {
+      throw this.mapError(err, to);
+    }
   }
 
   async remove(path: string): Promise<void> {

@@ -27,6 +27,11 @@ export interface BackupTarget {
    * where a walk folder by folder (Longhorn's way) costs one per folder: up to 65k per volume.
    */
   listAll(dir: string): Promise<string[]>;
+  /**
+   * Copies an object inside the target without moving its bytes through us: a hard link on a
+   * directory (a copy where links are refused), a server-side copy on S3.
+   */
+  copy(from: string, to: string): Promise<void>;
   /** Removes one object; a missing one is not an error. */
   remove(path: string): Promise<void>;
   close(): Promise<void>;
@@ -38,8 +43,9 @@ export interface RequestCounts {
   put: number;
   head: number;
   delete: number;
+  copy: number;
 }
 
 export function newRequestCounts(): RequestCounts {
-  return { list: 0, get: 0, put: 0, head: 0, delete: 0 };
+  return { list: 0, get: 0, put: 0, head: 0, delete: 0, copy: 0 };
 }

@@ -120,6 +120,30 @@ describe('backups to a real MinIO (S3)', () => {
     }
   });
 
+  it("a second volume's first backup copies the blocks the first holds inside the bucket (CopyObject)", async () => {
+    const twin = await newReplica(dirs, size);
+    const target = openTarget(URL_, minio.credentials());
+    try {
+      await writeAt(twin, 0, await replica.readSnapshot('s1', 0, 40 * MiB));
+      await twin.snapshot('t1');
+      const res = await createBackup({
+        target,
+        source: new StoreSnapshotSource(twin),
+        volume: 'pvc-twin',
+        snapshot: 't1',
+        lockTiming: FAST_LOCKS,
+      });
+      // s1's blocks: 19 still referenced by pvc-s3's remaining backup (one was collected).
+      expect(res.stats).toMatchObject({ blocksRead: 20, blocksCopied: 19, blocksUploaded: 1 });
+      expect(res.stats.requests.copy).toBe(19);
+      expect(res.stats.requests.put).toBe(1 + 6);
+      expect(await restoreHash('pvc-twin', res.backup.Name, size)).toBe(await snapshotHash(twin, 't1'));
+    } finally {
+      await target.close();
+      await twin.close();
+    }
+  });
+
   it('wrong credentials are refused with a clear error', async () => {
     const target = openTarget(URL_, { ...minio.credentials(), AWS_SECRET_ACCESS_KEY: 'wrong' });
     try {
