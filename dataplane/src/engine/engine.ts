@@ -7,7 +7,12 @@ import { RangeLock } from '../block/range-lock.js';
 import { componentLogger, type Logger } from '../logging/logger.js';
 import type { LayerInfo, SnapshotOptions } from '../replica/types.js';
 import type { Rebuilder, RebuildOptions, RebuildProgressReport } from '../sync/rebuild.js';
-import { type CloneRequest, type CloneSource, cloneSnapshot } from '../sync/snapshot-clone.js';
+import {
+  type CloneRequest,
+  type CloneSource,
+  type CloneTarget,
+  cloneSnapshot,
+} from '../sync/snapshot-clone.js';
 import { checkRange, checkSnapshotName } from './engine-errors.js';
 import { decideStartup, type GenerationRecord } from './generation-choice.js';
 import { IoBarrier } from './io-barrier.js';
@@ -349,10 +354,11 @@ export class Engine extends EventEmitter implements BlockDevice {
       await this.barrier.exclusive(async () => {
         if (this.set.writeOnly > 0)
           throw new BlockError('EPERM', `volume ${this.volume}: cannot clone while a replica rebuilds`);
-        const targets = this.set.members
-          .filter((m) => m.mode === 'RW')
-          .map((m) => ({ id: m.id, backend: m.backend }));
-        await cloneSnapshot(source, targets, req, opts, progress);
+        // Through the fan-out: a replica that fails or times out is ejected (and rebuilt later
+        // from the others, as any ERR replica), the clone goes on while one RW replica is left.
+        const each = (op: (t: CloneTarget) => Promise<unknown>) =>
+          this.set.fanOut((m) => op({ id: m.id, backend: m.backend }));
+        await cloneSnapshot(source, each, req, opts, progress);
       });
       this.log.info({ snapshot: req.snapshot, layer: req.layer }, 'clone done');
     } finally {

@@ -18,6 +18,21 @@ export interface CloneTarget {
   backend: ReplicaBackend;
 }
 
+/**
+ * Runs one step on every target still in the clone and resolves when each answered or was
+ * dropped (the engine's fan-out: a target that fails or times out is ejected, the clone goes on
+ * with the others while one is left). `eachTarget(list)` is the plain form: every target, the
+ * first failure rejects.
+ */
+export type ForEachTarget = (op: (t: CloneTarget) => Promise<unknown>) => Promise<void>;
+
+export function eachTarget(targets: readonly CloneTarget[]): ForEachTarget {
+  return async (op) => {
+    if (targets.length === 0) throw new BlockError('EIO', 'no replica to clone into');
+    await Promise.all(targets.map(op));
+  };
+}
+
 export interface CloneRequest {
   /** The source snapshot: the clone holds the volume as it was when it was taken. */
   snapshot: string;
@@ -40,15 +55,14 @@ export interface CloneRequest {
  */
 export async function cloneSnapshot(
   source: CloneSource,
-  targets: readonly CloneTarget[],
+  each: ForEachTarget,
   req: CloneRequest,
   opts: RebuildOptions,
   progress: (p: RebuildProgressReport) => void,
 ): Promise<void> {
-  if (targets.length === 0) throw new BlockError('EIO', 'no replica to clone into');
   const lineage = snapshotLineage(await source.chain(), req.snapshot);
   const snap = lineage[lineage.length - 1]!;
-  await Promise.all(targets.map((t) => checkFresh(t, req.layer, snap.size)));
+  await each((t) => checkFresh(t, req.layer, snap.size));
 
   const withRanges = await Promise.all(
     lineage.map(async (l) => ({ name: l.name, ranges: await source.allocatedRanges(l.name) })),
@@ -56,38 +70,35 @@ export async function cloneSnapshot(
   const pieces = planFlatten(withRanges);
   const report = { bytesDone: 0, bytesTotal: totalBytes(pieces) };
   progress({ ...report });
-  const backends = targets.map((t) => t.backend);
   try {
     // A stage left by an engine that died mid-clone would refuse the new one.
-    await Promise.all(backends.map((b) => b.abortImport()));
-    await Promise.all(
-      backends.map((b) =>
-        b.importLayer({
-          name: req.layer,
-          parent: null,
-          size: snap.size,
-          created: snap.created,
-          labels: snap.labels,
-          userCreated: true,
-        }),
-      ),
+    await each((t) => t.backend.abortImport());
+    await each((t) =>
+      t.backend.importLayer({
+        name: req.layer,
+        parent: null,
+        size: snap.size,
+        created: snap.created,
+        labels: snap.labels,
+        userCreated: true,
+      }),
     );
     const move = async (p: CopyPiece) => {
       const data = await source.readLayer(p.layer, p.offset, p.length);
-      await Promise.all(backends.map((b) => b.writeLayer(req.layer, p.offset, data)));
+      await each((t) => t.backend.writeLayer(req.layer, p.offset, data));
     };
     await copyPieces(pieces, opts, move, (n) => {
       report.bytesDone += n;
       progress({ ...report });
     });
-    await Promise.all(backends.map((b) => b.finishImport()));
+    await each((t) => t.backend.finishImport());
   } catch (err) {
-    await Promise.all(backends.map((b) => b.abortImport().catch(() => {})));
+    await each((t) => t.backend.abortImport().catch(() => {})).catch(() => {});
     throw err;
   }
   const created = new Date().toISOString();
-  await Promise.all(backends.map((b) => b.revert(req.layer, created)));
-  await Promise.all(targets.map((t) => checkCloned(t, req.layer)));
+  await each((t) => t.backend.revert(req.layer, created));
+  await each((t) => checkCloned(t, req.layer));
 }
 
 async function checkFresh(t: CloneTarget, layer: string, snapshotSize: number): Promise<void> {

@@ -184,6 +184,31 @@ describe('snapshot clone', () => {
     }
   });
 
+  it('a target replica lost mid-clone is ejected; the clone completes on the others', async () => {
+    const { src, atS2 } = await sourceVolume();
+    const { engine, replicas } = await targetEngine();
+    try {
+      let reads = 0;
+      const losing = {
+        chain: () => src.chain(),
+        allocatedRanges: (l?: string) => src.allocatedRanges(l),
+        readLayer: async (n: string, off: number, len: number) => {
+          if (++reads === 3) await c.server.close(); // t2's node goes away
+          return src.readLayer(n, off, len);
+        },
+      };
+      await engine.cloneFrom(losing, { snapshot: 's2', layer: 'c' }, { workers: 1 }, () => {});
+      expect(engine.status().map((r) => [r.id, r.mode])).toEqual([
+        ['t1', 'RW'],
+        ['t2', 'ERR'],
+      ]);
+      expect(await enginePrint(engine)).toEqual(atS2);
+      expect(await volumePrint(replicas[0]!)).toEqual(atS2);
+    } finally {
+      await engine.close();
+    }
+  });
+
   it('refuses an unknown snapshot and a target too small, changing nothing', async () => {
     const { src } = await sourceVolume();
     const { engine, replicas } = await targetEngine(SIZE - 4 * MiB);
