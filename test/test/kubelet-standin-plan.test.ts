@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import {
+  nodeExpansionOf,
   type PlanLookup,
   type PodLike,
   type PvcLike,
   type PvLike,
   planPodVolumes,
+  quantityBytes,
   type VaLike,
   volumeInUseName,
 } from '../src/harness/kubelet-standin-plan.js';
@@ -210,6 +212,57 @@ describe('kubelet stand-in: what it does with each volume of a pod', () => {
       lookup([boundPvc('data', 'pv-1')], [csiPv('pv-1')], [attached('pv-1')], false),
     );
     expect(plan?.kind === 'mount' && plan.kubeletVolume.volumeContext).toEqual({ numberOfReplicas: '3' });
+  });
+});
+
+describe("kubelet's part of an expansion", () => {
+  it('reads byte quantities', () => {
+    const cases: [string, number | undefined][] = [
+      ['67108864', 67108864],
+      ['128Mi', 128 * 2 ** 20],
+      ['1Gi', 2 ** 30],
+      ['1.5Gi', 1.5 * 2 ** 30],
+      ['2G', 2e9],
+      ['100k', 100_000],
+      ['12x', undefined],
+      ['', undefined],
+      ['-1Mi', undefined],
+    ];
+    for (const [q, bytes] of cases) expect([q, quantityBytes(q)]).toEqual([q, bytes]);
+  });
+
+  it('is due when the resizer left the claim NodeResizePending (or FileSystemResizePending)', () => {
+    const pv = csiPv('pv-1', { capacity: { storage: '128Mi' } });
+    const pvc = (status: PvcLike['status']): PvcLike => ({ ...boundPvc('data', 'pv-1'), status });
+    const due = { claim: { namespace: 'ns', name: 'data' }, capacity: '128Mi', requiredBytes: 128 * 2 ** 20 };
+    expect(
+      nodeExpansionOf(
+        pvc({ phase: 'Bound', allocatedResourceStatuses: { storage: 'NodeResizePending' } }),
+        pv,
+      ),
+    ).toEqual(due);
+    expect(
+      nodeExpansionOf(
+        pvc({ phase: 'Bound', conditions: [{ type: 'FileSystemResizePending', status: 'True' }] }),
+        pv,
+      ),
+    ).toEqual(due);
+    expect(
+      nodeExpansionOf(
+        pvc({ phase: 'Bound', allocatedResourceStatuses: { storage: 'ControllerResizeInProgress' } }),
+        pv,
+      ),
+    ).toBeUndefined();
+    expect(nodeExpansionOf(pvc({ phase: 'Bound', capacity: { storage: '128Mi' } }), pv)).toBeUndefined();
+    const [plan] = planPodVolumes(
+      pod([{ name: 'data', persistentVolumeClaim: { claimName: 'data' } }]),
+      lookup(
+        [pvc({ phase: 'Bound', allocatedResourceStatuses: { storage: 'NodeResizePending' } })],
+        [pv],
+        [attached('pv-1')],
+      ),
+    );
+    expect(plan?.kind === 'mount' && plan.nodeExpansion).toEqual(due);
   });
 });
 

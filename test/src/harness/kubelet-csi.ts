@@ -39,6 +39,14 @@ export interface CsiNodeClient {
   }): Promise<unknown>;
   nodeUnpublishVolume(request: { volumeId: string; targetPath: string }): Promise<unknown>;
   nodeUnstageVolume(request: { volumeId: string; stagingTargetPath: string }): Promise<unknown>;
+  /** Only for drivers with EXPAND_VOLUME. */
+  nodeExpandVolume?(request: {
+    volumeId: string;
+    volumePath: string;
+    stagingTargetPath?: string;
+    capacityRange: { requiredBytes: number };
+    volumeCapability: CsiVolumeCapability;
+  }): Promise<unknown>;
 }
 
 /** One volume of one pod, as kubelet knows it from the PV, the VolumeAttachment and the pod. */
@@ -128,6 +136,31 @@ export async function kubeletMountVolume(client: CsiNodeClient, kubeletDir: stri
     volumeContext,
   });
   return { ...paths, staged };
+}
+
+/**
+ * kubelet's part of an online expansion: NodeExpandVolume on the pod's target path (with the
+ * staging path when the driver stages), if the driver has EXPAND_VOLUME; returns whether it
+ * was called.
+ */
+export async function kubeletExpandVolume(
+  client: CsiNodeClient,
+  kubeletDir: string,
+  v: KubeletVolume,
+  requiredBytes: number,
+): Promise<boolean> {
+  const caps = (await client.nodeGetCapabilities({})).capabilities ?? [];
+  if (!client.nodeExpandVolume || !caps.some((c) => c.rpc?.type === 'EXPAND_VOLUME')) return false;
+  const paths = kubeletPaths(kubeletDir, v);
+  const staged = caps.some((c) => c.rpc?.type === 'STAGE_UNSTAGE_VOLUME');
+  await client.nodeExpandVolume({
+    volumeId: v.volumeHandle,
+    volumePath: paths.targetPath,
+    ...(staged ? { stagingTargetPath: paths.stagingTargetPath } : {}),
+    capacityRange: { requiredBytes },
+    volumeCapability: capability(v),
+  });
+  return true;
 }
 
 /** NodeUnpublishVolume of one pod's target (kubelet's TearDown). */

@@ -36,7 +36,8 @@ const log = pino(
 );
 const kubeConfig = new KubeConfig();
 kubeConfig.loadFromFile(process.env.KUBECONFIG);
-const csi = new CsiClient(`unix://${socket}`);
+const client = new CsiClient(`unix://${socket}`);
+const csi = { ...client, nodeExpandVolume: (r: object) => client.call('nodeExpandVolume', r) };
 const standin = new KubeletStandin({ kubeConfig, nodeName, kubeletDir, driverName, csi, log });
 await standin.start();
 process.stdout.write(`${JSON.stringify({ kubeletStandin: nodeName, pid: process.pid, kubeletDir })}\n`);
@@ -48,7 +49,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     stopping = true;
     log.info({ signal }, 'stopping (mounts stay, as when kubelet restarts)');
     void standin.stop().finally(() => {
-      csi.close();
+      client.close();
       process.exit(0);
     });
   });

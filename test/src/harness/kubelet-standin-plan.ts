@@ -43,7 +43,12 @@ export interface PodLike {
 export interface PvcLike {
   metadata: { name: string; namespace?: string; ownerReferences?: { kind: string; uid: string }[] };
   spec: { volumeName?: string };
-  status?: { phase?: string };
+  status?: {
+    phase?: string;
+    capacity?: Record<string, string>;
+    conditions?: { type: string; status: string }[];
+    allocatedResourceStatuses?: Record<string, string>;
+  };
 }
 
 export interface SecretRef {
@@ -55,6 +60,7 @@ export interface PvLike {
   metadata: { name: string };
   spec: {
     accessModes?: string[];
+    capacity?: Record<string, string>;
     volumeMode?: string;
     mountOptions?: string[];
     claimRef?: { namespace?: string; name?: string; uid?: string };
@@ -106,7 +112,58 @@ export type VolumePlan =
       kubeletVolume: KubeletVolume;
       stageSecretRef?: SecretRef;
       publishSecretRef?: SecretRef;
+      /** The claim waits for kubelet's part of an expansion (NodeExpandVolume) to this size. */
+      nodeExpansion?: NodeExpansion;
     };
+
+export interface NodeExpansion {
+  claim: { namespace: string; name: string };
+  /** The PV's capacity, as a quantity and in bytes. */
+  capacity: string;
+  requiredBytes: number;
+}
+
+const SUFFIXES: Record<string, number> = {
+  '': 1,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+};
+
+/** A Kubernetes quantity of bytes ("128Mi", "1G", "67108864") as a number; undefined if not one. */
+export function quantityBytes(quantity: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)(|k|M|G|T|P|Ki|Mi|Gi|Ti|Pi)$/.exec(quantity.trim());
+  if (!m) return undefined;
+  const bytes = Math.ceil(Number(m[1]) * SUFFIXES[m[2]!]!);
+  return Number.isSafeInteger(bytes) ? bytes : undefined;
+}
+
+/**
+ * kubelet's part of an expansion is due when the resizer marked the claim NodeResizePending
+ * (or, before RecoverVolumeExpansionFailure, FileSystemResizePending) and the PV is larger
+ * than the claim's capacity.
+ */
+export function nodeExpansionOf(pvc: PvcLike, pv: PvLike): NodeExpansion | undefined {
+  const pending =
+    pvc.status?.allocatedResourceStatuses?.storage === 'NodeResizePending' ||
+    (pvc.status?.conditions ?? []).some((c) => c.type === 'FileSystemResizePending' && c.status === 'True');
+  const capacity = pv.spec.capacity?.storage;
+  if (!pending || !capacity) return undefined;
+  const requiredBytes = quantityBytes(capacity);
+  if (requiredBytes === undefined) return undefined;
+  return {
+    claim: { namespace: pvc.metadata.namespace ?? '', name: pvc.metadata.name },
+    capacity,
+    requiredBytes,
+  };
+}
 
 /** kubelet's node.status.volumesInUse entry of a CSI volume. */
 export function volumeInUseName(driverName: string, volumeHandle: string): string {
@@ -214,11 +271,13 @@ export function planVolume(pod: PodLike, v: PodVolumeSource, look: PlanLookup): 
     volumeContext: { ...(csi.volumeAttributes ?? {}), ...podInfo },
     publishContext: va.status.attachmentMetadata ?? {},
   };
+  const nodeExpansion = nodeExpansionOf({ ...pvc, metadata: { ...pvc.metadata, namespace: ns } }, pv);
   return {
     kind: 'mount',
     volume,
     inUse,
     kubeletVolume,
+    ...(nodeExpansion ? { nodeExpansion } : {}),
     ...(csi.nodeStageSecretRef ? { stageSecretRef: csi.nodeStageSecretRef } : {}),
     ...(csi.nodePublishSecretRef ? { publishSecretRef: csi.nodePublishSecretRef } : {}),
   };

@@ -24,6 +24,7 @@ import type { Logger } from 'pino';
 import {
   type CsiNodeClient,
   type KubeletVolume,
+  kubeletExpandVolume,
   kubeletMountVolume,
   kubeletPaths,
   kubeletUnpublishVolume,
@@ -31,6 +32,7 @@ import {
 } from './kubelet-csi.js';
 import {
   failedMountMessage,
+  type NodeExpansion,
   needsStandin,
   type PlanLookup,
   type PodLike,
@@ -280,6 +282,7 @@ export class KubeletStandin {
       }
       try {
         await this.mount(pod, plan, records, mounted);
+        if (plan.nodeExpansion) await this.expand(pod, plan.kubeletVolume, plan.nodeExpansion);
       } catch (err) {
         failed ??= err;
         pending = true;
@@ -338,6 +341,53 @@ export class KubeletStandin {
         ms: Date.now() - t0,
       },
       'volume mounted',
+    );
+  }
+
+  /**
+   * kubelet's part of an online expansion: NodeExpandVolume (the loop device and the mounted file
+   * system grow), then the claim's status says the new capacity and no resize is pending.
+   */
+  private async expand(pod: PodLike, v: KubeletVolume, e: NodeExpansion): Promise<void> {
+    const pvName = v.pvName;
+    try {
+      await kubeletExpandVolume(this.options.csi, this.options.kubeletDir, v, e.requiredBytes);
+    } catch (err) {
+      this.event(
+        pod,
+        'Warning',
+        'FileSystemResizeFailed',
+        `MountVolume.NodeExpandVolume failed for volume "${pvName}" : ${errorMessage(err)}`,
+      );
+      throw err;
+    }
+    const pvc = this.pvcs.get(e.claim.name, e.claim.namespace) as unknown as PvcLike | undefined;
+    const conditions = (pvc?.status?.conditions ?? []).filter(
+      (c) => c.type !== 'FileSystemResizePending' && c.type !== 'Resizing',
+    );
+    await this.core.patchNamespacedPersistentVolumeClaimStatus(
+      {
+        name: e.claim.name,
+        namespace: e.claim.namespace,
+        body: {
+          status: {
+            capacity: { storage: e.capacity },
+            conditions,
+            allocatedResourceStatuses: { storage: null },
+          },
+        },
+      },
+      mergePatch(),
+    );
+    this.event(
+      pod,
+      'Normal',
+      'FileSystemResizeSuccessful',
+      `MountVolume.NodeExpandVolume succeeded for volume "${pvName}" ${this.options.nodeName}`,
+    );
+    this.options.log.info(
+      { pod: `${pod.metadata.namespace}/${pod.metadata.name}`, volume: pvName, capacity: e.capacity },
+      'volume expanded',
     );
   }
 
