@@ -25,6 +25,8 @@ export interface VolumeView {
   replicas: VolumeReplicaView[];
   frontend: string;
   generation: number;
+  /** The clone job (SnapshotClone); absent from an engine that predates it. */
+  clone?: CloneStatus;
 }
 
 export interface SnapshotView {

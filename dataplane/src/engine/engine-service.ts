@@ -47,6 +47,9 @@ export async function serveEngine(
 ): Promise<{ server: grpc.Server; port: number }> {
   const service = loadService('engine.proto', 'longhorn.engine.v1.Engine');
   const server = new grpc.Server();
+  const clone = new CloneJob(engine, async (a) =>
+    ReplicaClient.connect(replicaTarget(a.fromAddress), a.fromReplicaId, { connections: 2 }),
+  );
   const volume = () => ({
     name: engine.volume,
     size: engine.size(),
@@ -63,15 +66,13 @@ export async function serveEngine(
       rebuildBytesTotal: r.rebuild?.bytesTotal ?? 0,
       rebuildPercent: r.rebuild?.percent ?? 0,
     })),
+    clone: clone.current(),
   });
   const snapshotOut = (l: LayerInfo, head: string) => ({
     ...l,
     parent: l.parent ?? '',
     head: l.name === head,
   });
-  const clone = new CloneJob(engine, async (a) =>
-    ReplicaClient.connect(replicaTarget(a.fromAddress), a.fromReplicaId, { connections: 2 }),
-  );
   server.addService(service.service, {
     volumeGet: unary(async () => volume()),
     volumeExpand: unary(async ({ size }: { size: number }) => {

@@ -305,6 +305,12 @@ describe('snapshot clone', () => {
         bytesTotal: 10 * MiB,
         error: '',
       });
+      // The volume view carries the job too (the operator's Engine status.cloneStatus).
+      expect((await client.volume()).clone).toMatchObject({
+        state: 'done',
+        snapshot: 's2',
+        bytesDone: 10 * MiB,
+      });
       expect(await enginePrint(engine)).toEqual(atS2);
     } finally {
       client.close();

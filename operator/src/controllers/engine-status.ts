@@ -2,10 +2,11 @@
  * What an Engine CR's status says about its running process (pure): the engine service's
  * volume view becomes replicaModeMap, currentReplicaAddressMap, rebuildStatus (keyed by the
  * rebuilding replica's address, as Longhorn keys it), currentSize and endpoint; its snapshot
- * list becomes status.snapshots in Longhorn's shape (volume-head included).
+ * list becomes status.snapshots in Longhorn's shape (volume-head included); its clone job
+ * becomes cloneStatus.
  */
 
-import type { EngineStatus, RebuildStatus, SnapshotInfo } from '@longhorn-ts/api';
+import type { EngineStatus, RebuildStatus, SnapshotCloneStatus, SnapshotInfo } from '@longhorn-ts/api';
 import type { SnapshotView, VolumeView } from '@longhorn-ts/dataplane/engine/engine-client';
 
 export function runningEngineStatus(
@@ -52,10 +53,34 @@ export function runningEngineStatus(
     replicaModeMap,
     currentReplicaAddressMap,
     rebuildStatus,
+    cloneStatus: cloneStatusMap(view),
     ...(snapshots !== undefined && { snapshots: snapshotMap(snapshots), snapshotsError: '' }),
     // Executed once an engine started with --salvage runs; a later request needs a new start.
     salvageExecuted: facts.salvageRequested,
   };
+}
+
+const CLONE_STATES = { running: 'in_progress', done: 'complete', failed: 'error' } as const;
+
+/**
+ * The engine's clone job as Longhorn's Engine status.cloneStatus: one entry per replica it fills
+ * (keyed by address, as rebuildStatus), progress in percent; empty when no clone ran.
+ */
+export function cloneStatusMap(view: VolumeView): Record<string, SnapshotCloneStatus> {
+  const c = view.clone;
+  if (c === undefined || !(c.state in CLONE_STATES)) return {};
+  const status: SnapshotCloneStatus = {
+    isCloning: c.state === 'running',
+    error: c.error,
+    progress:
+      c.state === 'done' ? 100 : c.bytesTotal > 0 ? Math.floor((100 * c.bytesDone) / c.bytesTotal) : 0,
+    state: CLONE_STATES[c.state as keyof typeof CLONE_STATES],
+    fromReplicaAddress: c.fromAddress,
+    snapshotName: c.snapshot,
+  };
+  const out: Record<string, SnapshotCloneStatus> = {};
+  for (const r of view.replicas) if (r.mode !== 'ERR') out[r.address] = { ...status };
+  return out;
 }
 
 export function stoppedEngineStatus(

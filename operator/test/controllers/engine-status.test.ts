@@ -2,6 +2,7 @@ import type { SnapshotView, VolumeView } from '@longhorn-ts/dataplane/engine/eng
 import { describe, expect, it } from 'vitest';
 import { engineArgs, engineOwner } from '../../src/controllers/engine-controller.js';
 import {
+  cloneStatusMap,
   engineNeedsSalvage,
   membershipPlan,
   runningEngineStatus,
@@ -104,6 +105,44 @@ describe('engineArgs: the engine process as local-volume.ts starts it, every rep
     expect(engineOwner(e('node-1', 'node-2'))).toBe('node-1');
     expect(engineOwner(e('', 'node-2'))).toBe('node-2');
     expect(engineOwner(e(''))).toBe('');
+  });
+});
+
+describe('cloneStatusMap', () => {
+  const job = (state: string, bytesDone: number, bytesTotal: number, error = '') => ({
+    state: state as 'running',
+    fromAddress: '127.0.0.21:10000',
+    fromReplicaId: 'src-r-1',
+    snapshot: 's1',
+    layer: 'clone-v',
+    bytesDone,
+    bytesTotal,
+    error,
+  });
+  const replicas = [replica('a', '127.0.0.11:1', 'RW'), replica('b', '127.0.0.12:1', 'ERR')];
+  it('one entry per replica it fills, progress in percent, Longhorn state names', () => {
+    expect(cloneStatusMap({ ...view(replicas), clone: job('running', 1, 4) })).toEqual({
+      '127.0.0.11:1': {
+        isCloning: true,
+        error: '',
+        progress: 25,
+        state: 'in_progress',
+        fromReplicaAddress: '127.0.0.21:10000',
+        snapshotName: 's1',
+      },
+    });
+    expect(cloneStatusMap({ ...view(replicas), clone: job('done', 4, 4) })['127.0.0.11:1']).toMatchObject({
+      isCloning: false,
+      progress: 100,
+      state: 'complete',
+    });
+    expect(
+      cloneStatusMap({ ...view(replicas), clone: job('failed', 1, 4, 'source went away') })['127.0.0.11:1'],
+    ).toMatchObject({ isCloning: false, state: 'error', error: 'source went away' });
+  });
+  it('empty when no clone ran (or the engine predates clones)', () => {
+    expect(cloneStatusMap({ ...view(replicas), clone: job('idle', 0, 0) })).toEqual({});
+    expect(cloneStatusMap(view(replicas))).toEqual({});
   });
 });
 
