@@ -20,7 +20,8 @@ async function fio(uri: string, args: string[], seconds: number) {
     '--output-format=json',
     ...args,
   ]);
-  const job = (JSON.parse(stdout.slice(stdout.indexOf('{'))) as { jobs: { read: FioSide; write: FioSide }[] }).jobs[0]!;
+  const job = (JSON.parse(stdout.slice(stdout.indexOf('{'))) as { jobs: { read: FioSide; write: FioSide }[] })
+    .jobs[0]!;
   return job;
 }
 
