@@ -17,6 +17,7 @@ import {
   mount,
   unmountAll,
 } from '../src/node/filesystem-ops.js';
+import { fuseHelperPath } from '../src/node/fuse-helper.js';
 import { deviceSize, loopDevices } from '../src/node/loop-devices.js';
 import { mountAt, mountTable } from '../src/node/mount-table.js';
 import { NbdAttacher } from '../src/node/nbd-attach.js';
@@ -45,6 +46,23 @@ describe('ext4 geometry and process capabilities (pure)', () => {
     expect(hasEffectiveCapability(status('0000000001000000'), CAP_SYS_RESOURCE)).toBe(true);
     expect(hasEffectiveCapability(status('0000000000000000'), 0)).toBe(false);
     expect(hasEffectiveCapability('Name:\tx\n', CAP_SYS_RESOURCE)).toBe(false);
+  });
+});
+
+describe('where the node plugin finds lh-nbdfuse', () => {
+  it('LH_NBDFUSE first, then the binary cache when the binary is there, else PATH', async () => {
+    const cache = await mkdtemp(join(tmpdir(), 'lh-csi-cache-'));
+    try {
+      expect(fuseHelperPath({ LH_NBDFUSE: '/opt/x/lh-nbdfuse', LONGHORN_TS_CACHE: cache })).toBe(
+        '/opt/x/lh-nbdfuse',
+      );
+      expect(fuseHelperPath({ LONGHORN_TS_CACHE: cache })).toBe('lh-nbdfuse');
+      await mkdir(join(cache, 'bin'));
+      await writeFile(join(cache, 'bin', 'lh-nbdfuse'), '#!/bin/sh\n', { mode: 0o755 });
+      expect(fuseHelperPath({ LONGHORN_TS_CACHE: cache })).toBe(join(cache, 'bin', 'lh-nbdfuse'));
+    } finally {
+      await rm(cache, { recursive: true, force: true });
+    }
   });
 });
 
