@@ -6,7 +6,8 @@
  *   (2) a whole volume: `longhorn-local volume up` with 1 replica, plain vs --encrypt, both
  *       filled first, same disk.
  *
- *   npx tsx dataplane/bench/crypt-bench.ts [--runtime S] [--repeat N] [--only layer|volume]
+ *   npx tsx dataplane/bench/crypt-bench.ts [--runtime S] [--repeat N] [--only layer|volume] [--cipher js]
+ * (--cipher js: the layer alone with the JS cipher instead of the native addon)
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -19,16 +20,18 @@ import type { BlockDevice } from '../src/block/index.js';
 import { CryptBlockDevice, newDataKey } from '../src/crypt/index.js';
 import { NbdServer } from '../src/frontend/nbd/index.js';
 import { MemoryBlockDevice } from '../test/nbd/memory-device.js';
-import { better, fio, type Workload } from './fio-runner.js';
+import { better, fio, fioSample, type Workload } from './fio-runner.js';
 
 const { values } = parseArgs({
   options: {
     runtime: { type: 'string', default: '4' },
     repeat: { type: 'string', default: '2' },
     only: { type: 'string' },
+    cipher: { type: 'string', default: 'best' },
   },
 });
 const runtime = Number(values.runtime);
+const cipher = values.cipher ?? 'best';
 const repeat = Number(values.repeat);
 const SIZE = 256 << 20;
 
@@ -39,9 +42,28 @@ const WORKLOADS: Workload[] = [
   { name: '1M write QD16', rw: 'write', bs: '1m', iodepth: 16, metric: 'MiB/s' },
 ];
 
-type Row = { plain: number; encrypted: number; ratio: number };
+type Row = {
+  plain: number;
+  encrypted: number;
+  ratio: number;
+  /** Server CPU per I/O (us), when the server runs in this process: steadier than rates on a busy machine. */
+  cpuUsPerIo?: { plain: number; encrypted: number };
+};
 
-async function compare(title: string, plainUri: string, cryptUri: string): Promise<Record<string, Row>> {
+/** One fio run; with `cpu`, also this process's CPU time per I/O during it (the NBD server's). */
+async function measure(uri: string, w: Workload, cpu: boolean): Promise<{ value: number; cpuUs: number }> {
+  const before = process.cpuUsage();
+  const s = await fioSample(uri, w, runtime, SIZE);
+  const used = process.cpuUsage(before);
+  return { value: s.value, cpuUs: cpu ? (used.user + used.system) / s.ios : 0 };
+}
+
+async function compare(
+  title: string,
+  plainUri: string,
+  cryptUri: string,
+  cpu = false,
+): Promise<Record<string, Row>> {
   const out: Record<string, Row> = {};
   console.log(`-- ${title}`);
   for (const w of WORKLOADS) {
@@ -50,14 +72,26 @@ async function compare(title: string, plainUri: string, cryptUri: string): Promi
     // Warm both paths (JIT, buffer pools) so neither side is measured cold.
     await fio(plainUri, w, 1, SIZE);
     await fio(cryptUri, w, 1, SIZE);
+    let cpuA = Number.POSITIVE_INFINITY;
+    let cpuB = Number.POSITIVE_INFINITY;
     for (let i = 0; i < repeat; i++) {
-      a = better(w, a, await fio(plainUri, w, runtime, SIZE));
-      b = better(w, b, await fio(cryptUri, w, runtime, SIZE));
+      const pa = await measure(plainUri, w, cpu);
+      const pb = await measure(cryptUri, w, cpu);
+      a = better(w, a, pa.value);
+      b = better(w, b, pb.value);
+      cpuA = Math.min(cpuA, pa.cpuUs);
+      cpuB = Math.min(cpuB, pb.cpuUs);
     }
     const ratio = w.metric === 'lat_us' ? a! / b! : b! / a!;
-    out[w.name] = { plain: a!, encrypted: b!, ratio };
+    out[w.name] = {
+      plain: a!,
+      encrypted: b!,
+      ratio,
+      ...(cpu ? { cpuUsPerIo: { plain: cpuA, encrypted: cpuB } } : {}),
+    };
+    const cpuText = cpu ? `  cpu/io ${cpuA.toFixed(1)} -> ${cpuB.toFixed(1)} us` : '';
     console.log(
-      `${w.name.padEnd(18)} plain ${a!.toFixed(1).padStart(9)}  encrypted ${b!.toFixed(1).padStart(9)} ${w.metric.padEnd(6)} encrypted/plain ${ratio.toFixed(3)}x`,
+      `${w.name.padEnd(18)} plain ${a!.toFixed(1).padStart(9)}  encrypted ${b!.toFixed(1).padStart(9)} ${w.metric.padEnd(6)} encrypted/plain ${ratio.toFixed(3)}x${cpuText}`,
     );
   }
   return out;
@@ -75,12 +109,14 @@ async function layer(): Promise<Record<string, Row>> {
   const cryptMem = new MemoryBlockDevice(SIZE);
   randomBytes(SIZE).copy(cryptMem.data);
   const plain = await serve(plainMem);
-  const crypt = await serve(new CryptBlockDevice(cryptMem, newDataKey(), 'bench'));
+  const cryptDevice = new CryptBlockDevice(cryptMem, newDataKey(), 'bench', cipher === 'js' ? 'js' : 'best');
+  const crypt = await serve(cryptDevice);
   try {
     return await compare(
-      'the encryption layer alone (NbdServer over memory, random contents)',
+      `the encryption layer alone (NbdServer over memory, random contents; cipher: ${cryptDevice.implementation})`,
       plain.uri,
       crypt.uri,
+      true,
     );
   } finally {
     await plain.close();

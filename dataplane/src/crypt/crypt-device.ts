@@ -75,7 +75,7 @@ export class CryptBlockDevice implements BlockDevice {
         plain = ioBuffers.acquire(data.length);
         data.copy(plain);
       }
-      const cipher = this.cipher.encrypt(plain, wide.offset / CRYPT_BLOCK);
+      const cipher = await this.cipher.encryptAsync(plain, wide.offset / CRYPT_BLOCK);
       // Encrypted in place, the buffer goes down (the engine releases it); else it was scratch.
       if (cipher !== plain) ioBuffers.release(plain);
       await this.inner.write(wide.offset, cipher, fua);
@@ -129,7 +129,7 @@ export class CryptBlockDevice implements BlockDevice {
         const to = Math.min(e, end);
         const plain = await this.readPlain(s, e - s);
         plain.fill(0, from - s, to - s);
-        await this.inner.write(s, this.cipher.encrypt(plain, s / CRYPT_BLOCK), fua);
+        await this.inner.write(s, await this.cipher.encryptAsync(plain, s / CRYPT_BLOCK), fua);
       }
       if (midEnd > midStart) await whole(midStart, midEnd - midStart);
     } finally {
@@ -146,7 +146,7 @@ export class CryptBlockDevice implements BlockDevice {
     }
     // All holes: the zeros we got are the answer.
     if (holes.length * CRYPT_BLOCK === length) return cipher;
-    const plain = this.cipher.decrypt(cipher, offset / CRYPT_BLOCK);
+    const plain = await this.cipher.decryptAsync(cipher, offset / CRYPT_BLOCK);
     if (plain !== cipher) ioBuffers.release(cipher);
     for (const o of holes) plain.fill(0, o, o + CRYPT_BLOCK);
     return plain;

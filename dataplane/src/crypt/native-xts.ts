@@ -9,6 +9,14 @@ import { createRequire } from 'node:module';
 export interface NativeXts {
   create(key: Buffer): unknown;
   run(handle: unknown, encrypt: boolean, data: Buffer, firstBlock: number): void;
+  /** The same on libuv's thread pool; `data` must not be touched until `done`. */
+  runAsync(
+    handle: unknown,
+    encrypt: boolean,
+    data: Buffer,
+    firstBlock: number,
+    done: (err: Error | null) => void,
+  ): void;
 }
 
 let loaded: NativeXts | null | undefined;
@@ -20,6 +28,7 @@ export function nativeXts(): NativeXts | null {
   const path = new URL('../../native/build/Release/xts.node', import.meta.url).pathname;
   try {
     const addon = createRequire(import.meta.url)(path) as NativeXts;
+    if (typeof addon.runAsync !== 'function') throw new Error('xts addon predates runAsync; rebuild it');
     // Opening libcrypto happens on first use: try it once here so a failure means "no addon".
     addon.create(Buffer.concat([Buffer.alloc(32, 1), Buffer.alloc(32, 2)]));
     loaded = addon;

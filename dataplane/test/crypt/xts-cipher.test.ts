@@ -37,6 +37,17 @@ describe.each(['native', 'js'] as const)(
       expect(cipher.decrypt(Buffer.from(encrypted), first).equals(plain)).toBe(true);
     });
 
+    it('gives the same bytes on the thread pool (large requests) as at once', async () => {
+      const plain = randomBytes(64 * CRYPT_BLOCK);
+      const expected = openssl(key, plain, 3);
+      const encrypted = await cipher.encryptAsync(Buffer.from(plain), 3);
+      expect(encrypted.equals(expected)).toBe(true);
+      expect((await cipher.decryptAsync(encrypted, 3)).equals(plain)).toBe(true);
+      await expect(cipher.encryptAsync(Buffer.alloc(64 * CRYPT_BLOCK + 512), 0)).rejects.toThrow(
+        /is not whole/,
+      );
+    });
+
     it('gives equal plaintext blocks different ciphertext at different block numbers', () => {
       const plain = Buffer.alloc(2 * CRYPT_BLOCK, 0x41);
       const out = cipher.encrypt(Buffer.from(plain), 0);
