@@ -2,6 +2,7 @@ import { webcrypto } from 'node:crypto';
 import { promisify } from 'node:util';
 import { gunzip, gzip } from 'node:zlib';
 import { compressFrame, decompressFrame } from 'lz4-napi';
+import { type BlockKey, decryptBlock, keyedChecksum } from './block-crypto.js';
 import type { CompressionMethod } from './config.js';
 import { BackupError } from './errors.js';
 
@@ -48,7 +49,46 @@ export async function decodeBlock(
   checksum: string,
   blockSize: number,
   context: { volume: string; path: string },
+  key?: BlockKey,
 ): Promise<Buffer> {
+  if (key) {
+    const plain = decryptBlock(key, checksum, stored);
+    if (!plain) {
+      throw new BackupError(
+        'CORRUPT_BLOCK',
+        `corrupt block ${checksum} (${context.path}): does not decrypt with key ${key.id}`,
+        {
+          block: checksum,
+          volume: context.volume,
+          path: context.path,
+        },
+      );
+    }
+    let data: Buffer;
+    try {
+      data = await CODECS[method].decompress(plain);
+    } catch (err) {
+      throw new BackupError(
+        'CORRUPT_BLOCK',
+        `corrupt block ${checksum} (${context.path}): ${(err as Error).message}`,
+        {
+          block: checksum,
+          volume: context.volume,
+        },
+      );
+    }
+    if (data.length > blockSize || keyedChecksum(key, data) !== checksum) {
+      throw new BackupError(
+        'CORRUPT_BLOCK',
+        `corrupt block ${checksum} (${context.path}): content does not match its name`,
+        {
+          block: checksum,
+          volume: context.volume,
+        },
+      );
+    }
+    return data;
+  }
   const order: CompressionMethod[] = [method, ...(['lz4', 'gzip'] as const).filter((m) => m !== method)];
   let reason = '';
   for (const m of order) {

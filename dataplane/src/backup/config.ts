@@ -30,6 +30,9 @@ export interface VolumeConfig {
   CompressionMethod: CompressionMethod;
   StorageClassName: string;
   DataEngine: string;
+  /** Ours (Longhorn has no backup encryption): 'aes-256-gcm' and the key's id, or empty. */
+  EncryptionMethod?: string;
+  EncryptionKeyId?: string;
   /** Fields of a newer Longhorn, kept as they were read. */
   extra?: Record<string, unknown>;
 }
@@ -71,6 +74,8 @@ const VOLUME_FIELDS = [
   'CompressionMethod',
   'StorageClassName',
   'DataEngine',
+  'EncryptionMethod',
+  'EncryptionKeyId',
 ] as const;
 
 const BACKUP_FIELDS = [
@@ -180,6 +185,9 @@ export function decodeVolumeConfig(data: Buffer | string, file = 'volume.cfg'): 
     CompressionMethod: compressionOf(unquote(raw.CompressionMethod), file),
     StorageClassName: unquote(raw.StorageClassName),
     DataEngine: unquote(raw.DataEngine) || 'v1',
+    ...(str(raw.EncryptionKeyId)
+      ? { EncryptionMethod: str(raw.EncryptionMethod), EncryptionKeyId: str(raw.EncryptionKeyId) }
+      : {}),
     ...(extra ? { extra } : {}),
   };
 }
@@ -198,6 +206,9 @@ export function encodeVolumeConfig(v: VolumeConfig): Buffer {
     CompressionMethod: quoted(v.CompressionMethod),
     StorageClassName: quoted(v.StorageClassName),
     DataEngine: quoted(v.DataEngine),
+    ...(v.EncryptionKeyId
+      ? { EncryptionMethod: v.EncryptionMethod, EncryptionKeyId: v.EncryptionKeyId }
+      : {}),
     ...v.extra,
   };
   return Buffer.from(JSON.stringify(out));

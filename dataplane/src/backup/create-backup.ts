@@ -2,6 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { type Logger, rootLogger } from '../logging/logger.js';
 import { encodeBackupUrl } from './backup-url.js';
 import { blockChecksum, compressBlock, isZeroBlock } from './block-codec.js';
+import {
+  type BlockKey,
+  checkVolumeKey,
+  ENCRYPTION_METHOD,
+  encryptBlock,
+  keyedChecksum,
+} from './block-crypto.js';
 import { changedBlocks, incrementalBase, mergeBlocks } from './block-plan.js';
 import {
   type BackupConfig,
@@ -46,6 +53,11 @@ export interface CreateBackupOptions {
    * instead of uploading them. Default true.
    */
   dedupeAcrossVolumes?: boolean;
+  /**
+   * Encrypts every block (block-crypto.ts). Decided by a volume's first backup: an encrypted
+   * backup volume takes only its key, a plain one none.
+   */
+  encryptionKey?: BlockKey;
 }
 
 export interface BackupProgress {
@@ -149,12 +161,17 @@ export async function createBackup(opts: CreateBackupOptions): Promise<BackupRes
         BackingImageName: '',
         BackingImageChecksum: '',
         CompressionMethod: compression,
+        ...(opts.encryptionKey
+          ? { EncryptionMethod: ENCRYPTION_METHOD, EncryptionKeyId: opts.encryptionKey.id }
+          : {}),
         StorageClassName: opts.storageClassName ?? '',
         DataEngine: 'v1',
       };
       await saveVolume(target, vol);
     }
     const method = vol.CompressionMethod;
+    const key = opts.encryptionKey;
+    checkVolumeKey(volume, { method: vol.EncryptionMethod ?? '', keyId: vol.EncryptionKeyId ?? '' }, key);
 
     // The last backup, if an incremental one can build on it.
     let last: BackupConfig | null = null;
@@ -209,7 +226,8 @@ export async function createBackup(opts: CreateBackupOptions): Promise<BackupRes
     // A LIST returns 1000 keys but costs S3 users about ten HEADs: list only when cheaper.
     const listCost = 10 * Math.ceil((vol.BlockCount + 1) / 1000);
     let listed = false;
-    const scanOthers = !last && vol.BlockCount === 0 && opts.dedupeAcrossVolumes !== false;
+    // Other volumes' blocks are named and encrypted with other keys (or none): not for us.
+    const scanOthers = !last && vol.BlockCount === 0 && !key && opts.dedupeAcrossVolumes !== false;
     if (!scanOthers && (mode === 'full' || offsets.length > listCost)) {
       for (const key of await target.listAll(blocksDir(volume))) {
         const c = blockChecksumOf(key);
@@ -271,7 +289,8 @@ export async function createBackup(opts: CreateBackupOptions): Promise<BackupRes
           if ((err as BackupError).code !== 'NOT_FOUND') throw err;
         }
       }
-      const stored = await compressBlock(method, data);
+      const compressed = await compressBlock(method, data);
+      const stored = key ? encryptBlock(key, checksum, compressed) : compressed;
       await target.put(path, stored);
       known.add(checksum);
       written.add(checksum);
@@ -296,7 +315,7 @@ export async function createBackup(opts: CreateBackupOptions): Promise<BackupRes
       } else {
         // A volume's last block is whole in the store (Longhorn's sizes are multiples of it).
         if (length < blockSize) data = Buffer.concat([data, Buffer.alloc(blockSize - length)]);
-        const checksum = await blockChecksum(data);
+        const checksum = key ? keyedChecksum(key, data) : await blockChecksum(data);
         changed.set(offset, checksum);
         const pending = inFlight.get(checksum);
         if (pending) {
@@ -386,8 +405,8 @@ async function blocksOfOtherVolumes(
     const v = parts[2]!;
     if (v === volume) own.add(c);
     else {
-      let list = byVolume.get(v);
-      if (!list) byVolume.set(v, (list = []));
+      const list = byVolume.get(v) ?? [];
+      if (list.length === 0) byVolume.set(v, list);
       list.push([c, `${VOLUMES_DIR}/${key}`]);
     }
   }

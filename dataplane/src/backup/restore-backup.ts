@@ -1,5 +1,6 @@
 import { type Logger, rootLogger } from '../logging/logger.js';
 import { decodeBlock } from './block-codec.js';
+import { type BlockKey, checkVolumeKey } from './block-crypto.js';
 import { type BackupConfig, blockSizeOf, isInProgress, type VolumeConfig } from './config.js';
 import { loadBackup, loadVolume } from './config-store.js';
 import { BackupError } from './errors.js';
@@ -24,6 +25,8 @@ export interface RestoreOptions {
   onProgress?: (p: { blocksTotal: number; blocksDone: number; percent: number }) => void;
   lockTiming?: LockTiming;
   log?: Logger;
+  /** The key of an encrypted backup volume (block-crypto.ts). */
+  encryptionKey?: BlockKey;
 }
 
 export interface RestoreResult {
@@ -37,8 +40,9 @@ export interface RestoreResult {
 }
 
 /** The two cfgs a restore needs, checked: the backup complete, its block size usable. */
-export async function inspectBackup(target: BackupTarget, volume: string, backup: string) {
+export async function inspectBackup(target: BackupTarget, volume: string, backup: string, key?: BlockKey) {
   const vol = await loadVolume(target, volume);
+  checkVolumeKey(volume, { method: vol.EncryptionMethod ?? '', keyId: vol.EncryptionKeyId ?? '' }, key);
   const b = await loadBackup(target, volume, backup);
   if (isInProgress(b)) {
     throw new BackupError(
@@ -70,7 +74,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
   const lock = await BackupLock.acquire(target, volume, LOCK_RESTORE, opts.lockTiming);
   const lockMs = Math.round(performance.now() - lockStart);
   try {
-    const { vol, b, blockSize } = await inspectBackup(target, volume, backup);
+    const { vol, b, blockSize } = await inspectBackup(target, volume, backup, opts.encryptionKey);
     let done = 0;
     let downloaded = 0;
     const total = b.Blocks.length;
@@ -104,10 +108,14 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
         throw err;
       }
       downloaded += stored.length;
-      const data = await decodeBlock(b.CompressionMethod, stored, m.BlockChecksum, blockSize, {
-        volume,
-        path,
-      });
+      const data = await decodeBlock(
+        b.CompressionMethod,
+        stored,
+        m.BlockChecksum,
+        blockSize,
+        { volume, path },
+        opts.encryptionKey,
+      );
       const length = Math.min(data.length, vol.Size - m.Offset);
       await sink.write(m.Offset, length === data.length ? data : data.subarray(0, length));
       done++;

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { decodeBackupUrl } from '../backup/backup-url.js';
+import { type BlockKey, deriveBlockKey } from '../backup/block-crypto.js';
 import type { CompressionMethod } from '../backup/config.js';
 import { createBackup } from '../backup/create-backup.js';
 import { readCredentials } from '../backup/credentials.js';
@@ -26,8 +27,15 @@ export interface TargetArgs {
 }
 
 export async function openTargetFrom(args: TargetArgs): Promise<BackupTarget> {
+  return (await openWithKey(args)).target;
+}
+
+/** The target, and the encryption key when the credentials file has CRYPTO_KEY_VALUE. */
+async function openWithKey(args: TargetArgs): Promise<{ target: BackupTarget; key?: BlockKey }> {
   const creds = args.credentials ? await readCredentials(args.credentials) : {};
-  return openTarget(args.target, creds);
+  const passphrase = creds.CRYPTO_KEY_VALUE;
+  const key = passphrase ? deriveBlockKey(passphrase) : undefined;
+  return { target: openTarget(args.target, creds), ...(key ? { key } : {}) };
 }
 
 export interface LocalBackupOptions extends TargetArgs {
@@ -42,7 +50,7 @@ export interface LocalBackupOptions extends TargetArgs {
 
 export async function backupLocalVolume(opts: LocalBackupOptions) {
   const state = await loadState(opts.dir);
-  const target = await openTargetFrom(opts);
+  const { target, key } = await openWithKey(opts);
   try {
     const { snapshot, replica } = await withEngine(state, async (e) => {
       const view = await e.volume();
@@ -70,6 +78,7 @@ export async function backupLocalVolume(opts: LocalBackupOptions) {
     try {
       let last = -1;
       return await createBackup({
+        ...(key ? { encryptionKey: key } : {}),
         signal: cancel.signal,
         target,
         source: new ReplicaSnapshotSource(client),
@@ -117,13 +126,13 @@ export async function volumeUpFromBackup(opts: RestoreUpOptions): Promise<string
     );
   const { targetUrl, volume, backup } = decodeBackupUrl(opts.backupUrl);
   if (!backup) throw new BackupError('INVALID_ARGUMENT', `${opts.backupUrl} names no backup (?backup=NAME)`);
-  const target = await openTargetFrom({
+  const { target, key } = await openWithKey({
     target: targetUrl,
     ...(opts.credentials ? { credentials: opts.credentials } : {}),
   });
   try {
     await target.check();
-    const { vol, b } = await inspectBackup(target, volume, backup);
+    const { vol, b } = await inspectBackup(target, volume, backup, key);
     await volumeUp({ dir, replicas: opts.replicas, size: vol.Size, volume: opts.name ?? volume });
     try {
       const state = await loadState(dir);
@@ -153,6 +162,7 @@ export async function volumeUpFromBackup(opts: RestoreUpOptions): Promise<string
         let last = -1;
         try {
           await restoreBackup({
+            ...(key ? { encryptionKey: key } : {}),
             target,
             volume,
             backup,

@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { blockChecksum } from '../../src/backup/block-codec.js';
+import { deriveBlockKey } from '../../src/backup/block-crypto.js';
 import { loadVolume } from '../../src/backup/config-store.js';
 import { createBackup } from '../../src/backup/create-backup.js';
 import { deleteBackup } from '../../src/backup/delete-backup.js';
@@ -273,6 +275,126 @@ describe('dedupe across volumes (Longhorn layout: blocks stay per volume)', () =
     } finally {
       for (const r of [x, y, z]) await r.close();
     }
+  });
+});
+
+describe('encryption (AES-256-GCM per block, keyed block names)', () => {
+  const root = dirs.make('lh-bk-crypt');
+  const target = openTarget(root);
+  const key = deriveBlockKey('correct horse battery staple');
+  const text = 'a secret line of the volume '.repeat(80_000);
+
+  it('round-trips, hides content and names, refuses a wrong or missing key and a tampered block', async () => {
+    const r = await newReplica(dirs, 16 * MiB);
+    try {
+      await writeAt(r, 0, Buffer.from(text).subarray(0, 2 * MiB));
+      await writeAt(r, 2 * MiB, randomBytes(4 * MiB));
+      await r.snapshot('s1');
+      const res = await createBackup({
+        target,
+        source: new StoreSnapshotSource(r),
+        volume: 'vol-e',
+        snapshot: 's1',
+        encryptionKey: key,
+        lockTiming: FAST_LOCKS,
+      });
+      expect(await loadVolume(target, 'vol-e')).toMatchObject({
+        EncryptionMethod: 'aes-256-gcm',
+        EncryptionKeyId: key.id,
+      });
+      const plainName = await blockChecksum(Buffer.from(text).subarray(0, 2 * MiB));
+      const names = res.backup.Blocks.map((b) => b.BlockChecksum);
+      expect(names).toHaveLength(3);
+      expect(names).not.toContain(plainName);
+      for (const f of storeBlocks(root, 'vol-e')) {
+        const stored = readFileSync(join(root, blocksDir('vol-e'), f));
+        expect(stored.includes('a secret line')).toBe(false);
+        expect(stored.subarray(0, 4).toString('hex')).not.toBe('04224d18');
+      }
+      const restore = async (k?: ReturnType<typeof deriveBlockKey>) => {
+        const out = join(dirs.make('lh-bk-out'), 'r.img');
+        const { sink, close } = await fileSink(out, 16 * MiB);
+        try {
+          await restoreBackup({
+            target,
+            volume: 'vol-e',
+            backup: res.backup.Name,
+            sink,
+            lockTiming: FAST_LOCKS,
+            ...(k ? { encryptionKey: k } : {}),
+          });
+        } catch (err) {
+          await close();
+          throw err;
+        }
+        return close();
+      };
+      expect(await restore(key)).toBe(await snapshotHash(r, 's1'));
+      const wrong = deriveBlockKey('not the right passphrase');
+      const err = await restore(wrong).catch((e) => e);
+      expect(err.code).toBe('ACCESS_DENIED');
+      expect(err.message).toBe(
+        `wrong encryption key for backup volume vol-e: it was encrypted with key ${key.id}, this key is ${wrong.id}`,
+      );
+      await expect(restore()).rejects.toThrow(
+        'backup volume vol-e is encrypted (aes-256-gcm): give its key (CRYPTO_KEY_VALUE)',
+      );
+      await expect(
+        createBackup({
+          target,
+          source: new StoreSnapshotSource(r),
+          volume: 'vol-e',
+          snapshot: 's1',
+          lockTiming: FAST_LOCKS,
+        }),
+      ).rejects.toThrow(/vol-e is encrypted/);
+      // Incremental with the key; then a plain volume refuses a key.
+      await writeAt(r, 8 * MiB, randomBytes(4096));
+      await r.snapshot('s2');
+      const inc = await createBackup({
+        target,
+        source: new StoreSnapshotSource(r),
+        volume: 'vol-e',
+        snapshot: 's2',
+        encryptionKey: key,
+        lockTiming: FAST_LOCKS,
+      });
+      expect(inc.stats).toMatchObject({ incremental: true, blocksUploaded: 1 });
+      await createBackup({
+        target,
+        source: new StoreSnapshotSource(r),
+        volume: 'vol-plain',
+        snapshot: 's1',
+        lockTiming: FAST_LOCKS,
+      });
+      await expect(
+        createBackup({
+          target,
+          source: new StoreSnapshotSource(r),
+          volume: 'vol-plain',
+          snapshot: 's2',
+          encryptionKey: key,
+          lockTiming: FAST_LOCKS,
+        }),
+      ).rejects.toThrow(/backup volume vol-plain is not encrypted/);
+      // A block whose ciphertext was changed fails authentication and is named.
+      const victim = join(root, blockPath('vol-e', names[0]!));
+      const bytes = readFileSync(victim);
+      bytes[40]! ^= 1;
+      writeFileSync(victim, bytes);
+      const bad = await restore(key).catch((e) => e);
+      expect(bad.code).toBe('CORRUPT_BLOCK');
+      expect(bad.message).toContain(`corrupt block ${names[0]} (`);
+      expect(bad.message).toContain(`does not decrypt with key ${key.id}`);
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('refuses a short passphrase', () => {
+    expect(() => deriveBlockKey('short')).toThrow(
+      'the encryption passphrase must have at least 8 characters',
+    );
   });
 });
 

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
@@ -47,7 +47,7 @@ describe('longhorn-local volume backup / backup list / volume up --from-backup',
     );
   }
 
-  async function restoreAndCompare(url: string): Promise<void> {
+  async function restoreAndCompare(url: string, credentials = creds): Promise<void> {
     const v = new LocalVolume();
     restored.push(v);
     const out = await longhornLocal(
@@ -58,7 +58,7 @@ describe('longhorn-local volume backup / backup list / volume up --from-backup',
       '--from-backup',
       url,
       '--credentials',
-      creds,
+      credentials,
       '--replicas',
       '2',
     );
@@ -191,6 +191,28 @@ describe('longhorn-local volume backup / backup list / volume up --from-backup',
       s3.destroy();
     }
   }, 120_000);
+
+  it('an encrypted backup (CRYPTO_KEY_VALUE in the credentials file) restores with its key only', async () => {
+    const store = join(work, 'crypt-store');
+    mkdirSync(store);
+    const keyFile = join(work, 'crypt.env');
+    writeFileSync(keyFile, 'CRYPTO_KEY_VALUE=a passphrase for the backups\n');
+    const wrongFile = join(work, 'wrong.env');
+    writeFileSync(wrongFile, 'CRYPTO_KEY_VALUE=another passphrase entirely\n');
+    const out = await source.cli('backup', 'create', '--target', `vfs://${store}`, '--credentials', keyFile);
+    const url = out.trim().split('\n').at(-1)!;
+    const v = new LocalVolume();
+    restored.push(v);
+    await expect(
+      longhornLocal('volume', 'up', '--dir', v.dir, '--from-backup', url, '--credentials', wrongFile),
+    ).rejects.toThrow(
+      /wrong encryption key for backup volume vol: it was encrypted with key [0-9a-f]{16}, this key is [0-9a-f]{16}/,
+    );
+    await expect(longhornLocal('volume', 'up', '--dir', v.dir, '--from-backup', url)).rejects.toThrow(
+      /backup volume vol is encrypted \(aes-256-gcm\): give its key/,
+    );
+    await restoreAndCompare(url, keyFile);
+  }, 180_000);
 
   it('wrong credentials, an unreachable target and bad input give clear errors', async () => {
     const bad = join(work, 'bad.env');
