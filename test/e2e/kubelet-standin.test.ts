@@ -247,6 +247,81 @@ spec:
     }
   }, 300_000);
 
+  it("a mount the driver refuses: FailedMount on the pod carries the driver's code and message, the pod stays Pending and nothing is mounted", async () => {
+    dumpLogsOnFailure();
+    const k = cluster.kubectl;
+    try {
+      // A volume made ext4 by a first pod ...
+      await k.apply(`apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: first, namespace: ${NS}}
+spec:
+  accessModes: [ReadWriteOnce]
+  storageClassName: longhorn
+  resources: {requests: {storage: 32Mi}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: formatter, namespace: ${NS}}
+spec:
+  containers: [{name: app, image: busybox, volumeMounts: [{name: data, mountPath: /data}]}]
+  volumes: [{name: data, persistentVolumeClaim: {claimName: first}}]
+`);
+      await k.waitForObject<Pod>('pod', 'formatter', podReady, { namespace: NS, timeoutMs: 120_000 });
+      const handle = (await k.get<Pvc>('pvc', 'first', NS)).spec.volumeName!;
+      await k.run(['delete', 'pod', 'formatter', '-n', NS, '--wait=true', '--timeout=120s']);
+      // ... then statically bound to a second claim as xfs: NodeStage refuses it.
+      await k.apply(`apiVersion: v1
+kind: PersistentVolume
+metadata: {name: wrong-fs}
+spec:
+  capacity: {storage: 32Mi}
+  accessModes: [ReadWriteOnce]
+  persistentVolumeReclaimPolicy: Retain
+  storageClassName: ""
+  csi: {driver: ${CSI_DRIVER_NAME}, volumeHandle: ${handle}, fsType: xfs}
+  claimRef: {namespace: ${NS}, name: second}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: second, namespace: ${NS}}
+spec:
+  accessModes: [ReadWriteOnce]
+  storageClassName: ""
+  volumeName: wrong-fs
+  resources: {requests: {storage: 32Mi}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: refused, namespace: ${NS}}
+spec:
+  containers: [{name: app, image: busybox, volumeMounts: [{name: data, mountPath: /data}]}]
+  volumes: [{name: data, persistentVolumeClaim: {claimName: second}}]
+`);
+      const event = await waitFor(
+        'a FailedMount event on pod refused',
+        async () =>
+          (
+            await k.list<KubeObject & { reason: string; message: string; involvedObject: { name: string } }>(
+              'events',
+              NS,
+            )
+          ).find((e) => e.involvedObject.name === 'refused' && e.reason === 'FailedMount'),
+        { timeoutMs: 120_000 },
+      );
+      expect(event.message).toBe(
+        `MountVolume.SetUp failed for volume "wrong-fs" : rpc error: code = FAILED_PRECONDITION desc = volume ${handle} holds a ext4 file system, xfs was asked for`,
+      );
+      const pod = await k.get<Pod & { status?: { phase?: string } }>('pod', 'refused', NS);
+      expect(pod.status?.phase).toBe('Pending');
+      expect((await mountsUnder(dir)).filter((m) => m.includes(String(pod.metadata.uid)))).toEqual([]);
+    } finally {
+      await deleteAll(['formatter', 'refused'], ['second']);
+      await k.run(['delete', 'pv', 'wrong-fs', '--ignore-not-found', '--wait=true', '--timeout=60s']);
+      await deleteAll([], ['first']);
+    }
+  }, 300_000);
+
   it('leaves no mount or loop device behind', async () => {
     dumpLogsOnFailure();
     await waitFor(

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import {
+  heldForMounts,
   nodeExpansionOf,
   type PlanLookup,
   type PodLike,
@@ -290,6 +291,17 @@ spec:
     expect(gated.spec.next.statusTemplate).toBe('phase: Running\n');
     const other = stage.replace('pod-ready', 'pod-delete');
     expect(gatePodReady(other, 'a/b')).toBe(other);
+  });
+
+  it('holds back exactly the pods whose volumes kubelet would mount (what the stand-in marks)', () => {
+    expect(heldForMounts(pod([{ name: 'scratch' }]))).toBe(false);
+    expect(heldForMounts(pod(undefined))).toBe(false);
+    expect(heldForMounts(pod([{ name: 'd', persistentVolumeClaim: { claimName: 'd' } }]))).toBe(true);
+    expect(heldForMounts(pod([{ name: 'e', ephemeral: { volumeClaimTemplate: {} } }]))).toBe(true);
+    expect(heldForMounts(pod([{ name: 'c', csi: { driver: DRIVER } }]))).toBe(true);
+    expect(volumesMountedSelector('a/b')).toContain(
+      'select(.persistentVolumeClaim != null or .ephemeral != null or .csi != null)',
+    );
   });
 
   it('refuses a pod-ready stage without a selector to extend', () => {

@@ -288,6 +288,14 @@ export function planPodVolumes(pod: PodLike, look: PlanLookup): VolumePlan[] {
   return (pod.spec.volumes ?? []).map((v) => planVolume(pod, v, look));
 }
 
+/**
+ * Whether kwok holds the pod back until the stand-in says its volumes are mounted: the same
+ * test as kwok.ts's `volumesMountedSelector` (a PVC, generic ephemeral or CSI inline volume).
+ */
+export function heldForMounts(pod: PodLike): boolean {
+  return (pod.spec.volumes ?? []).some((v) => !!(v.persistentVolumeClaim || v.ephemeral || v.csi));
+}
+
 /** Whether the pod needs the stand-in at all (any volume that is not skipped). */
 export function needsStandin(plans: readonly VolumePlan[]): boolean {
   return plans.some((p) => p.kind !== 'skip');

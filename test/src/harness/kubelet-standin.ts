@@ -32,6 +32,7 @@ import {
 } from './kubelet-csi.js';
 import {
   failedMountMessage,
+  heldForMounts,
   type NodeExpansion,
   needsStandin,
   type PlanLookup,
@@ -476,7 +477,7 @@ export class KubeletStandin {
   }
 
   private async markMounted(pod: PodLike): Promise<void> {
-    if (pod.metadata.annotations?.[VOLUMES_MOUNTED_ANNOTATION] === 'true') return;
+    if (!heldForMounts(pod) || pod.metadata.annotations?.[VOLUMES_MOUNTED_ANNOTATION] === 'true') return;
     await this.core.patchNamespacedPod(
       {
         name: pod.metadata.name,
