@@ -10,6 +10,7 @@ import { inspectBackup, restoreBackup } from '../backup/restore-backup.js';
 import { ReplicaSnapshotSource } from '../backup/snapshot-source.js';
 import type { BackupTarget } from '../backup/target.js';
 import { openTarget } from '../backup/target-url.js';
+import { rootLogger } from '../logging/logger.js';
 import { parseReplicaAddress } from '../net/replica-address.js';
 import { ReplicaClient } from '../protocol/index.js';
 import { loadState, revertVolume, volumeDown, volumeUp, withEngine } from './local-volume.js';
@@ -20,6 +21,9 @@ import { loadState, revertVolume, volumeDown, volumeUp, withEngine } from './loc
  * engine), and a restore writes every block into a staged layer on every replica, commits it,
  * and reverts the new volume onto it, as Longhorn restores into a fresh snapshot.
  */
+
+/** The CLI prints its own summary: the library's info lines would repeat it on stderr. */
+const quiet = rootLogger.child({}, { level: 'warn' });
 
 export interface TargetArgs {
   target: string;
@@ -78,6 +82,7 @@ export async function backupLocalVolume(opts: LocalBackupOptions) {
     try {
       let last = -1;
       return await createBackup({
+        log: quiet,
         ...(key ? { encryptionKey: key } : {}),
         signal: cancel.signal,
         target,
@@ -162,6 +167,7 @@ export async function volumeUpFromBackup(opts: RestoreUpOptions): Promise<string
         let last = -1;
         try {
           await restoreBackup({
+            log: quiet,
             ...(key ? { encryptionKey: key } : {}),
             target,
             volume,
