@@ -512,78 +512,95 @@ spec:
       const pv = pvc.spec.volumeName!;
       await waitForVolume(kubectl(), pv, 'detached', (v) => v.status?.state === 'detached', 60_000);
 
-      const byPvc = await ok(['snapshot', 'create', '--pvc', 'default/vs-data', '--volume-snapshot', 'vs-1']);
-      const m =
-        /^volumesnapshot\.snapshot\.storage\.k8s\.io\/vs-1 created in namespace default for PVC vs-data \(snapshot\.longhorn\.io\/(\S+) of volume (\S+)\)\n$/.exec(
-          byPvc,
+      // Cleaned up also on failure: a claim left behind would hold replicas on every node.
+      try {
+        const byPvc = await ok([
+          'snapshot',
+          'create',
+          '--pvc',
+          'default/vs-data',
+          '--volume-snapshot',
+          'vs-1',
+        ]);
+        const m =
+          /^volumesnapshot\.snapshot\.storage\.k8s\.io\/vs-1 created in namespace default for PVC vs-data \(snapshot\.longhorn\.io\/(\S+) of volume (\S+)\)\n$/.exec(
+            byPvc,
+          );
+        expect(m, byPvc).not.toBeNull();
+        const snap1 = m![1]!;
+        expect(m![2]).toBe(pv);
+        const byVolume = await ok(['snapshot', 'create', pv, '--volume-snapshot', 'vs-2']);
+        expect(byVolume).toMatch(
+          /^volumesnapshot\.snapshot\.storage\.k8s\.io\/vs-2 created in namespace default for PVC vs-data/,
         );
-      expect(m, byPvc).not.toBeNull();
-      const snap1 = m![1]!;
-      expect(m![2]).toBe(pv);
-      const byVolume = await ok(['snapshot', 'create', pv, '--volume-snapshot', 'vs-2']);
-      expect(byVolume).toMatch(
-        /^volumesnapshot\.snapshot\.storage\.k8s\.io\/vs-2 created in namespace default for PVC vs-data/,
-      );
-      const vs2 = await kubectl().get<{
-        status?: { readyToUse?: boolean; boundVolumeSnapshotContentName?: string };
-      }>('volumesnapshot', 'vs-2', 'default');
-      expect(vs2.status?.readyToUse).toBe(true);
+        const vs2 = await kubectl().get<{
+          status?: { readyToUse?: boolean; boundVolumeSnapshotContentName?: string };
+        }>('volumesnapshot', 'vs-2', 'default');
+        expect(vs2.status?.readyToUse).toBe(true);
 
-      const tree = await ok(['snapshot', 'list', pv]);
-      expect(tree).toMatch(
-        new RegExp(`${snap1}  \\S+ \\S+  \\S+  \\(user\\)  VolumeSnapshot default/vs-1\\n`),
-      );
-      expect(tree).toContain('VolumeSnapshot default/vs-2');
-      const wide = await ok(['snapshot', 'list', pv, '-o', 'wide']);
-      expect(wide.split('\n')[0]).toMatch(/VOLUMESNAPSHOT$/);
-      expect(wide).toMatch(new RegExp(`${snap1}\\s.*\\sdefault/vs-1\\n`));
+        const tree = await ok(['snapshot', 'list', pv]);
+        expect(tree).toMatch(
+          new RegExp(`${snap1}  \\S+ \\S+  \\S+  \\(user\\)  VolumeSnapshot default/vs-1\\n`),
+        );
+        expect(tree).toContain('VolumeSnapshot default/vs-2');
+        const wide = await ok(['snapshot', 'list', pv, '-o', 'wide']);
+        expect(wide.split('\n')[0]).toMatch(/VOLUMESNAPSHOT$/);
+        expect(wide).toMatch(new RegExp(`${snap1}\\s.*\\sdefault/vs-1\\n`));
 
-      const refused = await kl(['snapshot', 'delete', pv, snap1]);
-      expect(refused.code).toBe(1);
-      expect(refused.stderr).toBe(
-        `error: snapshot ${snap1} belongs to VolumeSnapshot default/vs-1: delete it through the VolumeSnapshot (kubectl delete volumesnapshot -n default vs-1, or add --volume-snapshot to this command)\n`,
-      );
-      expect(await kubectl().tryGet(LH.snapshots, snap1, NAMESPACE)).toBeDefined();
-      expect(await ok(['snapshot', 'delete', pv, snap1, '--volume-snapshot'])).toBe(
-        `snapshot.longhorn.io/${snap1} deleted with VolumeSnapshot default/vs-1\n`,
-      );
-      expect(await kubectl().tryGet('volumesnapshot', 'vs-1', 'default')).toBeUndefined();
-      expect(await kubectl().tryGet(LH.snapshots, snap1, NAMESPACE)).toBeUndefined();
+        const refused = await kl(['snapshot', 'delete', pv, snap1]);
+        expect(refused.code).toBe(1);
+        expect(refused.stderr).toBe(
+          `error: snapshot ${snap1} belongs to VolumeSnapshot default/vs-1: delete it through the VolumeSnapshot (kubectl delete volumesnapshot -n default vs-1, or add --volume-snapshot to this command)\n`,
+        );
+        expect(await kubectl().tryGet(LH.snapshots, snap1, NAMESPACE)).toBeDefined();
+        expect(await ok(['snapshot', 'delete', pv, snap1, '--volume-snapshot'])).toBe(
+          `snapshot.longhorn.io/${snap1} deleted with VolumeSnapshot default/vs-1\n`,
+        );
+        expect(await kubectl().tryGet('volumesnapshot', 'vs-1', 'default')).toBeUndefined();
+        expect(await kubectl().tryGet(LH.snapshots, snap1, NAMESPACE)).toBeUndefined();
 
-      const badClass = await kl([
-        'snapshot',
-        'create',
-        pv,
-        '--volume-snapshot',
-        'vs-3',
-        '--class',
-        'longhorn-backup-vsc',
-      ]);
-      expect(badClass.code).toBe(3);
-      expect(badClass.stderr).toBe(
-        'error: VolumeSnapshotClass longhorn-backup-vsc makes backups (type bak), not snapshots; use a class with parameters.type snap\n',
-      );
-      const noClaim = await kl(['snapshot', 'create', '--pvc', 'default/nope', '--volume-snapshot', 'vs-4']);
-      expect(noClaim.code).toBe(3);
-      expect(noClaim.stderr).toBe('error: PersistentVolumeClaim "nope" not found in namespace default\n');
-
-      await kubectl().run([
-        'delete',
-        'volumesnapshot',
-        '--all',
-        '-n',
-        'default',
-        '--wait=true',
-        '--timeout=120s',
-      ]);
-      await kubectl().run(['delete', 'pvc', 'vs-data', '-n', 'default', '--wait=true', '--timeout=120s']);
-      await waitFor(
-        `volume ${pv} and its replicas to go`,
-        async () =>
-          (await kubectl().tryGet(LH.volumes, pv, NAMESPACE)) === undefined &&
-          (await kubectl().list<Replica>(LH.replicas, NAMESPACE)).every((r) => r.spec.volumeName !== pv),
-        { timeoutMs: 120_000 },
-      );
+        const badClass = await kl([
+          'snapshot',
+          'create',
+          pv,
+          '--volume-snapshot',
+          'vs-3',
+          '--class',
+          'longhorn-backup-vsc',
+        ]);
+        expect(badClass.code).toBe(2);
+        expect(badClass.stderr).toBe(
+          'error: VolumeSnapshotClass longhorn-backup-vsc makes backups (type bak), not snapshots; use a class with parameters.type snap\n',
+        );
+        const noClaim = await kl([
+          'snapshot',
+          'create',
+          '--pvc',
+          'default/nope',
+          '--volume-snapshot',
+          'vs-4',
+        ]);
+        expect(noClaim.code).toBe(3);
+        expect(noClaim.stderr).toBe('error: PersistentVolumeClaim "nope" not found in namespace default\n');
+      } finally {
+        await kubectl().run([
+          'delete',
+          'volumesnapshot',
+          '--all',
+          '-n',
+          'default',
+          '--wait=true',
+          '--timeout=120s',
+        ]);
+        await kubectl().run(['delete', 'pvc', 'vs-data', '-n', 'default', '--wait=true', '--timeout=120s']);
+        await waitFor(
+          `volume ${pv} and its replicas to go`,
+          async () =>
+            (await kubectl().tryGet(LH.volumes, pv, NAMESPACE)) === undefined &&
+            (await kubectl().list<Replica>(LH.replicas, NAMESPACE)).every((r) => r.spec.volumeName !== pv),
+          { timeoutMs: 120_000 },
+        );
+      }
     }, 300_000);
 
     it('snapshot revert: refused while attached with a frontend; a detached volume is reverted in maintenance mode and reads back the snapshot', async () => {

@@ -202,20 +202,27 @@ describe('VolumeSnapshots', () => {
     expect(pickSnapshotClass([...classes, cls('lh-snap2', 'snap')])).toEqual({
       error:
         'several VolumeSnapshotClasses of driver.longhorn.io make snapshots (lh-snap, lh-snap2); pass --class',
+      code: 'FAILED',
     });
     expect(pickSnapshotClass([cls('lh-bak', 'bak')])).toEqual({
       error:
         'no VolumeSnapshotClass of driver.longhorn.io with parameters.type snap; create one or pass --class',
+      code: 'FAILED',
     });
     expect(pickSnapshotClass(classes, 'lh-snap')).toBe('lh-snap');
     expect(pickSnapshotClass(classes, 'lh-plain')).toEqual({
       error:
         'VolumeSnapshotClass lh-plain makes backups (type bak), not snapshots; use a class with parameters.type snap',
+      code: 'USAGE',
     });
     expect(pickSnapshotClass(classes, 'other')).toEqual({
       error: 'VolumeSnapshotClass other belongs to driver x.io, not driver.longhorn.io',
+      code: 'USAGE',
     });
-    expect(pickSnapshotClass(classes, 'nope')).toEqual({ error: 'VolumeSnapshotClass "nope" not found' });
+    expect(pickSnapshotClass(classes, 'nope')).toEqual({
+      error: 'VolumeSnapshotClass "nope" not found',
+      code: 'NOT_FOUND',
+    });
   });
 
   it('builds the VolumeSnapshot and the refusal for deleting its snapshot directly', () => {

@@ -108,19 +108,23 @@ export function parseNamespacedName(
 export function pickSnapshotClass(
   classes: readonly VolumeSnapshotClass[],
   named?: string,
-): string | { error: string } {
+): string | { error: string; code: 'NOT_FOUND' | 'USAGE' | 'FAILED' } {
   const ours = classes.filter((c) => c.driver === CSI_DRIVER_NAME);
   // Longhorn reads a class without parameters as a backup class ("bak").
   const isSnap = (c: VolumeSnapshotClass) => c.parameters?.type === 'snap';
   if (named !== undefined) {
     const c = classes.find((x) => x.metadata.name === named);
-    if (c === undefined) return { error: `VolumeSnapshotClass "${named}" not found` };
+    if (c === undefined) return { error: `VolumeSnapshotClass "${named}" not found`, code: 'NOT_FOUND' };
     if (c.driver !== CSI_DRIVER_NAME) {
-      return { error: `VolumeSnapshotClass ${named} belongs to driver ${c.driver}, not ${CSI_DRIVER_NAME}` };
+      return {
+        error: `VolumeSnapshotClass ${named} belongs to driver ${c.driver}, not ${CSI_DRIVER_NAME}`,
+        code: 'USAGE',
+      };
     }
     if (!isSnap(c)) {
       return {
         error: `VolumeSnapshotClass ${named} makes backups (type ${c.parameters?.type ?? 'bak'}), not snapshots; use a class with parameters.type snap`,
+        code: 'USAGE',
       };
     }
     return named;
@@ -132,10 +136,12 @@ export function pickSnapshotClass(
   if (snaps.length === 0) {
     return {
       error: `no VolumeSnapshotClass of ${CSI_DRIVER_NAME} with parameters.type snap; create one or pass --class`,
+      code: 'FAILED',
     };
   }
   return {
     error: `several VolumeSnapshotClasses of ${CSI_DRIVER_NAME} make snapshots (${snaps.map((c) => c.metadata.name).join(', ')}); pass --class`,
+    code: 'FAILED',
   };
 }
 

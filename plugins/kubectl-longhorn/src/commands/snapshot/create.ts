@@ -118,8 +118,7 @@ export default class SnapshotCreate extends LonghornCommand {
     const csi = new VolumeSnapshotClient(client.kubeConfig);
     const claim = await this.claimFor(client, csi, volumeName, pvcRef);
     const picked = pickSnapshotClass(await csi.classes(), flags.class);
-    if (typeof picked !== 'string')
-      throw new PluginError(flags.class === undefined ? 'FAILED' : 'NOT_FOUND', picked.error);
+    if (typeof picked !== 'string') throw new PluginError(picked.code, picked.error);
     const name = vsName ?? snapshotName(claim.name, this.now());
     let vs = await csi.create(volumeSnapshotObject(name, claim.namespace, claim.name, picked));
     const ref = `volumesnapshot.snapshot.storage.k8s.io/${name}`;
