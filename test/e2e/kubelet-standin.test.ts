@@ -247,6 +247,57 @@ spec:
     }
   }, 300_000);
 
+  it('two pods of one node share a claim: one staging, two publishes; the first pod gone, the second keeps its mount; the last one gone, unstaged', async () => {
+    dumpLogsOnFailure();
+    const k = cluster.kubectl;
+    const podOn = (name: string, node?: string) => `apiVersion: v1
+kind: Pod
+metadata: {name: ${name}, namespace: ${NS}}
+spec:
+${node ? `  nodeName: ${node}\n` : ''}  containers: [{name: app, image: busybox, volumeMounts: [{name: data, mountPath: /data}]}]
+  volumes: [{name: data, persistentVolumeClaim: {claimName: shared}}]
+`;
+    const mounted = async (path: string) =>
+      (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').some((l) => l.split(' ')[4] === path);
+    try {
+      await k.apply(`apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: shared, namespace: ${NS}}
+spec:
+  accessModes: [ReadWriteOnce]
+  storageClassName: longhorn
+  resources: {requests: {storage: 32Mi}}
+`);
+      await k.apply(podOn('first'));
+      const first = await k.waitForObject<Pod>('pod', 'first', podReady, {
+        namespace: NS,
+        timeoutMs: 120_000,
+      });
+      // ReadWriteOnce is per node: a second pod on the same node shares the staged volume.
+      await k.apply(podOn('second', first.spec.nodeName));
+      const second = await k.waitForObject<Pod>('pod', 'second', podReady, {
+        namespace: NS,
+        timeoutMs: 120_000,
+      });
+      const a = await podPath(first, 'shared');
+      const b = await podPath(second, 'shared');
+      expect(a.stagingTargetPath).toBe(b.stagingTargetPath);
+      expect(await mounted(a.targetPath)).toBe(true);
+      expect(await mounted(b.targetPath)).toBe(true);
+      await writeFile(join(a.targetPath, 'shared.txt'), 'seen by both');
+      expect(await readFile(join(b.targetPath, 'shared.txt'), 'utf8')).toBe('seen by both');
+      await k.run(['delete', 'pod', 'first', '-n', NS, '--wait=true', '--timeout=120s']);
+      expect(await mounted(a.targetPath)).toBe(false);
+      expect(await mounted(b.stagingTargetPath)).toBe(true);
+      expect(await readFile(join(b.targetPath, 'shared.txt'), 'utf8')).toBe('seen by both');
+      await k.run(['delete', 'pod', 'second', '-n', NS, '--wait=true', '--timeout=120s']);
+      expect(await mounted(b.targetPath)).toBe(false);
+      expect(await mounted(b.stagingTargetPath)).toBe(false);
+    } finally {
+      await deleteAll(['first', 'second'], ['shared']);
+    }
+  }, 300_000);
+
   it("a mount the driver refuses: FailedMount on the pod carries the driver's code and message, the pod stays Pending and nothing is mounted", async () => {
     dumpLogsOnFailure();
     const k = cluster.kubectl;

@@ -121,6 +121,8 @@ export class KubeletStandin {
   private podInfoOnMount: boolean | undefined;
   /** Volumes an earlier run mounted (`uid/pv`), until this run has checked each one. */
   private readonly takenOver = new Set<string>();
+  /** The last operation queued on each volume handle (see withVolume). */
+  private readonly volumeLocks = new Map<string, Promise<void>>();
   private workers: Promise<void> | undefined;
 
   constructor(private readonly options: KubeletStandinOptions) {
@@ -282,8 +284,10 @@ export class KubeletStandin {
         continue;
       }
       try {
-        await this.mount(pod, plan, records, mounted);
-        if (plan.nodeExpansion) await this.expand(pod, plan.kubeletVolume, plan.nodeExpansion);
+        await this.withVolume(plan.kubeletVolume.volumeHandle, async () => {
+          await this.mount(pod, plan, records, mounted);
+          if (plan.nodeExpansion) await this.expand(pod, plan.kubeletVolume, plan.nodeExpansion);
+        });
       } catch (err) {
         failed ??= err;
         pending = true;
@@ -392,8 +396,34 @@ export class KubeletStandin {
     );
   }
 
+  /**
+   * One operation per volume at a time, as kubelet's operation executor keeps it: two pods of
+   * the node sharing a claim never stage and unstage it at once (the driver would answer the
+   * second ABORTED).
+   */
+  private async withVolume<T>(handle: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.volumeLocks.get(handle) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((done) => {
+      release = done;
+    });
+    const tail = previous.then(() => mine);
+    this.volumeLocks.set(handle, tail);
+    await previous;
+    try {
+      return await fn();
+    } finally {
+      release();
+      if (this.volumeLocks.get(handle) === tail) this.volumeLocks.delete(handle);
+    }
+  }
+
   /** Unpublish one pod's volume; unstage it when no other pod on the node uses it. */
-  private async unmount(r: MountRecord): Promise<void> {
+  private unmount(r: MountRecord): Promise<void> {
+    return this.withVolume(r.volume.volumeHandle, () => this.unmountNow(r));
+  }
+
+  private async unmountNow(r: MountRecord): Promise<void> {
     const { csi, kubeletDir } = this.options;
     const v = { ...r.volume, podUid: r.pod.uid } as KubeletVolume;
     const paths = await kubeletUnpublishVolume(csi, kubeletDir, v);
