@@ -25,8 +25,9 @@ import { pollUntil } from '../poll.js';
 import type { CallContext, ServiceSpec } from '../rpc/edge.js';
 import { capabilitiesProblem, capabilityProblem, volumeAccessMode } from './capabilities.js';
 import { cloneGate, contentSourceOf, resolveContentSource, sizeForSource } from './content-source.js';
+import { expansionPlan } from './expansion-plan.js';
 import { type ParsedParameters, parseParameters } from './parameters.js';
-import { roundUp, SIZE_ALIGNMENT, sizeFor, sizeSatisfies } from './sizes.js';
+import { SIZE_ALIGNMENT, sizeFor, sizeSatisfies } from './sizes.js';
 import { objectName, parseSnapshotId, snapshotId } from './snapshot-ids.js';
 
 /** Touched on a Snapshot CR so the operator reconciles it again (it does not on engine events). */
@@ -656,36 +657,19 @@ export function controllerService(deps: {
     const range = required(r.capacityRange, 'capacity_range');
     const volume = await objects.get('Volume', name);
     if (!volume) throw notFound(`volume ${name} not found`);
-    const current = Number(volume.spec.size ?? '0');
-    const wanted = roundUp(range.requiredBytes ?? 0);
-    if (range.limitBytes && wanted > range.limitBytes)
-      throw new CsiError(
-        'OUT_OF_RANGE',
-        `required bytes round up to ${wanted}, above limit bytes ${range.limitBytes}`,
-      );
-    // Block volumes too: the node's loop device takes the new size only in NodeExpandVolume.
-    const nodeExpansionRequired = true;
-    const state = volume.status?.state ?? '';
-    if (wanted > current) {
-      if (state !== 'detached' && state !== 'attached')
-        throw new CsiError(
-          'BUSY',
-          `volume ${name} is ${state || 'being created'}: retry once attached or detached`,
-        );
-      await objects.patch('Volume', name, { spec: { size: String(wanted) } });
-    }
-    // Online: answered once the engine serves the size (the node then grows its device and file
-    // system); a retry after a deadline finds the spec grown and waits again.
-    if (state === 'attached')
+    const plan = expansionPlan(volume, range);
+    if (plan.grow) await objects.patch('Volume', name, { spec: { size: String(plan.wanted) } });
+    if (plan.waitForEngine)
       await pollUntil(
-        `volume ${name}'s engine to grow to ${wanted} bytes`,
+        `volume ${name}'s engine to grow to ${plan.wanted} bytes`,
         budget(ctx, timeouts.volumeMs),
         async () => {
           const engine = await objects.engineOf(name);
-          return Number(engine?.status?.currentSize ?? '0') >= wanted;
+          return Number(engine?.status?.currentSize ?? '0') >= plan.wanted;
         },
       );
-    return { capacityBytes: Math.max(wanted, current), nodeExpansionRequired };
+    // Block volumes too: the node's loop device takes the new size only in NodeExpandVolume.
+    return { capacityBytes: plan.capacityBytes, nodeExpansionRequired: true };
   }
 
   const volumeOf = (r: { volumeId?: string }) => r.volumeId;
