@@ -107,7 +107,8 @@ export interface BackupStats {
  *
  * Fewer requests than Longhorn: blocks of the last backup are known to exist without asking;
  * other blocks are looked up with one HEAD each, or with one recursive LIST per 1000 blocks of
- * the volume when that is cheaper (a LIST priced as ten HEADs) (Longhorn: a HEAD per block, and a LIST per folder to walk).
+ * the volume when that is cheaper (a LIST priced as ten HEADs). Longhorn HEADs every block and
+ * LISTs every folder it walks.
  */
 export async function createBackup(opts: CreateBackupOptions): Promise<BackupResult> {
   const started = performance.now();
@@ -136,6 +137,11 @@ export async function createBackup(opts: CreateBackupOptions): Promise<BackupRes
   const layers = await source.chain();
   const snap = layers.find((l) => l.name === snapshot);
   if (!snap) throw new BackupError('NOT_FOUND', `volume ${volume} has no snapshot ${snapshot}`, { volume });
+  // The chain ends with the head: still written to, so not something to back up.
+  if (layers.at(-1)?.name === snapshot)
+    throw new BackupError('INVALID_ARGUMENT', `${snapshot} is the head of volume ${volume}, not a snapshot`, {
+      volume,
+    });
   const size = await source.size();
   const blockSize = DEFAULT_BLOCK_SIZE;
 

@@ -518,6 +518,9 @@ describe('damage and refusals', () => {
       await expect(createBackup({ target, source, volume: 'bad/name', snapshot: 's' })).rejects.toThrow(
         /invalid volume name/,
       );
+      await expect(
+        createBackup({ target, source, volume: 'v1', snapshot: r.info().headName }),
+      ).rejects.toThrow(/volume-head-\d+ is the head of volume v1, not a snapshot/);
       await expect(createBackup({ target, source, volume: 'v1', snapshot: 'nope' })).rejects.toThrow(
         /volume v1 has no snapshot nope/,
       );
