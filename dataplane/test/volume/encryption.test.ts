@@ -189,6 +189,42 @@ describe('an encrypted volume (longhorn-local volume up --encrypt, real NBD clie
     // Without --key-file the one that last worked is used.
     await check(await vol.cli('restart').then((o) => o.trim()));
   }, 180_000);
+
+  it('comes back after the engine is SIGKILLed (its instance manager restarts it with the key) and grows online', async () => {
+    // Replica 0 lives in the engine process: killing it kills the engine.
+    await vol.cli('kill-replica', '--index', '0');
+    let uri = '';
+    await vol.waitFor(
+      'the engine to serve again',
+      async () => {
+        const info = JSON.parse(await vol.cli('info', '-o', 'json')) as Info & { frontend: string };
+        uri = info.frontend;
+        return info.encrypted && uri !== '';
+      },
+      120_000,
+    );
+    const back = join(vol.dir, 'after-crash.bin');
+    await sh('nbdcopy', [uri, back]);
+    expect(
+      readFileSync(back)
+        .subarray(0, 8 * MiB)
+        .equals(readFileSync(join(vol.dir, 'pattern.bin'))),
+    ).toBe(true);
+
+    await vol.cli('expand', '--size', '160MiB');
+    const tail = randomBytes(5000);
+    const tailFile = join(vol.dir, 'tail.bin');
+    writeFileSync(tailFile, tail);
+    // The last 5000 bytes of the grown volume: a partial block at each end of the range.
+    await sh('qemu-io', ['-f', 'raw', '-c', `write -s ${tailFile} ${160 * MiB - 5000} 5000`, uri]);
+    const grown = join(vol.dir, 'grown.bin');
+    await sh('nbdcopy', [uri, grown]);
+    const bytes = readFileSync(grown);
+    expect(bytes.length).toBe(160 * MiB);
+    expect(bytes.subarray(160 * MiB - 5000).equals(tail)).toBe(true);
+    expect(bytes.subarray(128 * MiB, 160 * MiB - 5000).equals(Buffer.alloc(32 * MiB - 5000))).toBe(true);
+    expect(scan(vol.dir).hits).toEqual([]);
+  }, 180_000);
 });
 
 describe('encryption flags and key material refused before anything starts', () => {
