@@ -57,7 +57,8 @@ const { values } = parseArgs({
 if (!values.volume) throw new Error('--volume is required');
 const volume = values.volume;
 const log = componentLogger('engine', { volume });
-if (values['kek-file'] && !values.encryption) throw new Error('--kek-file without --encryption: nothing to unwrap');
+if (values['kek-file'] && !values.encryption)
+  throw new Error('--kek-file without --encryption: nothing to unwrap');
 const dataKey = values.encryption ? await unwrapVolumeKey(values.encryption, values['kek-file']) : null;
 
 // After a restart the membership we last recorded wins over the arguments we were started with,
