@@ -87,3 +87,19 @@ export function latestBackup(backups: readonly BackupConfig[]): BackupConfig | u
   }
   return best;
 }
+
+/**
+ * What turns a volume restored from backup `from` into backup `to` (Longhorn's incremental
+ * restore, for standby volumes): blocks whose checksum differs or that are new are written;
+ * blocks `from` had and `to` has not are zeroed (absent blocks are zeros). Both lists sorted.
+ */
+export function incrementalRestorePlan(
+  from: readonly BlockMapping[],
+  to: readonly BlockMapping[],
+): { write: BlockMapping[]; zero: number[] } {
+  const before = new Map(from.map((b) => [b.Offset, b.BlockChecksum]));
+  const write = to.filter((b) => before.get(b.Offset) !== b.BlockChecksum);
+  const after = new Set(to.map((b) => b.Offset));
+  const zero = from.filter((b) => !after.has(b.Offset)).map((b) => b.Offset);
+  return { write, zero };
+}

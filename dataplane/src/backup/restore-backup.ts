@@ -1,6 +1,7 @@
 import { type Logger, rootLogger } from '../logging/logger.js';
 import { decodeBlock } from './block-codec.js';
 import { type BlockKey, checkVolumeKey } from './block-crypto.js';
+import { incrementalRestorePlan } from './block-plan.js';
 import { type BackupConfig, blockSizeOf, isInProgress, type VolumeConfig } from './config.js';
 import { loadBackup, loadVolume } from './config-store.js';
 import { BackupError } from './errors.js';
@@ -12,6 +13,8 @@ import { runPool } from './worker-pool.js';
 /** Where restored blocks go (a new volume's replicas, a file). Only non-zero blocks come. */
 export interface RestoreSink {
   write(offset: number, data: Buffer): Promise<void>;
+  /** Makes [offset, offset + length) zeros (an incremental restore's removed blocks). */
+  zero?(offset: number, length: number): Promise<void>;
 }
 
 export interface RestoreOptions {
@@ -27,6 +30,11 @@ export interface RestoreOptions {
   log?: Logger;
   /** The key of an encrypted backup volume (block-crypto.ts). */
   encryptionKey?: BlockKey;
+  /**
+   * Incremental restore (standby volumes): the sink already holds this backup of the same
+   * volume; only the blocks that differ are written, and removed ones zeroed (`sink.zero`).
+   */
+  fromBackup?: string;
 }
 
 export interface RestoreResult {
@@ -75,9 +83,26 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
   const lockMs = Math.round(performance.now() - lockStart);
   try {
     const { vol, b, blockSize } = await inspectBackup(target, volume, backup, opts.encryptionKey);
+    let blocks = b.Blocks;
+    let zero: number[] = [];
+    if (opts.fromBackup) {
+      const from = await inspectBackup(target, volume, opts.fromBackup, opts.encryptionKey);
+      if (from.blockSize !== blockSize)
+        throw new BackupError(
+          'INVALID_ARGUMENT',
+          `backup block size changed from ${from.blockSize} to ${blockSize}`,
+          {
+            volume,
+            backup,
+          },
+        );
+      if (!sink.zero)
+        throw new BackupError('INVALID_ARGUMENT', 'an incremental restore needs a sink that can zero blocks');
+      ({ write: blocks, zero } = incrementalRestorePlan(from.b.Blocks, b.Blocks));
+    }
     let done = 0;
     let downloaded = 0;
-    const total = b.Blocks.length;
+    const total = blocks.length + zero.length;
     const report = () =>
       opts.onProgress?.({
         blocksTotal: total,
@@ -85,7 +110,12 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
         percent: total ? Math.floor((done * 100) / total) : 100,
       });
     report();
-    await runPool(b.Blocks, opts.concurrency ?? 4, opts.signal, async (m) => {
+    await runPool(zero, opts.concurrency ?? 4, opts.signal, async (offset) => {
+      await sink.zero!(offset, Math.min(blockSize, vol.Size - offset));
+      done++;
+      report();
+    });
+    await runPool(blocks, opts.concurrency ?? 4, opts.signal, async (m) => {
       if (m.Offset >= vol.Size) return;
       const path = blockPath(volume, m.BlockChecksum);
       let stored: Buffer;

@@ -5,6 +5,7 @@ import { blockChecksum, compressBlock, decodeBlock, isZeroBlock } from '../../sr
 import {
   changedBlocks,
   incrementalBase,
+  incrementalRestorePlan,
   latestBackup,
   mergeBlocks,
   unreferencedBlocks,
@@ -272,6 +273,18 @@ describe('block plan', () => {
       { Offset: 4 * MiB, BlockChecksum: 'd' },
       { Offset: 8 * MiB, BlockChecksum: 'c' },
     ]);
+  });
+
+  it('plans an incremental restore: changed and new blocks written, removed ones zeroed', () => {
+    const m = (Offset: number, BlockChecksum: string) => ({ Offset, BlockChecksum });
+    expect(
+      incrementalRestorePlan(
+        [m(0, 'a'), m(2, 'b'), m(4, 'c'), m(8, 'e')],
+        [m(0, 'a'), m(2, 'x'), m(6, 'd'), m(8, 'e')],
+      ),
+    ).toEqual({ write: [m(2, 'x'), m(6, 'd')], zero: [4] });
+    expect(incrementalRestorePlan([], [m(0, 'a')])).toEqual({ write: [m(0, 'a')], zero: [] });
+    expect(incrementalRestorePlan([m(0, 'a')], [])).toEqual({ write: [], zero: [0] });
   });
 
   it('finds unreferenced blocks and the newest remaining backup', () => {

@@ -55,6 +55,9 @@ export async function fileSink(
       write: async (offset, data) => {
         await fh.write(data, 0, data.length, offset);
       },
+      zero: async (offset, length) => {
+        await fh.write(Buffer.alloc(length), 0, length, offset);
+      },
     },
     close: async () => {
       const h = createHash('sha256');
