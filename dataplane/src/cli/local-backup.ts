@@ -22,6 +22,10 @@ import { loadState, revertVolume, volumeDown, volumeUp, withEngine } from './loc
  * and reverts the new volume onto it, as Longhorn restores into a fresh snapshot.
  */
 
+// The project runs on Node 20 on purpose (DESIGN.md); the S3 SDK's notice about its future
+// Node 22 requirement would otherwise end up in every command's stderr.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 /** The CLI prints its own summary: the library's info lines would repeat it on stderr. */
 const quiet = rootLogger.child({}, { level: 'warn' });
 
