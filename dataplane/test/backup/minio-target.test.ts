@@ -112,7 +112,12 @@ describe('backups to a real MinIO (S3)', () => {
         ['pvc-s3', 'Completed'],
         ['pvc-s3', 'Completed'],
       ]);
+      const listsBefore = target.requests.list;
       const del = await deleteBackup({ target, volume: 'pvc-s3', backup: first, lockTiming: FAST_LOCKS });
+      // Target check, lock, backup names twice, one recursive LIST of the blocks. Longhorn walks
+      // blocks/ folder by folder: 1 + one per first-level + one per second-level folder (~40
+      // for these 21 blocks, up to 65793 for a large volume).
+      expect(target.requests.list - listsBefore).toBe(5);
       expect(del).toEqual({ blocksDeleted: 1, blocksRetained: 20 });
       expect(await restoreHash('pvc-s3', res.backup.Name, size)).toBe(await snapshotHash(replica, 's2'));
     } finally {
