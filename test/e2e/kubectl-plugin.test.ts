@@ -688,6 +688,7 @@ spec:
       expect(r.stdout).toContain(`node.longhorn.io/${from} evicted: no replicas left\n`);
       expect(robustness.values.filter((v) => v !== '')).not.toContain('degraded');
       expect(robustness.values.filter((v) => v !== '')).not.toContain('faulted');
+      expect(await ok(['node', 'list'])).toMatch(new RegExp(`\n${from}\\s+\\S+\\s+\\S+\\s+evicting\\s`));
       const node = await kubectl().get<LonghornNode>(LH.nodes, from, NAMESPACE);
       expect(node.spec.evictionRequested).toBe(true);
       expect(node.spec.allowScheduling).toBe(false);

@@ -13,6 +13,7 @@ import {
   type VolumeSnapshotContent,
   volumeSnapshotObject,
 } from '../src/kube/volume-snapshots.js';
+import { renderNodeList, schedulingOf } from '../src/render/node.js';
 import { renderSnapshotRows } from '../src/render/snapshot-list.js';
 import { renderSnapshotTree, snapshotNodes } from '../src/render/snapshot-tree.js';
 import { NOW, node, replica, snapshot, T0, volume } from './fixtures.js';
@@ -101,6 +102,16 @@ describe('eviction', () => {
     });
     expect(evictionPatch(undefined, true)).toEqual({ spec: { evictionRequested: false } });
     expect(evictionPatch('d1', true)).toEqual({ spec: { disks: { d1: { evictionRequested: false } } } });
+  });
+
+  it('node list says evicting for a node or disk under eviction', () => {
+    expect(schedulingOf({ allowScheduling: false, evictionRequested: true })).toBe('evicting');
+    expect(schedulingOf({ allowScheduling: false })).toBe('disabled');
+    expect(schedulingOf({})).toBe('enabled');
+    const n = node('node-2', 'zone-b', {}, { allowScheduling: false, evictionRequested: true });
+    expect(renderNodeList([n], false, NOW).split('\n')[1]).toMatch(
+      /^node-2\s+True\s+True\s+evicting\s+zone-b\s/,
+    );
   });
 
   it('replicas left: by Replica CRs and by the disks scheduledReplica, on the node or one disk', () => {

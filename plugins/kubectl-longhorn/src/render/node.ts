@@ -52,6 +52,12 @@ export function nodeSpace(node: Node): DiskSpace {
   return sum;
 }
 
+/** SCHEDULING of a node or disk: `evicting` while eviction is requested (scheduling is then off). */
+export function schedulingOf(spec: { allowScheduling?: boolean; evictionRequested?: boolean }): string {
+  if (spec.evictionRequested === true) return 'evicting';
+  return spec.allowScheduling === false ? 'disabled' : 'enabled';
+}
+
 export function renderNodeList(nodes: readonly Node[], wide: boolean, now: number): string {
   const sorted = [...nodes].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
   const table = renderTable(
@@ -76,7 +82,7 @@ export function renderNodeList(nodes: readonly Node[], wide: boolean, now: numbe
         n.metadata.name,
         conditionStatus(n.status?.conditions, 'Ready'),
         conditionStatus(n.status?.conditions, 'Schedulable'),
-        n.spec.allowScheduling === false ? 'disabled' : 'enabled',
+        schedulingOf(n.spec),
         orDash(n.status?.zone),
         (n.spec.tags ?? []).join(',') || '-',
         String(Object.keys(n.spec.disks ?? {}).length),
@@ -118,7 +124,7 @@ export function renderNodeList(nodes: readonly Node[], wide: boolean, now: numbe
             orDash(d.path),
             conditionStatus(st?.conditions, 'Ready'),
             conditionStatus(st?.conditions, 'Schedulable'),
-            d.allowScheduling === false ? 'disabled' : 'enabled',
+            schedulingOf(d),
             (d.tags ?? []).join(',') || '-',
             formatBytes(s.maximum),
             formatBytes(s.available),
