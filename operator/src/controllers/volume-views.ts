@@ -193,6 +193,7 @@ export function toSchedVolume(v: Volume, defaults: { replicas: number }): SchedV
     numberOfReplicas: v.spec.numberOfReplicas ?? defaults.replicas,
     nodeSelector: v.spec.nodeSelector ?? [],
     diskSelector: v.spec.diskSelector ?? [],
+    topology: v.spec.topologyRequirement ?? [],
     replicaSoftAntiAffinity: v.spec.replicaSoftAntiAffinity ?? 'ignored',
     replicaZoneSoftAntiAffinity: v.spec.replicaZoneSoftAntiAffinity ?? 'ignored',
     replicaDiskSoftAntiAffinity: v.spec.replicaDiskSoftAntiAffinity ?? 'ignored',

@@ -80,10 +80,33 @@ export interface SchedVolume {
   numberOfReplicas: number;
   nodeSelector: readonly string[];
   diskSelector: readonly string[];
+  /** spec.topologyRequirement: replicas only on nodes matching one term (empty: anywhere). */
+  topology?: readonly TopologyTerm[];
   replicaSoftAntiAffinity: SoftAntiAffinityOverride;
   replicaZoneSoftAntiAffinity: SoftAntiAffinityOverride;
   replicaDiskSoftAntiAffinity: SoftAntiAffinityOverride;
 }
+
+/** A zone and/or region a node must be in; a field left out matches any. */
+export interface TopologyTerm {
+  zone?: string;
+  region?: string;
+}
+
+export function inTopology(
+  node: Pick<SchedNode, 'zone' | 'region'>,
+  terms: readonly TopologyTerm[],
+): boolean {
+  return (
+    terms.length === 0 ||
+    terms.some((t) => (!t.zone || t.zone === node.zone) && (!t.region || t.region === node.region))
+  );
+}
+
+const describeTerms = (terms: readonly TopologyTerm[]) =>
+  terms
+    .map((t) => [t.region && `region ${t.region}`, t.zone && `zone ${t.zone}`].filter(Boolean).join(' '))
+    .join(' or ');
 
 export interface SchedSettings extends SpaceSettings {
   /** replica-soft-anti-affinity: may two replicas share a node? */
@@ -232,7 +255,14 @@ function placeOne(
     };
   }
 
-  const tagged = nodes.filter((n) =>
+  const terms = volume.topology ?? [];
+  const inZone = nodes.filter((n) => inTopology(n, terms));
+  if (inZone.length === 0) {
+    return {
+      reason: `${ScheduleFailure.nodeUnavailable}: no schedulable node is in ${describeTerms(terms)} (the volume's topologyRequirement)`,
+    };
+  }
+  const tagged = inZone.filter((n) =>
     tagsSatisfy(n.tags, volume.nodeSelector, settings.allowEmptyNodeSelectorVolume),
   );
   if (tagged.length === 0) {

@@ -89,6 +89,22 @@ interface Row {
 const rows: Row[] = [
   { name: 'three zones, three replicas', nodes: threeZones(), placed: ['a/a-d1', 'b/b-d1', 'c/c-d1'] },
   {
+    name: 'a topology requirement keeps replicas in its zones',
+    nodes: threeZones(),
+    vol: { numberOfReplicas: 2, topology: [{ zone: 'z2' }, { zone: 'z3' }] },
+    count: 2,
+    placed: ['b/b-d1', 'c/c-d1'],
+  },
+  {
+    name: 'a topology requirement no node meets says which',
+    nodes: threeZones(),
+    vol: { numberOfReplicas: 1, topology: [{ zone: 'z9', region: 'r1' }] },
+    count: 1,
+    placed: [],
+    reason:
+      "nodes are unavailable: no schedulable node is in region r1 zone z9 (the volume's topologyRequirement)",
+  },
+  {
     name: 'four replicas on three nodes with hard node anti-affinity',
     nodes: threeZones(),
     vol: { numberOfReplicas: 4 },
