@@ -642,6 +642,73 @@ spec:
       'INVALID_ARGUMENT: volume_path is required',
     );
   });
+
+  it('honours accessibility requirements: replicas only in the requisite zones, which come back as the accessible topology', async () => {
+    dumpLogsOnFailure();
+    const k = cluster.kubectl;
+    const mount = {
+      accessType: 'mount',
+      mount: { fsType: 'ext4' },
+      accessMode: { mode: 'SINGLE_NODE_WRITER' },
+    };
+    const zoneSegment = (zone: string) => ({ segments: { 'topology.kubernetes.io/zone': zone } });
+    const request = {
+      name: 'topo-bc',
+      volumeCapabilities: [mount],
+      capacityRange: { requiredBytes: 16 * 1024 * 1024 },
+      parameters: { numberOfReplicas: '2' },
+      accessibilityRequirements: {
+        requisite: [zoneSegment('zone-b'), zoneSegment('zone-c')],
+        preferred: [zoneSegment('zone-c')],
+      },
+    };
+    try {
+      const created = await controller.call('createVolume', request);
+      const zonesOf = (topology: { segments: Record<string, string> }[]) =>
+        topology.map((t) => t.segments['topology.kubernetes.io/zone']).sort();
+      expect(zonesOf(created.volume.accessibleTopology)).toEqual(['zone-b', 'zone-c']);
+      const volume = await k.get<KubeObject & { spec: { topologyRequirement?: { zone?: string }[] } }>(
+        LH.volumes,
+        'topo-bc',
+        'longhorn-system',
+      );
+      expect(volume.spec.topologyRequirement).toEqual([{ zone: 'zone-b' }, { zone: 'zone-c' }]);
+      const nodes = await waitFor(
+        'both replicas scheduled',
+        async () => {
+          const rs = await replicasOf(k, 'topo-bc');
+          return rs.length === 2 && rs.every((r) => r.spec.nodeID)
+            ? rs.map((r) => r.spec.nodeID).sort()
+            : undefined;
+        },
+        { timeoutMs: 60_000, maxIntervalMs: 500 },
+      );
+      expect(nodes).toEqual(['node-2', 'node-3']);
+      // The same request again is the same volume; another topology is ALREADY_EXISTS; a key the
+      // nodes do not report is refused by name.
+      const again = await controller.call('createVolume', request);
+      expect(again.volume.volumeId).toBe('topo-bc');
+      expect(
+        await refusal(
+          controller.call('createVolume', {
+            ...request,
+            accessibilityRequirements: { requisite: [zoneSegment('zone-a')] },
+          }),
+        ),
+      ).toMatch(/^ALREADY_EXISTS: volume topo-bc exists with topology/);
+      expect(
+        await refusal(
+          controller.call('createVolume', {
+            ...request,
+            name: 'topo-rack',
+            accessibilityRequirements: { requisite: [{ segments: { 'example.com/rack': 'r1' } }] },
+          }),
+        ),
+      ).toMatch(/^INVALID_ARGUMENT: accessibility requirement with topology key example.com\/rack/);
+    } finally {
+      await controller.call('deleteVolume', { volumeId: 'topo-bc' });
+    }
+  });
   /** A pod on `claim`, once the stand-in mounted its volume: the host path of that mount. */
   async function mountedPod(pod: string, claim: string): Promise<string> {
     const k = cluster.kubectl;

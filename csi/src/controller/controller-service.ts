@@ -29,6 +29,7 @@ import { expansionPlan } from './expansion-plan.js';
 import { type ParsedParameters, parseParameters } from './parameters.js';
 import { SIZE_ALIGNMENT, sizeFor, sizeSatisfies } from './sizes.js';
 import { objectName, parseSnapshotId, snapshotId } from './snapshot-ids.js';
+import { accessibleTopologyOf, sameTerms, topologyRequirementOf } from './topology.js';
 
 /** Touched on a Snapshot CR so the operator reconciles it again (it does not on engine events). */
 const NUDGE_ANNOTATION = 'csi.longhorn-ts.io/requested-at';
@@ -73,10 +74,12 @@ function volumeContextOf(volume: Volume): StringMap {
 }
 
 function csiVolume(volume: Volume): CsiVolume {
+  const accessibleTopology = accessibleTopologyOf(volume.spec.topologyRequirement);
   return {
     volumeId: volume.metadata.name,
     capacityBytes: Number(volume.spec.size ?? '0'),
     volumeContext: volumeContextOf(volume),
+    ...(accessibleTopology && { accessibleTopology }),
   };
 }
 
@@ -221,6 +224,7 @@ export function controllerService(deps: {
     const size = source ? sizeForSource(r.capacityRange, source.sourceSize) : sizeFor(r.capacityRange);
     const name = objectName(csiName);
     const accessMode = volumeAccessMode(caps);
+    const topologyRequirement = topologyRequirementOf(r.accessibilityRequirements);
 
     let volume = await objects.get('Volume', name);
     if (volume) {
@@ -232,6 +236,11 @@ export function controllerService(deps: {
         );
       const why = incompatibility(volume, parsed, accessMode);
       if (why) throw new CsiError('ALREADY_EXISTS', `volume ${name} exists with other parameters: ${why}`);
+      if (!sameTerms(volume.spec.topologyRequirement, topologyRequirement))
+        throw new CsiError(
+          'ALREADY_EXISTS',
+          `volume ${name} exists with topology ${JSON.stringify(volume.spec.topologyRequirement ?? [])}, the request asks ${JSON.stringify(topologyRequirement ?? [])}`,
+        );
       if ((volume.spec.dataSource ?? '') !== (source?.dataSource ?? ''))
         throw new CsiError(
           'ALREADY_EXISTS',
@@ -250,6 +259,7 @@ export function controllerService(deps: {
         frontend: 'blockdev',
         accessMode,
         ...(source && { dataSource: source.dataSource }),
+        ...(topologyRequirement && { topologyRequirement }),
       };
       try {
         volume = await objects.create('Volume', {
