@@ -9,6 +9,7 @@ import { DATA_ENGINES, type DataEngine } from './data-engine.js';
 import { NAMESPACE } from './group.js';
 import { LONGHORN_API_VERSION } from './object-meta.js';
 import type { Setting } from './setting.js';
+import { parseQosSetting } from './volume-qos.js';
 
 /** Longhorn's setting types; a `string` with `choices` is an enum. */
 export const SETTING_TYPES = ['bool', 'int', 'float', 'string', 'deprecated'] as const;
@@ -28,6 +29,7 @@ export type SettingCategory = (typeof SETTING_CATEGORIES)[number];
 /** Extra rules for string settings. */
 export const STRING_FORMATS = [
   'cron',
+  'qos-limits',
   'backup-target-url',
   'dns-subdomain',
   'data-path',
@@ -612,6 +614,18 @@ export const SETTING_DEFINITIONS = {
     displayName: 'Allow Scheduling Empty Disk Selector Volumes To Any Disk',
     description: 'A volume without a disk selector may go to tagged disks.',
     default: true,
+  },
+
+  // longhorn-ts's own (Longhorn has no QoS)
+  'default-volume-qos': {
+    type: 'string',
+    category: 'general',
+    displayName: 'Default Volume QoS Limits',
+    description:
+      'QoS limits a new volume gets when its spec and StorageClass give none (longhorn-ts extension; empty: none).',
+    default: '',
+    required: false,
+    format: 'qos-limits',
   },
 
   // Snapshot
@@ -1330,6 +1344,7 @@ function perEngineExample(spec: SettingSpec): string {
 }
 
 const FORMAT_HINTS: Record<StringFormat, string> = {
+  'qos-limits': 'KEY=N pairs separated by ",", e.g. iops=1000,writeBandwidth=10485760, or nothing',
   cron: 'a five-field cron schedule such as "0 0 */7 * *"',
   'backup-target-url': 'a URL such as s3://bucket@region/path or nfs://server:/path, or nothing',
   'dns-subdomain': 'a Kubernetes object name (lower-case letters, digits, "-" and ".")',
@@ -1411,6 +1426,10 @@ function formatProblem(format: StringFormat, value: string): string | undefined 
         : bad(`"${value}" is not <namespace>/<name>`);
     case 'cpu-mask':
       return /^0x[0-9a-fA-F]+$/.test(value) ? undefined : bad(`"${value}" is not a hexadecimal mask`);
+    case 'qos-limits': {
+      const parsed = parseQosSetting(value);
+      return 'problem' in parsed ? bad(parsed.problem) : undefined;
+    }
   }
 }
 

@@ -63,3 +63,37 @@ export function sameQos(a: VolumeQos | undefined, b: VolumeQos | undefined): boo
   for (const k of keys) if ((a?.[k] ?? undefined) !== (b?.[k] ?? undefined)) return false;
   return true;
 }
+
+const QOS_KEYS = [
+  'iops',
+  'readIops',
+  'writeIops',
+  'bandwidth',
+  'readBandwidth',
+  'writeBandwidth',
+  'burstSeconds',
+] as const;
+
+/**
+ * The Setting default-volume-qos: `iops=1000,writeBandwidth=10485760` (the spec.qos field
+ * names, positive integers, burstSeconds 1..60); empty means no default limits. Returns the
+ * limits, or a phrase saying what is wrong.
+ */
+export function parseQosSetting(value: string): { qos: VolumeQos } | { problem: string } {
+  const qos: Record<string, number> = {};
+  for (const part of value
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '')) {
+    const [key = '', text = '', ...extra] = part.split('=').map((x) => x.trim());
+    if (!(QOS_KEYS as readonly string[]).includes(key))
+      return { problem: `"${key}" is not a QoS limit (known: ${QOS_KEYS.join(', ')})` };
+    const n = Number(text);
+    const max = key === 'burstSeconds' ? 60 : Number.MAX_SAFE_INTEGER;
+    if (extra.length > 0 || !/^\d+$/.test(text) || n < 1 || n > max)
+      return { problem: `${key}=${text}: a QoS limit is an integer from 1 to ${max}` };
+    if (key in qos) return { problem: `${key} is given twice` };
+    qos[key] = n;
+  }
+  return { qos: qos as VolumeQos };
+}

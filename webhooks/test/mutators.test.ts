@@ -72,6 +72,14 @@ describe('Volume mutator', () => {
     });
   });
 
+  it('gives a new volume the default-volume-qos limits only when its spec has none', () => {
+    const c = staticContext({ settings: { 'default-volume-qos': 'iops=500,writeBandwidth=1048576' } });
+    expect(mutated('Volume', bare, undefined, c).spec.qos).toEqual({ iops: 500, writeBandwidth: 1048576 });
+    const own = mutated('Volume', { ...bare, spec: { ...bare.spec, qos: { readIops: 7 } } }, undefined, c);
+    expect(own.spec.qos).toEqual({ readIops: 7 });
+    expect(mutated('Volume', bare).spec.qos).toBeUndefined();
+  });
+
   it('keeps what the user set', () => {
     const spec: Volume['spec'] = {
       size: String(4 * MiB),

@@ -2,12 +2,14 @@
  * Volume defaults, as longhorn-manager's volume mutator fills them: replica count, data
  * locality, compression, snapshot count and backup block size from Settings; access mode rwo,
  * frontend blockdev, data engine v1, the per-volume overrides "ignored"; size rounded up to
- * 2 MiB; the finalizer and the longhornvolume / backup-target labels.
+ * 2 MiB; the finalizer and the longhornvolume / backup-target labels; QoS limits from the
+ * default-volume-qos setting (a longhorn-ts extension) when the spec has none.
  */
 import {
   DEFAULT_BACKUP_TARGET_NAME,
   LABEL_BACKUP_TARGET,
   LABEL_VOLUME,
+  parseQosSetting,
   type Volume,
   type VolumeSpec,
   withLonghornFinalizer,
@@ -82,6 +84,11 @@ export function mutateVolume(input: MutatorInput<Volume>): string[] {
     fillDefault(spec, 'backupCompressionMethod', ctx.setting('backup-compression-method'));
     fillDefault(spec, 'snapshotMaxCount', ctx.setting('snapshot-max-count'), true);
     if (spec.dataLocality === 'strict-local') spec.revisionCounterDisabled = true;
+    // QoS limits (longhorn-ts extension): the setting's, when the spec has none.
+    if (spec.qos === undefined) {
+      const defaults = parseQosSetting(ctx.setting('default-volume-qos'));
+      if ('qos' in defaults && Object.keys(defaults.qos).length > 0) spec.qos = defaults.qos;
+    }
   } else {
     fillDefault(spec, 'accessMode', 'rwo');
     roundSize(spec);
