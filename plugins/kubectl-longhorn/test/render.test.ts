@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { renderNodeList } from '../src/render/node.js';
 import { renderSettingList } from '../src/render/setting.js';
 import { renderSnapshotTree, snapshotNodes } from '../src/render/snapshot-tree.js';
-import { renderTickets, renderVolumeDetail, renderVolumeList, replicaRow } from '../src/render/volume.js';
+import {
+  qosOf,
+  renderTickets,
+  renderVolumeDetail,
+  renderVolumeList,
+  replicaRow,
+} from '../src/render/volume.js';
 import { attachment, engine, NOW, node, replica, snapshot, T0, volume } from './fixtures.js';
 
 describe('volume list', () => {
@@ -97,6 +103,13 @@ describe('snapshot tree', () => {
 });
 
 describe('volume detail', () => {
+  it('shows QoS limits with byte rates and what was throttled', () => {
+    const v = volume('vol');
+    v.spec.qos = { iops: 500, writeBandwidth: 2 * 1024 * 1024 };
+    v.status = { ...v.status, qos: { throttledRequests: 12, throttledMs: 340 } };
+    expect(qosOf(v)).toBe('iops 500, writeBandwidth 2 MiB/s (throttled 12 requests, 340 ms)');
+  });
+
   it('shows engine, replicas with node/zone/mode/health, snapshots, conditions, tickets and events', () => {
     const text = renderVolumeDetail(
       {
@@ -130,6 +143,7 @@ describe('volume detail', () => {
       NOW,
     );
     expect(text).toContain('Endpoint:   nbd://127.0.0.11:10000');
+    expect(text).toContain('QoS limits:      -');
     expect(text).toMatch(/r1\s+node-1\s+zone-a\s+disk-node-1\s+running\s+RW\s+healthy/);
     expect(text).toMatch(/r2\s+node-2\s+zone-b\s+disk-node-2\s+running\s+WO\s+rebuilding/);
     expect(text).toContain('s1  4 KiB  60m  (user)');

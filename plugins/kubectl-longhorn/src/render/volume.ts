@@ -156,6 +156,19 @@ export function renderTickets(attachment: VolumeAttachment | undefined): string[
   ).split('\n');
 }
 
+/** spec.qos as `iops 500, writeBandwidth 1 MiB/s`, and what the engine reports it throttled. */
+export function qosOf(v: Volume): string {
+  const limits = Object.entries(v.spec.qos ?? {}).filter(([, n]) => n !== undefined);
+  if (limits.length === 0) return '-';
+  const text = limits
+    .map(([k, n]) => (k.toLowerCase().includes('bandwidth') ? `${k} ${formatBytes(n)}/s` : `${k} ${n}`))
+    .join(', ');
+  const q = v.status?.qos;
+  return q?.throttledRequests
+    ? `${text} (throttled ${q.throttledRequests} requests, ${q.throttledMs ?? 0} ms)`
+    : text;
+}
+
 export function renderVolumeDetail(d: VolumeDetail, now: number): string {
   const v = d.volume;
   const e = d.engine;
@@ -173,6 +186,7 @@ export function renderVolumeDetail(d: VolumeDetail, now: number): string {
     `Frontend:        ${orDash(v.spec.frontend)}`,
     `Node selector:   ${(v.spec.nodeSelector ?? []).join(',') || '-'}`,
     `Disk selector:   ${(v.spec.diskSelector ?? []).join(',') || '-'}`,
+    `QoS limits:      ${qosOf(v)}`,
     `Owner:           ${orDash(v.status?.ownerID)}`,
     `Created:         ${orDash(v.metadata.creationTimestamp)} (${formatAge(v.metadata.creationTimestamp, now)} ago)`,
     'Engine:',
