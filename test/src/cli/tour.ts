@@ -222,7 +222,9 @@ spec:
 
   // 9. The engine serves the volume over NBD, as any NBD client sees it (read-only look).
   const uri = await waitForEndpoint(kubectl, pvName);
-  console.log(`\nthe engine of ${pvName} serves ${uri} (the node's nbdfuse + loop device under the mount)`);
+  console.log(
+    `\nthe engine of ${pvName} serves ${uri} (the node's lh-nbdfuse + loop device under the mount)`,
+  );
   await runShown('nbdinfo', ['--size', uri]);
 
   console.log('\nwhat the instance managers run (`longhorn-local cluster status` shows the same):');
