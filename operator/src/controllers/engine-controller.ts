@@ -208,9 +208,11 @@ export class EngineController {
       }
     }
     const qos = await syncEngineQos(client, e.spec.qos, log);
+    // The counters were read somewhere between sending and the answer: stamp them halfway.
+    const asked = ctx.clock.now();
     await client
       .ioStats()
-      .then((c) => volumeIoStore.sample(e.spec.volumeName ?? '', c, ctx.clock.now()))
+      .then((c) => volumeIoStore.sample(e.spec.volumeName ?? '', c, (asked + ctx.clock.now()) / 2))
       .catch(() => volumeIoStore.forget(e.spec.volumeName ?? ''));
     let snapshots: SnapshotView[] | undefined;
     try {

@@ -34,12 +34,25 @@ describe('volume I/O rates from engine counters', () => {
   it('a restarted engine (counters went back) starts over; forget drops the volume', () => {
     const store = new VolumeIoStore();
     store.sample('v', counters(100, 1, 1), 0);
-    store.sample('v', counters(200, 2, 2), 1000);
-    store.sample('v', counters(5, 1, 1), 2000);
+    store.sample('v', counters(300, 2, 2), 2000);
+    store.sample('v', counters(5, 1, 1), 2100);
     expect(store.entries()).toEqual([]);
-    store.sample('v', counters(15, 1, 1), 3000);
+    store.sample('v', counters(25, 1, 1), 4100);
     expect(store.entries()[0]?.[1].readIops).toBe(10);
     store.forget('v');
     expect(store.entries()).toEqual([]);
+  });
+
+  it('a sample closer than the minimum window to the last one is not used: a burst in 100 ms does not read as a rate', () => {
+    const store = new VolumeIoStore(1900);
+    store.sample('v', counters(0, 0, 0), 0);
+    store.sample('v', counters(200, 0, 0), 2000);
+    expect(store.entries()[0]?.[1].readIops).toBe(100);
+    // A watch event polls 100 ms later, just after a burst of 50 operations: 500/s over 100 ms.
+    store.sample('v', counters(250, 0, 0), 2100);
+    expect(store.entries()[0]?.[1].readIops).toBe(100);
+    // The next periodic poll measures from the last used sample (2 s), burst included.
+    store.sample('v', counters(450, 0, 0), 4000);
+    expect(store.entries()[0]?.[1].readIops).toBe(125);
   });
 });
