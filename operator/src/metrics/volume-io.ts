@@ -50,7 +50,8 @@ export class VolumeIoStore {
   sample(volume: string, counters: IoCounters, at: number): void {
     const prev = this.last.get(volume);
     const next = { at, c: counters };
-    const restarted = prev !== undefined && (counters.readOps < prev.c.readOps || counters.writeOps < prev.c.writeOps);
+    const restarted =
+      prev !== undefined && (counters.readOps < prev.c.readOps || counters.writeOps < prev.c.writeOps);
     if (prev !== undefined && !restarted && at - prev.at < this.minWindowMs) return;
     this.last.set(volume, next);
     if (!prev || restarted) {
