@@ -8,7 +8,7 @@
 #
 # core  = kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd, kwok (fatal on error)
 # extra = csi-sanity, csi-provisioner/-attacher/-snapshotter/-resizer, snapshot-controller and the
-#         VolumeSnapshot CRDs, helm, minio (an error is reported and the others go on)
+#         VolumeSnapshot CRDs, helm, minio, local-kms (an error is reported and the others go on)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -50,6 +50,8 @@ SNAPSHOTTER_VERSION=v8.6.0
 HELM_VERSION=v3.22.0
 # MinIO tags no semver releases; this is the pseudo-version of its latest commit on the proxy.
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
+# local-kms (an AWS KMS API server for tests) has no tags either: its latest commit on the proxy.
+LOCAL_KMS_VERSION=v0.0.0-20260228092603-2a5e92d09ab6
 
 STRIP='-s -w'
 failed=()
@@ -190,6 +192,11 @@ build_minio() {
   "$BIN/minio" --version
 }
 
+build_local_kms() {
+  go_install "github.com/nsmithuk/local-kms@$LOCAL_KMS_VERSION"
+  test -x "$BIN/local-kms"
+}
+
 total0=$(now)
 
 if [ "$WHAT" = core ] || [ "$WHAT" = all ]; then
@@ -204,6 +211,7 @@ if [ "$WHAT" = extra ] || [ "$WHAT" = all ]; then
     "csi-provisioner csi-attacher csi-resizer csi-snapshotter snapshot-controller" -- build_csi_sidecars
   step helm 0 "$(recipe_hash "$HELM_VERSION" 1)" "helm" -- build_helm
   step minio 0 "$(recipe_hash "$MINIO_VERSION" 1)" "minio" -- build_minio
+  step local-kms 0 "$(recipe_hash "$LOCAL_KMS_VERSION" 1)" "local-kms" -- build_local_kms
 fi
 
 echo "build-binaries: done in $(($(now) - total0)) s; binaries in $BIN"
