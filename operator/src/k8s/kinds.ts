@@ -21,4 +21,7 @@ export const KINDS = {
   setting: kind('Setting', 'settings'),
   volumeAttachment: kind('VolumeAttachment', 'volumeattachments'),
   instanceManager: kind('InstanceManager', 'instancemanagers'),
+  backupTarget: kind('BackupTarget', 'backuptargets'),
+  backupVolume: kind('BackupVolume', 'backupvolumes'),
+  backup: kind('Backup', 'backups'),
 } as const;
