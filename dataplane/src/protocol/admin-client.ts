@@ -62,6 +62,14 @@ export class ReplicaServerAdmin {
     return this.call('list', {}) as Promise<ReplicaEntryInfo[]>;
   }
 
+  /** The server's bulk-transfer budget in bytes per second (0: none); sets it when given. */
+  async bulkBandwidth(bytesPerSecond?: number): Promise<number> {
+    const r = (await this.call('bulkBandwidth', bytesPerSecond === undefined ? {} : { bytesPerSecond })) as {
+      bytesPerSecond: number;
+    };
+    return r.bytesPerSecond;
+  }
+
   async ping(): Promise<number> {
     const start = process.hrtime.bigint();
     await this.conn.request(MessageType.Ping, 0, 0);

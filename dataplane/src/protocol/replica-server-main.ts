@@ -3,8 +3,11 @@
  *
  *   node dataplane/dist/protocol/replica-server-main.js \
  *     --listen HOST:PORT --socket PATH --data-dir DIR [--open-existing]
+ *     [--bulk-bandwidth-limit BYTES_PER_SEC]
  *
- * Env fallbacks: REPLICA_SERVER_LISTEN, REPLICA_SERVER_SOCKET, REPLICA_SERVER_DATA_DIR.
+ * Env fallbacks: REPLICA_SERVER_LISTEN, REPLICA_SERVER_SOCKET, REPLICA_SERVER_DATA_DIR,
+ * REPLICA_SERVER_BULK_BANDWIDTH_LIMIT. The bulk limit holds rebuilds, backups, restores and
+ * clones through this server together to that rate (see ReplicaServerOptions.bulkBandwidthLimit).
  * Prints one JSON line `{"tcp":{"host","port"}|null,"socket":PATH|null,"pid"}` to stdout when
  * ready. SIGTERM/SIGINT close every replica and exit 0. Logs (pino) go to stderr.
  */
@@ -29,6 +32,7 @@ async function main(): Promise<void> {
       socket: { type: 'string' },
       'data-dir': { type: 'string' },
       'open-existing': { type: 'boolean', default: false },
+      'bulk-bandwidth-limit': { type: 'string' },
     },
     strict: true,
   });
@@ -37,6 +41,12 @@ async function main(): Promise<void> {
   const dataDir = values['data-dir'] ?? process.env.REPLICA_SERVER_DATA_DIR;
   if (!dataDir) throw new Error('--data-dir (or REPLICA_SERVER_DATA_DIR) is required');
   if (!listen && !socketPath) throw new Error('give --listen HOST:PORT and/or --socket PATH');
+  const bulkRaw = values['bulk-bandwidth-limit'] ?? process.env.REPLICA_SERVER_BULK_BANDWIDTH_LIMIT ?? '0';
+  const bulkBandwidthLimit = Number(bulkRaw);
+  if (!/^\d+$/.test(bulkRaw) || !Number.isSafeInteger(bulkBandwidthLimit))
+    throw new Error(
+      `--bulk-bandwidth-limit must be bytes per second (0: no limit), got ${JSON.stringify(bulkRaw)}`,
+    );
 
   const logger = pino({ level: process.env.LOG_LEVEL ?? 'info' }, pino.destination(2));
   await mkdir(dataDir, { recursive: true });
@@ -47,6 +57,7 @@ async function main(): Promise<void> {
     factory: replicaFactory,
     logger,
     controlOps: [sync.controlOps],
+    bulkBandwidthLimit,
   });
 
   let stopping = false;

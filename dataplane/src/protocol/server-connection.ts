@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { BlockError } from '../block/block-error.js';
 import type { LayerStore, ReplicaStore } from '../replica/types.js';
+import type { TokenBucket } from '../sync/token-bucket.js';
 import {
   decodeJson,
   decodeLayerWrite,
@@ -25,6 +26,11 @@ export interface ConnectionHost {
   readonly registry: ReplicaRegistry;
   /** What a bound connection's Control frames run. */
   readonly controlOps: ControlOps;
+  /**
+   * The server's budget for bulk transfers: layer reads and writes (rebuilds, backups, restores,
+   * clones), never the front end's data ops. Unlimited unless set (management op bulkBandwidth).
+   */
+  readonly bulk: TokenBucket;
   /** The connection closed: drop it from the server's set. */
   forget(conn: ServerConnection): void;
 }
@@ -279,10 +285,13 @@ export class ServerConnection {
       );
       return;
     }
-    read.call(store, name, offset, length).then(
-      (buf) => this.respond(seq, buf, length),
-      (err) => this.replyError(seq, err, length),
-    );
+    const run = (): void => {
+      read.call(store, name, offset, length).then(
+        (buf) => this.respond(seq, buf, length),
+        (err) => this.replyError(seq, err, length),
+      );
+    };
+    this.afterBulkBudget(length, run, seq, length);
   }
 
   private writeLayer(seq: number, store: ReplicaStore, offset: number, payload: Buffer): void {
@@ -300,10 +309,24 @@ export class ServerConnection {
       this.replyError(seq, new BlockError('EINVAL', (err as Error).message), cost);
       return;
     }
-    writer.writeLayer.call(store, name, offset, data).then(
-      () => this.respond(seq, undefined, cost),
-      (err) => this.replyError(seq, err, cost),
-    );
+    const write = writer.writeLayer;
+    const run = (): void => {
+      write.call(store, name, offset, data).then(
+        () => this.respond(seq, undefined, cost),
+        (err) => this.replyError(seq, err, cost),
+      );
+    };
+    this.afterBulkBudget(data.length, run, seq, cost);
+  }
+
+  /** Runs a layer transfer of `bytes` now when the budget is unlimited, else once it allows. */
+  private afterBulkBudget(bytes: number, run: () => void, seq: number, cost: number): void {
+    const bulk = this.server.bulk;
+    if (bulk.unlimited) {
+      run();
+      return;
+    }
+    bulk.take(bytes).then(run, (err) => this.replyError(seq, err, cost));
   }
 
   private runManagement(seq: number, data: Buffer): void {
@@ -318,7 +341,7 @@ export class ServerConnection {
       return;
     }
     this.log.info({ op, replica: args.id }, 'management call');
-    run(this.server.registry, args).then(
+    run(this.server, args).then(
       (result) => this.writer.send(seq, MessageType.Response, 0, 0, encodeJson(result)),
       (err) => {
         this.log.warn({ op, replica: args.id, err: (err as Error).message }, 'management call failed');

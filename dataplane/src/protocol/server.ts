@@ -2,6 +2,7 @@ import { unlink } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { type Logger, pino } from 'pino';
 import type { ReplicaInfo, ReplicaStore } from '../replica/types.js';
+import { TokenBucket } from '../sync/token-bucket.js';
 import { type ControlOps, controlOpsWith } from './control-ops.js';
 import { type ReplicaEntryInfo, ReplicaRegistry } from './replica-registry.js';
 import { type ConnectionHost, ServerConnection } from './server-connection.js';
@@ -19,6 +20,12 @@ export interface ReplicaServerOptions {
    * agent's (sync/sync-agent.ts). A later table wins for an op name.
    */
   controlOps?: readonly ControlOps[];
+  /**
+   * Bytes per second all layer transfers through this server may move together (rebuild
+   * reads and writes, backups, restores, clones); 0 or absent: no limit. Changed online with
+   * the management op `bulkBandwidth`. The front end's reads and writes are never counted.
+   */
+  bulkBandwidthLimit?: number;
 }
 
 /**
@@ -34,6 +41,7 @@ export class ReplicaServer implements ConnectionHost {
   readonly registry: ReplicaRegistry;
   readonly log: Logger;
   readonly controlOps: ControlOps;
+  readonly bulk: TokenBucket;
   private readonly servers: Server[] = [];
   private readonly conns = new Set<ServerConnection>();
   private socketPath: string | null = null;
@@ -45,6 +53,7 @@ export class ReplicaServer implements ConnectionHost {
     });
     this.registry = new ReplicaRegistry(opts.dataDir, opts.factory, this.log);
     this.controlOps = controlOpsWith(...(opts.controlOps ?? []));
+    this.bulk = new TokenBucket(opts.bulkBandwidthLimit ?? 0);
   }
 
   get dataDir(): string {

@@ -140,3 +140,53 @@ describe('replica server process', () => {
     expect((await exited(second.child)).code).toBe(0);
   });
 });
+
+describe('replica server bulk-transfer budget (rebuilds, backups, restores, clones)', () => {
+  const readAll = async (read: (off: number, len: number) => Promise<Buffer>, bytes: number) => {
+    const t0 = performance.now();
+    const parts = await Promise.all(Array.from({ length: bytes / MiB }, (_, i) => read(i * MiB, MiB)));
+    return { ms: performance.now() - t0, data: Buffer.concat(parts) };
+  };
+
+  it('holds layer reads to --bulk-bandwidth-limit while the front end reads unthrottled; changed online', async () => {
+    const { tcp } = await startServer(['--bulk-bandwidth-limit', String(4 * MiB)]);
+    const admin = await ReplicaServerAdmin.connect(tcp);
+    await admin.create('r', { size: 64 * MiB });
+    expect(await admin.bulkBandwidth()).toBe(4 * MiB);
+    const client = await ReplicaClient.connect(tcp, 'r');
+    const data = randomBytes(12 * MiB);
+    await client.write(0, data);
+    await client.snapshot('s1');
+    // 12 MiB at 4 MiB/s with a 1 s burst: at least 2 s for the layer (rebuild/backup) reads;
+    // the front end's reads of the same bytes meanwhile are not queued behind them.
+    const [bulk, front] = await Promise.all([
+      readAll((o, l) => client.readSnapshot('s1', o, l), 12 * MiB),
+      readAll((o, l) => client.read(o, l), 12 * MiB),
+    ]);
+    expect(bulk.data.equals(data)).toBe(true);
+    expect(front.data.equals(data)).toBe(true);
+    expect(bulk.ms).toBeGreaterThan(1500);
+    expect(front.ms).toBeLessThan(bulk.ms - 1000);
+
+    // A bad value is refused and the budget stays.
+    await expect(admin.bulkBandwidth(-1)).rejects.toMatchObject({
+      code: 'EINVAL',
+      message: expect.stringMatching(/bytesPerSecond must be a non-negative integer/),
+    });
+    expect(await admin.bulkBandwidth()).toBe(4 * MiB);
+    // Lifted online: 32 MiB would take 7 s at the old limit.
+    expect(await admin.bulkBandwidth(0)).toBe(0);
+    await client.write(12 * MiB, randomBytes(20 * MiB));
+    const head = (await client.info()).headName;
+    const unlimited = await readAll((o, l) => client.readLayer(head, o, l), 32 * MiB);
+    expect(unlimited.ms).toBeLessThan(4000);
+    await client.close();
+    await admin.disconnect();
+  });
+
+  it('refuses a malformed --bulk-bandwidth-limit at start with a clear message', async () => {
+    await expect(startServer(['--bulk-bandwidth-limit', '10MB'])).rejects.toThrow(
+      /--bulk-bandwidth-limit must be bytes per second \(0: no limit\), got "10MB"/,
+    );
+  });
+});

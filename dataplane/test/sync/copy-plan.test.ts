@@ -30,6 +30,18 @@ describe('TokenBucket', () => {
     expect(performance.now() - t0).toBeGreaterThan(1500);
   });
 
+  it('takes a new rate online: a taker waiting on a slow rate goes on once the limit is lifted', async () => {
+    const bucket = new TokenBucket(1000);
+    await bucket.take(1000);
+    const t0 = performance.now();
+    const waiting = bucket.take(100_000); // 100 s at 1000 B/s
+    setTimeout(() => bucket.setRate(0), 50);
+    await waiting;
+    expect(performance.now() - t0).toBeLessThan(5000);
+    expect(bucket.unlimited).toBe(true);
+    expect(() => bucket.setRate(-1)).toThrow(/non-negative integer/);
+  });
+
   it('does not wait when unlimited', async () => {
     const bucket = new TokenBucket(0);
     // Any wait on a timer would let this macrotask run before the takes are done.
