@@ -18,6 +18,9 @@ import {
   type V1Node,
 } from '@kubernetes/client-node';
 import {
+  type Backup,
+  type BackupTarget,
+  type BackupVolume,
   type Engine,
   type InstanceManager,
   NAMESPACE,
@@ -152,6 +155,9 @@ const caches: Caches = {
   settings: crInformer<Setting>('Setting', KINDS.setting),
   volumeAttachments: crInformer<VolumeAttachment>('VolumeAttachment', KINDS.volumeAttachment),
   instanceManagers: crInformer<InstanceManager>('InstanceManager', KINDS.instanceManager),
+  backupTargets: crInformer<BackupTarget>('BackupTarget', KINDS.backupTarget),
+  backupVolumes: crInformer<BackupVolume>('BackupVolume', KINDS.backupVolume),
+  backups: crInformer<Backup>('Backup', KINDS.backup),
   k8sNodes,
   leases,
 };

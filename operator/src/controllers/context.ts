@@ -5,6 +5,9 @@
 
 import type { V1Lease, V1Node } from '@kubernetes/client-node';
 import type {
+  Backup,
+  BackupTarget,
+  BackupVolume,
   Engine,
   InstanceManager,
   Node,
@@ -48,6 +51,9 @@ export interface Caches {
   settings: Cache<Setting>;
   volumeAttachments: Cache<VolumeAttachment>;
   instanceManagers: Cache<InstanceManager>;
+  backupTargets: Cache<BackupTarget>;
+  backupVolumes: Cache<BackupVolume>;
+  backups: Cache<Backup>;
   k8sNodes: Cache<V1Node>;
   leases: Cache<V1Lease>;
 }
