@@ -2,6 +2,13 @@
  * Every command, by oclif id (`volume:list` is `kubectl longhorn volume list`): oclif's explicit
  * command discovery reads this table, so no directory is scanned at start.
  */
+import BackupCreate from './commands/backup/create.js';
+import BackupDelete from './commands/backup/delete.js';
+import BackupGet from './commands/backup/get.js';
+import BackupList from './commands/backup/list.js';
+import BackupRestore from './commands/backup/restore.js';
+import BackupTargetGet from './commands/backup-target/get.js';
+import BackupTargetSet from './commands/backup-target/set.js';
 import Doctor from './commands/doctor.js';
 import NodeDiskAdd from './commands/node/disk/add.js';
 import NodeDiskRemove from './commands/node/disk/remove.js';
@@ -42,6 +49,13 @@ export const COMMANDS = {
   'snapshot:delete': SnapshotDelete,
   'snapshot:revert': SnapshotRevert,
   'snapshot:purge': SnapshotPurge,
+  'backup:create': BackupCreate,
+  'backup:list': BackupList,
+  'backup:get': BackupGet,
+  'backup:restore': BackupRestore,
+  'backup:delete': BackupDelete,
+  'backup-target:get': BackupTargetGet,
+  'backup-target:set': BackupTargetSet,
   'node:list': NodeList,
   'node:scheduling': NodeScheduling,
   'node:evict': NodeEvict,

@@ -55,7 +55,16 @@ describe.skipIf(!built).concurrent('kubectl-longhorn without a cluster', () => {
   it('lists the topics in --help', async () => {
     const r = await run(['--help']);
     expect(r.code).toBe(0);
-    for (const t of ['volume', 'snapshot', 'node', 'setting', 'doctor', 'support-bundle'])
+    for (const t of [
+      'volume',
+      'snapshot',
+      'backup',
+      'backup-target',
+      'node',
+      'setting',
+      'doctor',
+      'support-bundle',
+    ])
       expect(r.stdout).toContain(t);
   });
 
@@ -114,6 +123,36 @@ describe.skipIf(!built).concurrent('kubectl-longhorn without a cluster', () => {
     ],
     [['node', 'evict'], 'error: Missing 1 required arg: node (Node name)'],
     [['volume', 'salvage'], 'error: Missing 1 required arg: name (Volume name)'],
+    [['backup', 'create'], 'error: Missing 1 required arg: volume (Volume name)'],
+    [['backup', 'create', 'vol', '--label', 'app'], 'error: --label app is not key=value'],
+    [['backup', 'create', 'vol', '--snapshot', ''], 'error: --snapshot needs a name'],
+    [['backup', 'get'], 'error: Missing 1 required arg: name (Backup name)'],
+    [
+      ['backup', 'list', '-o', 'csv'],
+      'error: Expected --output=csv to be one of: table, wide, json, yaml, name',
+    ],
+    [['backup', 'restore', 'backup-1'], 'error: Missing required flag to'],
+    [
+      ['backup', 'restore', 'backup-1', '--to', 'v', '--replicas', 'two'],
+      'error: Parsing --replicas Expected an integer but received: two',
+    ],
+    [['backup', 'delete'], 'error: Missing 1 required arg: name (Backup name)'],
+    [
+      ['backup-target', 'set'],
+      'error: Missing 1 required arg: url (Backup target URL: s3://BUCKET@REGION/PATH or nfs://SERVER:/PATH)',
+    ],
+    [
+      ['backup-target', 'set', 'http://minio:9000/backups'],
+      'error: backup target URL scheme "http" is not supported; write one of s3://BUCKET@REGION/PATH, nfs://SERVER:/PATH, cifs://SERVER/SHARE, azblob://CONTAINER@ENDPOINT/PATH',
+    ],
+    [
+      ['backup-target', 'set', 's3://backups/longhorn'],
+      'error: backup target URL "s3://backups/longhorn" is not a valid s3 URL; write s3://BUCKET@REGION/PATH, e.g. s3://backups@us-east-1/longhorn',
+    ],
+    [
+      ['backup-target', 'set', 'nfs://server:/exports', '--poll-interval', '5 minutes'],
+      'error: --poll-interval "5 minutes" is not a duration; write e.g. 5m, 300s or 1h, or 0s to stop polling',
+    ],
   ])('%j exits 2 with one line', async (args, message) => {
     const r = await run(args);
     expect(r.code).toBe(2);

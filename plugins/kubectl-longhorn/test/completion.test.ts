@@ -12,7 +12,14 @@ const run = promisify(execFile);
 
 describe('completion (kubectl plugin protocol)', () => {
   it.each<[string, string[], string[]]>([
-    ['topics', [''], ['doctor', 'node', 'setting', 'snapshot', 'support-bundle', 'volume']],
+    [
+      'topics',
+      [''],
+      ['backup', 'backup-target', 'doctor', 'node', 'setting', 'snapshot', 'support-bundle', 'volume'],
+    ],
+    ['the backup topics', ['b'], ['backup', 'backup-target']],
+    ['backup subcommands', ['backup', ''], ['create', 'delete', 'get', 'list', 'restore']],
+    ['backup-target subcommands', ['backup-target', ''], ['get', 'set']],
     ['a prefix', ['s'], ['setting', 'snapshot', 'support-bundle']],
     [
       'subcommands',

@@ -21,6 +21,9 @@ import {
 import {
   API_GROUP,
   API_VERSION,
+  type Backup,
+  type BackupTarget,
+  type BackupVolume,
   type Engine,
   type InstanceManager,
   type Node,
@@ -41,6 +44,9 @@ export interface LonghornKinds {
   settings: Setting;
   volumeattachments: VolumeAttachment;
   instancemanagers: InstanceManager;
+  backuptargets: BackupTarget;
+  backupvolumes: BackupVolume;
+  backups: Backup;
 }
 export type Plural = keyof LonghornKinds;
 
@@ -53,6 +59,9 @@ export const KIND_OF: Record<Plural, string> = {
   settings: 'Setting',
   volumeattachments: 'VolumeAttachment',
   instancemanagers: 'InstanceManager',
+  backuptargets: 'BackupTarget',
+  backupvolumes: 'BackupVolume',
+  backups: 'Backup',
 };
 
 export type WatchEvent = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
@@ -173,6 +182,17 @@ export class LonghornClient {
 
   async csiVolumeAttachments(): Promise<V1VolumeAttachment[]> {
     return (await this.storage.listVolumeAttachment()).items;
+  }
+
+  /** The keys of a Secret in the namespace (values are not read); undefined when there is none. */
+  async secretKeys(name: string): Promise<string[] | undefined> {
+    try {
+      const secret = await this.core.readNamespacedSecret({ name, namespace: this.namespace });
+      return Object.keys({ ...secret.data, ...secret.stringData });
+    } catch (err) {
+      if (httpCode(err) === 404) return undefined;
+      throw err;
+    }
   }
 
   async pods(labelSelector?: string): Promise<V1Pod[]> {
