@@ -192,6 +192,12 @@ describe('Backup CR and restored Volume, as Longhorn builds them', () => {
         backupTargetName: 'default',
       },
     });
+    const unsized = backup('backup-4', { state: 'Completed', url: URL });
+    expect(restoreVolumeObject({ name: 'vol-r', namespace: 'n', backup: unsized }).spec).toEqual({
+      fromBackup: URL,
+      frontend: 'blockdev',
+      backupTargetName: 'default',
+    });
     const dr = restoreVolumeObject({ name: 'vol-dr', namespace: 'n', backup: done, standby: true });
     expect(dr.spec).toMatchObject({ Standby: true, frontend: '', fromBackup: URL });
     expect(dr.spec.numberOfReplicas).toBeUndefined();
@@ -216,12 +222,6 @@ describe('Backup CR and restored Volume, as Longhorn builds them', () => {
       { backup: backup('backup-3', { state: 'Error', url: URL }) },
       'REFUSED',
       'backup backup-3 is Error; only a Completed backup can be restored',
-    ],
-    [
-      'no volume size',
-      { backup: backup('backup-4', { state: 'Completed', url: URL }) },
-      'REFUSED',
-      'backup backup-4 does not say the size of its volume (status.volumeSize "")',
     ],
   ])('refuses %s', (_what, over, code, message) => {
     const input = { name: 'vol-r', namespace: 'n', backup: done, ...over };

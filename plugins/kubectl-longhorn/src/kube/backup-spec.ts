@@ -1,7 +1,8 @@
 /**
  * The objects `backup create` and `backup restore` send, built as Longhorn's manager builds them
  * (pure): a Backup CR named `backup-<16 hex>` labelled with its volume and target, and a Volume
- * whose `fromBackup` is the backup's URL, sized as the backed-up volume was.
+ * whose `fromBackup` is the backup's URL, sized as the backed-up volume was (when the Backup
+ * says; otherwise the operator sizes it from the backup volume).
  */
 import {
   type Backup,
@@ -86,20 +87,16 @@ export function restoreVolumeObject(input: RestoreInput): Volume {
       `backup ${name} is ${state || 'not started'}${url === '' ? ' and has no URL yet' : ''}; only a Completed backup can be restored`,
     );
   }
+  // Without the backed-up size the operator takes it from the backup volume (volume.cfg).
   const size = backup.status?.volumeSize ?? '';
-  if (!/^\d+$/.test(size) || size === '0') {
-    throw new PluginError(
-      'REFUSED',
-      `backup ${name} does not say the size of its volume (status.volumeSize "${size}")`,
-    );
-  }
+  const known = /^\d+$/.test(size) && size !== '0';
   const target = backup.status?.backupTargetName || backup.metadata.labels?.[LABEL_BACKUP_TARGET] || '';
   return {
     apiVersion: LONGHORN_API_VERSION,
     kind: 'Volume',
     metadata: { name: input.name, namespace: input.namespace },
     spec: {
-      size,
+      ...(known && { size }),
       fromBackup: url,
       frontend: input.standby ? '' : 'blockdev',
       ...(input.standby && { Standby: true }),

@@ -92,9 +92,12 @@ export default class BackupRestore extends LonghornCommand {
       this.print(renderStructured(flags.output, volume));
     else if (flags.output === 'name') this.print(renderNames('Volume', [flags.to]));
     else {
-      const what = `${formatBytes(body.spec.size)}${source ? ` of volume ${source}` : ''}`;
+      const size = volume.spec.size ?? body.spec.size;
+      const what = [size ? formatBytes(size) : '', source ? `of volume ${source}` : '']
+        .filter(Boolean)
+        .join(' ');
       this.print(
-        `volume.longhorn.io/${flags.to} ${flags.wait ? 'restored' : 'created'} from backup ${args.name} (${what})${flags.standby ? ', standby' : ''}`,
+        `volume.longhorn.io/${flags.to} ${flags.wait ? 'restored' : 'created'} from backup ${args.name}${what ? ` (${what})` : ''}${flags.standby ? ', standby' : ''}`,
       );
     }
   }
