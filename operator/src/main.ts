@@ -33,6 +33,7 @@ import {
 } from '@longhorn-ts/api';
 import { InstanceManagerClient } from '@longhorn-ts/dataplane/instance-manager/client';
 import { announceReady } from '@longhorn-ts/dataplane/process/entry-point';
+import { apiRestoreTargets } from './backup/restore-target.js';
 import { CLONE_CONTROLLER, CloneController } from './controllers/clone-controller.js';
 import { type Cache, type Caches, type ControllerContext, keyOf } from './controllers/context.js';
 import { Dispatcher } from './controllers/dispatcher.js';
@@ -40,6 +41,7 @@ import { ENGINE_CONTROLLER, EngineController } from './controllers/engine-contro
 import { LeaseRenewer, LivenessTracker } from './controllers/liveness.js';
 import { NODE_CONTROLLER, NodeController } from './controllers/node-controller.js';
 import { REPLICA_CONTROLLER, ReplicaController } from './controllers/replica-controller.js';
+import { RESTORE_CONTROLLER, RestoreController } from './controllers/restore-controller.js';
 import {
   installDefaultSettings,
   SETTING_CONTROLLER,
@@ -52,6 +54,7 @@ import {
   VOLUME_EVICTION_CONTROLLER,
   VolumeEvictionController,
 } from './controllers/volume-eviction-controller.js';
+import { VolumeKeyStore } from './encryption/volume-key-store.js';
 import { ReplicaServers } from './instances/replica-servers.js';
 import { EventRecorder } from './k8s/events.js';
 import { KINDS, type KindType } from './k8s/kinds.js';
@@ -211,10 +214,15 @@ const replicaServers = new ReplicaServers(im, ip, log.child({ component: 'replic
 const settingController = new SettingController(ctx);
 const nodeController = new NodeController(ctx);
 const replicaController = new ReplicaController(ctx, replicaServers);
-const engineController = new EngineController(ctx, im);
+const engineController = new EngineController(ctx, im, new VolumeKeyStore(core, namespace));
 const volumeController = new VolumeController(ctx);
 const snapshotController = new SnapshotController(ctx, engineController);
 const cloneController = new CloneController(ctx, engineController);
+const restoreController = new RestoreController(
+  ctx,
+  engineController,
+  apiRestoreTargets(kubeConfig, namespace),
+);
 const volumeEvictionController = new VolumeEvictionController(ctx);
 
 const controllers: Array<{ name: string; reconcile: Reconcile; workers: number }> = [
@@ -225,6 +233,7 @@ const controllers: Array<{ name: string; reconcile: Reconcile; workers: number }
   { name: VOLUME_CONTROLLER, reconcile: (k) => volumeController.reconcile(k), workers: 4 },
   { name: SNAPSHOT_CONTROLLER, reconcile: (k) => snapshotController.reconcile(k), workers: 2 },
   { name: CLONE_CONTROLLER, reconcile: (k) => cloneController.reconcile(k), workers: 2 },
+  { name: RESTORE_CONTROLLER, reconcile: (k) => restoreController.reconcile(k), workers: 2 },
   { name: VOLUME_EVICTION_CONTROLLER, reconcile: (k) => volumeEvictionController.reconcile(k), workers: 1 },
 ];
 const queues = controllers.map((c) => {

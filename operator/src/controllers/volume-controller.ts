@@ -30,6 +30,7 @@ import { scheduleReplicas } from '../scheduler/replica-scheduler.js';
 import { decideAttachment, ticketStatuses } from '../volume/attachment-tickets.js';
 import { heldForClone, ticketsWhileHeld } from '../volume/volume-clone.js';
 import type { NextResult } from '../volume/volume-model.js';
+import { heldForRestore, ticketsWhileRestoring } from '../volume/volume-restore.js';
 import { next } from '../volume/volume-state.js';
 import { type ControllerContext, isMine, nameOfKey } from './context.js';
 import { qosMergePatch } from './engine-qos.js';
@@ -135,8 +136,12 @@ export class VolumeController {
     if (va === undefined && !deleting) {
       va = await this.createAttachment(volume);
     }
-    // A volume being cloned is held: only its clone tickets attach it until the copy is complete.
-    const tickets = ticketsWhileHeld(ticketsOf(va), heldForClone(volume));
+    // A volume being cloned is held: only its clone tickets attach it until the copy is complete;
+    // one restoring from a backup (or a standby one) only by its restore ticket.
+    const tickets = ticketsWhileRestoring(
+      ticketsWhileHeld(ticketsOf(va), heldForClone(volume)),
+      heldForRestore(volume),
+    );
     if (!deleting) {
       const decision = decideAttachment(tickets, toAttachVolume(volume));
       const d = decision.desired;
