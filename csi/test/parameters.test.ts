@@ -65,6 +65,12 @@ describe('StorageClass parameters', () => {
     expect(parsed.spec).toEqual({ qos: { iops: 500, writeBandwidth: 10485760, burstSeconds: 2 } });
   });
 
+  it('fromBackup: a backup URL becomes spec.fromBackup (the volume is restored from it); empty is none', () => {
+    const url = 's3://backupbucket@us-east-1/?backup=backup-0123456789abcdef&volume=pvc-1';
+    expect(parseParameters({ fromBackup: url }).spec).toEqual({ fromBackup: url });
+    expect(parseParameters({ fromBackup: '' }).spec).toEqual({});
+  });
+
   it.each([
     [
       { replicas: '3', colour: 'red' },
@@ -80,7 +86,17 @@ describe('StorageClass parameters', () => {
     ],
     [{ fsType: 'btrfs' }, 'INVALID_ARGUMENT', /fsType: "btrfs" is not one of ext4, xfs/],
     [{ disableRevisionCounter: 'yes' }, 'INVALID_ARGUMENT', /not true or false/],
-    [{ fromBackup: 's3://b@r/?backup=x' }, 'FAILED_PRECONDITION', /restoring from a backup is not available/],
+    [
+      { fromBackup: 's3://b@r/?backup=x' },
+      'INVALID_ARGUMENT',
+      /^parameter fromBackup: "s3:\/\/b@r\/\?backup=x" is not a backup URL \(invalid volume name "": .*\); write s3:\/\/<bucket>@<region>\/\?backup=<backup>&volume=<volume>$/,
+    ],
+    [{ fromBackup: 's3://b@r/?volume=v1' }, 'INVALID_ARGUMENT', /is not a backup URL \(it names no backup\)/],
+    [
+      { fromBackup: 'backup-1' },
+      'INVALID_ARGUMENT',
+      /"backup-1" is not a backup URL \(no <scheme>:\/\/ target\)/,
+    ],
     [{ dataEngine: 'v2' }, 'FAILED_PRECONDITION', /v1 data engine only/],
     [{ encrypted: 'true' }, 'FAILED_PRECONDITION', /encrypted/],
     [

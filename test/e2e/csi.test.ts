@@ -333,14 +333,26 @@ spec:
       { namespace: 'default', timeoutMs: 90_000 },
     );
     // Both snapshots were asked for at once: the second one on a volume may first be ABORTED
-    // (one operation per volume at a time; the sidecar retries), then gets its real answer.
-    const backup = await k.waitForObject<KubeObject & { status?: { error?: { message?: string } } }>(
+    // (one operation per volume at a time; the sidecar retries), then gets its real answer: a
+    // backup when the cluster has a backup target, else FAILED_PRECONDITION saying how to set one.
+    const target = await k.tryGet<KubeObject & { spec?: { backupTargetURL?: string } }>(
+      'backuptargets.longhorn.io',
+      'default',
+      NS,
+    );
+    const backup = await k.waitForObject<
+      KubeObject & { status?: { readyToUse?: boolean; error?: { message?: string } } }
+    >(
       'volumesnapshot',
       'backup',
-      (s) => /FailedPrecondition/.test(s.status?.error?.message ?? ''),
-      { namespace: 'default', timeoutMs: 90_000 },
+      (s) => s.status?.readyToUse === true || /FailedPrecondition/.test(s.status?.error?.message ?? ''),
+      { namespace: 'default', timeoutMs: 180_000 },
     );
-    expect(backup.status?.error?.message).toMatch(/FailedPrecondition.*backups are not available yet/);
+    if (target?.spec?.backupTargetURL) expect(backup.status?.readyToUse).toBe(true);
+    else
+      expect(backup.status?.error?.message).toMatch(
+        /FailedPrecondition.*backup target "default" has no URL\. Set one, e\.g\. kubectl -n longhorn-system patch backuptarget default/,
+      );
     await k.run(['delete', 'volumesnapshot', '--all', '-n', 'default', '--wait=true', '--timeout=120s']);
 
     // The pod deleted while its node's stand-in is down: the pod object stays (finalizer) and
@@ -625,7 +637,12 @@ spec:
       await refusal(
         controller.call('createSnapshot', { name: 's', sourceVolumeId: 'v', parameters: { type: 'bak' } }),
       ),
-    ).toMatch(/^FAILED_PRECONDITION: snapshot type "bak": backups are not available yet/);
+    ).toBe('NOT_FOUND: volume v not found');
+    expect(
+      await refusal(
+        controller.call('createSnapshot', { name: 's', sourceVolumeId: 'v', parameters: { type: 'backup' } }),
+      ),
+    ).toBe('INVALID_ARGUMENT: parameter type: "backup" is not one of snap, bak (or unset: bak)');
     expect(
       await refusal(
         client('node-1').call('nodeStageVolume', {

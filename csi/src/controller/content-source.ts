@@ -24,7 +24,10 @@ export interface ContentSourceRequest {
 export type CsiContentSource = { snapshot: { snapshotId: string } } | { volume: { volumeId: string } };
 
 export interface ResolvedSource {
-  dataSource: string;
+  /** `snap://...` or `vol://...`: the operator clones (spec.dataSource). */
+  dataSource?: string;
+  /** A backup URL: the operator restores (spec.fromBackup); from a `bak://` snapshot. */
+  fromBackup?: string;
   /** Bytes the new volume needs at least. */
   sourceSize: number;
   contentSource: CsiContentSource;
@@ -39,7 +42,9 @@ export async function resolveContentSource(
     const id = source.snapshot?.snapshotId ?? '';
     const parsed = parseSnapshotId(id);
     if (!parsed)
-      throw notFound(`source snapshot ${JSON.stringify(id)} not found (ids are snap://<volume>/<snapshot>)`);
+      throw notFound(
+        `source snapshot ${JSON.stringify(id)} not found (ids are snap://<volume>/<snapshot> or bak://<volume>/<backup>)`,
+      );
     const [snap, volume] = await Promise.all([
       objects.get('Snapshot', parsed.snapshot),
       objects.get('Volume', parsed.volume),

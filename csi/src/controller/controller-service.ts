@@ -23,12 +23,22 @@ import { addTicket, removeTickets, ticketsOf } from '../k8s/attachment-tickets.j
 import type { LonghornObjects } from '../k8s/longhorn-objects.js';
 import { pollUntil } from '../poll.js';
 import type { CallContext, ServiceSpec } from '../rpc/edge.js';
+import { backupSnapshots } from './backup-snapshots.js';
+import { budget } from './call-budget.js';
 import { capabilitiesProblem, capabilityProblem, volumeAccessMode } from './capabilities.js';
-import { cloneGate, contentSourceOf, resolveContentSource, sizeForSource } from './content-source.js';
+import { cloneGate, resolveContentSource, sizeForSource } from './content-source.js';
 import { expansionPlan } from './expansion-plan.js';
 import { type ParsedParameters, parseParameters } from './parameters.js';
+import { restoreGate } from './restore-gate.js';
 import { SIZE_ALIGNMENT, sizeFor, sizeSatisfies } from './sizes.js';
-import { objectName, parseSnapshotId, snapshotId } from './snapshot-ids.js';
+import { snapshotClassKind } from './snapshot-class.js';
+import {
+  objectName,
+  parseBackupSnapshotId,
+  parseSnapshotId,
+  snapshotId,
+  volumeOfSnapshotId,
+} from './snapshot-ids.js';
 import { accessibleTopologyOf, sameTerms, topologyRequirementOf } from './topology.js';
 
 /** Touched on a Snapshot CR so the operator reconciles it again (it does not on engine events). */
@@ -49,19 +59,16 @@ export interface ControllerTimeouts {
   attachMs: number;
   /** How long CreateSnapshot waits for readyToUse before answering readyToUse false. */
   snapshotMs: number;
+  /** How long a `bak` CreateSnapshot waits for the backup to complete before answering readyToUse false. */
+  backupMs: number;
 }
 
 export const DEFAULT_TIMEOUTS: ControllerTimeouts = {
   volumeMs: 60_000,
   attachMs: 120_000,
   snapshotMs: 60_000,
+  backupMs: 20_000,
 };
-
-/** Time left for a wait: the caller's deadline less a margin to answer in, else the default. */
-function budget(ctx: CallContext, fallbackMs: number): number {
-  if (ctx.deadline === undefined) return fallbackMs;
-  return Math.max(200, Math.min(fallbackMs, ctx.deadline - Date.now() - 1_000));
-}
 
 function volumeContextOf(volume: Volume): StringMap {
   const raw = volume.metadata.annotations?.[PARAMETERS_ANNOTATION];
@@ -139,26 +146,6 @@ function page<T>(items: T[], startingToken: string | undefined, maxEntries: numb
   return { entries: items.slice(start, end), nextToken: end < items.length ? String(end) : '' };
 }
 
-const SNAPSHOT_TYPE_PARAMETER = 'type';
-
-/** VolumeSnapshotClass `type`: only `snap` (an in-cluster snapshot) until backups exist. */
-function checkSnapshotParameters(parameters: StringMap): void {
-  const unknown = Object.keys(parameters).filter(
-    (k) => k !== SNAPSHOT_TYPE_PARAMETER && !k.startsWith('csi.storage.k8s.io/'),
-  );
-  if (unknown.length > 0)
-    throw invalid(`unknown VolumeSnapshotClass parameter(s) ${unknown.sort().join(', ')} (known: type)`);
-  const type = parameters[SNAPSHOT_TYPE_PARAMETER] ?? '';
-  if (type === 'snap') return;
-  if (type === 'bak' || type === '') {
-    throw precondition(
-      `snapshot type ${type ? '"bak"' : "unset (Longhorn's default: a backup)"}: backups are not available yet; ` +
-        'use a VolumeSnapshotClass with parameters.type: snap',
-    );
-  }
-  throw invalid(`parameter type: "${type}" is not one of snap, bak`);
-}
-
 function isUserSnapshot(s: Snapshot): boolean {
   return (
     s.metadata.deletionTimestamp === undefined &&
@@ -216,12 +203,24 @@ export function controllerService(deps: {
     const caps = required(r.volumeCapabilities, 'volume_capabilities');
     const problem = capabilitiesProblem(caps);
     if (problem) throw invalid(problem);
-    // A snapshot or volume to clone becomes spec.dataSource (content-source.ts).
-    const source = r.volumeContentSource?.type
-      ? await resolveContentSource(objects, r.volumeContentSource)
-      : undefined;
+    // A snapshot or volume to clone becomes spec.dataSource (content-source.ts); a backup
+    // (`bak://`) spec.fromBackup (backup-snapshots.ts), as does the StorageClass's fromBackup.
+    const content = r.volumeContentSource;
+    const backupId =
+      content?.type === 'snapshot' && parseBackupSnapshotId(content.snapshot?.snapshotId ?? '')
+        ? content.snapshot?.snapshotId
+        : undefined;
+    const source = backupId
+      ? await backups.resolveSource(backupId)
+      : content?.type
+        ? await resolveContentSource(objects, content)
+        : undefined;
     const parsed = parseParameters(r.parameters ?? {});
-    const size = source ? sizeForSource(r.capacityRange, source.sourceSize) : sizeFor(r.capacityRange);
+    const fromBackup = source ? source.fromBackup : parsed.spec.fromBackup;
+    const sourceSize =
+      source?.sourceSize ?? (fromBackup ? await backups.sizeOfBackupUrl(fromBackup) : undefined);
+    const size =
+      sourceSize !== undefined ? sizeForSource(r.capacityRange, sourceSize) : sizeFor(r.capacityRange);
     const name = objectName(csiName);
     const accessMode = volumeAccessMode(caps);
     const topologyRequirement = topologyRequirementOf(r.accessibilityRequirements);
@@ -246,6 +245,11 @@ export function controllerService(deps: {
           'ALREADY_EXISTS',
           `volume ${name} exists with content source "${volume.spec.dataSource ?? ''}", the request asks "${source?.dataSource ?? ''}"`,
         );
+      if ((volume.spec.fromBackup ?? '') !== (fromBackup ?? ''))
+        throw new CsiError(
+          'ALREADY_EXISTS',
+          `volume ${name} exists restored from "${volume.spec.fromBackup ?? ''}", the request asks "${fromBackup ?? ''}"`,
+        );
     } else {
       const largest = await largestDisk();
       if (largest > 0 && size > largest)
@@ -258,7 +262,8 @@ export function controllerService(deps: {
         size: String(size),
         frontend: 'blockdev',
         accessMode,
-        ...(source && { dataSource: source.dataSource }),
+        ...(source?.dataSource && { dataSource: source.dataSource }),
+        ...(fromBackup && { fromBackup }),
         ...(topologyRequirement && { topologyRequirement }),
       };
       try {
@@ -279,7 +284,7 @@ export function controllerService(deps: {
       budget(ctx, timeouts.volumeMs),
       async () => volumeCreated(await objects.get('Volume', name)),
     );
-    const contentSource = contentSourceOf(volume);
+    const contentSource = source?.contentSource;
     return {
       volume: {
         ...csiVolume(volume),
@@ -319,6 +324,7 @@ export function controllerService(deps: {
     if (!(await objects.get('Node', nodeId)))
       throw notFound(`node ${nodeId} not found (no Longhorn Node CR)`);
     cloneGate(volume);
+    restoreGate(volume);
     const others = publishedNodes(await objects.get('VolumeAttachment', name)).filter((n) => n !== nodeId);
     if (others.length > 0)
       throw precondition(`volume ${name} is published to node ${others.join(', ')}; single-node access only`);
@@ -530,27 +536,27 @@ export function controllerService(deps: {
       metadata: { annotations: { [NUDGE_ANNOTATION]: new Date().toISOString() } },
     });
 
-  async function createSnapshot(
-    r: { sourceVolumeId?: string; name?: string; parameters?: StringMap },
+  /**
+   * Takes (or finds) Snapshot CR `name` of the volume: attached for it when needed, the ticket
+   * released once the snapshot is ready. `ready` false when it was not ready in time (the
+   * ticket stays, a repeated call goes on from there).
+   */
+  async function takeSnapshot(
+    volume: Volume,
+    name: string,
     ctx: CallContext,
-  ) {
-    const volumeName = required(r.sourceVolumeId, 'source_volume_id');
-    const csiName = required(r.name, 'name');
-    checkSnapshotParameters(r.parameters ?? {});
-    const name = objectName(csiName);
-    const volume = await objects.get('Volume', volumeName);
+  ): Promise<{ snapshot: Snapshot; ready: boolean }> {
+    const volumeName = volume.metadata.name;
+    const ticket = snapshotTicketId(name);
     let snap = await objects.get('Snapshot', name);
     if (snap && snap.spec.volume !== volumeName)
       throw new CsiError(
         'ALREADY_EXISTS',
         `snapshot ${name} exists for volume ${snap.spec.volume}, not ${volumeName}`,
       );
-    if (!volume) throw notFound(`volume ${volumeName} not found`);
-    const ticket = snapshotTicketId(name);
-    const size = Number(volume.spec.size ?? '0');
     if (snap?.status?.readyToUse) {
       await removeTickets(objects, volumeName, [ticket]);
-      return { snapshot: csiSnapshot(snap, size) };
+      return { snapshot: snap, ready: true };
     }
     await attachForSnapshot(volume, ticket, ctx);
     if (!snap) {
@@ -578,16 +584,50 @@ export function controllerService(deps: {
         },
       );
     } catch (err) {
-      // Not ready in time: answer readyToUse false; the snapshotter asks again.
       if (!(err instanceof CsiError && err.code === 'DEADLINE_EXCEEDED')) throw err;
-      return { snapshot: csiSnapshot(current, size) };
+      return { snapshot: current, ready: false };
     }
     await removeTickets(objects, volumeName, [ticket]);
-    return { snapshot: csiSnapshot(current, size) };
+    return { snapshot: current, ready: true };
+  }
+
+  const backups = backupSnapshots({
+    objects,
+    timeouts,
+    takeSnapshot: async (volume, name, _labels, ctx) => {
+      const taken = await takeSnapshot(volume, name, ctx);
+      return taken.ready ? taken.snapshot : undefined;
+    },
+  });
+
+  async function createSnapshot(
+    r: { sourceVolumeId?: string; name?: string; parameters?: StringMap },
+    ctx: CallContext,
+  ) {
+    const volumeName = required(r.sourceVolumeId, 'source_volume_id');
+    const csiName = required(r.name, 'name');
+    if (snapshotClassKind(r.parameters ?? {}) === 'bak')
+      return { snapshot: await backups.create(volumeName, csiName, r.parameters ?? {}, ctx) };
+    const name = objectName(csiName);
+    const volume = await objects.get('Volume', volumeName);
+    const snap = await objects.get('Snapshot', name);
+    if (snap && snap.spec.volume !== volumeName)
+      throw new CsiError(
+        'ALREADY_EXISTS',
+        `snapshot ${name} exists for volume ${snap.spec.volume}, not ${volumeName}`,
+      );
+    if (!volume) throw notFound(`volume ${volumeName} not found`);
+    // Not ready in time: answer readyToUse false; the snapshotter asks again.
+    const taken = await takeSnapshot(volume, name, ctx);
+    return { snapshot: csiSnapshot(taken.snapshot, Number(volume.spec.size ?? '0')) };
   }
 
   async function deleteSnapshot(r: { snapshotId?: string }, ctx: CallContext) {
     const id = required(r.snapshotId, 'snapshot_id');
+    if (parseBackupSnapshotId(id)) {
+      await backups.remove(id, ctx);
+      return {};
+    }
     const parsed = parseSnapshotId(id);
     if (!parsed) return {};
     const { volume: volumeName, snapshot: name } = parsed;
@@ -623,8 +663,12 @@ export function controllerService(deps: {
     sourceVolumeId?: string;
     snapshotId?: string;
   }) {
+    // Both kinds: Snapshot CRs (`snap://`) and Backup CRs (`bak://`), in one order by id.
     let snaps: Snapshot[];
-    if (r.snapshotId) {
+    const backupId = r.snapshotId && parseBackupSnapshotId(r.snapshotId) ? r.snapshotId : undefined;
+    if (backupId) {
+      snaps = [];
+    } else if (r.snapshotId) {
       const parsed = parseSnapshotId(r.snapshotId);
       const s = parsed ? await objects.get('Snapshot', parsed.snapshot) : undefined;
       snaps = s && s.spec.volume === parsed?.volume ? [s] : [];
@@ -635,18 +679,28 @@ export function controllerService(deps: {
     const volumes = new Map(
       (await objects.list('Volume')).map((v) => [v.metadata.name, Number(v.spec.size ?? '0')]),
     );
-    const sorted = snaps
-      .filter(isUserSnapshot)
-      .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+    const fromBackups =
+      r.snapshotId && !backupId
+        ? []
+        : await backups.list({ volume: r.sourceVolumeId || undefined, id: backupId }, volumes);
+    const sorted = [
+      ...snaps.filter(isUserSnapshot).map((s) => csiSnapshot(s, volumes.get(s.spec.volume) ?? 0)),
+      ...fromBackups,
+    ].sort((a, b) => a.snapshotId.localeCompare(b.snapshotId));
     const { entries, nextToken } = page(sorted, r.startingToken, r.maxEntries);
-    return {
-      entries: entries.map((s) => ({ snapshot: csiSnapshot(s, volumes.get(s.spec.volume) ?? 0) })),
-      nextToken,
-    };
+    return { entries: entries.map((snapshot) => ({ snapshot })), nextToken };
   }
 
   async function getSnapshot(r: { snapshotId?: string }) {
     const id = required(r.snapshotId, 'snapshot_id');
+    if (parseBackupSnapshotId(id)) {
+      const volumes = new Map(
+        (await objects.list('Volume')).map((v) => [v.metadata.name, Number(v.spec.size ?? '0')]),
+      );
+      const [found] = await backups.list({ id }, volumes);
+      if (!found) throw notFound(`snapshot ${id} not found`);
+      return { snapshot: found };
+    }
     const parsed = parseSnapshotId(id);
     const snap = parsed ? await objects.get('Snapshot', parsed.snapshot) : undefined;
     if (!snap || snap.spec.volume !== parsed?.volume || !isUserSnapshot(snap))
@@ -701,7 +755,7 @@ export function controllerService(deps: {
     },
     DeleteSnapshot: {
       handler: deleteSnapshot,
-      volumeOf: (r: { snapshotId?: string }) => parseSnapshotId(r.snapshotId ?? '')?.volume,
+      volumeOf: (r: { snapshotId?: string }) => volumeOfSnapshotId(r.snapshotId ?? ''),
     },
     ListSnapshots: { handler: listSnapshots, quiet: true },
     GetSnapshot: { handler: getSnapshot, quiet: true },

@@ -12,6 +12,7 @@ import {
 } from '@longhorn-ts/api';
 import { CsiError, invalid } from '../errors.js';
 import { FILESYSTEMS } from '../node/filesystems.js';
+import { backupUrlProblem } from './backup-url-check.js';
 
 /** What StorageClass parameters become: Volume spec fields, and what the node needs (fsType...). */
 export interface ParsedParameters {
@@ -120,7 +121,12 @@ const PARAMETERS: Record<string, Parse> = {
   },
   mkfsParams: nodeOnly,
   dataEngine: onlyValues(['v1'], 'longhorn-ts has the v1 data engine only'),
-  fromBackup: onlyValues([''], 'restoring from a backup is not available yet (no backups exist)'),
+  fromBackup: (value, name) => {
+    if (value === '') return undefined;
+    const problem = backupUrlProblem(value);
+    if (problem) throw invalid(`parameter ${name}: ${problem}`);
+    return { fromBackup: value };
+  },
   backupTargetName: nodeOnly,
   encrypted: onlyValues(['false'], 'encrypted volumes are not available through CSI yet'),
   migratable: onlyValues(['false'], 'migratable (live migration) volumes are not available yet'),

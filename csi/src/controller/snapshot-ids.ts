@@ -11,6 +11,34 @@ export function parseSnapshotId(id: string): { volume: string; snapshot: string 
   return m ? { volume: m[1]!, snapshot: m[2]! } : undefined;
 }
 
+/** A backup's CSI snapshot id, Longhorn's form: `bak://<volume>/<backup>`. */
+export function backupSnapshotId(volume: string, backup: string): string {
+  return `bak://${volume}/${backup}`;
+}
+
+/**
+ * A `bak://<volume>/<backup>` id (also Longhorn's deprecated `bs://` spelling); undefined for
+ * any other id.
+ */
+export function parseBackupSnapshotId(id: string): { volume: string; backup: string } | undefined {
+  const m = /^(?:bak|bs):\/\/([^/]+)\/([^/]+)$/.exec(id);
+  return m ? { volume: m[1]!, backup: m[2]! } : undefined;
+}
+
+/** The volume a snapshot id of either kind names (the edge serialises per volume). */
+export function volumeOfSnapshotId(id: string): string | undefined {
+  return parseSnapshotId(id)?.volume ?? parseBackupSnapshotId(id)?.volume;
+}
+
+/**
+ * The Backup CR made for a CSI snapshot: Longhorn names backups `backup-<16 hex>`. Derived from
+ * the volume and snapshot names rather than random, so a repeated CreateSnapshot finds it again
+ * even before its status says which snapshot it holds.
+ */
+export function backupNameFor(volume: string, snapshot: string): string {
+  return `backup-${createHash('sha256').update(`${volume}/${snapshot}`).digest('hex').slice(0, 16)}`;
+}
+
 const NAME_MAX = 63;
 
 /**

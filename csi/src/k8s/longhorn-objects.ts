@@ -2,10 +2,13 @@ import { CustomObjectsApi, type KubeConfig, PatchStrategy, setHeaderOptions } fr
 import {
   API_GROUP,
   API_VERSION,
+  type Backup,
+  type BackupTarget,
   type Engine,
   LABEL_VOLUME,
   type Node as LonghornNode,
   NAMESPACE,
+  type Setting,
   type Snapshot,
   type Volume,
   type VolumeAttachment,
@@ -18,6 +21,9 @@ const PLURALS = {
   VolumeAttachment: 'volumeattachments',
   Snapshot: 'snapshots',
   Node: 'nodes',
+  Backup: 'backups',
+  BackupTarget: 'backuptargets',
+  Setting: 'settings',
 } as const;
 type Kind = keyof typeof PLURALS;
 interface KindMap {
@@ -26,6 +32,9 @@ interface KindMap {
   VolumeAttachment: VolumeAttachment;
   Snapshot: Snapshot;
   Node: LonghornNode;
+  Backup: Backup;
+  BackupTarget: BackupTarget;
+  Setting: Setting;
 }
 
 export const FIELD_MANAGER = 'longhorn-ts-csi';
