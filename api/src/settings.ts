@@ -627,6 +627,15 @@ export const SETTING_DEFINITIONS = {
     required: false,
     format: 'qos-limits',
   },
+  'node-rebuild-backup-mbytes-per-second': {
+    type: 'int',
+    category: 'general',
+    displayName: 'Node Rebuild and Backup Bandwidth Limit',
+    description:
+      "MiB/s that replica rebuilds, backups, restores and clones may move through one node's replica servers together, shared by its disks; the front end's I/O is never counted (longhorn-ts extension; 0: no limit).",
+    default: 0,
+    min: 0,
+  },
 
   // Snapshot
   'snapshot-max-count': {

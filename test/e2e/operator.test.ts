@@ -13,6 +13,7 @@ import {
   type Setting,
   type Volume,
 } from '@longhorn-ts/api';
+import { ReplicaServerAdmin } from '@longhorn-ts/dataplane/protocol/admin-client';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { Cluster, stopAbandonedClusters } from '../src/harness/cluster.js';
 import { loopDevicesUnder, mountsUnder } from '../src/harness/host-cleanup.js';
@@ -236,6 +237,47 @@ describe.skipIf(skip)('longhorn-ts on 3 nodes in 3 zones: the operator drives th
       const back = await readVolume(uri, 'after-rebuild');
       expect(sha256(back.subarray(0, DATA_BYTES))).toBe(sha256(data));
     }, 210_000);
+
+    it("the Setting node-rebuild-backup-mbytes-per-second reaches every node's replica server online; 0 lifts it", async () => {
+      dumpLogsOnFailure();
+      const budgets = async () =>
+        Promise.all(
+          ['node-1', 'node-2', 'node-3'].map(async (node) => {
+            const server = (await dataPlane(node)).find(
+              (p) => p.kind === 'replica-server' && p.state === 'running',
+            );
+            const tcp = (JSON.parse(server?.ready || '{}') as { tcp?: { host: string; port: number } }).tcp;
+            if (tcp === undefined) return undefined;
+            const admin = await ReplicaServerAdmin.connect(tcp);
+            try {
+              return await admin.bulkBandwidth();
+            } finally {
+              await admin.disconnect();
+            }
+          }),
+        );
+      const setBudget = (mib: string) =>
+        kubectl().run([
+          'patch',
+          LH.settings,
+          'node-rebuild-backup-mbytes-per-second',
+          '-n',
+          NAMESPACE,
+          '--type=merge',
+          '-p',
+          JSON.stringify({ value: mib }),
+        ]);
+      expect(await budgets()).toEqual([0, 0, 0]);
+      await setBudget('8');
+      // One disk per node: each server holds the whole node budget, 8 MiB/s.
+      await waitFor('every replica server to hold 8 MiB/s', async () =>
+        (await budgets()).every((b) => b === 8 * 1024 * 1024),
+      );
+      await setBudget('0');
+      await waitFor('every replica server to be unlimited again', async () =>
+        (await budgets()).every((b) => b === 0),
+      );
+    });
 
     it('a Snapshot CR becomes readyToUse', async () => {
       dumpLogsOnFailure();

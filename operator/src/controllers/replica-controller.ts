@@ -14,7 +14,7 @@ import { type Node, type Replica, type ReplicaStatus, withoutLonghornFinalizer }
 import type { ReplicaEntryInfo } from '@longhorn-ts/dataplane/protocol/replica-registry';
 import type { Logger } from 'pino';
 import type { ReplicaServers } from '../instances/replica-servers.js';
-import { replicasDir } from '../instances/replica-servers.js';
+import { diskBulkShare, replicasDir } from '../instances/replica-servers.js';
 import { KINDS } from '../k8s/kinds.js';
 import type { ReconcileResult } from '../runtime/work-queue.js';
 import { type ControllerContext, isMine, nameOfKey } from './context.js';
@@ -126,7 +126,11 @@ export class ReplicaController {
       return { requeueAfterMs: 5_000 };
     }
 
-    const server = await this.servers.ensure(disk.name, disk.path);
+    const bulk = diskBulkShare(
+      ctx.settings.get('node-rebuild-backup-mbytes-per-second'),
+      Object.keys(node?.spec.disks ?? {}).length,
+    );
+    const server = await this.servers.ensure(disk.name, disk.path, bulk);
     if (server.state !== 'running') {
       await this.writeStatus(r, {
         serverAddress: '',

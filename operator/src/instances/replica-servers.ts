@@ -38,6 +38,19 @@ interface Known {
   admin?: ReplicaServerAdmin;
   address: string;
   list?: { at: number; entries: Promise<ReplicaEntryInfo[]> };
+  /** The bulk-transfer budget last set on this server process (bytes/s, 0: none). */
+  bulk?: number;
+  pid?: number;
+}
+
+/**
+ * A disk server's share of the node's rebuild/backup budget (Setting
+ * node-rebuild-backup-mbytes-per-second, MiB/s): split evenly between the node's disks, so the
+ * node as a whole stays within it. 0 is no limit.
+ */
+export function diskBulkShare(nodeMiBPerSecond: number, disks: number): number {
+  if (nodeMiBPerSecond <= 0) return 0;
+  return Math.max(1, Math.floor((nodeMiBPerSecond * 1024 * 1024) / Math.max(1, disks)));
 }
 
 export class ReplicaServers {
@@ -51,16 +64,37 @@ export class ReplicaServers {
     private readonly log: Logger,
   ) {}
 
-  /** The disk's server, started if it is not running. */
-  ensure(diskName: string, diskPath: string): Promise<ServerState> {
+  /**
+   * The disk's server, started if it is not running, with `bulk` (bytes/s, 0: none) as its
+   * bulk-transfer budget: given at start, set online when it changed.
+   */
+  ensure(diskName: string, diskPath: string, bulk = 0): Promise<ServerState> {
     const running = this.starting.get(diskName);
     if (running !== undefined) return running;
-    const p = this.doEnsure(diskName, diskPath).finally(() => this.starting.delete(diskName));
+    const p = this.doEnsure(diskName, diskPath, bulk)
+      .then(async (state) => {
+        if (state.state === 'running') await this.applyBulk(diskName, bulk);
+        return state;
+      })
+      .finally(() => this.starting.delete(diskName));
     this.starting.set(diskName, p);
     return p;
   }
 
-  private async doEnsure(diskName: string, diskPath: string): Promise<ServerState> {
+  /** Sets the server's bulk budget when it differs from what was last set; failures only log. */
+  private async applyBulk(diskName: string, bulk: number): Promise<void> {
+    const k = this.known.get(diskName);
+    if (k === undefined || k.bulk === bulk) return;
+    try {
+      await this.withAdmin(diskName, (a) => a.bulkBandwidth(bulk));
+      k.bulk = bulk;
+      this.log.info({ disk: diskName, bytesPerSecond: bulk }, 'replica server bulk-transfer budget set');
+    } catch (err) {
+      this.log.warn({ disk: diskName, err: (err as Error).message }, 'bulk-transfer budget not set');
+    }
+  }
+
+  private async doEnsure(diskName: string, diskPath: string, bulk: number): Promise<ServerState> {
     const name = replicaServerProcessName(diskName);
     let proc: ProcessInfo | undefined;
     try {
@@ -71,7 +105,15 @@ export class ReplicaServers {
     if (proc?.state === 'running') return { state: 'running', address: this.remember(diskName, proc) };
     if (proc?.state === 'starting' || proc?.state === 'stopping') return { state: 'starting' };
     const port = await this.port(diskPath);
-    const args = ['--listen', `${this.ip}:${port}`, '--data-dir', replicasDir(diskPath), '--open-existing'];
+    const args = [
+      '--listen',
+      `${this.ip}:${port}`,
+      '--data-dir',
+      replicasDir(diskPath),
+      '--open-existing',
+      '--bulk-bandwidth-limit',
+      String(bulk),
+    ];
     try {
       const created = await this.im.create(name, 'replica-server', args, true);
       this.failures.delete(diskName);
@@ -98,7 +140,11 @@ export class ReplicaServers {
     const k = this.known.get(diskName);
     if (k === undefined || k.address !== address) {
       void k?.admin?.disconnect();
-      this.known.set(diskName, { address });
+      this.known.set(diskName, { address, pid: proc.pid });
+    } else if (k.pid !== proc.pid) {
+      // Restarted by the instance manager with the arguments it was first given.
+      k.pid = proc.pid;
+      k.bulk = undefined;
     }
     return address;
   }
