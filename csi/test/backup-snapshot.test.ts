@@ -198,6 +198,14 @@ describe('restoreGate', () => {
       ),
     ).toMatchObject({ code: 'BUSY', message: `volume pvc-2 is being restored from ${url} (40%); retry` });
   });
+  it('refuses a standby volume until it is activated', () => {
+    expect(
+      refusal(() => restoreGate(volume({ restoreInitiated: true, restoreRequired: false, isStandby: true }))),
+    ).toMatchObject({
+      code: 'FAILED_PRECONDITION',
+      message: `volume pvc-2 is a standby volume restoring from ${url}: activate it (spec.Standby false) before using it`,
+    });
+  });
   it('refuses a failed restore for good (FAILED_PRECONDITION)', () => {
     expect(
       refusal(() =>

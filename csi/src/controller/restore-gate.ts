@@ -19,6 +19,11 @@ export function restoreGate(volume: Volume): void {
         '(see its Events); it holds no usable data: delete it',
     );
   const status = volume.status ?? {};
+  // A standby (disaster recovery) volume follows its backups until it is activated.
+  if (volume.spec.Standby === true || status.isStandby === true)
+    throw precondition(
+      `volume ${name} is a standby volume restoring from ${url}: activate it (spec.Standby false) before using it`,
+    );
   if (status.restoreInitiated === true && status.restoreRequired === false) return;
   const where =
     status.restoreRequired === true
