@@ -33,7 +33,11 @@ import {
 } from '@longhorn-ts/api';
 import { InstanceManagerClient } from '@longhorn-ts/dataplane/instance-manager/client';
 import { announceReady } from '@longhorn-ts/dataplane/process/entry-point';
+import { BackupJobs } from './backup/backup-jobs.js';
 import { apiRestoreTargets } from './backup/restore-target.js';
+import { apiSecretReader, type TargetReader } from './backup/target-access.js';
+import { BACKUP_CONTROLLER, BackupController } from './controllers/backup-controller.js';
+import { BACKUP_TARGET_CONTROLLER, BackupTargetController } from './controllers/backup-target-controller.js';
 import { CLONE_CONTROLLER, CloneController } from './controllers/clone-controller.js';
 import { type Cache, type Caches, type ControllerContext, keyOf } from './controllers/context.js';
 import { Dispatcher } from './controllers/dispatcher.js';
@@ -179,6 +183,8 @@ const liveness = new LivenessTracker(
       dispatcher.add(REPLICA_CONTROLLER, keyOf(ctx, r.metadata.name));
     for (const s of caches.snapshots.list(namespace))
       dispatcher.add(SNAPSHOT_CONTROLLER, keyOf(ctx, s.metadata.name));
+    for (const k of backupTargetController.allKeys()) dispatcher.add(BACKUP_TARGET_CONTROLLER, k);
+    for (const k of backupController.allKeys()) dispatcher.add(BACKUP_CONTROLLER, k);
   },
   log,
 );
@@ -224,6 +230,13 @@ const restoreController = new RestoreController(
   apiRestoreTargets(kubeConfig, namespace),
 );
 const volumeEvictionController = new VolumeEvictionController(ctx);
+const backupTargetReader: TargetReader = {
+  backupTarget: async (name) => caches.backupTargets.get(name, namespace),
+  secret: apiSecretReader(kubeConfig, namespace),
+};
+const backupJobs = new BackupJobs();
+const backupTargetController = new BackupTargetController(ctx, backupTargetReader);
+const backupController = new BackupController(ctx, backupTargetReader, backupJobs, backupTargetController);
 
 const controllers: Array<{ name: string; reconcile: Reconcile; workers: number }> = [
   { name: SETTING_CONTROLLER, reconcile: (k) => settingController.reconcile(k), workers: 1 },
@@ -235,6 +248,8 @@ const controllers: Array<{ name: string; reconcile: Reconcile; workers: number }
   { name: CLONE_CONTROLLER, reconcile: (k) => cloneController.reconcile(k), workers: 2 },
   { name: RESTORE_CONTROLLER, reconcile: (k) => restoreController.reconcile(k), workers: 2 },
   { name: VOLUME_EVICTION_CONTROLLER, reconcile: (k) => volumeEvictionController.reconcile(k), workers: 1 },
+  { name: BACKUP_TARGET_CONTROLLER, reconcile: (k) => backupTargetController.reconcile(k), workers: 2 },
+  { name: BACKUP_CONTROLLER, reconcile: (k) => backupController.reconcile(k), workers: 4 },
 ];
 const queues = controllers.map((c) => {
   const queue = new WorkQueue({ clock });
@@ -274,6 +289,8 @@ async function stop(signal: string): Promise<void> {
   const hardStop = setTimeout(() => process.exit(0), 10_000);
   hardStop.unref();
   for (const q of queues) q.queue.shutDown();
+  // Running backups stop here; their CRs stay InProgress and the next operator runs them again.
+  await backupJobs.cancelAll('the operator is stopping');
   liveness.stop();
   await renewer.stop(true);
   await Promise.allSettled(informers.map((i) => i.stop()));
