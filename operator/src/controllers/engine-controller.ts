@@ -9,7 +9,15 @@
 
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type Engine, type EngineStatus, type VolumeQos, withoutLonghornFinalizer } from '@longhorn-ts/api';
+import {
+  type Engine,
+  type EngineStatus,
+  LONGHORN_API_VERSION,
+  type Volume,
+  type VolumeQos,
+  withoutLonghornFinalizer,
+} from '@longhorn-ts/api';
+import { formatEnvelopeArg, removeKekFile, writeKekFile } from '@longhorn-ts/dataplane/crypt/index';
 import {
   EngineClient,
   type SnapshotView,
@@ -20,6 +28,8 @@ import type { ProcessInfo } from '@longhorn-ts/dataplane/instance-manager/proces
 import { parseReplicaAddress } from '@longhorn-ts/dataplane/net/replica-address';
 import { ReplicaServerAdmin } from '@longhorn-ts/dataplane/protocol/admin-client';
 import type { Logger } from 'pino';
+import { ENCRYPTION_KEY_UNAVAILABLE } from '../encryption/encryption-condition.js';
+import { EncryptionKeyError, type VolumeKeyStore } from '../encryption/volume-key-store.js';
 import { isNotFound } from '../instances/replica-servers.js';
 import { KINDS } from '../k8s/kinds.js';
 import { volumeIoStore } from '../metrics/volume-io.js';
@@ -35,6 +45,8 @@ export const ENGINE_CONTROLLER = 'engine';
 const MONITOR_MS = 2_000;
 /** How long a start waits for replicas that do not serve yet before the engine decides. */
 const START_WAIT_MS = 20_000;
+/** How often an encrypted volume whose key cannot be had tries again (the Secret may appear). */
+const KEY_RETRY_MS = 10_000;
 
 /** The engine process's arguments (as local-volume.ts builds them, every replica over TCP). */
 export function engineArgs(opts: {
@@ -77,9 +89,14 @@ export class EngineController {
   private readonly log: Logger;
   private readonly clients = new Map<string, EngineClient>();
 
+  /** Engines whose last start found no usable key: retried less often. */
+  private readonly keyFailures = new Set<string>();
+
   constructor(
     private readonly ctx: ControllerContext,
     private readonly im: InstanceManagerClient,
+    /** Encrypted volumes' keys (without it an encrypted volume's engine is not started). */
+    private readonly keys?: VolumeKeyStore,
   ) {
     this.log = ctx.log.child({ controller: ENGINE_CONTROLLER });
     ctx.dispatcher.watch<Engine>('Engine', ENGINE_CONTROLLER, (e) => [
@@ -172,7 +189,8 @@ export class EngineController {
       }
       this.startWaits.delete(e.metadata.name);
       proc = await this.start(e, log);
-      if (proc === undefined) return { requeueAfterMs: MONITOR_MS };
+      if (proc === undefined)
+        return { requeueAfterMs: this.keyFailures.has(e.metadata.name) ? KEY_RETRY_MS : MONITOR_MS };
     }
     if (proc.state === 'error') {
       await this.writeStatus(e, stoppedEngineStatus(e.status, ctx.id.node, 'error', proc.error));
@@ -274,6 +292,13 @@ export class EngineController {
     const volume = ctx.caches.volumes.get(volumeName, ctx.id.namespace);
     const replicas = e.spec.replicaAddressMap ?? {};
     if (Object.keys(replicas).length === 0) return undefined;
+    // Whether the volume is encrypted is known from the Volume only: never start without it.
+    if (volume === undefined) return undefined;
+    let encryption: { args: string[]; kekFile: string } | undefined;
+    if (volume.spec.encrypted === true) {
+      encryption = await this.engineKeys(e, volume, log);
+      if (encryption === undefined) return undefined;
+    }
     const dir = join(ctx.id.dataDir, 'engines');
     await mkdir(dir, { recursive: true });
     const stateFile = join(dir, `${e.metadata.name}.json`);
@@ -288,6 +313,7 @@ export class EngineController {
       salvage: e.spec.salvageRequested === true,
       ...(e.spec.qos ? { qos: e.spec.qos } : {}),
     });
+    if (encryption) args.push(...encryption.args);
     try {
       // A dead engine is not restarted behind the volume's back: the volume controller decides.
       const proc = await this.im.create(e.metadata.name, 'engine', args, false);
@@ -302,6 +328,57 @@ export class EngineController {
       log.warn({ err: message }, 'engine failed to start');
       const fresh = ctx.caches.engines.get(e.metadata.name, ctx.id.namespace) ?? e;
       await this.writeStatus(fresh, stoppedEngineStatus(fresh.status, ctx.id.node, 'error', message));
+      return undefined;
+    } finally {
+      // The engine read its KEK before anything else: started or failed, it is done with the file.
+      if (encryption) await removeKekFile(encryption.kekFile);
+    }
+  }
+
+  /**
+   * The engine arguments of an encrypted volume (--encryption ENVELOPE --kek-file FILE, the KEK
+   * in a 0600 file under DATA_DIR/run/keys), or undefined after recording why there is no key:
+   * the Engine in error (InstanceCreation: EncryptionKeyUnavailable) and a Warning Event on the
+   * Volume, both naming the Secret and the key.
+   */
+  private async engineKeys(
+    e: Engine,
+    volume: Volume,
+    log: Logger,
+  ): Promise<{ args: string[]; kekFile: string } | undefined> {
+    const { ctx } = this;
+    const name = e.metadata.name;
+    try {
+      if (!this.keys) throw new EncryptionKeyError('this operator has no access to encryption keys');
+      const opened = await this.keys.open(volume);
+      let kekFile: string;
+      try {
+        kekFile = await writeKekFile(join(ctx.id.dataDir, 'run', 'keys'), name, opened.kek);
+      } finally {
+        opened.kek.fill(0);
+      }
+      this.keyFailures.delete(name);
+      log.info(
+        { secret: opened.secret, keyId: opened.envelope.keyId },
+        'encryption key handed to the engine',
+      );
+      return { args: ['--encryption', formatEnvelopeArg(opened.envelope), '--kek-file', kekFile], kekFile };
+    } catch (err) {
+      if (!(err instanceof EncryptionKeyError)) throw err;
+      this.keyFailures.add(name);
+      const message = `volume ${volume.metadata.name} cannot attach: ${err.message}`;
+      log.warn({ err: err.message }, 'no encryption key for the engine');
+      ctx.events.record(
+        { ...volume, apiVersion: LONGHORN_API_VERSION, kind: 'Volume' },
+        'Warning',
+        ENCRYPTION_KEY_UNAVAILABLE,
+        message,
+      );
+      const status = stoppedEngineStatus(e.status, ctx.id.node, 'error', message);
+      status.conditions = [
+        { type: 'InstanceCreation', status: 'False', reason: ENCRYPTION_KEY_UNAVAILABLE, message },
+      ];
+      await this.writeStatus(e, status);
       return undefined;
     }
   }

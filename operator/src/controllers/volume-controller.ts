@@ -24,6 +24,7 @@ import {
 } from '@longhorn-ts/api';
 import type { Logger } from 'pino';
 import { type Condition, rfc3339, setCondition } from '../conditions.js';
+import { encryptionKeyCondition } from '../encryption/encryption-condition.js';
 import { KINDS } from '../k8s/kinds.js';
 import type { ReconcileResult } from '../runtime/work-queue.js';
 import { scheduleReplicas } from '../scheduler/replica-scheduler.js';
@@ -499,6 +500,7 @@ export class VolumeController {
     } else if (unscheduled === 0) {
       conditions = setCondition(conditions, 'Scheduled', 'True', '', '', now);
     }
+    if (volume.spec.encrypted === true) conditions = encryptionKeyCondition(conditions, engine?.status, now);
     const s = result.status;
     const status: VolumeStatus = {
       ...prev,

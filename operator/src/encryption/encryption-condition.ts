@@ -1,0 +1,37 @@
+/**
+ * An encrypted Volume's `EncryptionKey` condition, read from its Engine: False with the reason
+ * and message (which Secret, which key) while its last start found no usable key, True once the
+ * engine runs with its key; unchanged otherwise (a detached volume keeps the last verdict).
+ */
+import { type Condition, setCondition } from '../conditions.js';
+
+export const ENCRYPTION_KEY_CONDITION = 'EncryptionKey';
+/** The Engine's InstanceCreation reason when its start found no usable key (engine-controller.ts). */
+export const ENCRYPTION_KEY_UNAVAILABLE = 'EncryptionKeyUnavailable';
+
+interface EngineFacts {
+  currentState?: string;
+  conditions?: readonly { type: string; status: string; reason?: string; message?: string }[];
+}
+
+export function encryptionKeyCondition(
+  conditions: readonly Condition[],
+  engine: EngineFacts | undefined,
+  now: string,
+): Condition[] {
+  const failed = engine?.conditions?.find(
+    (c) => c.type === 'InstanceCreation' && c.status === 'False' && c.reason === ENCRYPTION_KEY_UNAVAILABLE,
+  );
+  if (engine?.currentState === 'error' && failed)
+    return setCondition(
+      conditions,
+      ENCRYPTION_KEY_CONDITION,
+      'False',
+      ENCRYPTION_KEY_UNAVAILABLE,
+      failed.message ?? '',
+      now,
+    );
+  if (engine?.currentState === 'running')
+    return setCondition(conditions, ENCRYPTION_KEY_CONDITION, 'True', '', '', now);
+  return [...conditions];
+}

@@ -1,0 +1,226 @@
+/**
+ * An encrypted volume's keys as the operator gets them for an engine start: the crypto Secret
+ * (crypto-secret-ref.ts) gives the key-encryption key; the volume's key record (its data key
+ * wrapped by that KEK, and how to get the KEK back) lives in the Secret
+ * `longhorn-ts-keys-<volume>` of the operator's namespace, owned by the Volume (deleted with
+ * it), created at the first start. Key material is never written to a custom resource or a log;
+ * failures are EncryptionKeyErrors whose message names the Secret and the key.
+ */
+import type { CoreV1Api, V1PersistentVolume, V1Secret } from '@kubernetes/client-node';
+import { LABEL_VOLUME, LONGHORN_API_VERSION, type Volume } from '@longhorn-ts/api';
+import {
+  decodeSecretData,
+  type KekSource,
+  type KeyEnvelope,
+  parseCryptoSecret,
+} from '@longhorn-ts/dataplane/crypt/index';
+import { kmsClient } from '@longhorn-ts/dataplane/crypt/kms-kek';
+import {
+  createVolumeKeys,
+  type KeyContext,
+  openVolumeKek,
+  parseKeyRecord,
+  rotateVolumeKek,
+  type VolumeKeyRecord,
+} from '@longhorn-ts/dataplane/crypt/volume-key-record';
+import { cryptoSecretRef, keyRecordSecretName, type SecretRef } from './crypto-secret-ref.js';
+
+const CSI_DRIVER = 'driver.longhorn.io';
+const RECORD_FIELD = 'key-record.json';
+
+export class EncryptionKeyError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EncryptionKeyError';
+  }
+}
+
+export interface OpenedKeys {
+  envelope: KeyEnvelope;
+  /** The KEK (32 bytes): hand it to the engine, then zero it. */
+  kek: Buffer;
+  /** "crypto Secret NS/NAME", for logs. */
+  secret: string;
+}
+
+export class VolumeKeyStore {
+  constructor(
+    private readonly core: CoreV1Api,
+    private readonly namespace: string,
+  ) {}
+
+  /** The volume's envelope and KEK for an engine start; the first start creates its key record. */
+  async open(volume: Volume): Promise<OpenedKeys> {
+    const { source, ctx } = await this.source(volume);
+    try {
+      const stored = await this.readRecord(volume.metadata.name);
+      if (stored) {
+        const kek = await guard(() => openVolumeKek(stored.record, source, ctx));
+        return { envelope: stored.record.envelope, kek, secret: ctx.sourceName };
+      }
+      const created = await guard(() => createVolumeKeys(source, ctx));
+      const won = await this.createRecord(volume, created.record);
+      if (won) return { envelope: created.record.envelope, kek: created.kek, secret: ctx.sourceName };
+      // Someone else made the record meanwhile: theirs is the volume's.
+      created.kek.fill(0);
+      const theirs = await this.readRecord(volume.metadata.name);
+      if (!theirs) throw new EncryptionKeyError(`volume ${volume.metadata.name}: its key record vanished`);
+      const kek = await guard(() => openVolumeKek(theirs.record, source, ctx));
+      return { envelope: theirs.record.envelope, kek, secret: ctx.sourceName };
+    } finally {
+      ctx.kms?.destroy();
+    }
+  }
+
+  /** Re-wraps the volume's data key with a new KEK (no data touched); the old and new key ids. */
+  async rotate(volume: Volume): Promise<{ from: string; to: string }> {
+    const { source, ctx } = await this.source(volume);
+    try {
+      const stored = await this.readRecord(volume.metadata.name);
+      if (!stored)
+        throw new EncryptionKeyError(
+          `volume ${volume.metadata.name} has no key record yet (it has never been attached): nothing to rotate`,
+        );
+      const rotated = await guard(() => rotateVolumeKek(stored.record, source, ctx));
+      rotated.kek.fill(0);
+      await this.core.replaceNamespacedSecret({
+        name: stored.secret.metadata!.name!,
+        namespace: this.namespace,
+        body: { ...stored.secret, data: { [RECORD_FIELD]: encode(rotated.record) } },
+      });
+      return { from: stored.record.envelope.keyId, to: rotated.record.envelope.keyId };
+    } finally {
+      ctx.kms?.destroy();
+    }
+  }
+
+  private async source(volume: Volume): Promise<{ source: KekSource; ctx: KeyContext }> {
+    const name = volume.metadata.name;
+    const ref = cryptoSecretRef(
+      { name, ...(volume.metadata.annotations ? { annotations: volume.metadata.annotations } : {}) },
+      await this.persistentVolume(volume),
+    );
+    if ('problem' in ref) throw new EncryptionKeyError(ref.problem);
+    const sourceName = `crypto Secret ${ref.namespace}/${ref.name}`;
+    const secret = await this.readSecret(ref);
+    let source: KekSource;
+    try {
+      source = parseCryptoSecret(decodeSecretData(secret.data), sourceName);
+    } catch (err) {
+      throw new EncryptionKeyError(`volume ${name}: ${(err as Error).message}`);
+    }
+    const ctx: KeyContext = { volume: name, sourceName };
+    if (source.provider === 'kms') ctx.kms = kmsClient(source);
+    return { source, ctx };
+  }
+
+  private async readSecret(ref: SecretRef): Promise<V1Secret> {
+    try {
+      return await this.core.readNamespacedSecret({ name: ref.name, namespace: ref.namespace });
+    } catch (err) {
+      if (status(err) === 404)
+        throw new EncryptionKeyError(
+          `crypto Secret ${ref.namespace}/${ref.name} (named by ${ref.from}) not found`,
+        );
+      throw new EncryptionKeyError(
+        `crypto Secret ${ref.namespace}/${ref.name} (named by ${ref.from}) cannot be read: ${(err as Error).message}`,
+      );
+    }
+  }
+
+  /** The volume's PersistentVolume when it is one of ours (status.kubernetesStatus.pvName, else the volume's name). */
+  private async persistentVolume(volume: Volume) {
+    const pvName = volume.status?.kubernetesStatus?.pvName || volume.metadata.name;
+    let pv: V1PersistentVolume;
+    try {
+      pv = await this.core.readPersistentVolume({ name: pvName });
+    } catch (err) {
+      if (status(err) === 404) return undefined;
+      throw err;
+    }
+    const csi = pv.spec?.csi;
+    if (!csi || csi.driver !== CSI_DRIVER || csi.volumeHandle !== volume.metadata.name) return undefined;
+    return {
+      name: pvName,
+      driver: csi.driver,
+      volumeHandle: csi.volumeHandle,
+      ...(csi.nodeStageSecretRef ? { nodeStageSecretRef: csi.nodeStageSecretRef } : {}),
+      ...(csi.nodePublishSecretRef ? { nodePublishSecretRef: csi.nodePublishSecretRef } : {}),
+      ...(csi.controllerPublishSecretRef
+        ? { controllerPublishSecretRef: csi.controllerPublishSecretRef }
+        : {}),
+    };
+  }
+
+  private async readRecord(
+    volume: string,
+  ): Promise<{ record: VolumeKeyRecord; secret: V1Secret } | undefined> {
+    const name = keyRecordSecretName(volume);
+    let secret: V1Secret;
+    try {
+      secret = await this.core.readNamespacedSecret({ name, namespace: this.namespace });
+    } catch (err) {
+      if (status(err) === 404) return undefined;
+      throw err;
+    }
+    const text = Buffer.from(secret.data?.[RECORD_FIELD] ?? '', 'base64').toString('utf8');
+    try {
+      return { record: parseKeyRecord(text, `key record Secret ${this.namespace}/${name}`), secret };
+    } catch (err) {
+      throw new EncryptionKeyError((err as Error).message);
+    }
+  }
+
+  /** Creates the record Secret; false when one exists already. */
+  private async createRecord(volume: Volume, record: VolumeKeyRecord): Promise<boolean> {
+    const body: V1Secret = {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      type: 'Opaque',
+      metadata: {
+        name: keyRecordSecretName(volume.metadata.name),
+        namespace: this.namespace,
+        labels: { [LABEL_VOLUME]: volume.metadata.name },
+        ...(volume.metadata.uid
+          ? {
+              ownerReferences: [
+                {
+                  apiVersion: LONGHORN_API_VERSION,
+                  kind: 'Volume',
+                  name: volume.metadata.name,
+                  uid: volume.metadata.uid,
+                },
+              ],
+            }
+          : {}),
+      },
+      data: { [RECORD_FIELD]: encode(record) },
+    };
+    try {
+      await this.core.createNamespacedSecret({ namespace: this.namespace, body });
+      return true;
+    } catch (err) {
+      if (status(err) === 409) return false;
+      throw err;
+    }
+  }
+}
+
+function encode(record: VolumeKeyRecord): string {
+  return Buffer.from(JSON.stringify(record)).toString('base64');
+}
+
+function status(err: unknown): number | undefined {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+/** A refusal from the key layer (CryptError: wrong key, KMS refused...) becomes an EncryptionKeyError. */
+async function guard<T>(f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (err) {
+    if ((err as Error).name === 'CryptError') throw new EncryptionKeyError((err as Error).message);
+    throw err;
+  }
+}
