@@ -56,6 +56,19 @@ describe('StorageClass parameters', () => {
     expect(parsed.volumeContext['csi.storage.k8s.io/pvc/name']).toBeUndefined();
   });
 
+  it('encrypted: "true" becomes spec.encrypted; the secret parameters are the provisioner\'s', () => {
+    // The provisioner's templates (${pvc.name}), written without a template-looking literal.
+    const tpl = (v: string) => `$${'{'}${v}}`;
+    const parsed = parseParameters({
+      encrypted: 'true',
+      'csi.storage.k8s.io/node-stage-secret-name': tpl('pvc.name'),
+      'csi.storage.k8s.io/node-stage-secret-namespace': tpl('pvc.namespace'),
+    });
+    expect(parsed.spec).toEqual({ encrypted: true });
+    expect(parsed.volumeContext).toEqual({ encrypted: 'true' });
+    expect(parseParameters({ encrypted: 'false' }).spec).toEqual({ encrypted: false });
+  });
+
   it('turns the QoS parameters (longhorn-ts extension) into one spec.qos', () => {
     const parsed = parseParameters({
       iopsLimit: '500',
@@ -98,7 +111,7 @@ describe('StorageClass parameters', () => {
       /"backup-1" is not a backup URL \(no <scheme>:\/\/ target\)/,
     ],
     [{ dataEngine: 'v2' }, 'FAILED_PRECONDITION', /v1 data engine only/],
-    [{ encrypted: 'true' }, 'FAILED_PRECONDITION', /encrypted/],
+    [{ encrypted: 'yes' }, 'INVALID_ARGUMENT', /parameter encrypted: "yes" is not true or false/],
     [
       { iopsLimit: '0' },
       'INVALID_ARGUMENT',

@@ -27,6 +27,7 @@ import { backupSnapshots } from './backup-snapshots.js';
 import { budget } from './call-budget.js';
 import { capabilitiesProblem, capabilityProblem, volumeAccessMode } from './capabilities.js';
 import { cloneGate, resolveContentSource, sizeForSource } from './content-source.js';
+import { checkProvisionerSecrets } from './crypto-secrets.js';
 import { expansionPlan } from './expansion-plan.js';
 import { type ParsedParameters, parseParameters } from './parameters.js';
 import { restoreGate } from './restore-gate.js';
@@ -177,6 +178,8 @@ export interface CreateVolumeRequest {
     volume?: { volumeId?: string } | null;
   } | null;
   accessibilityRequirements?: { requisite?: Topology[]; preferred?: Topology[] } | null;
+  /** The provisioner secret's contents (csi_secret: redacted in logs). */
+  secrets?: StringMap;
 }
 
 /** The Controller service: Volume CRs, attachment tickets and Snapshot CRs for the operator. */
@@ -216,6 +219,7 @@ export function controllerService(deps: {
         ? await resolveContentSource(objects, content)
         : undefined;
     const parsed = parseParameters(r.parameters ?? {});
+    checkProvisionerSecrets(parsed.spec.encrypted, r.secrets);
     const fromBackup = source ? source.fromBackup : parsed.spec.fromBackup;
     const sourceSize =
       source?.sourceSize ?? (fromBackup ? await backups.sizeOfBackupUrl(fromBackup) : undefined);

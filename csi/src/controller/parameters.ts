@@ -128,7 +128,9 @@ const PARAMETERS: Record<string, Parse> = {
     return { fromBackup: value };
   },
   backupTargetName: nodeOnly,
-  encrypted: onlyValues(['false'], 'encrypted volumes are not available through CSI yet'),
+  // The engine encrypts (AES-256-XTS); the key comes from the crypto Secret the StorageClass's
+  // csi.storage.k8s.io/*-secret-* parameters name (operator README, "Encryption").
+  encrypted: boolean('encrypted'),
   migratable: onlyValues(['false'], 'migratable (live migration) volumes are not available yet'),
   backingImage: onlyValues([''], 'backing images are not available yet'),
   // Recurring jobs are labels on the volume in Longhorn; the job controller does not exist yet.
