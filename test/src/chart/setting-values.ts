@@ -3,7 +3,14 @@
  * of each writable Setting (as Longhorn's chart names them), its JSON schema, the values.yaml
  * block that lists them, the README table, and the template that maps keys back to names.
  */
-import { SETTING_DEFINITIONS, SETTING_NAMES, type SettingName, type SettingSpec } from '@longhorn-ts/api';
+import {
+  defaultSettings,
+  isSettingName,
+  SETTING_DEFINITIONS,
+  SETTING_NAMES,
+  type SettingName,
+  type SettingSpec,
+} from '@longhorn-ts/api';
 
 /** `default-replica-count` -> `defaultReplicaCount`, `v1-data-engine` -> `v1DataEngine`. */
 export function settingValueKey(name: string): string {
@@ -106,4 +113,24 @@ export function settingNamesTemplate(): string {
     '{{- end -}}',
     '',
   ].join('\n');
+}
+
+/**
+ * `defaultSettings` with every writable setting at its default, typed as a user writes it in
+ * values (booleans and numbers, not strings): the value set that renders every Setting.
+ */
+export function everySettingValues(): Record<string, boolean | number | string> {
+  const out: Record<string, boolean | number | string> = {};
+  for (const [name, value] of Object.entries(defaultSettings())) {
+    if (!isSettingName(name)) continue;
+    const spec: SettingSpec = SETTING_DEFINITIONS[name];
+    if (spec.readOnly) continue;
+    out[settingValueKey(name)] =
+      spec.type === 'bool'
+        ? value === 'true'
+        : spec.type === 'int' || spec.type === 'float'
+          ? Number(value)
+          : value;
+  }
+  return out;
 }
