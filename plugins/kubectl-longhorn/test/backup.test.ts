@@ -126,6 +126,9 @@ describe('backup target URL, poll interval and credentials', () => {
       spec: { backupTargetURL: 's3://b@r/', credentialSecret: '', pollInterval: '5m0s' },
     });
     expect(backupTargetPatch({ url: 'nfs://s:/e' })).toEqual({ spec: { backupTargetURL: 'nfs://s:/e' } });
+    expect(backupTargetPatch({ url: 'nfs://s:/e', syncRequestedAt: '2026-01-02T00:00:00Z' })).toEqual({
+      spec: { backupTargetURL: 'nfs://s:/e', syncRequestedAt: '2026-01-02T00:00:00Z' },
+    });
     expect(backupTargetPatch({ url: 's3://b@r/', credentialSecret: 'minio', pollInterval: '1m0s' })).toEqual({
       spec: { backupTargetURL: 's3://b@r/', credentialSecret: 'minio', pollInterval: '1m0s' },
     });
@@ -243,6 +246,10 @@ describe('progress of backups, targets and restores', () => {
     [{ error: 'snapshot not found yet' }, { kind: 'waiting', step: 'waiting: snapshot not found yet' }],
     [{ state: 'Pending' }, { kind: 'waiting', step: 'pending', percent: 0 }],
     [
+      { state: 'Pending', error: 'snapshot s not in the engine yet' },
+      { kind: 'waiting', step: 'pending: snapshot s not in the engine yet', percent: 0 },
+    ],
+    [
       { state: 'InProgress', progress: 42 },
       { kind: 'waiting', step: 'uploading', percent: 42 },
     ],
@@ -259,34 +266,55 @@ describe('progress of backups, targets and restores', () => {
     expect(backupStep(backup('backup-1', status))).toEqual(step);
   });
 
-  const since = '2026-01-02T00:00:00.000Z';
-  const unavailable = (probe: string) => ({
+  const since = '2026-01-02T00:00:00Z';
+  const unavailable = (message: string, transition: string) => ({
     available: false,
     conditions: [
       {
         type: 'Unavailable',
         status: 'True' as const,
         reason: 'Unavailable',
-        message: 'bucket backups not found',
-        lastProbeTime: probe,
+        message,
+        lastTransitionTime: transition,
       },
     ],
   });
-  it.each<[string, BackupTarget['status'], ReturnType<typeof targetStep>]>([
-    ['available', { available: true }, { kind: 'done', step: 'available' }],
-    ['not yet checked', {}, { kind: 'waiting', step: 'checking the target' }],
+  const earlier = '2026-01-01T23:59:00Z';
+  const later = '2026-01-02T00:00:03Z';
+  it.each<[string, BackupTarget['status'], string | undefined, ReturnType<typeof targetStep>]>([
     [
-      'unavailable before the change',
-      unavailable('2026-01-01T23:59:00Z'),
-      { kind: 'waiting', step: 'checking (was: bucket backups not found)' },
+      'synced available since',
+      { available: true, lastSyncedAt: later },
+      undefined,
+      { kind: 'done', step: 'available' },
     ],
     [
-      'unavailable after the change',
-      unavailable('2026-01-02T00:00:03Z'),
+      'available from an earlier sync (the old URL)',
+      { available: true, lastSyncedAt: earlier },
+      undefined,
+      { kind: 'waiting', step: 'checking the target' },
+    ],
+    ['not yet checked', {}, undefined, { kind: 'waiting', step: 'checking the target' }],
+    [
+      'still the same unavailable status as before',
+      unavailable('backup target URL is empty', earlier),
+      'backup target URL is empty',
+      { kind: 'waiting', step: 'checking (was: backup target URL is empty)' },
+    ],
+    [
+      'unavailable with another message',
+      unavailable('bucket backups not found', earlier),
+      'backup target URL is empty',
       { kind: 'failed', error: 'backup target default is unavailable: bucket backups not found' },
     ],
-  ])('target %s', (_what, status, step) => {
-    expect(targetStep(target(status), since)).toEqual(step);
+    [
+      'unavailable since, after being available',
+      unavailable('access denied', later),
+      undefined,
+      { kind: 'failed', error: 'backup target default is unavailable: access denied' },
+    ],
+  ])('target %s', (_what, status, before, step) => {
+    expect(targetStep(target(status), since, before)).toEqual(step);
   });
 
   const restoring = (progress: Record<string, number>, extra: Partial<Engine['status']> = {}) =>
@@ -351,7 +379,7 @@ describe('progress of backups, targets and restores', () => {
     });
   });
 
-  it('fails with the Restore condition or a replica error', () => {
+  it('fails with the Restore condition; a replica error alone is retried', () => {
     const failed = vol({
       state: 'attached',
       restoreRequired: true,
@@ -363,10 +391,11 @@ describe('progress of backups, targets and restores', () => {
       kind: 'failed',
       error: 'volume vol-r: restore failed: backup cfg not found',
     });
-    const e = engine({ r1: 'RW' }, { restoreStatus: { 'a:1': { error: 'block checksum mismatch' } } });
+    const e = engine({ r1: 'RW' }, { restoreStatus: { 'a:1': { error: 'connection reset', progress: 20 } } });
     expect(restoreStep(vol({ restoreRequired: true }), e, 'backup-1', true)).toEqual({
-      kind: 'failed',
-      error: 'volume vol-r: restore failed: block checksum mismatch',
+      kind: 'waiting',
+      step: 'retrying after: connection reset',
+      percent: 20,
     });
   });
 });

@@ -24,7 +24,7 @@ export function backupStep(backup: Backup): Step {
     case 'Deleting':
       return { kind: 'failed', error: `backup ${name} is being deleted` };
     case 'Pending':
-      return { kind: 'waiting', step: 'pending', percent: s.progress ?? 0 };
+      return { kind: 'waiting', step: s.error ? `pending: ${s.error}` : 'pending', percent: s.progress ?? 0 };
     default:
       return { kind: 'waiting', step: s.error ? `waiting: ${s.error}` : 'waiting for the operator' };
   }
@@ -38,19 +38,19 @@ export function targetUnavailableMessage(target: BackupTarget): string | undefin
 }
 
 /**
- * A target after `backup-target set`: done once available; failed once the operator has synced
- * it (lastSyncedAt or the Unavailable condition's probe time at or after `since`, an ISO
- * time) and says it is unavailable; else waiting.
+ * A target after `backup-target set` at `since` (an ISO time), when it said `before` (its
+ * Unavailable message then, undefined if none). Done once the operator synced it since
+ * (lastSyncedAt, written with available); failed once it says it is unavailable with a new
+ * transition or another message than before; else waiting (an old status is not an answer).
  */
-export function targetStep(target: BackupTarget, since: string): Step {
+export function targetStep(target: BackupTarget, since: string, before: string | undefined): Step {
   const s = target.status ?? {};
-  if (s.available === true) return { kind: 'done', step: 'available' };
+  const after = (t: string | undefined) => t !== undefined && t !== '' && Date.parse(t) >= Date.parse(since);
+  if (s.available === true && after(s.lastSyncedAt)) return { kind: 'done', step: 'available' };
   const why = targetUnavailableMessage(target);
   const condition = s.conditions?.find((x) => x.type === 'Unavailable' && x.status === 'True');
-  const checked = [s.lastSyncedAt, condition?.lastProbeTime, condition?.lastTransitionTime].some(
-    (t) => t !== undefined && t !== '' && Date.parse(t) >= Date.parse(since),
-  );
-  if (why !== undefined && checked) {
+  const fresh = after(condition?.lastTransitionTime) || after(condition?.lastProbeTime) || why !== before;
+  if (s.available !== true && why !== undefined && fresh) {
     return { kind: 'failed', error: `backup target ${target.metadata.name} is unavailable: ${why}` };
   }
   return { kind: 'waiting', step: why === undefined ? 'checking the target' : `checking (was: ${why})` };
@@ -68,6 +68,7 @@ function restorePercent(engine: Engine | undefined): number | undefined {
  * A volume restoring from `backupName`. A standby (DR) volume is done when its engine has
  * restored that backup (it keeps restoring later ones); another when the operator has cleared
  * `restoreRequired` after `seenRestoring` (the caller saw it true, or the engine restoring).
+ * Failed when the Restore condition says RestoreFailure (Longhorn's reason).
  */
 export function restoreStep(
   volume: Volume,
@@ -81,8 +82,8 @@ export function restoreStep(
   if (failure !== undefined) {
     return { kind: 'failed', error: `volume ${name}: restore failed: ${failure.message || failure.reason}` };
   }
+  // A replica's error alone is not the end: the operator tries again, and says so in the condition.
   const replicaError = Object.values(engine?.status?.restoreStatus ?? {}).find((r) => r.error)?.error;
-  if (replicaError) return { kind: 'failed', error: `volume ${name}: restore failed: ${replicaError}` };
   const restored = engine?.status?.lastRestoredBackup === backupName;
   const percent = restorePercent(engine);
   if (volume.spec.Standby) {
@@ -94,7 +95,8 @@ export function restoreStep(
     return { kind: 'waiting', step: `restored, ${s.state || 'settling'}`, percent: 100 };
   }
   if (s.restoreRequired === true) {
-    return { kind: 'waiting', step: `restoring (${s.state || 'pending'})`, percent };
+    const step = replicaError ? `retrying after: ${replicaError}` : `restoring (${s.state || 'pending'})`;
+    return { kind: 'waiting', step, percent };
   }
   return { kind: 'waiting', step: `waiting for the operator (${s.state || 'pending'})` };
 }

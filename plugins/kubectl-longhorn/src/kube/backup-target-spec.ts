@@ -118,6 +118,8 @@ export interface BackupTargetInput {
   url: string;
   credentialSecret?: string | undefined;
   pollInterval?: string | undefined;
+  /** Longhorn's spec.syncRequestedAt: the operator syncs again even when nothing else changed. */
+  syncRequestedAt?: string | undefined;
 }
 
 /** A new BackupTarget CR (Longhorn's default poll interval is 5 minutes). */
@@ -130,6 +132,7 @@ export function backupTargetObject(name: string, namespace: string, input: Backu
       backupTargetURL: input.url,
       credentialSecret: input.credentialSecret ?? '',
       pollInterval: input.pollInterval ?? '5m0s',
+      ...(input.syncRequestedAt !== undefined && { syncRequestedAt: input.syncRequestedAt }),
     },
   };
 }
@@ -141,6 +144,7 @@ export function backupTargetPatch(input: BackupTargetInput): { spec: Record<stri
       backupTargetURL: input.url,
       ...(input.credentialSecret !== undefined && { credentialSecret: input.credentialSecret }),
       ...(input.pollInterval !== undefined && { pollInterval: input.pollInterval }),
+      ...(input.syncRequestedAt !== undefined && { syncRequestedAt: input.syncRequestedAt }),
     },
   };
 }

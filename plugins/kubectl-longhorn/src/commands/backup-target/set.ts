@@ -2,7 +2,7 @@ import { DEFAULT_BACKUP_TARGET_NAME } from '@longhorn-ts/api';
 import { Args, Flags } from '@oclif/core';
 import { LonghornCommand, outputFlag, timeoutFlag, waitFlag } from '../../base-command.js';
 import { notFound, PluginError, usageError } from '../../errors.js';
-import { targetStep } from '../../kube/backup-progress.js';
+import { targetStep, targetUnavailableMessage } from '../../kube/backup-progress.js';
 import {
   backupTargetObject,
   backupTargetPatch,
@@ -74,8 +74,9 @@ export default class BackupTargetSet extends LonghornCommand {
         `warning: no --credential-secret: the S3 target ${url} is reached without credentials unless the nodes have an IAM role`,
       );
     }
-    const since = new Date(Math.floor(this.now() / 1000) * 1000).toISOString();
-    const input = { url, credentialSecret: secret, pollInterval };
+    const since = new Date(Math.floor(this.now() / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+    const before = existing ? targetUnavailableMessage(existing) : undefined;
+    const input = { url, credentialSecret: secret, pollInterval, syncRequestedAt: since };
     let target = existing
       ? await client.patch('backuptargets', flags.name, backupTargetPatch(input))
       : await client.create('backuptargets', backupTargetObject(flags.name, flags.namespace, input));
@@ -90,7 +91,7 @@ export default class BackupTargetSet extends LonghornCommand {
           `backup target ${flags.name} to be available`,
           async () => {
             const t = await client.get('backuptargets', flags.name);
-            const step = targetStep(t, since);
+            const step = targetStep(t, since, before);
             if (step.kind === 'failed') throw new PluginError('FAILED', step.error);
             last = step.step;
             progress.update(step.step);
