@@ -41,16 +41,14 @@ export interface BackupSnapshotDeps {
   /** How long CreateSnapshot waits for the snapshot, and for the backup to complete before answering not ready. */
   timeouts: { snapshotMs: number; backupMs: number };
   /**
-   * Takes (or finds) Snapshot CR `name` of the volume, attaching it for that if needed, and
-   * releases the attachment once the snapshot is ready; the Snapshot once ready, undefined when
-   * it was not ready in time.
+   * Takes (or finds) Snapshot CR `name` of the volume, attaching the volume for it (a
+   * snapshot-controller ticket) and keeping it attached: the backup controller reads the
+   * snapshot from the running volume. The Snapshot once ready, undefined when it was not ready
+   * in time.
    */
-  takeSnapshot: (
-    volume: Volume,
-    name: string,
-    labels: StringMap,
-    ctx: CallContext,
-  ) => Promise<Snapshot | undefined>;
+  takeSnapshot: (volume: Volume, name: string, ctx: CallContext) => Promise<Snapshot | undefined>;
+  /** Withdraws that attachment once the backup of snapshot `snapshot` is done (or failed, or deleted). */
+  release: (volume: string, snapshot: string) => Promise<void>;
 }
 
 export interface BackupSnapshots {
@@ -90,8 +88,9 @@ export function backupSnapshots(deps: BackupSnapshotDeps): BackupSnapshots {
     return { name, url };
   }
 
-  function answer(backup: Backup, volumeSize: number): CsiSnapshot {
+  async function answer(backup: Backup, volumeSize: number): Promise<CsiSnapshot> {
     const progress = backupProgress(backup);
+    if (progress.state !== 'pending') await deps.release(backupVolumeOf(backup), backupSnapshotOf(backup));
     if (progress.state === 'failed') throw backupFailure(backup, progress.error);
     if (isDeleting(backup))
       throw new CsiError(
@@ -119,7 +118,7 @@ export function backupSnapshots(deps: BackupSnapshotDeps): BackupSnapshots {
     const target = await targetOf(volume.spec.backupTargetName || DEFAULT_BACKUP_TARGET_NAME);
     if (!target.url) throw noBackupTarget(target.name, volumeName);
     const labels = snapshotLabels(parameters);
-    const snap = await deps.takeSnapshot(volume, name, labels, ctx);
+    const snap = await deps.takeSnapshot(volume, name, ctx);
     if (!snap)
       throw new CsiError(
         'BUSY',
@@ -167,6 +166,7 @@ export function backupSnapshots(deps: BackupSnapshotDeps): BackupSnapshots {
     const backup = await objects.get('Backup', parsed.backup);
     // Gone already, or another volume's backup of that name: nothing of this id's to delete.
     if (!backup || backupVolumeOf(backup) !== parsed.volume) return;
+    await deps.release(parsed.volume, backupSnapshotOf(backup));
     if (!isDeleting(backup)) await objects.delete('Backup', parsed.backup);
     ctx.log.info({ volume: parsed.volume, backup: parsed.backup }, 'backup deletion requested');
     // The backup controller removes it from the target, then the CR goes; the snapshotter retries

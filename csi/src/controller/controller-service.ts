@@ -542,13 +542,15 @@ export function controllerService(deps: {
 
   /**
    * Takes (or finds) Snapshot CR `name` of the volume: attached for it when needed, the ticket
-   * released once the snapshot is ready. `ready` false when it was not ready in time (the
-   * ticket stays, a repeated call goes on from there).
+   * released once the snapshot is ready, unless `keepAttached` (a backup reads the snapshot
+   * from the running volume next). `ready` false when it was not ready in time (the ticket
+   * stays, a repeated call goes on from there).
    */
   async function takeSnapshot(
     volume: Volume,
     name: string,
     ctx: CallContext,
+    keepAttached = false,
   ): Promise<{ snapshot: Snapshot; ready: boolean }> {
     const volumeName = volume.metadata.name;
     const ticket = snapshotTicketId(name);
@@ -559,7 +561,8 @@ export function controllerService(deps: {
         `snapshot ${name} exists for volume ${snap.spec.volume}, not ${volumeName}`,
       );
     if (snap?.status?.readyToUse) {
-      await removeTickets(objects, volumeName, [ticket]);
+      if (keepAttached) await attachForSnapshot(volume, ticket, ctx);
+      else await removeTickets(objects, volumeName, [ticket]);
       return { snapshot: snap, ready: true };
     }
     await attachForSnapshot(volume, ticket, ctx);
@@ -591,17 +594,18 @@ export function controllerService(deps: {
       if (!(err instanceof CsiError && err.code === 'DEADLINE_EXCEEDED')) throw err;
       return { snapshot: current, ready: false };
     }
-    await removeTickets(objects, volumeName, [ticket]);
+    if (!keepAttached) await removeTickets(objects, volumeName, [ticket]);
     return { snapshot: current, ready: true };
   }
 
   const backups = backupSnapshots({
     objects,
     timeouts,
-    takeSnapshot: async (volume, name, _labels, ctx) => {
-      const taken = await takeSnapshot(volume, name, ctx);
+    takeSnapshot: async (volume, name, ctx) => {
+      const taken = await takeSnapshot(volume, name, ctx, true);
       return taken.ready ? taken.snapshot : undefined;
     },
+    release: (volume, snapshot) => removeTickets(objects, volume, [snapshotTicketId(snapshot)]),
   });
 
   async function createSnapshot(
