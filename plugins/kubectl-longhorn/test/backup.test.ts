@@ -13,6 +13,7 @@ import {
   pollIntervalValue,
 } from '../src/kube/backup-target-spec.js';
 import { renderBackupDetail, renderBackupList, renderBackupTarget } from '../src/render/backup.js';
+import { backupLines } from '../src/render/volume.js';
 import { engine, NOW, volume } from './fixtures.js';
 
 const URL = 's3://backups@us-east-1/longhorn?backup=backup-0123456789abcdef&volume=vol';
@@ -472,6 +473,39 @@ describe('backup renderers', () => {
     expect(bad).toContain('Available:          false');
     expect(bad).toContain('Message:            bucket backups not found');
     expect(bad).toMatch(/Unavailable\s+True\s+Unavailable\s+bucket backups not found/);
+  });
+});
+
+describe('volume get: backup lines', () => {
+  it.each<[string, Partial<Volume['status']>, Partial<Volume['spec']>, string[]]>([
+    ['an ordinary volume', {}, {}, []],
+    [
+      'a volume backed up',
+      { lastBackup: 'backup-1', lastBackupAt: '2026-01-01T22:00:00Z' },
+      {},
+      ['Last backup:     backup-1 (2026-01-01T22:00:00Z)'],
+    ],
+    ['a restore not yet started', {}, { fromBackup: URL }, [`From backup:     ${URL} (pending)`]],
+    [
+      'a restore running',
+      { restoreRequired: true, restoreInitiated: true },
+      { fromBackup: URL },
+      [`From backup:     ${URL} (restoring)`],
+    ],
+    [
+      'a restore done',
+      { restoreRequired: false, restoreInitiated: true, lastBackup: 'backup-1' },
+      { fromBackup: URL },
+      [`From backup:     ${URL} (restored)`, 'Last backup:     backup-1'],
+    ],
+    [
+      'a standby volume',
+      { restoreRequired: true, isStandby: true },
+      { fromBackup: URL, Standby: true },
+      [`From backup:     ${URL} (standby)`],
+    ],
+  ])('%s', (_what, status, spec, lines) => {
+    expect(backupLines(volume('v', status, spec))).toEqual(lines);
   });
 });
 

@@ -169,6 +169,26 @@ export function qosOf(v: Volume): string {
     : text;
 }
 
+/** Where a restored volume comes from and how far it is; the last backup of any volume. */
+export function backupLines(v: Volume): string[] {
+  const s = v.status ?? {};
+  const lines: string[] = [];
+  if (v.spec.fromBackup) {
+    const standby = v.spec.Standby || s.isStandby;
+    const phase = standby
+      ? 'standby'
+      : s.restoreRequired
+        ? 'restoring'
+        : s.restoreInitiated
+          ? 'restored'
+          : 'pending';
+    lines.push(`From backup:     ${v.spec.fromBackup} (${phase})`);
+  }
+  if (s.lastBackup)
+    lines.push(`Last backup:     ${s.lastBackup}${s.lastBackupAt ? ` (${s.lastBackupAt})` : ''}`);
+  return lines;
+}
+
 export function renderVolumeDetail(d: VolumeDetail, now: number): string {
   const v = d.volume;
   const e = d.engine;
@@ -187,6 +207,7 @@ export function renderVolumeDetail(d: VolumeDetail, now: number): string {
     `Node selector:   ${(v.spec.nodeSelector ?? []).join(',') || '-'}`,
     `Disk selector:   ${(v.spec.diskSelector ?? []).join(',') || '-'}`,
     `QoS limits:      ${qosOf(v)}`,
+    ...backupLines(v),
     `Owner:           ${orDash(v.status?.ownerID)}`,
     `Created:         ${orDash(v.metadata.creationTimestamp)} (${formatAge(v.metadata.creationTimestamp, now)} ago)`,
     'Engine:',
