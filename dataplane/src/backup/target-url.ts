@@ -53,7 +53,8 @@ export function parseS3Url(url: string): { bucket: string; region: string; prefi
   const bucket = u.username ? decodeURIComponent(u.username) : u.hostname;
   const region = u.username ? u.hostname : '';
   const prefix = decodeURIComponent(u.pathname).replace(/^\/+|\/+$/g, '');
-  if (!bucket || !prefix) {
+  // Longhorn asks for a path, and '/' is one: s3://bucket@region/ is the bucket's root.
+  if (!bucket || u.pathname === '') {
     throw new BackupError(
       'INVALID_ARGUMENT',
       `invalid URL ${url}: must be s3://bucket@region/path/ or s3://bucket/path`,

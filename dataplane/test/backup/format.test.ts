@@ -192,7 +192,8 @@ describe('targets from URLs and credentials files', () => {
       prefix: 'a/b',
     });
     expect(parseS3Url('s3://backups/store')).toEqual({ bucket: 'backups', region: '', prefix: 'store' });
-    expect(() => parseS3Url('s3://backups@r/')).toThrow(/must be s3:\/\/bucket@region\/path/);
+    expect(parseS3Url('s3://backups@r/')).toEqual({ bucket: 'backups', region: 'r', prefix: '' });
+    expect(() => parseS3Url('s3://backups@r')).toThrow(/must be s3:\/\/bucket@region\/path/);
   });
 
   it.each([
