@@ -31,6 +31,7 @@ fi
 
 bash dataplane/native/build.sh # replica store's N-API addon (SEEK_DATA/HOLE, PUNCH_HOLE); no-op if built
 bash csi/native/build.sh # lh-nbdfuse, the node plugin's growable FUSE-over-NBD file; no-op if built
+bash dataplane/native/build-lh-nfs.sh # lh-nfs (NFS backup targets through libnfs) + NFS-Ganesha for its tests
 
 npx tsc -b
 d="${KUBECTL_PLUGIN_DIR:-/usr/local/bin}"; { mkdir -p "$d" 2>/dev/null && [ -w "$d" ]; } || { d="$HOME/.local/bin"; mkdir -p "$d"; }; for b in kubectl-longhorn kubectl_complete-longhorn; do ln -sfn "$PWD/plugins/kubectl-longhorn/bin/$b" "$d/$b"; done # `kubectl longhorn` and its completion on PATH

@@ -2,6 +2,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { credentialsFromEnv } from './credentials.js';
 import { BackupError } from './errors.js';
 import { FsTarget } from './fs-target.js';
+import { NfsTarget } from './nfs-target.js';
 import { S3Target } from './s3-target.js';
 import type { BackupTarget } from './target.js';
 
@@ -9,7 +10,8 @@ import type { BackupTarget } from './target.js';
  * Opens the target a URL names:
  * - `s3://bucket@region/path` or `s3://bucket/path` (region from AWS_REGION, else us-east-1);
  * - `vfs:///abs/path` (Longhorn's name for a directory) or a plain absolute path;
- * - `nfs://server:/path`: planned (the node mounts the export, then a directory target).
+ * - `nfs://server:/path[?nfsOptions=...]` (Longhorn's form): NFSv3 through libnfs in user
+ *   space (nfs-target.ts), no mount; `?nfsport=N&mountport=N` reach a server without portmapper.
  * `credentials` (a parsed credentials file) take precedence over the environment.
  */
 export function openTarget(url: string, credentials: Record<string, string> = {}): BackupTarget {
@@ -28,6 +30,7 @@ export function openTarget(url: string, credentials: Record<string, string> = {}
     case 's3':
       return new S3Target(parseS3Url(url), url, { ...credentialsFromEnv(), ...credentials });
     case 'nfs':
+      return new NfsTarget(url);
     case 'cifs':
     case 'azblob':
       throw new BackupError(
@@ -37,7 +40,7 @@ export function openTarget(url: string, credentials: Record<string, string> = {}
     default:
       throw new BackupError(
         'INVALID_ARGUMENT',
-        `backup target ${JSON.stringify(url)}: expected s3://bucket@region/path, vfs:///path or an absolute path`,
+        `backup target ${JSON.stringify(url)}: expected s3://bucket@region/path, nfs://server:/path, vfs:///path or an absolute path`,
       );
   }
 }

@@ -1,11 +1,10 @@
 /**
- * One backupstore target (a directory, an S3 bucket path; NFS is planned: mounted by the node,
- * then a directory target over the mount point). Paths are relative to the target's root and
+ * One backupstore target (a directory, an S3 bucket path, an NFS export through libnfs). Paths are relative to the target's root and
  * use '/'. Everything above this interface (layout, locks, backup, restore, GC) is the same for
  * every kind; a target knows its storage's calls and how its errors map to BackupError codes.
  */
 export interface BackupTarget {
-  /** 'vfs' (a directory) or 's3'. */
+  /** 'vfs' (a directory), 's3' or 'nfs'. */
   readonly kind: string;
   /** The target's URL as the user gave it, without credentials (backup URLs are built on it). */
   readonly url: string;

@@ -6,9 +6,9 @@ describe('longhorn-local backup commands: bad input', () => {
     [['backup', 'list'], /backup list: --target URL is required/],
     [
       ['backup', 'list', '--target', 'relative/dir'],
-      /expected s3:\/\/bucket@region\/path, vfs:\/\/\/path or an absolute path/,
+      /expected s3:\/\/bucket@region\/path, nfs:\/\/server:\/path, vfs:\/\/\/path or an absolute path/,
     ],
-    [['backup', 'list', '--target', 'nfs://server:/export'], /nfs targets are not supported yet \(planned\)/],
+    [['backup', 'list', '--target', 'nfs://server/export'], /expected nfs:\/\/SERVER:\/EXPORT\/PATH \(Longhorn's form\)/],
     [
       ['backup', 'list', '--target', '/tmp/lh-no-such-store'],
       /directory \/tmp\/lh-no-such-store does not exist/,
