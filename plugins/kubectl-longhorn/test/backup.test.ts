@@ -331,7 +331,7 @@ describe('progress of backups, targets and restores', () => {
   const vol = (status: Partial<Volume['status']>, spec: Partial<Volume['spec']> = {}) =>
     volume('vol-r', status, { fromBackup: URL, ...spec });
 
-  it('a restore: waiting for the operator, restoring with the mean percent, then restored once detached', () => {
+  it('a restore: waiting for the operator, restoring with the mean percent, then restored', () => {
     expect(restoreStep(vol({ state: 'creating' }), undefined, 'backup-1', false)).toEqual({
       kind: 'waiting',
       step: 'waiting for the operator (creating)',
@@ -345,12 +345,7 @@ describe('progress of backups, targets and restores', () => {
       percent: 50,
     });
     const fin = restoring({ 'a:1': 100, 'b:2': 100 }, { lastRestoredBackup: 'backup-1' });
-    expect(restoreStep(vol({ state: 'detaching', restoreRequired: false }), fin, 'backup-1', true)).toEqual({
-      kind: 'waiting',
-      step: 'restored, detaching',
-      percent: 100,
-    });
-    expect(restoreStep(vol({ state: 'detached', restoreRequired: false }), fin, 'backup-1', true)).toEqual({
+    expect(restoreStep(vol({ state: 'attached', restoreRequired: false }), fin, 'backup-1', true)).toEqual({
       kind: 'done',
       step: 'restored',
     });

@@ -90,10 +90,9 @@ export function restoreStep(
     if (restored) return { kind: 'done', step: `standby, ${backupName} restored` };
     return { kind: 'waiting', step: 'restoring (standby)', percent };
   }
-  if (s.restoreRequired === false && (seenRestoring || restored)) {
-    if (s.state === 'detached' || s.state === 'attached') return { kind: 'done', step: 'restored' };
-    return { kind: 'waiting', step: `restored, ${s.state || 'settling'}`, percent: 100 };
-  }
+  // Restored: the operator then lets its restore ticket go and the volume detaches (unless
+  // another ticket holds it); the data is whole already, so that is not waited for.
+  if (s.restoreRequired === false && (seenRestoring || restored)) return { kind: 'done', step: 'restored' };
   if (s.restoreRequired === true) {
     const step = replicaError ? `retrying after: ${replicaError}` : `restoring (${s.state || 'pending'})`;
     return { kind: 'waiting', step, percent };

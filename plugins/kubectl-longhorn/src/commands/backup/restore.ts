@@ -11,7 +11,7 @@ import { waitUntil } from '../../output/wait.js';
 export default class BackupRestore extends LonghornCommand {
   static override summary = 'Restore a backup into a new volume (--standby: a disaster-recovery volume)';
   static override description =
-    "Creates a Volume as Longhorn does for a restore: spec.fromBackup is the backup's URL and the size that of the backed-up volume. The operator attaches it without a frontend, writes the backup's blocks into its replicas and detaches it; the command follows the engine's restore progress until then. With --standby the volume is a disaster-recovery volume (no frontend) that keeps restoring the newer backups of the same volume; the command returns once this backup is restored.";
+    "Creates a Volume as Longhorn does for a restore: spec.fromBackup is the backup's URL and the size that of the backed-up volume. The operator attaches it without a frontend, writes the backup's blocks into its replicas, clears status.restoreRequired and detaches it; the command follows the engine's restore progress until restoreRequired is cleared. With --standby the volume is a disaster-recovery volume (no frontend) that keeps restoring the newer backups of the same volume; the command returns once this backup is restored.";
   static override examples = [
     'kubectl longhorn backup restore backup-0123456789abcdef --to vol-1-restored',
     'kubectl longhorn backup restore backup-0123456789abcdef --to vol-1-dr --standby --replicas 2',
@@ -84,9 +84,7 @@ export default class BackupRestore extends LonghornCommand {
         }
         throw err;
       }
-      progress.done(
-        `volume ${flags.to}: ${flags.standby ? `standby, ${args.name} restored` : `restored, ${volume.status?.state ?? ''}`}`,
-      );
+      progress.done(`volume ${flags.to}: ${flags.standby ? `standby, ${args.name} restored` : 'restored'}`);
     }
     if (flags.output === 'json' || flags.output === 'yaml')
       this.print(renderStructured(flags.output, volume));
