@@ -9,6 +9,7 @@ export { BackupError, type BackupErrorCode, isBackupError } from './errors.js';
 export * from './layout.js';
 export { type BackupListEntry, listBackups, listVolumeNames } from './list-backups.js';
 export { BackupLock, LOCK_BACKUP, LOCK_DELETE, LONGHORN_LOCK_TIMING, type LockTiming } from './lock.js';
+export { parseNfsUrl } from './nfs-url.js';
 export { inspectBackup, type RestoreSink, restoreBackup } from './restore-backup.js';
 export { ReplicaSnapshotSource, type SnapshotSource, StoreSnapshotSource } from './snapshot-source.js';
 export type { BackupTarget, RequestCounts } from './target.js';

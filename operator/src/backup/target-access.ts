@@ -14,7 +14,7 @@ import {
   DEFAULT_BACKUP_TARGET_NAME,
   NAMESPACE,
 } from '@longhorn-ts/api';
-import { BackupError, type BackupTarget, openTarget } from '@longhorn-ts/dataplane/backup/index';
+import { BackupError, type BackupTarget, openTarget, parseNfsUrl } from '@longhorn-ts/dataplane/backup/index';
 
 /** Where the BackupTarget CRs and their Secrets are read from (a cache, the API, a test table). */
 export interface TargetReader {
@@ -87,16 +87,20 @@ export async function resolveTargetSpec(
 function checkScheme(name: string, url: string): void {
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase();
   if (scheme === 's3' || scheme === 'vfs') return;
-  if (scheme === 'nfs' || scheme === 'cifs' || scheme === 'azblob') {
+  if (scheme === 'nfs') {
+    parseNfsUrl(url);
+    return;
+  }
+  if (scheme === 'cifs' || scheme === 'azblob') {
     throw new BackupError(
       'INVALID_ARGUMENT',
-      `backup target ${name}: ${scheme}:// targets are not supported yet (s3:// and vfs:// are)`,
+      `backup target ${name}: ${scheme}:// targets are not supported yet (s3://, nfs:// and vfs:// are)`,
       { target: url },
     );
   }
   throw new BackupError(
     'INVALID_ARGUMENT',
-    `backup target ${name}: unsupported URL ${JSON.stringify(url)} (expected s3://bucket@region/path or vfs:///path)`,
+    `backup target ${name}: unsupported URL ${JSON.stringify(url)} (expected s3://bucket@region/path, nfs://server:/path or vfs:///path)`,
     { target: url },
   );
 }

@@ -63,11 +63,18 @@ describe('resolveClusterTarget', () => {
       'an s3 target needs spec.credentialSecret',
     ],
     [
-      'nfs',
-      [target('default', { backupTargetURL: 'nfs://srv:/export' })],
+      'cifs',
+      [target('default', { backupTargetURL: 'cifs://srv/share' })],
       {},
       'INVALID_ARGUMENT',
-      'nfs:// targets are not supported yet',
+      'cifs:// targets are not supported yet (s3://, nfs:// and vfs:// are)',
+    ],
+    [
+      'nfs without the colon of Longhorn form',
+      [target('default', { backupTargetURL: 'nfs://srv/export' })],
+      {},
+      'INVALID_ARGUMENT',
+      'expected nfs://SERVER:/EXPORT/PATH',
     ],
     [
       'garbage',
@@ -88,6 +95,12 @@ describe('resolveClusterTarget', () => {
       'local',
     );
     expect(t.kind).toBe('vfs');
+    await t.close();
+  });
+
+  it('opens an nfs target (no secret needed); nothing is contacted until a call', async () => {
+    const t = await openClusterTarget(reader([target('default', { backupTargetURL: 'nfs://srv:/export' })]));
+    expect(t.kind).toBe('nfs');
     await t.close();
   });
 
