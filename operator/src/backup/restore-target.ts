@@ -20,6 +20,10 @@ import type { BackupTarget } from '@longhorn-ts/dataplane/backup/target';
 import { pollIntervalMs } from '../volume/volume-restore.js';
 import { apiSecretReader, openResolvedTarget, resolveTargetSpec } from './target-access.js';
 
+// The project runs on Node 20 on purpose (DESIGN.md): the S3 SDK's notice about its future
+// Node 22 requirement would otherwise land in the operator's log at every restore.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 export interface OpenedRestoreTarget {
   /** The BackupTarget CR's name. */
   name: string;

@@ -1,9 +1,9 @@
 /**
  * Restore from a backup and standby (DR) volumes (acted on by the volume's owner): gathers the
  * facts `restoreStep` (volume/volume-restore.ts) decides on and carries out its step: the
- * backup target read (through the BackupTarget CR serving the URL), spec.size of an unsized
- * volume, Longhorn's status fields (restoreRequired, restoreInitiated, isStandby, lastBackup)
- * and Restore condition, the restore ticket, restore jobs into the replicas
+ * backup target read (through the BackupTarget CR serving the URL), Longhorn's status fields
+ * (restoreRequired, restoreInitiated, isStandby, lastBackup) and Restore condition, the restore
+ * ticket, restore jobs into the replicas
  * (backup/restore-job.ts, run in this process, progress in the condition and the Engine's
  * restoreStatus), the revert and fold of restore layers through the engine, and Events.
  */
@@ -167,15 +167,6 @@ export class RestoreController {
         log.warn({ reason: step.message, terminal: step.terminal }, 'restore failed');
         return step.terminal ? undefined : { requeueAfterMs: facts.pollMs };
       }
-      case 'setSize':
-        await this.ctx.client.patch(
-          KINDS.volume,
-          name,
-          { spec: { size: String(step.size) } },
-          volume.metadata.resourceVersion,
-        );
-        log.info({ size: step.size }, "size taken from the backup's volume");
-        return undefined;
       case 'initiate': {
         const src = parseFromBackup(volume.spec.fromBackup);
         await this.writeStatus(
