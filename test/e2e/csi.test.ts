@@ -36,6 +36,7 @@ import {
   waitForEndpoint,
   waitForVolume,
 } from '../src/harness/longhorn-volumes.js';
+import { MinioServer } from '../src/harness/minio.js';
 import { waitFor } from '../src/harness/wait.js';
 
 const exec = promisify(execFile);
@@ -1315,4 +1316,219 @@ spec:
     expect(await loopDevicesUnder(dir)).toEqual([]);
     expect(await fuseHelpersUnder(dir)).toEqual([]);
   }, 600_000);
+
+  /**
+   * Backups through CSI, Longhorn's way: a VolumeSnapshot of class `type: bak` becomes a Snapshot
+   * CR and a Backup CR that the operator uploads to the backup target (MinIO here); a PVC whose
+   * dataSource is that VolumeSnapshot is a Volume with spec.fromBackup, restored before its pod
+   * may mount it. When the cluster has no backup target, this test runs its own MinIO and points
+   * the BackupTarget "default" at it, and puts it back after.
+   */
+  it('type bak: VolumeSnapshot → Backup Completed in the target → a PVC restored from it holds exactly the backed-up files', async () => {
+    dumpLogsOnFailure();
+    const k = cluster.kubectl;
+    type Target = KubeObject & { spec?: { backupTargetURL?: string; credentialSecret?: string } };
+    type BackupCr = KubeObject & {
+      spec: { snapshotName?: string };
+      status?: { state?: string; url?: string; volumeName?: string; volumeSize?: string; error?: string };
+    };
+    type RestoredVolume = KubeObject & {
+      spec: { fromBackup?: string; size?: string };
+      status?: { restoreRequired?: boolean; restoreInitiated?: boolean };
+    };
+    const BACKUPS = 'backups.longhorn.io';
+    const TARGETS = 'backuptargets.longhorn.io';
+    const before = await k.tryGet<Target>(TARGETS, 'default', NS);
+    let minio: MinioServer | undefined;
+    const pods = ['bak-writer', 'bak-reader'];
+    const claims = ['bak-src', 'bak-restored'];
+    let backupName = '';
+    try {
+      if (!before?.spec?.backupTargetURL) {
+        minio = await MinioServer.start(dir);
+        await k.apply(minio.secretYaml('csi-e2e-minio'));
+        await k.apply(minio.backupTargetYaml('default', 'csi-e2e-minio'));
+      }
+      await waitFor(
+        'the default backup target to be available',
+        async () =>
+          (await k.get<Target & { status?: { available?: boolean } }>(TARGETS, 'default', NS)).status
+            ?.available === true,
+        { timeoutMs: 60_000, maxIntervalMs: 1000 },
+      );
+
+      await k.apply(pvcYaml('bak-src'));
+      const src = await k.waitForObject<Pvc>('pvc', 'bak-src', (p) => p.status?.phase === 'Bound', {
+        namespace: 'default',
+        timeoutMs: 90_000,
+      });
+      const srcPv = src.spec.volumeName!;
+      const srcMount = await mountedPod('bak-writer', 'bak-src');
+      const big = randomBytes(3 * 1024 * 1024);
+      await writeFile(join(srcMount, 'a.txt'), 'in the backup\n');
+      await writeFile(join(srcMount, 'big.bin'), big);
+      await writeFile(
+        join(srcMount, 'sparse.bin'),
+        Buffer.concat([Buffer.alloc(8 * 1024 * 1024), big.subarray(0, 4096)]),
+      );
+      await exec('sync', ['-f', join(srcMount, 'a.txt')]);
+      const atBackup = await filePrint(srcMount);
+      expect(Object.keys(atBackup).sort()).toEqual(['a.txt', 'big.bin', 'sparse.bin']);
+
+      let t0 = Date.now();
+      await k.apply(`apiVersion: snapshot.storage.k8s.io/v1
+kind: VolumeSnapshot
+metadata: {name: bak1, namespace: default}
+spec:
+  volumeSnapshotClassName: longhorn-backup-vsc
+  source: {persistentVolumeClaimName: bak-src}
+`);
+      const vs = await k.waitForObject<
+        KubeObject & { status?: { readyToUse?: boolean; boundVolumeSnapshotContentName?: string } }
+      >('volumesnapshot', 'bak1', (s) => s.status?.readyToUse === true, {
+        namespace: 'default',
+        timeoutMs: 300_000,
+      });
+      figures.push(`bak VolumeSnapshot readyToUse ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      const content = await k.get<
+        KubeObject & { status?: { snapshotHandle?: string; restoreSize?: number } }
+      >('volumesnapshotcontent', vs.status!.boundVolumeSnapshotContentName!);
+      const handle = content.status?.snapshotHandle ?? '';
+      expect(handle).toMatch(new RegExp(`^bak://${srcPv}/backup-[0-9a-f]{16}$`));
+      expect(content.status?.restoreSize).toBe(64 * MiB);
+      backupName = handle.split('/').pop()!;
+      const backup = await k.get<BackupCr>(BACKUPS, backupName, NS);
+      expect((backup.metadata.labels as Record<string, string> | undefined)?.['backup-volume']).toBe(srcPv);
+      expect(backup.status?.state).toBe('Completed');
+      expect(backup.status?.url).toMatch(new RegExp(`\\?backup=${backupName}&volume=${srcPv}$`));
+      expect(backup.status?.volumeSize).toBe(String(64 * MiB));
+      // The backup is of a Snapshot CR of the volume, which stays (as in Longhorn).
+      const snapshot = await k.get<KubeObject & { spec: { volume: string } }>(
+        LH.snapshots,
+        backup.spec.snapshotName!,
+        NS,
+      );
+      expect(snapshot.spec.volume).toBe(srcPv);
+      // The CSI controller lists it with the volume's snapshots, ready.
+      const listed = await controller.call('listSnapshots', { sourceVolumeId: srcPv });
+      const entry = listed.entries.find(
+        (e: { snapshot: { snapshotId: string } }) => e.snapshot.snapshotId === handle,
+      )?.snapshot;
+      expect(entry).toMatchObject({ sourceVolumeId: srcPv, readyToUse: true });
+      expect(Number(entry.sizeBytes)).toBe(64 * MiB);
+
+      // After the backup: overwrite and add. The restore must show none of it.
+      await writeFile(join(srcMount, 'a.txt'), 'after the backup\n');
+      await writeFile(join(srcMount, 'c.txt'), 'added after the backup\n');
+      await exec('sync', ['-f', join(srcMount, 'a.txt')]);
+
+      t0 = Date.now();
+      await k.apply(
+        pvcYaml(
+          'bak-restored',
+          '64Mi',
+          '{apiGroup: snapshot.storage.k8s.io, kind: VolumeSnapshot, name: bak1}',
+        ),
+      );
+      const restored = await k.waitForObject<Pvc>('pvc', 'bak-restored', (p) => p.status?.phase === 'Bound', {
+        namespace: 'default',
+        timeoutMs: 120_000,
+      });
+      figures.push(`restored PVC Bound ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      const rv = await k.get<RestoredVolume>(LH.volumes, restored.spec.volumeName!, NS);
+      expect(rv.spec.fromBackup).toBe(backup.status?.url);
+      expect(rv.spec.size).toBe(String(64 * MiB));
+      // The pod waits for the restore: ControllerPublish answers ABORTED until it is done.
+      const restoredMount = await mountedPod('bak-reader', 'bak-restored');
+      figures.push(`restored volume mounted ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      const done = await k.get<RestoredVolume>(LH.volumes, restored.spec.volumeName!, NS);
+      expect(done.status).toMatchObject({ restoreInitiated: true, restoreRequired: false });
+      expect(await filePrint(restoredMount)).toEqual(atBackup);
+      expect(await readFile(join(restoredMount, 'a.txt'), 'utf8')).toBe('in the backup\n');
+
+      // A class without parameters is a backup too (Longhorn's default), straight through CSI.
+      const direct = await waitFor(
+        'a CreateSnapshot without parameters to complete',
+        async () => {
+          const r = await controller.call('createSnapshot', {
+            name: 'csi-e2e-no-type',
+            sourceVolumeId: srcPv,
+            parameters: {},
+          });
+          return r.snapshot.readyToUse ? r.snapshot : undefined;
+        },
+        { timeoutMs: 180_000, maxIntervalMs: 2000 },
+      );
+      expect(direct.snapshotId).toMatch(new RegExp(`^bak://${srcPv}/backup-[0-9a-f]{16}$`));
+      const directBackup = direct.snapshotId.split('/').pop()!;
+      expect((await k.get<BackupCr>(BACKUPS, directBackup, NS)).status?.state).toBe('Completed');
+      await waitFor(
+        'DeleteSnapshot of the bak id',
+        () => controller.call('deleteSnapshot', { snapshotId: direct.snapshotId }).then(() => true),
+        { timeoutMs: 120_000, maxIntervalMs: 2000 },
+      );
+      expect(await k.tryGet(BACKUPS, directBackup, NS)).toBeUndefined();
+    } finally {
+      await k.run([
+        'delete',
+        'pod',
+        ...pods,
+        '-n',
+        'default',
+        '--ignore-not-found',
+        '--wait=true',
+        '--timeout=180s',
+      ]);
+      // Deleting the VolumeSnapshot deletes the backup (DeleteSnapshot of its bak:// id).
+      await k.run([
+        'delete',
+        'volumesnapshot',
+        'bak1',
+        '-n',
+        'default',
+        '--ignore-not-found',
+        '--wait=true',
+        '--timeout=180s',
+      ]);
+      await k.run([
+        'delete',
+        'pvc',
+        ...claims,
+        '-n',
+        'default',
+        '--ignore-not-found',
+        '--wait=true',
+        '--timeout=180s',
+      ]);
+      if (backupName)
+        await waitFor(
+          `Backup ${backupName} to be deleted`,
+          async () => (await k.tryGet(BACKUPS, backupName, NS)) === undefined,
+          { timeoutMs: 120_000, maxIntervalMs: 1000 },
+        );
+      if (minio) {
+        if (before)
+          await k.run([
+            'patch',
+            TARGETS,
+            'default',
+            '-n',
+            NS,
+            '--type=merge',
+            '-p',
+            JSON.stringify({
+              spec: {
+                backupTargetURL: before.spec?.backupTargetURL ?? '',
+                credentialSecret: before.spec?.credentialSecret ?? '',
+              },
+            }),
+          ]);
+        else await k.run(['delete', TARGETS, 'default', '-n', NS, '--ignore-not-found', '--wait=true']);
+        await k.run(['delete', 'secret', 'csi-e2e-minio', '-n', NS, '--ignore-not-found']);
+        await minio.stop();
+      }
+    }
+    expect(await mountsUnder(dir)).toEqual([]);
+    expect(await loopDevicesUnder(dir)).toEqual([]);
+  }, 900_000);
 });
