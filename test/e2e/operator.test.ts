@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -18,6 +18,8 @@ import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest'
 import { Cluster, stopAbandonedClusters } from '../src/harness/cluster.js';
 import { loopDevicesUnder, mountsUnder } from '../src/harness/host-cleanup.js';
 import type { KubeObject } from '../src/harness/kubectl.js';
+import { kubeletPaths } from '../src/harness/kubelet-csi.js';
+import { csiAvailable } from '../src/harness/longhorn-csi.js';
 import { type DataPlaneProcess, listDataPlaneProcesses } from '../src/harness/longhorn-system.js';
 import {
   applyYaml,
@@ -636,6 +638,251 @@ describe.skipIf(skip)('longhorn-ts on 3 nodes in 3 zones: the operator drives th
     await kubectl().run(['delete', 'pv', pv, '--wait=false']);
     await kubectl().run(['delete', LH.volumes, vol, '-n', NAMESPACE, '--wait=false']);
   });
+
+  describe.skipIf(!csiAvailable())(
+    'encrypted volumes from Longhorn YAML (StorageClass encrypted + crypto Secret)',
+    () => {
+      /** Bytes no ciphertext holds by chance: 32 printable bytes, repeated. */
+      const PATTERN = Buffer.from('LONGHORN-TS-E2E-PLAINTEXT-0042\n\n');
+      const CRYPTO = 'longhorn-crypto-e2e';
+      const cryptoYaml = `apiVersion: v1
+kind: Secret
+metadata: {name: ${CRYPTO}, namespace: ${NAMESPACE}}
+stringData:
+  CRYPTO_KEY_VALUE: "an e2e passphrase, not a real one"
+  CRYPTO_KEY_PROVIDER: secret
+  CRYPTO_KEY_CIPHER: aes-xts-plain64
+  CRYPTO_KEY_HASH: sha256
+  CRYPTO_KEY_SIZE: "256"
+  CRYPTO_PBKDF: argon2i
+`;
+      /** Longhorn's global crypto StorageClass (its examples), `secret` named in every place. */
+      const classYaml = (
+        name: string,
+        secret: string,
+        provisionerSecret: boolean,
+      ) => `apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: ${name}}
+provisioner: driver.longhorn.io
+parameters:
+  numberOfReplicas: "2"
+  staleReplicaTimeout: "2880"
+  encrypted: "true"
+${provisionerSecret ? `  csi.storage.k8s.io/provisioner-secret-name: ${secret}\n  csi.storage.k8s.io/provisioner-secret-namespace: ${NAMESPACE}\n` : ''}  csi.storage.k8s.io/node-publish-secret-name: ${secret}
+  csi.storage.k8s.io/node-publish-secret-namespace: ${NAMESPACE}
+  csi.storage.k8s.io/node-stage-secret-name: ${secret}
+  csi.storage.k8s.io/node-stage-secret-namespace: ${NAMESPACE}
+`;
+      const claimYaml = (name: string, storageClass: string) => `apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: ${name}, namespace: default}
+spec:
+  accessModes: [ReadWriteOnce]
+  storageClassName: ${storageClass}
+  resources: {requests: {storage: 64Mi}}
+`;
+      const podYaml = (name: string, claim: string) => `apiVersion: v1
+kind: Pod
+metadata: {name: ${name}, namespace: default}
+spec:
+  containers: [{name: app, image: busybox, volumeMounts: [{name: data, mountPath: /data}]}]
+  volumes: [{name: data, persistentVolumeClaim: {claimName: ${claim}}}]
+`;
+      type Pod = KubeObject & {
+        spec: { nodeName?: string };
+        status?: { conditions?: { type: string; status: string }[] };
+      };
+      const podReady = (p: Pod) =>
+        p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
+
+      /**
+       * Every file of the volume's replica directories on every node: how many, which hold the
+       * pattern, and how many 4 KiB blocks of the layer files (.img) are not zeros.
+       */
+      function scanReplicas(volume: string): { files: number; hits: string[]; nonZeroBlocks: number } {
+        const needle = PATTERN.subarray(0, 24);
+        let files = 0;
+        let nonZeroBlocks = 0;
+        const hits: string[] = [];
+        const walk = (d: string) => {
+          for (const e of readdirSync(d, { withFileTypes: true })) {
+            const p = join(d, e.name);
+            if (e.isDirectory()) walk(p);
+            else if (e.isFile()) {
+              files++;
+              const bytes = readFileSync(p);
+              if (bytes.includes(needle)) hits.push(p);
+              // Layer files only (the metadata files are JSON).
+              if (e.name.endsWith('.img'))
+                for (let i = 0; i < bytes.length; i += 4096) if (bytes[i] !== 0) nonZeroBlocks++;
+            }
+          }
+        };
+        for (const n of cluster.nodes) {
+          const root = join(n.dataDir, 'replicas');
+          if (!existsSync(root)) continue;
+          for (const r of readdirSync(root)) if (r.includes(volume)) walk(join(root, r));
+        }
+        return { files, hits, nonZeroBlocks };
+      }
+
+      async function mountedPod(name: string, claim: string, pvName: string): Promise<string> {
+        await kubectl().apply(podYaml(name, claim));
+        const pod = await kubectl().waitForObject<Pod>('pod', name, podReady, {
+          namespace: 'default',
+          timeoutMs: 180_000,
+        });
+        return kubeletPaths(cluster.node(pod.spec.nodeName!).dataDir, {
+          driverName: 'driver.longhorn.io',
+          pvName,
+          volumeHandle: pvName,
+          podUid: String(pod.metadata.uid),
+          accessType: 'mount',
+        }).targetPath;
+      }
+
+      async function deletePod(name: string, pvName: string): Promise<void> {
+        await kubectl().run(['delete', 'pod', name, '-n', 'default', '--wait=true', '--timeout=120s']);
+        await waitFor(
+          `volume ${pvName} to detach`,
+          async () => (await getVolume(kubectl(), pvName))?.status?.state === 'detached',
+          { timeoutMs: 120_000, maxIntervalMs: 500 },
+        );
+      }
+
+      it('a PVC of an encrypted class: the file written through the pod is nowhere in the replica files; it reads back after detach and attach; the key record holds no key', async () => {
+        dumpLogsOnFailure();
+        const k = kubectl();
+        await k.apply(cryptoYaml);
+        await k.apply(classYaml('longhorn-crypto-global', CRYPTO, true));
+        await k.apply(claimYaml('secret-data', 'longhorn-crypto-global'));
+        const pvc = await k.waitForObject<
+          KubeObject & { spec: { volumeName?: string }; status?: { phase?: string } }
+        >('pvc', 'secret-data', (p) => p.status?.phase === 'Bound', {
+          namespace: 'default',
+          timeoutMs: 120_000,
+        });
+        const pvName = pvc.spec.volumeName!;
+        expect((await getVolume(k, pvName))?.spec.encrypted).toBe(true);
+
+        let target = await mountedPod('crypt-app', 'secret-data', pvName);
+        const data = Buffer.alloc(4 << 20);
+        for (let o = 0; o < data.length; o += PATTERN.length) PATTERN.copy(data, o);
+        // Written and fsynced through the mount: the bytes are on every replica when this returns.
+        const fh = await open(join(target, 'pattern.txt'), 'w');
+        try {
+          await fh.write(data);
+          await fh.sync();
+        } finally {
+          await fh.close();
+        }
+        const written = scanReplicas(pvName);
+        expect(written.files).toBeGreaterThan(0);
+        // 2 replicas x 4 MiB of file at least, as ciphertext: data is there, the pattern is not.
+        expect(written.nonZeroBlocks).toBeGreaterThan(2 * 1024);
+        expect(written.hits).toEqual([]);
+
+        const record = await k.get<KubeObject & { data: Record<string, string> }>(
+          'secret',
+          `longhorn-ts-keys-${pvName}`,
+          NAMESPACE,
+        );
+        const recordText = Buffer.from(record.data['key-record.json']!, 'base64').toString('utf8');
+        expect(JSON.parse(recordText)).toMatchObject({
+          envelope: { cipher: 'aes-256-xts', keyId: expect.stringMatching(/^kek-[0-9a-f]{16}$/) },
+          kek: { provider: 'secret', kdf: { name: 'scrypt' } },
+        });
+        expect(recordText).not.toContain('passphrase');
+        const runKeys = cluster.nodes.flatMap((n) =>
+          existsSync(join(n.dataDir, 'run', 'keys')) ? readdirSync(join(n.dataDir, 'run', 'keys')) : [],
+        );
+        expect(runKeys, 'KEK hand-over files left behind').toEqual([]);
+        await waitFor(
+          'the EncryptionKey condition to be True',
+          async () => condition(await getVolume(k, pvName), 'EncryptionKey')?.status === 'True',
+        );
+
+        // Detach and attach again: the engine unwraps the same data key from the Secret.
+        await deletePod('crypt-app', pvName);
+        target = await mountedPod('crypt-app-2', 'secret-data', pvName);
+        expect(sha256(await readFile(join(target, 'pattern.txt')))).toBe(sha256(data));
+        expect(scanReplicas(pvName).hits).toEqual([]);
+        await deletePod('crypt-app-2', pvName);
+        await k.run(['delete', 'pvc', 'secret-data', '-n', 'default', '--wait=true', '--timeout=120s']);
+        await waitFor(
+          'the Volume and its key record to go',
+          async () =>
+            (await k.tryGet(LH.volumes, pvName, NAMESPACE)) === undefined &&
+            (await k.tryGet('secret', `longhorn-ts-keys-${pvName}`, NAMESPACE)) === undefined,
+          { timeoutMs: 120_000, maxIntervalMs: 500 },
+        );
+      }, 600_000);
+
+      it('a PVC whose crypto Secret is missing does not attach: the Volume condition and an Event name the Secret; it attaches once the Secret exists', async () => {
+        dumpLogsOnFailure();
+        const k = kubectl();
+        const missing = 'longhorn-crypto-missing';
+        // No provisioner secret: the volume is made, and the attach is where the key is needed.
+        await k.apply(classYaml('longhorn-crypto-missing', missing, false));
+        await k.apply(claimYaml('no-key-data', 'longhorn-crypto-missing'));
+        const pvc = await k.waitForObject<
+          KubeObject & { spec: { volumeName?: string }; status?: { phase?: string } }
+        >('pvc', 'no-key-data', (p) => p.status?.phase === 'Bound', {
+          namespace: 'default',
+          timeoutMs: 120_000,
+        });
+        const pvName = pvc.spec.volumeName!;
+        await k.apply(podYaml('no-key-app', 'no-key-data'));
+        const want = `volume ${pvName} cannot attach: crypto Secret ${NAMESPACE}/${missing} (named by PersistentVolume ${pvName}'s nodeStageSecretRef) not found`;
+        const cond = await waitFor(
+          'the EncryptionKey condition to say the Secret is missing',
+          async () => {
+            const c = condition(await getVolume(k, pvName), 'EncryptionKey');
+            return c?.status === 'False' ? c : undefined;
+          },
+          { timeoutMs: 120_000, maxIntervalMs: 500 },
+        );
+        expect(cond).toMatchObject({ reason: 'EncryptionKeyUnavailable', message: want });
+        const events = await k.list<
+          KubeObject & { reason?: string; message?: string; involvedObject?: { name?: string } }
+        >('events', NAMESPACE);
+        expect(
+          events
+            .filter((e) => e.involvedObject?.name === pvName && e.reason === 'EncryptionKeyUnavailable')
+            .map((e) => e.message),
+        ).toContain(want);
+        expect(
+          (await k.get<Pod>('pod', 'no-key-app', 'default')).status?.conditions?.some(
+            (c) => c.type === 'Ready' && c.status === 'True',
+          ),
+        ).not.toBe(true);
+        // Nothing was written: no replica layer holds data.
+        expect(scanReplicas(pvName).nonZeroBlocks).toBe(0);
+
+        // The Secret appears: the next try attaches and the pod turns Ready.
+        await k.apply(cryptoYaml.replace(`name: ${CRYPTO}`, `name: ${missing}`));
+        await k.waitForObject<Pod>('pod', 'no-key-app', podReady, {
+          namespace: 'default',
+          timeoutMs: 180_000,
+        });
+        await waitFor(
+          'the EncryptionKey condition to be True',
+          async () => condition(await getVolume(k, pvName), 'EncryptionKey')?.status === 'True',
+        );
+        await deletePod('no-key-app', pvName);
+        await k.run(['delete', 'pvc', 'no-key-data', '-n', 'default', '--wait=true', '--timeout=120s']);
+        await k.run(['delete', 'secret', CRYPTO, missing, '-n', NAMESPACE, '--ignore-not-found']);
+        await k.run([
+          'delete',
+          'storageclass',
+          'longhorn-crypto-global',
+          'longhorn-crypto-missing',
+          '--ignore-not-found',
+        ]);
+      }, 600_000);
+    },
+  );
 
   it('stops with no process, mount or loop device left', async () => {
     dumpLogsOnFailure();
