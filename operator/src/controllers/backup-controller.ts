@@ -328,7 +328,7 @@ export class BackupController {
     }
     this.outcomes.delete(b.metadata.name);
     // The BackupVolume and the volume's lastBackup follow from the store.
-    this.targets.requestSync(targetName);
+    await this.targets.requestSync(targetName);
     return undefined;
   }
 
@@ -385,7 +385,7 @@ export class BackupController {
         { metadata: { finalizers: withoutLonghornFinalizer(b.metadata.finalizers) } },
         b.metadata.resourceVersion,
       );
-    this.targets.requestSync(targetName);
+    await this.targets.requestSync(targetName);
     return undefined;
   }
 

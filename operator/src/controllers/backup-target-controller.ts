@@ -98,9 +98,20 @@ export class BackupTargetController {
     );
   }
 
-  /** Asks for a sync of a target now (a backup completed or was deleted). */
-  requestSync(targetName: string): void {
-    this.ctx.dispatcher.add(BACKUP_TARGET_CONTROLLER, keyOf(this.ctx, targetName));
+  /**
+   * Asks for a sync of a target now (a backup completed or was deleted): spec.syncRequestedAt, as
+   * Longhorn asks, since the target's owner may be another node's operator.
+   */
+  async requestSync(targetName: string): Promise<void> {
+    const bt = this.ctx.caches.backupTargets.get(targetName, this.ctx.id.namespace);
+    if (bt === undefined) return;
+    await this.ctx.client
+      .patch(KINDS.backupTarget, targetName, {
+        spec: { syncRequestedAt: new Date(this.ctx.clock.now()).toISOString() },
+      })
+      .catch((err: unknown) =>
+        this.log.warn({ target: targetName, err: (err as Error).message }, 'sync request not written'),
+      );
   }
 
   /** Keys to look at when ownership may have moved. */
@@ -251,6 +262,7 @@ export class BackupTargetController {
     const plan = planStoreSync(store, bvs, backups, volumeOfBackup);
     const log = this.log.child({ target: name });
 
+    const made: BackupVolume[] = [];
     for (const volume of plan.createVolumes) {
       const body: BackupVolume = {
         apiVersion: LONGHORN_API_VERSION,
@@ -263,7 +275,7 @@ export class BackupTargetController {
         spec: { backupTargetName: name, volumeName: volume },
       };
       try {
-        await ctx.client.create(KINDS.backupVolume, body);
+        made.push(await ctx.client.create(KINDS.backupVolume, body));
         log.info({ volume }, 'backup volume found in the store');
       } catch (err) {
         if ((err as { status?: number }).status !== 409) throw err;
@@ -306,12 +318,13 @@ export class BackupTargetController {
     // Status of what exists on both sides.
     for (const v of store) {
       if (v.cfg === undefined) continue;
-      const bv = bvs.find((x) => x.spec?.volumeName === v.name);
+      // One made just now is not in the cache yet: its status is written on what create returned.
+      const bv = [...bvs, ...made].find((x) => x.spec?.volumeName === v.name);
       if (bv !== undefined) {
         const status = backupVolumeStatus(bv.status, v.cfg, { node: ctx.id.node, now });
         if (backupVolumeStatusDiffers(bv.status, status) || bv.status?.ownerID !== ctx.id.node)
           await ctx.client.patchStatus(KINDS.backupVolume, bv, status).catch((err: unknown) => {
-            log.debug({ err: (err as Error).message }, 'backup volume status write lost a race');
+            log.warn({ err: (err as Error).message }, 'backup volume status not written');
           });
       }
       await this.updateVolumeLastBackup(name, v.name, v.cfg);
@@ -326,7 +339,7 @@ export class BackupTargetController {
         const status = statusFromStore(cr.status, e, { node: ctx.id.node, target: name, now });
         if (syncedFieldsDiffer(cr.status, status))
           await ctx.client.patchStatus(KINDS.backup, cr, status).catch((err: unknown) => {
-            log.debug({ err: (err as Error).message }, 'backup status write lost a race');
+            log.warn({ err: (err as Error).message }, 'backup status not written');
           });
       }
     }
