@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { removeKekFile, writeKekFile } from '../crypt/kek-handoff.js';
 import { EngineClient, type VolumeView } from '../engine/engine-client.js';
 import { formatQosArg } from '../engine/qos-wire.js';
 import { InstanceManagerClient } from '../instance-manager/client.js';
@@ -8,6 +9,7 @@ import { parseReplicaAddress } from '../net/replica-address.js';
 import { entryCommand } from '../process/entry-point.js';
 import { ReplicaServerAdmin } from '../protocol/index.js';
 import { hasLimits, type QosLimits, type QosStats, validateQosLimits } from '../qos/index.js';
+import { cryptoSecretKek } from './crypto-secret-file.js';
 import { freePort, isAlive, startDetached, stopProcess } from './detached-process.js';
 import { encryptionArgs, type VolumeEncryption } from './volume-encryption.js';
 
@@ -96,7 +98,7 @@ export async function volumeUp(opts: UpOptions): Promise<string> {
       `a volume under ${dir} exists but is not fully up; run "volume down --dir ${opts.dir}" first`,
     );
   }
-  const volume = opts.volume ?? 'vol';
+  const volume = opts.volume ?? DEFAULT_VOLUME_NAME;
   const state: VolumeState = {
     volume,
     size: opts.size,
@@ -189,9 +191,22 @@ async function createReplica(state: VolumeState, node: NodeState): Promise<Repli
   return { id, node: node.name, address: local ? `unix:${node.replicaSocket}` : node.replicaServer };
 }
 
+/** The volume's name when `volume up` is given none. */
+export const DEFAULT_VOLUME_NAME = 'vol';
+
 /** Starts the volume's engine; `keyFile` overrides the remembered KEK file of an encrypted volume. */
 export async function startEngine(dir: string, state: VolumeState, keyFile?: string): Promise<void> {
   const node = state.nodes[0]!;
+  // A KEK from a crypto secret file (keyFile then names that file) goes over in a 0600 file.
+  let handoff: string | undefined;
+  if (state.encryption?.cryptoSecret) {
+    const kek = await cryptoSecretKek(state.volume, state.encryption, keyFile);
+    try {
+      handoff = await writeKekFile(join(dir, 'run'), ENGINE_PROCESS, kek);
+    } finally {
+      kek.fill(0);
+    }
+  }
   const client = new InstanceManagerClient(node.imAddress);
   try {
     const nbdPort = await freePort(node.address);
@@ -212,7 +227,7 @@ export async function startEngine(dir: string, state: VolumeState, keyFile?: str
         '--state-file',
         join(dir, 'engine-members.json'),
         ...(state.qos ? ['--qos', formatQosArg(state.qos)] : []),
-        ...encryptionArgs(state.encryption, keyFile),
+        ...encryptionArgs(state.encryption, handoff ?? keyFile),
         ...state.replicas
           .filter((r) => r.local)
           .flatMap((r) => [
@@ -230,6 +245,7 @@ export async function startEngine(dir: string, state: VolumeState, keyFile?: str
     state.engine = { node: node.name, control: ready.control, nbd: ready.nbd, process: ENGINE_PROCESS };
   } finally {
     client.close();
+    if (handoff) await removeKekFile(handoff);
   }
 }
 

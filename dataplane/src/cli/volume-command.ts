@@ -1,7 +1,9 @@
 import { parseArgs } from 'node:util';
+import { newCryptoSecretEncryption } from './crypto-secret-file.js';
 import { backupLocalVolume, volumeUpFromBackup } from './local-backup.js';
 import {
   addReplica,
+  DEFAULT_VOLUME_NAME,
   killReplica,
   listReplicas,
   loadState,
@@ -14,16 +16,20 @@ import {
 import { applyQosFlags, formatQos, hasQosFlags, QOS_FLAG_OPTIONS, QOS_USAGE } from './qos-flags.js';
 import { formatSize, parseVolumeSize } from './size.js';
 import { newVolumeEncryption } from './volume-encryption.js';
-import { restartEngine, rotateVolumeKey } from './volume-keys.js';
+import { restartEngine, rotateVolumeKey, rotateVolumeKeyFromSecret } from './volume-keys.js';
 
 const USAGE = `usage: longhorn-local volume <command> --dir DIR [options]
-  up --replicas N --size SIZE [--name NAME] [QOS FLAGS] [--encrypt --key-file FILE]
+  up --replicas N --size SIZE [--name NAME] [QOS FLAGS] [--encrypt --key-file FILE | --encrypt --crypto-secret FILE]
                                                start an engine and N replicas on N simulated nodes;
                                                --encrypt: AES-256-XTS, the data key wrapped by the
-                                               key-encryption key in FILE (32 bytes: raw, hex or base64)
-  restart [--key-file FILE]                    stop the engine and start it again (an encrypted
+                                               key-encryption key in FILE (32 bytes: raw, hex or base64),
+                                               or by one from a crypto secret file (KEY=VALUE lines of
+                                               Longhorn's crypto Secret: passphrase, or KMS key)
+  restart [--key-file FILE | --crypto-secret FILE]   stop the engine and start it again (an encrypted
                                                volume's engine needs its key: FILE, or the last one)
   rotate-key --key-file OLD --new-key-file NEW   re-wrap the data key with a new key-encryption key
+  rotate-key --crypto-secret FILE              the same from a crypto secret file (its
+                                               CRYPTO_PREVIOUS_KEY_VALUE / KMS_PREVIOUS_KEY_ID open the old wrap)
   up --from-backup BACKUP_URL [--credentials FILE] [--replicas N] [--name NAME]   a new volume restored from a backup
   down                                         stop everything started for DIR
   replicas [-o json]                           list replicas: address, mode (RW/WO/ERR), rebuild progress
@@ -57,6 +63,7 @@ export async function volumeCommand(argv: string[]): Promise<number> {
       encrypt: { type: 'boolean', default: false },
       'key-file': { type: 'string' },
       'new-key-file': { type: 'string' },
+      'crypto-secret': { type: 'string' },
       target: { type: 'string' },
       credentials: { type: 'string' },
       snapshot: { type: 'string' },
@@ -89,9 +96,16 @@ export async function volumeCommand(argv: string[]): Promise<number> {
         return 0;
       }
       if (!values.size) throw new Error('volume up: --size SIZE is required (e.g. 1GiB)');
-      if (values.encrypt !== (values['key-file'] !== undefined))
-        throw new Error('volume up: --encrypt and --key-file FILE go together');
-      const encryption = values.encrypt ? await newVolumeEncryption(values['key-file']!) : undefined;
+      const keySources = [values['key-file'], values['crypto-secret']].filter((v) => v !== undefined).length;
+      if (values.encrypt ? keySources !== 1 : keySources !== 0)
+        throw new Error(
+          'volume up: --encrypt and --key-file FILE go together (or --encrypt and --crypto-secret FILE)',
+        );
+      const encryption = !values.encrypt
+        ? undefined
+        : values['crypto-secret'] !== undefined
+          ? await newCryptoSecretEncryption(values.name ?? DEFAULT_VOLUME_NAME, values['crypto-secret'])
+          : await newVolumeEncryption(values['key-file']!);
       const uri = await volumeUp({
         dir,
         replicas: Number(values.replicas),
@@ -177,9 +191,14 @@ export async function volumeCommand(argv: string[]): Promise<number> {
       return 0;
     }
     case 'restart':
-      console.log(await restartEngine(dir, values['key-file']));
+      console.log(await restartEngine(dir, values['crypto-secret'] ?? values['key-file']));
       return 0;
     case 'rotate-key': {
+      if (values['crypto-secret'] !== undefined) {
+        const enc = await rotateVolumeKeyFromSecret(dir, values['crypto-secret']);
+        console.log(`data key re-wrapped: key ${enc.keyId}`);
+        return 0;
+      }
       if (!values['key-file'] || !values['new-key-file'])
         throw new Error('volume rotate-key: --key-file OLD and --new-key-file NEW are required');
       const enc = await rotateVolumeKey(dir, values['key-file'], values['new-key-file']);

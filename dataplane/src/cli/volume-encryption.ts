@@ -13,10 +13,13 @@ import {
   rewrapDataKey,
   wrapDataKey,
 } from '../crypt/index.js';
+import type { RecordKek } from '../crypt/volume-key-record.js';
 
 export interface VolumeEncryption extends KeyEnvelope {
-  /** The key file the engine reads its KEK from (absolute), the last one that worked. */
+  /** The key file the engine reads its KEK from (absolute), the last one that worked; '' with a crypto secret file. */
   keyFile: string;
+  /** KEK from a crypto secret file (crypto-secret-file.ts): the file and how to get the KEK back (no key). */
+  cryptoSecret?: { file: string; kek: RecordKek };
 }
 
 /** A fresh data key for a new volume, wrapped by the KEK in `keyFile`. */
@@ -40,13 +43,17 @@ export async function rotatedEncryption(
   newKeyFile: string,
 ): Promise<VolumeEncryption> {
   const [oldKek, newKek] = [await readKekFile(resolve(oldKeyFile)), await readKekFile(resolve(newKeyFile))];
-  const { keyFile: _, ...envelope } = current;
+  if (current.cryptoSecret)
+    throw new Error(
+      `volume ${volume}: its KEK comes from a crypto secret file; rotate with --crypto-secret FILE`,
+    );
+  const { keyFile: _, cryptoSecret: _c, ...envelope } = current;
   return { ...rewrapDataKey(envelope, oldKek, newKek, `volume ${volume}`), keyFile: resolve(newKeyFile) };
 }
 
 /** The engine's flags for an encrypted volume (none for a plain one). */
 export function encryptionArgs(enc: VolumeEncryption | undefined, keyFile?: string): string[] {
   if (!enc) return [];
-  const { keyFile: remembered, ...envelope } = enc;
+  const { keyFile: remembered, cryptoSecret: _, ...envelope } = enc;
   return ['--encryption', formatEnvelopeArg(envelope), '--kek-file', resolve(keyFile ?? remembered)];
 }

@@ -4,6 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { InstanceManagerClient } from '../instance-manager/client.js';
+import { rotatedCryptoSecretEncryption } from './crypto-secret-file.js';
 import { ENGINE_PROCESS, loadState, saveState, startEngine } from './local-volume.js';
 import { rotatedEncryption, type VolumeEncryption } from './volume-encryption.js';
 
@@ -25,6 +26,16 @@ export async function rotateVolumeKey(
   return state.encryption;
 }
 
+/** KEK rotation of a volume encrypted with a crypto secret file (its previous-key fields open the old wrap). */
+export async function rotateVolumeKeyFromSecret(dir: string, file: string): Promise<VolumeEncryption> {
+  const state = await loadState(dir);
+  if (!state.encryption?.cryptoSecret)
+    throw new Error(`volume ${state.volume} is not encrypted with a crypto secret file (--crypto-secret)`);
+  state.encryption = await rotatedCryptoSecretEncryption(state.volume, state.encryption, file);
+  await saveState(dir, state);
+  return state.encryption;
+}
+
 /**
  * Stops the volume's engine (clean flush) and starts it again; an encrypted volume's engine
  * unwraps its data key with the KEK in `keyFile` (default: the one that last worked) and is
@@ -42,7 +53,12 @@ export async function restartEngine(dir: string, keyFile?: string): Promise<stri
   state.engine = { ...state.engine, nbd: '', control: '' };
   await saveState(dir, state);
   await startEngine(dir, state, keyFile);
-  if (keyFile && state.encryption) state.encryption = { ...state.encryption, keyFile: resolve(keyFile) };
+  if (keyFile && state.encryption?.cryptoSecret)
+    state.encryption = {
+      ...state.encryption,
+      cryptoSecret: { ...state.encryption.cryptoSecret, file: resolve(keyFile) },
+    };
+  else if (keyFile && state.encryption) state.encryption = { ...state.encryption, keyFile: resolve(keyFile) };
   await saveState(dir, state);
   return state.engine.nbd;
 }
