@@ -12,6 +12,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import {
+  type Backup,
+  type BackupTarget,
   type Engine,
   type Node as LonghornNode,
   NAMESPACE,
@@ -25,6 +27,7 @@ import { binaryPath } from '../src/harness/binaries.js';
 import { Cluster, stopAbandonedClusters } from '../src/harness/cluster.js';
 import { listDataPlaneProcesses } from '../src/harness/longhorn-system.js';
 import { isAttachedHealthy, LH, waitForEndpoint, waitForVolume } from '../src/harness/longhorn-volumes.js';
+import { MinioServer } from '../src/harness/minio.js';
 import { waitFor } from '../src/harness/wait.js';
 
 const skip = process.env.LONGHORN_TS_SKIP_K8S === '1';
@@ -778,5 +781,142 @@ spec:
       }
       await deleteVolume(name);
     }, 300_000);
+
+    describe('backups through the plugin, to a real MinIO', () => {
+      let minio: MinioServer | undefined;
+      let TARGET = '';
+
+      beforeAll(async () => {
+        minio = await MinioServer.start(dir);
+        TARGET = minio.targetUrl('plugin');
+        await kubectl().apply(minio.secretYaml('minio-secret'));
+      }, 120_000);
+
+      afterAll(async () => {
+        await minio?.stop();
+      });
+
+      it('backup-target set/get: the Secret is checked, the CR written, the operator finds MinIO available', async () => {
+        dumpLogsOnFailure();
+        const noSecret = await kl(['backup-target', 'set', TARGET, '--credential-secret', 'nope']);
+        expect(noSecret.code).toBe(3);
+        expect(noSecret.stderr).toBe(`error: Secret "nope" not found in namespace ${NAMESPACE}\n`);
+        const badUrl = await kl(['backup-target', 'set', 's3://backups/plugin']);
+        expect(badUrl.code).toBe(2);
+
+        const t0 = Date.now();
+        const out = await ok([
+          'backup-target',
+          'set',
+          TARGET,
+          '--credential-secret',
+          'minio-secret',
+          '--poll-interval',
+          '30s',
+        ]);
+        process.stdout.write(
+          `[kubectl-plugin.test] backup-target set until available: ${((Date.now() - t0) / 1000).toFixed(1)} s\n`,
+        );
+        expect(out).toBe(`backuptarget.longhorn.io/default set to ${TARGET}\n`);
+        const cr = await kubectl().get<BackupTarget>('backuptargets.longhorn.io', 'default', NAMESPACE);
+        expect(cr.spec).toMatchObject({
+          backupTargetURL: TARGET,
+          credentialSecret: 'minio-secret',
+          pollInterval: '30s',
+        });
+        expect(cr.status?.available).toBe(true);
+        const got = await ok(['backup-target', 'get']);
+        expect(got).toContain(`URL:                ${TARGET}\n`);
+        expect(got).toContain('Credential secret:  minio-secret\n');
+        expect(got).toContain('Poll interval:      30s\n');
+        expect(got).toContain('Available:          true\n');
+      }, 180_000);
+
+      it('backup create --wait: Completed with the URL; list and get show it; restore --to brings the bytes back; delete removes it', async () => {
+        dumpLogsOnFailure();
+        const name = 'vol-backup';
+        const restored = 'vol-restored';
+        const uri = await createAttached(name, 2);
+        const data = randomData(4 << 20);
+        await writeVolume(uri, data);
+
+        const t0 = Date.now();
+        const r = await kl(['backup', 'create', name], {}, 300_000);
+        expect(r.code, r.stderr).toBe(0);
+        process.stdout.write(
+          `[kubectl-plugin.test] backup create of 4 MiB written: ${((Date.now() - t0) / 1000).toFixed(1)} s\n`,
+        );
+        const m = /^backup\.longhorn\.io\/(backup-[0-9a-f]{16}) completed: (\S+)\n$/.exec(r.stdout);
+        expect(m, r.stdout).not.toBeNull();
+        const backupName = m![1]!;
+        const url = m![2]!;
+        expect(url).toBe(`${TARGET}?backup=${backupName}&volume=${name}`);
+        expect(r.stderr).toContain(`backup ${backupName} of volume ${name}: completed`);
+        const cr = await kubectl().get<Backup>('backups.longhorn.io', backupName, NAMESPACE);
+        expect(cr.metadata.labels?.['backup-volume']).toBe(name);
+        expect(cr.status).toMatchObject({ state: 'Completed', url });
+
+        const list = await ok(['backup', 'list', name]);
+        expect(list.split('\n')[0]).toMatch(/^NAME\s+VOLUME\s+SNAPSHOT\s+SIZE\s+STATE\s+CREATED$/);
+        expect(list).toMatch(
+          new RegExp(`^${backupName}\\s+${name}\\s+\\S+\\s+[\\d.]+ MiB\\s+Completed\\s`, 'm'),
+        );
+        expect(await ok(['backup', 'list', 'no-such-volume'])).toBe('');
+        expect(await ok(['backup', 'get', backupName])).toContain(`URL:             ${url}\n`);
+
+        const missing = await kl(['backup', 'create', 'vol-not-here']);
+        expect(missing.code).toBe(3);
+
+        const t1 = Date.now();
+        const out = await kl(
+          ['backup', 'restore', backupName, '--to', restored, '--replicas', '2'],
+          {},
+          300_000,
+        );
+        expect(out.code, out.stderr).toBe(0);
+        process.stdout.write(
+          `[kubectl-plugin.test] backup restore of a 16 MiB volume: ${((Date.now() - t1) / 1000).toFixed(1)} s\n`,
+        );
+        expect(out.stdout).toBe(
+          `volume.longhorn.io/${restored} restored from backup ${backupName} (16 MiB of volume ${name})\n`,
+        );
+        const v = await kubectl().get<Volume>(LH.volumes, restored, NAMESPACE);
+        expect(v.spec.fromBackup).toBe(url);
+        expect(v.status?.restoreRequired).toBe(false);
+        expect(v.status?.restoreInitiated).toBe(true);
+        // Then the restore ticket goes and the volume detaches, as Longhorn's does.
+        await waitForVolume(
+          kubectl(),
+          restored,
+          'detached after its restore',
+          (x) => x.status?.state === 'detached',
+          90_000,
+        );
+        expect(await ok(['volume', 'get', restored])).toContain(`From backup:     ${url} (restored)\n`);
+        const again = await kl(['backup', 'restore', backupName, '--to', restored]);
+        expect(again.code).toBe(1);
+        expect(again.stderr).toBe(`error: volume ${restored} already exists; restore into a new volume\n`);
+
+        await ok(['volume', 'attach', restored, '--node', 'node-1']);
+        const back = await waitForEndpoint(kubectl(), restored);
+        expect(sha(await readVolume(back, 4 << 20))).toBe(sha(data));
+
+        expect(await ok(['backup', 'delete', backupName])).toBe(`backup.longhorn.io/${backupName} deleted\n`);
+        expect(await kubectl().tryGet('backups.longhorn.io', backupName, NAMESPACE)).toBeUndefined();
+        const gone = await kl(['backup', 'get', backupName]);
+        expect(gone.code).toBe(3);
+        expect(gone.stderr).toBe(`error: Backup "${backupName}" not found in namespace ${NAMESPACE}\n`);
+
+        await deleteVolume(restored);
+        await ok(['volume', 'detach', name]);
+        await waitForVolume(kubectl(), name, 'detached', (x) => x.status?.state === 'detached', 90_000);
+        const refused = await kl(['backup', 'create', name]);
+        expect(refused.code).toBe(1);
+        expect(refused.stderr).toMatch(
+          new RegExp(`^error: volume ${name} is detached: a snapshot is taken through its engine; `),
+        );
+        await ok(['volume', 'delete', name]);
+      }, 600_000);
+    });
   });
 });
