@@ -518,7 +518,9 @@ async function chainOf(service: EngineClient, log: Logger): Promise<RestoreFacts
     const head = snaps.find((s) => s.head);
     return {
       headParent: head?.parent ?? '',
-      layers: snaps.filter((s) => !s.head && !s.removed).map((s) => s.name),
+      layers: snaps
+        .filter((s) => !s.head && !s.removed)
+        .map((s) => ({ name: s.name, parent: s.parent, userCreated: s.userCreated })),
     };
   } catch (err) {
     log.warn({ err: (err as Error).message }, 'engine snapshot list unavailable');

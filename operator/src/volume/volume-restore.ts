@@ -114,6 +114,23 @@ export interface RestoreJobFacts {
   finishedAt: number;
 }
 
+/** One snapshot layer of the replicas (not the head, not a removed one). */
+export interface ChainLayer {
+  name: string;
+  parent: string;
+  /** false for the system snapshots a rebuild takes (they hold nothing on a volume no one writes). */
+  userCreated: boolean;
+}
+
+/** The layers under the head, nearest first. */
+export function ancestry(chain: { headParent: string; layers: readonly ChainLayer[] }): ChainLayer[] {
+  const byName = new Map(chain.layers.map((l) => [l.name, l]));
+  const out: ChainLayer[] = [];
+  for (let l = byName.get(chain.headParent); l !== undefined && !out.includes(l); l = byName.get(l.parent))
+    out.push(l);
+  return out;
+}
+
 export interface RestoreFacts {
   now: number;
   volume: {
@@ -135,8 +152,8 @@ export interface RestoreFacts {
   ticket: boolean;
   /** Attached on this node with its engine running here (the replicas are reachable). */
   ready: boolean;
-  /** The replicas' chain, as the engine lists it: the layer under the head and the others. */
-  chain?: { headParent: string; layers: string[] };
+  /** The replicas' chain, as the engine lists it: the layer under the head and every other. */
+  chain?: { headParent: string; layers: ChainLayer[] };
   job?: RestoreJobFacts;
   /** How often a standby volume looks for a newer backup. */
   pollMs: number;
@@ -247,28 +264,38 @@ export function restoreStep(f: RestoreFacts): RestoreStep {
 
   const layer = restoreLayerName(wanted);
   const known = [wanted, src.backup, v.lastBackup, job?.backup ?? '', job?.from ?? ''].filter(Boolean);
-  const current = backupOfLayer(f.chain.headParent, known);
+  // The restore the head sits on: the nearest restore layer under it (a rebuild of a standby
+  // volume puts an empty system snapshot between the two).
+  const below = ancestry(f.chain);
+  const at = below.findIndex((l) => backupOfLayer(l.name) !== undefined);
+  const current = at < 0 ? undefined : backupOfLayer(below[at]!.name, known);
   if (current === wanted) {
-    const older = f.chain.layers.filter((l) => l !== f.chain!.headParent);
+    // What an incremental restore left: the restores under the current one, and layers off the
+    // head's line (a restore layer committed but never reverted onto).
+    const line = new Set(below.slice(0, at + 1).map((l) => l.name));
+    const older = f.chain.layers.map((l) => l.name).filter((n) => !line.has(n));
     if (older.length > 0) return { kind: 'fold', layers: older };
     if (!v.standby) return { kind: 'finish', backup: wanted };
     return { kind: 'following', backup: wanted, pollMs: f.pollMs };
   }
   // Committed on the replicas but the head not yet moved onto it (stopped between the two).
-  if (f.chain.layers.includes(layer)) return { kind: 'revert', layer, backup: wanted };
+  if (f.chain.layers.some((l) => l.name === layer)) return { kind: 'revert', layer, backup: wanted };
 
   if (job?.state === 'failed' && job.backup === wanted) {
     const attemptsLeft = following || job.attempts < MAX_RESTORE_ATTEMPTS;
     if (job.permanent || !attemptsLeft)
       return fail(v.failure, `restore of backup ${wanted} failed: ${job.error}`, !following, f.pollMs);
     const backoff = following ? f.pollMs : RETRY_BASE_MS * 2 ** (job.attempts - 1);
-    const at = job.finishedAt + backoff;
-    if (at > f.now) return { kind: 'wait', reason: `the next attempt (${job.error})`, pollMs: at - f.now };
+    const retryAt = job.finishedAt + backoff;
+    if (retryAt > f.now)
+      return { kind: 'wait', reason: `the next attempt (${job.error})`, pollMs: retryAt - f.now };
   }
 
   if (current === undefined) {
     // A fresh volume: nothing under the head (a layer left by anyone else is not ours to cover).
-    const foreign = f.chain.layers.filter((l) => backupOfLayer(l) === undefined);
+    const foreign = f.chain.layers
+      .filter((l) => l.userCreated && backupOfLayer(l.name) === undefined)
+      .map((l) => l.name);
     if (foreign.length > 0)
       return fail(
         v.failure,

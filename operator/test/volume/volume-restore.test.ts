@@ -60,6 +60,8 @@ const job = (over: Partial<RestoreJobFacts> = {}): RestoreJobFacts => ({
 });
 
 const NEW = { restoreRequired: false, restoreInitiated: false, lastBackup: '' };
+/** A snapshot layer of the replicas. */
+const L = (name: string, parent = '', userCreated = true) => ({ name, parent, userCreated });
 
 describe('parseFromBackup', () => {
   it('splits a Longhorn backup URL into target, backup volume and backup', () => {
@@ -183,7 +185,7 @@ describe('restoreStep: a plain restore', () => {
     });
   });
   it('never restores over data it did not put there', () => {
-    expect(restoreStep(facts({}, { chain: { headParent: 'snap-a', layers: ['snap-a'] } }))).toMatchObject({
+    expect(restoreStep(facts({}, { chain: { headParent: 'snap-a', layers: [L('snap-a')] } }))).toMatchObject({
       kind: 'fail',
       message: expect.stringMatching(/already holds snapshot\(s\) snap-a/),
     });
@@ -210,12 +212,12 @@ describe('restoreStep: a plain restore', () => {
     });
   });
   it('moves the head onto a committed layer, then finishes; a finished volume lets its ticket go', () => {
-    expect(restoreStep(facts({}, { chain: { headParent: '', layers: ['restore-backup-1'] } }))).toEqual({
+    expect(restoreStep(facts({}, { chain: { headParent: '', layers: [L('restore-backup-1')] } }))).toEqual({
       kind: 'revert',
       layer: 'restore-backup-1',
       backup: 'backup-1',
     });
-    const restored = { chain: { headParent: 'restore-backup-1', layers: ['restore-backup-1'] } };
+    const restored = { chain: { headParent: 'restore-backup-1', layers: [L('restore-backup-1')] } };
     expect(restoreStep(facts({}, restored))).toEqual({ kind: 'finish', backup: 'backup-1' });
     expect(restoreStep(facts({ restoreRequired: false }, restored))).toEqual({ kind: 'release' });
     expect(restoreStep(facts({ restoreRequired: false }, { ...restored, ticket: false }))).toEqual({
@@ -229,7 +231,7 @@ describe('restoreStep: a plain restore', () => {
 
 describe('restoreStep: a standby (DR) volume', () => {
   const standby = { standby: true, isStandby: true };
-  const at = (b: string) => ({ headParent: restoreLayerName(b), layers: [restoreLayerName(b)] });
+  const at = (b: string) => ({ headParent: restoreLayerName(b), layers: [L(restoreLayerName(b))] });
   const latest = (b: string) => ({ ok: true as const, size: 64 * MiB, lastBackup: b, backupFound: true });
 
   it('starts from the backup volume’s last backup and follows it', () => {
@@ -253,7 +255,10 @@ describe('restoreStep: a standby (DR) volume', () => {
       layer: 'restore-backup-2',
       parent: 'restore-backup-1',
     });
-    const both = { headParent: 'restore-backup-2', layers: ['restore-backup-1', 'restore-backup-2'] };
+    const both = {
+      headParent: 'restore-backup-2',
+      layers: [L('restore-backup-1'), L('restore-backup-2', 'restore-backup-1')],
+    };
     expect(restoreStep(facts(standby, { chain: both, target: latest('backup-2') }))).toEqual({
       kind: 'fold',
       layers: ['restore-backup-1'],
@@ -273,6 +278,35 @@ describe('restoreStep: a standby (DR) volume', () => {
       kind: 'start',
       backup: 'backup-3',
       from: 'backup-1',
+    });
+  });
+  it('a rebuild’s empty system snapshot between the restore and the head changes nothing', () => {
+    const rebuilt = {
+      headParent: 'sys-1',
+      layers: [L('restore-backup-1'), L('sys-1', 'restore-backup-1', false)],
+    };
+    expect(restoreStep(facts(standby, { chain: rebuilt }))).toMatchObject({ kind: 'following' });
+    expect(restoreStep(facts(standby, { chain: rebuilt, target: latest('backup-2') }))).toEqual({
+      kind: 'start',
+      backup: 'backup-2',
+      from: 'backup-1',
+      layer: 'restore-backup-2',
+      parent: 'sys-1',
+    });
+    const after = {
+      headParent: 'restore-backup-2',
+      layers: [...rebuilt.layers, L('restore-backup-2', 'sys-1')],
+    };
+    expect(restoreStep(facts(standby, { chain: after, target: latest('backup-2') }))).toEqual({
+      kind: 'fold',
+      layers: ['restore-backup-1', 'sys-1'],
+    });
+    // A fresh volume with only a system snapshot is still fresh; a user's snapshot is not ours to cover.
+    expect(
+      restoreStep(facts({}, { chain: { headParent: 'sys-1', layers: [L('sys-1', '', false)] } })),
+    ).toMatchObject({
+      kind: 'start',
+      parent: null,
     });
   });
   it('activation (spec.Standby false) restores the newest backup, then finishes', () => {
