@@ -42,6 +42,7 @@ import { CLONE_CONTROLLER, CloneController } from './controllers/clone-controlle
 import { type Cache, type Caches, type ControllerContext, keyOf } from './controllers/context.js';
 import { Dispatcher } from './controllers/dispatcher.js';
 import { ENGINE_CONTROLLER, EngineController } from './controllers/engine-controller.js';
+import { KEK_ROTATION_CONTROLLER, KekRotationController } from './controllers/kek-rotation-controller.js';
 import { LeaseRenewer, LivenessTracker } from './controllers/liveness.js';
 import { NODE_CONTROLLER, NodeController } from './controllers/node-controller.js';
 import { REPLICA_CONTROLLER, ReplicaController } from './controllers/replica-controller.js';
@@ -220,7 +221,8 @@ const replicaServers = new ReplicaServers(im, ip, log.child({ component: 'replic
 const settingController = new SettingController(ctx);
 const nodeController = new NodeController(ctx);
 const replicaController = new ReplicaController(ctx, replicaServers);
-const engineController = new EngineController(ctx, im, new VolumeKeyStore(core, namespace));
+const volumeKeys = new VolumeKeyStore(core, namespace);
+const engineController = new EngineController(ctx, im, volumeKeys);
 const volumeController = new VolumeController(ctx);
 const snapshotController = new SnapshotController(ctx, engineController);
 const cloneController = new CloneController(ctx, engineController);
@@ -230,6 +232,7 @@ const restoreController = new RestoreController(
   apiRestoreTargets(kubeConfig, namespace),
 );
 const volumeEvictionController = new VolumeEvictionController(ctx);
+const kekRotationController = new KekRotationController(ctx, volumeKeys);
 const backupTargetReader: TargetReader = {
   backupTarget: async (name) => caches.backupTargets.get(name, namespace),
   secret: apiSecretReader(kubeConfig, namespace),
@@ -248,6 +251,7 @@ const controllers: Array<{ name: string; reconcile: Reconcile; workers: number }
   { name: CLONE_CONTROLLER, reconcile: (k) => cloneController.reconcile(k), workers: 2 },
   { name: RESTORE_CONTROLLER, reconcile: (k) => restoreController.reconcile(k), workers: 2 },
   { name: VOLUME_EVICTION_CONTROLLER, reconcile: (k) => volumeEvictionController.reconcile(k), workers: 1 },
+  { name: KEK_ROTATION_CONTROLLER, reconcile: (k) => kekRotationController.reconcile(k), workers: 1 },
   { name: BACKUP_TARGET_CONTROLLER, reconcile: (k) => backupTargetController.reconcile(k), workers: 2 },
   { name: BACKUP_CONTROLLER, reconcile: (k) => backupController.reconcile(k), workers: 4 },
 ];

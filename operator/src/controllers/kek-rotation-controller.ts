@@ -1,0 +1,77 @@
+/**
+ * Carries out KEK rotation requests on encrypted Volumes (encryption/kek-rotation.ts): the
+ * operator that owns the Volume (status.ownerID) re-wraps its data key through the key store and
+ * answers in the result annotation, with a Normal or Warning Event naming both key ids or the
+ * reason. Only key ids and Secret names are ever written.
+ */
+
+import { LONGHORN_API_VERSION, type Volume } from '@longhorn-ts/api';
+import type { Logger } from 'pino';
+import { rfc3339 } from '../conditions.js';
+import {
+  KEK_ROTATION_RESULT_ANNOTATION,
+  type KekRotationResult,
+  pendingRotation,
+} from '../encryption/kek-rotation.js';
+import { EncryptionKeyError, type VolumeKeyStore } from '../encryption/volume-key-store.js';
+import { KINDS } from '../k8s/kinds.js';
+import type { ReconcileResult } from '../runtime/work-queue.js';
+import { type ControllerContext, nameOfKey } from './context.js';
+
+export const KEK_ROTATION_CONTROLLER = 'kek-rotation';
+
+export class KekRotationController {
+  private readonly log: Logger;
+
+  constructor(
+    private readonly ctx: ControllerContext,
+    private readonly keys: VolumeKeyStore,
+  ) {
+    this.log = ctx.log.child({ controller: KEK_ROTATION_CONTROLLER });
+    const ns = ctx.id.namespace;
+    ctx.dispatcher.watch<Volume>('Volume', KEK_ROTATION_CONTROLLER, (v) =>
+      pendingRotation(v.metadata.annotations) ? [`${ns}/${v.metadata.name}`] : [],
+    );
+  }
+
+  async reconcile(key: string): Promise<ReconcileResult | undefined> {
+    const { ctx } = this;
+    const volume = ctx.caches.volumes.get(nameOfKey(key), ctx.id.namespace);
+    if (volume === undefined || volume.metadata.deletionTimestamp !== undefined) return undefined;
+    const request = pendingRotation(volume.metadata.annotations);
+    if (request === undefined || volume.status?.ownerID !== ctx.id.node) return undefined;
+    const name = volume.metadata.name;
+    const log = this.log.child({ volume: name });
+    const result: KekRotationResult = { request, from: '', to: '', error: '', doneAt: '' };
+    if (volume.spec.encrypted !== true) {
+      result.error = `volume ${name} is not encrypted: there is no key to rotate`;
+    } else {
+      try {
+        const { from, to } = await this.keys.rotate(volume);
+        result.from = from;
+        result.to = to;
+      } catch (err) {
+        if (!(err instanceof EncryptionKeyError)) throw err;
+        result.error = err.message;
+      }
+    }
+    result.doneAt = rfc3339(ctx.clock.now());
+    const target = { ...volume, apiVersion: LONGHORN_API_VERSION, kind: 'Volume' };
+    if (result.error === '') {
+      log.info({ from: result.from, to: result.to }, 'key-encryption key rotated');
+      ctx.events.record(
+        target,
+        'Normal',
+        'KeyRotated',
+        `volume ${name}: data key re-wrapped from key ${result.from} to key ${result.to} (no data touched)`,
+      );
+    } else {
+      log.warn({ err: result.error }, 'key-encryption key rotation failed');
+      ctx.events.record(target, 'Warning', 'KeyRotationFailed', result.error);
+    }
+    await ctx.client.patch(KINDS.volume, name, {
+      metadata: { annotations: { [KEK_ROTATION_RESULT_ANNOTATION]: JSON.stringify(result) } },
+    });
+    return undefined;
+  }
+}
