@@ -135,6 +135,7 @@ export class RestoreController {
       ...(read !== undefined && { target: read.facts }),
       ticket: ticket !== undefined,
       ready,
+      rebuilding: Object.values(engine?.status?.replicaModeMap ?? {}).includes('WO'),
       ...(chain !== undefined && { chain }),
       ...(job !== undefined && { job }),
       pollMs: read?.pollMs ?? DEFAULT_POLL_MS,

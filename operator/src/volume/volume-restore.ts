@@ -152,6 +152,8 @@ export interface RestoreFacts {
   ticket: boolean;
   /** Attached on this node with its engine running here (the replicas are reachable). */
   ready: boolean;
+  /** A replica is being rebuilt (WO): it would miss a layer staged meanwhile. */
+  rebuilding?: boolean;
   /** The replicas' chain, as the engine lists it: the layer under the head and every other. */
   chain?: { headParent: string; layers: ChainLayer[] };
   job?: RestoreJobFacts;
@@ -291,6 +293,8 @@ export function restoreStep(f: RestoreFacts): RestoreStep {
       return { kind: 'wait', reason: `the next attempt (${job.error})`, pollMs: retryAt - f.now };
   }
 
+  if (f.rebuilding)
+    return { kind: 'wait', reason: 'the replica rebuild to finish before restoring', pollMs: 2_000 };
   if (current === undefined) {
     // A fresh volume: nothing under the head (a layer left by anyone else is not ours to cover).
     const foreign = f.chain.layers

@@ -184,6 +184,9 @@ describe('restoreStep: a plain restore', () => {
       parent: null,
     });
   });
+  it('waits for a replica rebuild to finish before staging a layer the new replica would miss', () => {
+    expect(restoreStep(facts({}, { rebuilding: true }))).toMatchObject({ kind: 'wait' });
+  });
   it('never restores over data it did not put there', () => {
     expect(restoreStep(facts({}, { chain: { headParent: 'snap-a', layers: [L('snap-a')] } }))).toMatchObject({
       kind: 'fail',
