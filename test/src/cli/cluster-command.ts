@@ -86,6 +86,8 @@ async function up(flags: Flags): Promise<number> {
       outliveParent: true,
     });
     console.log(upLine(flags, cluster, t0));
+    const store = backupLine(cluster);
+    if (store) console.log(store);
     console.log(`logs: ${join(dir, 'logs')}; stop with: longhorn-local cluster down --dir ${dir}`);
     console.log(cluster.kubeconfig);
     return 0;
@@ -164,6 +166,16 @@ async function dataPlaneLines(address: string): Promise<string> {
   }
 }
 
+/** The backup store `cluster up` started, if any: the default backup target points at it. */
+function backupLine(cluster: Cluster): string | undefined {
+  try {
+    const b = cluster.backupstore;
+    return `backup target: ${b.targetUrl} (MinIO at ${b.endpoint}, Secret ${b.secret})`;
+  } catch {
+    return undefined;
+  }
+}
+
 function upLine(flags: Flags, cluster: Cluster, t0: number): string {
   const what = flags.longhorn ? ', longhorn-ts on every node' : '';
   return `cluster up in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${flags.nodes} node${flags.nodes === 1 ? '' : 's'}${what}, API ${cluster.apiServer}`;
@@ -196,6 +208,8 @@ async function run(flags: Flags): Promise<number> {
     longhorn: flags.longhorn,
   });
   console.log(upLine(flags, cluster, t0));
+  const store = backupLine(cluster);
+  if (store) console.log(store);
   console.log(`logs: ${join(dir, 'logs')}; Ctrl-C stops it`);
   console.log(cluster.kubeconfig);
   await stopped;

@@ -18,6 +18,12 @@ import { Kubectl } from './kubectl.js';
 import { VOLUMES_MOUNTED_ANNOTATION } from './kubelet-standin-plan.js';
 import { startKubeletStandin } from './kubelet-standin-process.js';
 import { startKwok } from './kwok.js';
+import {
+  configureLocalBackupTarget,
+  localBackupstoreAvailable,
+  localBackupstoreInfo,
+  startLocalBackupstore,
+} from './local-backupstore.js';
 import { harnessLogger } from './logging.js';
 import { installLonghornApi } from './longhorn-api.js';
 import { csiAvailable, startCsiController, startCsiNodePlugin } from './longhorn-csi.js';
@@ -146,6 +152,14 @@ export class Cluster {
     return `http://127.0.0.1:${port}`;
   }
 
+  /** The cluster's MinIO backup store (started with `longhorn: true` when MinIO is built). */
+  get backupstore(): ReturnType<typeof localBackupstoreInfo> {
+    const port = this.state.ports.minio;
+    if (port === undefined)
+      throw new Error(`the cluster in ${this.dir} has no backup store (MinIO not built?)`);
+    return localBackupstoreInfo(port);
+  }
+
   /** longhorn-ts on this cluster's nodes (started with `longhorn: true`). */
   get longhorn(): LonghornSystem {
     if (!this.longhornSystem) throw new Error(`the cluster in ${this.dir} was started without longhorn-ts`);
@@ -208,6 +222,9 @@ export class Cluster {
     const kubeconfig = join(dir, 'kubeconfig');
     // longhorn-ts's scheduler extender: the scheduler is told its address from the start.
     const extenderPort = options.longhorn ? await freePort() : undefined;
+    // The backup store (MinIO) of a cluster with longhorn-ts, when MinIO is built.
+    const withBackupstore = options.longhorn === true && localBackupstoreAvailable();
+    const [minioPort, minioConsolePort] = withBackupstore ? await freePorts(2) : [];
     const state: ClusterState = {
       dir,
       kubeconfig,
@@ -224,6 +241,7 @@ export class Cluster {
         scheduler,
         kwok,
         ...(extenderPort === undefined ? {} : { extender: extenderPort }),
+        ...(minioPort === undefined ? {} : { minio: minioPort, minioConsole: minioConsolePort! }),
       },
       processes: [],
     };
@@ -233,7 +251,7 @@ export class Cluster {
     await writeClusterState(state);
 
     try {
-      const [pki, etcd] = await Promise.all([
+      const [pki, etcd, backupstore] = await Promise.all([
         createClusterPki(join(dir, 'pki')),
         startEtcd({
           dataDir: join(dir, 'etcd'),
@@ -244,6 +262,18 @@ export class Cluster {
           timeoutMs: remaining(),
           onSpawn: (p) => cluster.track(p),
         }),
+        // Started with etcd, so it is ready by the time the API is: ~0 s added to the start.
+        minioPort === undefined
+          ? undefined
+          : startLocalBackupstore({
+              dir,
+              logDir,
+              port: minioPort,
+              consolePort: minioConsolePort!,
+              outliveParent,
+              timeoutMs: remaining(),
+              onSpawn: (p) => cluster.track(p),
+            }),
       ]);
       const api = await startKubeApiserver({
         pki,
@@ -304,7 +334,11 @@ export class Cluster {
         (async () => {
           for (const path of options.manifests ?? []) await cluster.kubectl.applyFile(resolve(path));
         })(),
-        options.longhorn ? installLonghornApi(cluster.kubectl, remaining()) : undefined,
+        options.longhorn
+          ? installLonghornApi(cluster.kubectl, remaining()).then(() =>
+              backupstore ? configureLocalBackupTarget(cluster.kubectl, backupstore) : undefined,
+            )
+          : undefined,
       ]);
       await Promise.all([
         cluster.kubectl.waitForCondition('nodes', 'Ready', { all: true, timeoutMs: remaining() }),

@@ -1,0 +1,392 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import {
+  type Backup,
+  type BackupTarget as BackupTargetCr,
+  type BackupVolume,
+  NAMESPACE,
+  type Snapshot,
+} from '@longhorn-ts/api';
+import { encodeBackupUrl } from '@longhorn-ts/dataplane/backup/backup-url';
+import { loadBackup, loadVolume } from '@longhorn-ts/dataplane/backup/config-store';
+import { backupCfgPath, blocksDir } from '@longhorn-ts/dataplane/backup/layout';
+import type { BackupTarget } from '@longhorn-ts/dataplane/backup/target';
+import { openTarget } from '@longhorn-ts/dataplane/backup/target-url';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { Cluster, stopAbandonedClusters } from '../src/harness/cluster.js';
+import {
+  applyYaml,
+  attachByTicket,
+  condition,
+  getVolume,
+  isAttachedHealthy,
+  LH,
+  snapshotYaml,
+  volumeYaml,
+  waitForEndpoint,
+  waitForVolume,
+} from '../src/harness/longhorn-volumes.js';
+import { waitFor } from '../src/harness/wait.js';
+
+/**
+ * Backups on the real cluster with the MinIO `cluster up` starts: the default BackupTarget,
+ * targets that cannot be used, Backup CRs of a volume written through NBD (full, then
+ * incremental), the BackupVolume, CRs made for what the store holds, deletion from the store.
+ * One cluster for the file: further describe blocks (restore) use the same one.
+ */
+
+const skip = process.env.LONGHORN_TS_SKIP_K8S === '1';
+const exec = promisify(execFile);
+const MiB = 1 << 20;
+const SIZE = 32 * MiB;
+const BT = 'backuptargets.longhorn.io';
+const BV = 'backupvolumes.longhorn.io';
+const BACKUPS = 'backups.longhorn.io';
+
+function backupYaml(name: string, volume: string, snapshot: string): string {
+  return [
+    'apiVersion: longhorn.io/v1beta2',
+    'kind: Backup',
+    'metadata:',
+    `  name: ${name}`,
+    `  namespace: ${NAMESPACE}`,
+    '  labels:',
+    `    backup-volume: ${volume}`,
+    'spec:',
+    `  snapshotName: ${snapshot}`,
+    '  labels:',
+    '    e2e: backup-test',
+    '',
+  ].join('\n');
+}
+
+function targetYaml(name: string, url: string, secret: string): string {
+  return [
+    'apiVersion: longhorn.io/v1beta2',
+    'kind: BackupTarget',
+    'metadata:',
+    `  name: ${name}`,
+    `  namespace: ${NAMESPACE}`,
+    'spec:',
+    `  backupTargetURL: ${url}`,
+    `  credentialSecret: ${secret}`,
+    '  pollInterval: 5m0s',
+    '',
+  ].join('\n');
+}
+
+describe.skipIf(skip)('backups to the cluster MinIO: targets, Backup CRs, BackupVolumes', () => {
+  let dir: string;
+  let work: string;
+  let cluster: Cluster;
+  let store: BackupTarget;
+
+  beforeAll(async () => {
+    await stopAbandonedClusters(tmpdir(), 'lh-e2e-backup-');
+    dir = await mkdtemp(join(tmpdir(), 'lh-e2e-backup-'));
+    work = join(dir, 'work');
+    await mkdir(work);
+    const t0 = Date.now();
+    cluster = await Cluster.start({
+      dir: join(dir, 'cluster'),
+      nodes: 2,
+      longhorn: true,
+      timeoutMs: 150_000,
+    });
+    process.stdout.write(
+      `[backup.test] cluster with longhorn-ts and MinIO started in ${Date.now() - t0} ms\n`,
+    );
+    const b = cluster.backupstore;
+    store = openTarget(b.targetUrl, b.credentials);
+  }, 180_000);
+
+  afterAll(async () => {
+    await store?.close();
+    await cluster?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  function dumpLogsOnFailure(): void {
+    onTestFailed(async () => {
+      process.stderr.write(`${await cluster.logTails(40)}\n`);
+    });
+  }
+
+  const kubectl = () => cluster.kubectl;
+  const getTarget = (name: string) => kubectl().tryGet<BackupTargetCr>(BT, name, NAMESPACE);
+  const getBackup = (name: string) => kubectl().tryGet<Backup>(BACKUPS, name, NAMESPACE);
+
+  async function waitForTarget(name: string, what: string, ok: (t: BackupTargetCr) => boolean) {
+    let last: BackupTargetCr | undefined;
+    try {
+      return await waitFor(
+        `backup target ${name} to be ${what}`,
+        async () => {
+          last = await getTarget(name);
+          return last !== undefined && ok(last) ? last : undefined;
+        },
+        { timeoutMs: 60_000, maxIntervalMs: 500 },
+      );
+    } catch (err) {
+      (err as Error).message += `; last: ${JSON.stringify(last ?? null)}`;
+      throw err;
+    }
+  }
+
+  async function waitForBackup(name: string, timeoutMs = 90_000): Promise<Backup> {
+    let last: Backup | undefined;
+    try {
+      return await waitFor(
+        `backup ${name} to complete`,
+        async () => {
+          last = await getBackup(name);
+          if (last?.status?.state === 'Error')
+            throw Object.assign(new Error(last.status.error), { fatal: true });
+          return last?.status?.state === 'Completed' ? last : undefined;
+        },
+        { timeoutMs, maxIntervalMs: 500, isFatal: (e) => (e as { fatal?: boolean }).fatal === true },
+      );
+    } catch (err) {
+      (err as Error).message += `; last: ${JSON.stringify(last?.status ?? null)}`;
+      throw err;
+    }
+  }
+
+  describe('backup targets', () => {
+    it('the default BackupTarget names the cluster MinIO (Settings backup-target and backup-target-credential-secret) and is available', async () => {
+      dumpLogsOnFailure();
+      const b = cluster.backupstore;
+      const t = await waitForTarget('default', 'available', (x) => x.status?.available === true);
+      expect(t.spec?.backupTargetURL).toBe(b.targetUrl);
+      expect(t.spec?.credentialSecret).toBe('minio-secret');
+      expect(t.spec?.pollInterval).toBe('5m0s');
+      expect(condition(t, 'Unavailable')?.status).toBe('False');
+      expect(t.status?.lastSyncedAt).toMatch(/^\d{4}-\d\d-\d\dT/);
+    });
+
+    it('a target with refused credentials, one that does not answer and one without its bucket are Unavailable, each with its reason', async () => {
+      dumpLogsOnFailure();
+      const b = cluster.backupstore;
+      const secret = (name: string, data: Record<string, string>) =>
+        kubectl().apply({
+          apiVersion: 'v1',
+          kind: 'Secret',
+          metadata: { name, namespace: NAMESPACE },
+          stringData: data,
+        });
+      await secret('wrong-secret', { ...b.credentials, AWS_SECRET_ACCESS_KEY: 'not-the-password' });
+      await secret('nowhere-secret', { ...b.credentials, AWS_ENDPOINTS: 'http://127.0.0.1:9' });
+      const cases: Array<[string, string, string, RegExp]> = [
+        ['wrong-creds', `s3://${b.bucket}@us-east-1/wrong/`, 'wrong-secret', /credentials refused/],
+        ['unreachable', `s3://${b.bucket}@us-east-1/nowhere/`, 'nowhere-secret', /unreachable/],
+        ['no-bucket', 's3://no-such-bucket@us-east-1/', 'minio-secret', /no bucket no-such-bucket/],
+        [
+          'no-secret',
+          `s3://${b.bucket}@us-east-1/nosecret/`,
+          'missing-secret',
+          /credential secret missing-secret not found/,
+        ],
+      ];
+      try {
+        for (const [name, url, sec] of cases) await applyYaml(kubectl(), targetYaml(name, url, sec));
+        for (const [name, , , message] of cases) {
+          const t = await waitForTarget(
+            name,
+            'Unavailable',
+            (x) => condition(x, 'Unavailable')?.status === 'True',
+          );
+          expect(t.status?.available, name).toBe(false);
+          expect(condition(t, 'Unavailable')?.reason).toBe('Unavailable');
+          expect(condition(t, 'Unavailable')?.message, name).toMatch(message);
+        }
+        // Fixing the credentials makes it available.
+        await secret('wrong-secret', b.credentials);
+        await kubectl().run([
+          'patch',
+          BT,
+          'wrong-creds',
+          '-n',
+          NAMESPACE,
+          '--type=merge',
+          '-p',
+          JSON.stringify({ spec: { syncRequestedAt: new Date().toISOString() } }),
+        ]);
+        await waitForTarget(
+          'wrong-creds',
+          'available once the Secret is right',
+          (x) => x.status?.available === true,
+        );
+      } finally {
+        for (const [name] of cases)
+          await kubectl().run(['delete', BT, name, '-n', NAMESPACE, '--ignore-not-found']);
+      }
+    });
+  });
+
+  describe('backups of a volume written through NBD', () => {
+    const vol = 'bk-vol';
+    let uri = '';
+    let firstUploaded = 0;
+    const first = randomBytes(4 * MiB);
+
+    async function writeAt(data: Buffer, offset: number): Promise<void> {
+      const file = join(work, `w-${offset}.bin`);
+      await writeFile(file, data);
+      // nbdcopy writes the file at the start: qemu-io writes at an offset.
+      await exec('qemu-io', ['-f', 'raw', '-c', `write -s ${file} ${offset} ${data.length}`, uri], {
+        timeout: 60_000,
+      });
+      await rm(file, { force: true });
+    }
+
+    async function snapshot(name: string): Promise<void> {
+      await applyYaml(kubectl(), snapshotYaml(name, vol));
+      await waitFor(`snapshot ${name} to be ready`, async () => {
+        const s = await kubectl().tryGet<Snapshot>(LH.snapshots, name, NAMESPACE);
+        return s?.status?.readyToUse === true;
+      });
+    }
+
+    it('a Backup CR of a snapshot completes: url, size, snapshot time, labels; the store holds its cfg', async () => {
+      dumpLogsOnFailure();
+      await applyYaml(kubectl(), volumeYaml(vol, { size: String(SIZE), numberOfReplicas: 2 }));
+      await attachByTicket(kubectl(), vol, 'node-1');
+      await waitForVolume(
+        kubectl(),
+        vol,
+        'attached to node-1 and healthy',
+        isAttachedHealthy('node-1'),
+        120_000,
+      );
+      uri = await waitForEndpoint(kubectl(), vol);
+      await writeAt(first, 0);
+      await snapshot('bk-snap-1');
+      const t0 = Date.now();
+      await applyYaml(kubectl(), backupYaml('backup-e2e-1', vol, 'bk-snap-1'));
+      const b = await waitForBackup('backup-e2e-1');
+      process.stdout.write(`[backup.test] first backup (4 MiB of data) completed in ${Date.now() - t0} ms\n`);
+      const targetUrl = cluster.backupstore.targetUrl;
+      expect(b.status?.url).toBe(encodeBackupUrl(targetUrl, vol, 'backup-e2e-1'));
+      expect(b.status?.size).toBe(String(4 * MiB));
+      expect(b.status?.volumeName).toBe(vol);
+      expect(b.status?.volumeSize).toBe(String(SIZE));
+      expect(b.status?.snapshotName).toBe('bk-snap-1');
+      expect(b.status?.snapshotCreatedAt).toMatch(/^\d{4}-\d\d-\d\dT/);
+      expect(b.status?.backupTargetName).toBe('default');
+      expect(b.status?.progress).toBe(100);
+      expect(b.status?.labels).toMatchObject({ e2e: 'backup-test' });
+      expect(b.metadata.labels).toMatchObject({
+        'backup-volume': vol,
+        'longhorn.io/backup-target': 'default',
+      });
+      expect(b.metadata.finalizers).toContain('longhorn.io');
+      const cfg = await loadBackup(store, vol, 'backup-e2e-1');
+      expect(cfg.SnapshotName).toBe('bk-snap-1');
+      expect(cfg.Blocks.map((x) => x.Offset)).toEqual([0, 2 * MiB]);
+      expect(cfg.IsIncremental).toBe(false);
+      firstUploaded = Number(b.status?.newlyUploadDataSize);
+      // Random data does not compress: both blocks went up whole.
+      expect(firstUploaded).toBeGreaterThan(4 * MiB * 0.99);
+    }, 240_000);
+
+    it('the BackupVolume and the Volume say what the last backup is', async () => {
+      dumpLogsOnFailure();
+      const bv = await waitFor('the BackupVolume of the volume to name backup-e2e-1', async () => {
+        const all = await kubectl().list<BackupVolume>(BV, NAMESPACE);
+        const x = all.find((v) => v.spec?.volumeName === vol);
+        return x?.status?.lastBackupName === 'backup-e2e-1' ? x : undefined;
+      });
+      expect(bv.spec?.backupTargetName).toBe('default');
+      expect(bv.metadata.labels).toMatchObject({
+        'backup-volume': vol,
+        'longhorn.io/backup-target': 'default',
+      });
+      expect(bv.status?.size).toBe(String(SIZE));
+      expect(bv.status?.dataStored).toBe(String(4 * MiB));
+      expect(bv.status?.lastBackupAt).toMatch(/^\d{4}-\d\d-\d\dT/);
+      await waitForVolume(
+        kubectl(),
+        vol,
+        'naming its last backup',
+        (v) => v.status?.lastBackup === 'backup-e2e-1',
+      );
+      const v = await getVolume(kubectl(), vol);
+      expect(v?.status?.lastBackupAt).toBe(bv.status?.lastBackupAt);
+    });
+
+    it('a second backup after a 64 KiB write is incremental: one block uploaded', async () => {
+      dumpLogsOnFailure();
+      await writeAt(randomBytes(64 * 1024), 8 * MiB);
+      await snapshot('bk-snap-2');
+      await applyYaml(kubectl(), backupYaml('backup-e2e-2', vol, 'bk-snap-2'));
+      const b = await waitForBackup('backup-e2e-2');
+      const uploaded = Number(b.status?.newlyUploadDataSize);
+      process.stdout.write(
+        `[backup.test] incremental backup uploaded ${uploaded} bytes (the full one ${firstUploaded})\n`,
+      );
+      expect(b.status?.size).toBe(String(6 * MiB));
+      expect(uploaded).toBeGreaterThan(0);
+      expect(uploaded).toBeLessThan(firstUploaded / 20);
+      const cfg = await loadBackup(store, vol, 'backup-e2e-2');
+      expect(cfg.IsIncremental).toBe(true);
+      expect(cfg.Blocks.map((x) => x.Offset)).toEqual([0, 2 * MiB, 8 * MiB]);
+      expect((await loadVolume(store, vol)).LastBackupName).toBe('backup-e2e-2');
+    }, 180_000);
+
+    it('a Backup CR lost from the cluster comes back from the store on the next sync, Completed', async () => {
+      dumpLogsOnFailure();
+      // A CR removed by a sync keeps its backup in the store: the same annotation here.
+      const before = await getBackup('backup-e2e-1');
+      await kubectl().run([
+        'annotate',
+        BACKUPS,
+        'backup-e2e-1',
+        '-n',
+        NAMESPACE,
+        'longhorn-ts.io/keep-in-store=true',
+      ]);
+      await kubectl().run(['delete', BACKUPS, 'backup-e2e-1', '-n', NAMESPACE, '--wait=true']);
+      expect((await loadBackup(store, vol, 'backup-e2e-1')).Name).toBe('backup-e2e-1');
+      // The deletion asks for a sync itself; a user can too.
+      await kubectl().run([
+        'patch',
+        BT,
+        'default',
+        '-n',
+        NAMESPACE,
+        '--type=merge',
+        '-p',
+        JSON.stringify({ spec: { syncRequestedAt: new Date().toISOString() } }),
+      ]);
+      await waitFor('a new Backup CR for backup-e2e-1', async () => {
+        const b = await getBackup('backup-e2e-1');
+        return b !== undefined && b.metadata.uid !== before?.metadata.uid;
+      });
+      const b = await waitForBackup('backup-e2e-1', 60_000);
+      expect(b.spec?.snapshotName ?? '').toBe('');
+      expect(b.status?.snapshotName).toBe('bk-snap-1');
+      expect(b.status?.url).toBe(encodeBackupUrl(cluster.backupstore.targetUrl, vol, 'backup-e2e-1'));
+      expect(b.status?.size).toBe(String(4 * MiB));
+    });
+
+    it('deleting a Backup CR deletes the backup from MinIO and collects the blocks only it held', async () => {
+      dumpLogsOnFailure();
+      const blocksBefore = (await store.listAll(blocksDir(vol))).length;
+      expect(blocksBefore).toBe(3);
+      await kubectl().run(['delete', BACKUPS, 'backup-e2e-2', '-n', NAMESPACE, '--wait=true'], {
+        timeoutMs: 60_000,
+      });
+      expect(await store.exists(backupCfgPath(vol, 'backup-e2e-2'))).toBe(false);
+      expect((await store.listAll(blocksDir(vol))).length).toBe(2);
+      expect((await loadVolume(store, vol)).LastBackupName).toBe('backup-e2e-1');
+      await waitFor('the BackupVolume to name backup-e2e-1 again', async () => {
+        const all = await kubectl().list<BackupVolume>(BV, NAMESPACE);
+        return all.find((v) => v.spec?.volumeName === vol)?.status?.lastBackupName === 'backup-e2e-1';
+      });
+    }, 120_000);
+  });
+});
