@@ -357,7 +357,7 @@ describe('progress of backups, targets and restores', () => {
     ).toBe('waiting');
   });
 
-  it('a standby volume is done once its engine restored the backup', () => {
+  it('a standby volume is done once its engine restored a backup and is not restoring', () => {
     const v = vol(
       { state: 'attached', restoreRequired: true, isStandby: true },
       { Standby: true, frontend: '' },
@@ -369,10 +369,14 @@ describe('progress of backups, targets and restores', () => {
     });
     expect(
       restoreStep(v, restoring({ 'a:1': 100 }, { lastRestoredBackup: 'backup-1' }), 'backup-1', true),
-    ).toEqual({
-      kind: 'done',
-      step: 'standby, backup-1 restored',
-    });
+    ).toEqual({ kind: 'done', step: 'standby, holds backup-1' });
+    // It follows the newest backup of the volume, whichever was asked for.
+    expect(
+      restoreStep(v, restoring({ 'a:1': 100 }, { lastRestoredBackup: 'backup-2' }), 'backup-1', true),
+    ).toEqual({ kind: 'done', step: 'standby, holds backup-2' });
+    expect(
+      restoreStep(v, restoring({ 'a:1': 10 }, { lastRestoredBackup: 'backup-1' }), 'backup-1', true).kind,
+    ).toBe('waiting');
   });
 
   it('fails with the Restore condition; a replica error alone is retried', () => {

@@ -66,7 +66,7 @@ function restorePercent(engine: Engine | undefined): number | undefined {
 
 /**
  * A volume restoring from `backupName`. A standby (DR) volume is done when its engine has
- * restored that backup (it keeps restoring later ones); another when the operator has cleared
+ * restored a backup and is not restoring (it keeps restoring later ones); another when the operator has cleared
  * `restoreRequired` after `seenRestoring` (the caller saw it true, or the engine restoring).
  * Failed when the Restore condition says RestoreFailure (Longhorn's reason).
  */
@@ -87,7 +87,11 @@ export function restoreStep(
   const restored = engine?.status?.lastRestoredBackup === backupName;
   const percent = restorePercent(engine);
   if (volume.spec.Standby) {
-    if (restored) return { kind: 'done', step: `standby, ${backupName} restored` };
+    // A standby volume follows the newest backup of its volume, which may be newer than the one
+    // asked for: done once its first restore is in, whichever backup that was.
+    const holds = engine?.status?.lastRestoredBackup ?? '';
+    const busy = Object.values(engine?.status?.restoreStatus ?? {}).some((r) => r.isRestoring === true);
+    if (holds !== '' && !busy) return { kind: 'done', step: `standby, holds ${holds}` };
     return { kind: 'waiting', step: 'restoring (standby)', percent };
   }
   // Restored: the operator then lets its restore ticket go and the volume detaches (unless

@@ -56,6 +56,7 @@ export default class BackupRestore extends LonghornCommand {
       });
       let seenRestoring = false;
       let last = '';
+      let finished = '';
       try {
         volume = await waitUntil(
           `volume ${flags.to} to be restored from ${args.name}`,
@@ -68,7 +69,10 @@ export default class BackupRestore extends LonghornCommand {
             seenRestoring ||= isRestoring(v, engine);
             const step = restoreStep(v, engine, args.name, seenRestoring);
             if (step.kind === 'failed') throw new PluginError('FAILED', step.error);
-            if (step.kind === 'done') return v;
+            if (step.kind === 'done') {
+              finished = step.step;
+              return v;
+            }
             last = step.step;
             progress.update(step.step, step.percent);
             return undefined;
@@ -84,7 +88,7 @@ export default class BackupRestore extends LonghornCommand {
         }
         throw err;
       }
-      progress.done(`volume ${flags.to}: ${flags.standby ? `standby, ${args.name} restored` : 'restored'}`);
+      progress.done(`volume ${flags.to}: ${finished}`);
     }
     if (flags.output === 'json' || flags.output === 'yaml')
       this.print(renderStructured(flags.output, volume));
