@@ -1468,7 +1468,65 @@ spec:
         { timeoutMs: 120_000, maxIntervalMs: 2000 },
       );
       expect(await k.tryGet(BACKUPS, directBackup, NS)).toBeUndefined();
+
+      // The StorageClass parameter fromBackup (Longhorn's) restores too; no size asked: the backup's.
+      const cap = {
+        accessType: 'mount',
+        mount: { fsType: 'ext4' },
+        accessMode: { mode: 'SINGLE_NODE_WRITER' },
+      };
+      const url = backup.status!.url!;
+      const fromParameter = await controller.call('createVolume', {
+        name: 'bak-sc-restore',
+        volumeCapabilities: [cap],
+        parameters: { numberOfReplicas: '1', fromBackup: url },
+      });
+      expect(Number(fromParameter.volume.capacityBytes)).toBe(64 * MiB);
+      expect((await k.get<RestoredVolume>(LH.volumes, 'bak-sc-restore', NS)).spec.fromBackup).toBe(url);
+      await k.waitForObject<RestoredVolume>(
+        LH.volumes,
+        'bak-sc-restore',
+        (v) => v.status?.restoreInitiated === true && v.status.restoreRequired === false,
+        { namespace: NS, timeoutMs: 180_000 },
+      );
+      // Refused: an unknown backup, a size below the backup's, a fromBackup that names no backup.
+      const missing = `bak://${srcPv}/backup-0000000000000000`;
+      expect(
+        await refusal(
+          controller.call('createVolume', {
+            name: 'bak-nowhere',
+            volumeCapabilities: [cap],
+            volumeContentSource: { snapshot: { snapshotId: missing } },
+          }),
+        ),
+      ).toBe(
+        `NOT_FOUND: source snapshot ${missing} not found (no Backup backup-0000000000000000 of volume ${srcPv})`,
+      );
+      expect(
+        await refusal(
+          controller.call('createVolume', {
+            name: 'bak-small',
+            volumeCapabilities: [cap],
+            capacityRange: { requiredBytes: 32 * MiB },
+            volumeContentSource: { snapshot: { snapshotId: handle } },
+          }),
+        ),
+      ).toBe(
+        "OUT_OF_RANGE: requested 33554432 bytes is less than the source's 67108864 bytes: a volume made from it must hold it",
+      );
+      expect(
+        await refusal(
+          controller.call('createVolume', {
+            name: 'bak-bad-url',
+            volumeCapabilities: [cap],
+            parameters: { fromBackup: 's3://backupbucket@us-east-1/' },
+          }),
+        ),
+      ).toMatch(
+        /^INVALID_ARGUMENT: parameter fromBackup: "s3:\/\/backupbucket@us-east-1\/" is not a backup URL/,
+      );
     } finally {
+      await controller.call('deleteVolume', { volumeId: 'bak-sc-restore' }).catch(() => undefined);
       await k.run([
         'delete',
         'pod',
