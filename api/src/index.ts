@@ -13,6 +13,7 @@ export * from './finalizers.js';
 export * from './group.js';
 export * from './instance.js';
 export * from './instance-manager.js';
+export * from './kek-rotation.js';
 export * from './labels.js';
 export * from './node.js';
 export * from './object-meta.js';

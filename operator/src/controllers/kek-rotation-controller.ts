@@ -1,18 +1,19 @@
 /**
- * Carries out KEK rotation requests on encrypted Volumes (encryption/kek-rotation.ts): the
+ * Carries out KEK rotation requests on encrypted Volumes (api/src/kek-rotation.ts): the
  * operator that owns the Volume (status.ownerID) re-wraps its data key through the key store and
  * answers in the result annotation, with a Normal or Warning Event naming both key ids or the
  * reason. Only key ids and Secret names are ever written.
  */
 
-import { LONGHORN_API_VERSION, type Volume } from '@longhorn-ts/api';
-import type { Logger } from 'pino';
-import { rfc3339 } from '../conditions.js';
 import {
   KEK_ROTATION_RESULT_ANNOTATION,
   type KekRotationResult,
+  LONGHORN_API_VERSION,
   pendingRotation,
-} from '../encryption/kek-rotation.js';
+  type Volume,
+} from '@longhorn-ts/api';
+import type { Logger } from 'pino';
+import { rfc3339 } from '../conditions.js';
 import { EncryptionKeyError, type VolumeKeyStore } from '../encryption/volume-key-store.js';
 import { KINDS } from '../k8s/kinds.js';
 import type { ReconcileResult } from '../runtime/work-queue.js';

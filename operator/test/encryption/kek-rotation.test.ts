@@ -1,10 +1,10 @@
-import { describe, expect, it } from 'vitest';
 import {
   parseRotationResult,
   pendingRotation,
   KEK_ROTATION_REQUEST_ANNOTATION as REQ,
   KEK_ROTATION_RESULT_ANNOTATION as RES,
-} from '../../src/encryption/kek-rotation.js';
+} from '@longhorn-ts/api';
+import { describe, expect, it } from 'vitest';
 
 const result = (request: string) =>
   JSON.stringify({ request, from: 'kek-a', to: 'kek-b', error: '', doneAt: '2026-01-01T00:00:00Z' });
