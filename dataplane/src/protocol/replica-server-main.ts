@@ -17,6 +17,7 @@ import { pino } from 'pino';
 import { parseHostPort } from '../net/host-port.js';
 import { Replica } from '../replica/replica.js';
 import { SyncAgent } from '../sync/sync-agent.js';
+import { TokenBucket } from '../sync/token-bucket.js';
 import { ReplicaServer } from './server.js';
 import type { ReplicaStoreFactory } from './store-factory.js';
 
@@ -51,13 +52,15 @@ async function main(): Promise<void> {
   const logger = pino({ level: process.env.LOG_LEVEL ?? 'info' }, pino.destination(2));
   await mkdir(dataDir, { recursive: true });
   // The sync agent serves this server's replicas as rebuild targets (syncFrom).
-  const sync = new SyncAgent();
+  // One budget for the server's layer transfers and its sync jobs' local reads.
+  const bulk = new TokenBucket(bulkBandwidthLimit);
+  const sync = new SyncAgent(bulk);
   const server = new ReplicaServer({
     dataDir,
     factory: replicaFactory,
     logger,
     controlOps: [sync.controlOps],
-    bulkBandwidthLimit,
+    bulk,
   });
 
   let stopping = false;

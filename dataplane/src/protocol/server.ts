@@ -26,6 +26,8 @@ export interface ReplicaServerOptions {
    * the management op `bulkBandwidth`. The front end's reads and writes are never counted.
    */
   bulkBandwidthLimit?: number;
+  /** The budget itself, when the entry point shares it (with its sync agent); wins over the limit. */
+  bulk?: TokenBucket;
 }
 
 /**
@@ -53,7 +55,7 @@ export class ReplicaServer implements ConnectionHost {
     });
     this.registry = new ReplicaRegistry(opts.dataDir, opts.factory, this.log);
     this.controlOps = controlOpsWith(...(opts.controlOps ?? []));
-    this.bulk = new TokenBucket(opts.bulkBandwidthLimit ?? 0);
+    this.bulk = opts.bulk ?? new TokenBucket(opts.bulkBandwidthLimit ?? 0);
   }
 
   get dataDir(): string {

@@ -67,6 +67,13 @@ interface LayerReader {
  * same agent (say, two in one test process) read each other's sources directly.
  */
 export class SyncAgent {
+  /**
+   * The server's bulk-transfer budget (ReplicaServerOptions.bulkBandwidthLimit): a job reading
+   * its source from this agent's own store (no socket, so the server does not see the reads)
+   * takes from it itself. Unlimited when the entry point gives none.
+   */
+  constructor(private readonly bulk: TokenBucket = new TokenBucket(0)) {}
+
   private readonly jobs = new WeakMap<ReplicaStore, Job>();
   /** Tells a job whether a source replica is served by this agent (see `source`). */
   private readonly token = randomUUID();
@@ -166,7 +173,15 @@ export class SyncAgent {
     if (reply.process !== this.token || typeof reply.handle !== 'string') return client;
     const store = this.localSources.get(reply.handle)?.deref();
     this.localSources.delete(reply.handle);
-    return store ? layerStore(store) : client;
+    if (!store) return client;
+    const local = layerStore(store);
+    const bulk = this.bulk;
+    return {
+      async readLayer(name, offset, length, into) {
+        await bulk.take(length);
+        return local.readLayer(name, offset, length, into);
+      },
+    };
   }
 }
 

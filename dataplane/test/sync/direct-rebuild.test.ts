@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/engine/engine.js';
 import type { ReplicaClient } from '../../src/protocol/client.js';
 import { type DirectRebuildProgress, directRebuilder } from '../../src/sync/direct-rebuild.js';
+import { TokenBucket } from '../../src/sync/token-bucket.js';
 import { waitFor } from '../wait-for.js';
 import {
   bytes,
@@ -159,6 +160,30 @@ describe('direct rebuild (replica-to-replica)', () => {
     // The limit is the point: 8 MiB past the burst cannot arrive in under 2 s.
     expect(seconds).toBeGreaterThan(1.8);
     await expectSameLayers(src, tgt);
+  });
+
+  it.each([
+    [true, "through the socket (the source server's layer reads)"],
+    [false, "on the local shortcut (the sync agent's own reads)"],
+  ])("keeps to the servers' bulk-transfer budget %s: %s", async (viaSocket) => {
+    const bulk = new TokenBucket(4 * MiB);
+    const budgeted = await Cluster.create({ bulk });
+    try {
+      const [x, y] = [await budgeted.node(), await budgeted.node()];
+      const src = await budgeted.replica(x, 'src', SIZE);
+      const tgt = await budgeted.replica(y, 'tgt', SIZE);
+      await src.write(0, bytes(12 * MiB, 1));
+      const t0 = performance.now();
+      // No per-rebuild limit: only the servers' budget (4 MiB burst, then 4 MiB/s) holds it.
+      const seen = await rebuild(src, tgt, { viaSocket });
+      expect(seen[seen.length - 1]!.bytesFetched).toBe(12 * MiB);
+      expect((performance.now() - t0) / 1000).toBeGreaterThan(1.8);
+      // The comparison reads every layer whole: lift the budget (online) for it.
+      bulk.setRate(0);
+      await expectSameLayers(src, tgt);
+    } finally {
+      await budgeted.close();
+    }
   });
 
   it('cancellation (abortImport) leaves a returning replica unchanged', async () => {

@@ -8,6 +8,7 @@ import { ReplicaServer } from '../../src/protocol/server.js';
 import type { ReplicaStoreFactory } from '../../src/protocol/store-factory.js';
 import { Replica } from '../../src/replica/replica.js';
 import { SyncAgent } from '../../src/sync/sync-agent.js';
+import type { TokenBucket } from '../../src/sync/token-bucket.js';
 
 export const MiB = 1024 * 1024;
 
@@ -30,17 +31,28 @@ export class Cluster {
    * One sync agent for every node's server: they share this process, so a job may read a
    * source on another node from its store directly (the `viaSocket: false` shortcut).
    */
-  private readonly sync = new SyncAgent();
-  private constructor(readonly dir: string) {}
+  private readonly sync: SyncAgent;
+  private constructor(
+    readonly dir: string,
+    /** A bulk-transfer budget every node's server and the sync agent share (default: none). */
+    private readonly bulk?: TokenBucket,
+  ) {
+    this.sync = new SyncAgent(bulk);
+  }
 
-  static async create(): Promise<Cluster> {
-    return new Cluster(await mkdtemp(join(tmpdir(), 'sync-')));
+  static async create(opts: { bulk?: TokenBucket } = {}): Promise<Cluster> {
+    return new Cluster(await mkdtemp(join(tmpdir(), 'sync-')), opts.bulk);
   }
 
   async node(): Promise<Node> {
     const i = this.nodes.length;
     const dataDir = join(this.dir, `node-${i}`);
-    const server = new ReplicaServer({ dataDir, factory, controlOps: [this.sync.controlOps] });
+    const server = new ReplicaServer({
+      dataDir,
+      factory,
+      controlOps: [this.sync.controlOps],
+      ...(this.bulk ? { bulk: this.bulk } : {}),
+    });
     const path = await server.listenUnix(join(this.dir, `rs-${i}.sock`));
     const node = { server, address: `unix:${path}`, dataDir };
     this.nodes.push(node);
