@@ -41,6 +41,7 @@ describe('StorageClass parameters', () => {
     expect(parsed.spec).toEqual({
       numberOfReplicas: 3,
       staleReplicaTimeout: 30,
+      backupTargetName: 'default',
       dataLocality: 'best-effort',
       unmapMarkSnapChainRemoved: 'ignored',
       revisionCounterDisabled: true,
@@ -76,6 +77,14 @@ describe('StorageClass parameters', () => {
       qosBurstSeconds: '2',
     });
     expect(parsed.spec).toEqual({ qos: { iops: 500, writeBandwidth: 10485760, burstSeconds: 2 } });
+  });
+
+  it('backupTargetName: the BackupTarget the backups go to; empty is the default one', () => {
+    expect(parseParameters({ backupTargetName: 'offsite' }).spec).toEqual({ backupTargetName: 'offsite' });
+    expect(parseParameters({ backupTargetName: '' }).spec).toEqual({});
+    expect(() => parseParameters({ backupTargetName: 'Off Site' })).toThrow(
+      'parameter backupTargetName: "Off Site" is not a BackupTarget name (lower case, digits, \'-\')',
+    );
   });
 
   it('fromBackup: a backup URL becomes spec.fromBackup (the volume is restored from it); empty is none', () => {

@@ -127,7 +127,13 @@ const PARAMETERS: Record<string, Parse> = {
     if (problem) throw invalid(`parameter ${name}: ${problem}`);
     return { fromBackup: value };
   },
-  backupTargetName: nodeOnly,
+  // The BackupTarget CR the volume's backups go to (Longhorn 1.8); empty: the "default" one.
+  backupTargetName: (value, name) => {
+    if (value === '') return undefined;
+    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(value) || value.length > 63)
+      throw invalid(`parameter ${name}: "${value}" is not a BackupTarget name (lower case, digits, '-')`);
+    return { backupTargetName: value };
+  },
   // The engine encrypts (AES-256-XTS); the key comes from the crypto Secret the StorageClass's
   // csi.storage.k8s.io/*-secret-* parameters name (operator README, "Encryption").
   encrypted: boolean('encrypted'),
