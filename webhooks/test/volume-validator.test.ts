@@ -183,6 +183,14 @@ describe('Volume UPDATE', () => {
     expect(update({}, { size: String(4 * GiB) }).allowed).toBe(true);
   });
 
+  it('lets the restore give a volume made from a backup without a size its size, once', () => {
+    const fromBackup = 's3://bkt@us-east-1/?backup=backup-1&volume=src';
+    expect(update({ size: '0', fromBackup }, { size: String(GiB) }, {}).allowed).toBe(true);
+    expect(update({ size: '0', fromBackup }, { size: String(GiB) }, { restoreInitiated: true }).allowed).toBe(
+      false,
+    );
+  });
+
   it.each<[string, Volume['spec'], Volume['spec'], Volume['status'], string]>([
     [
       'shrinking',

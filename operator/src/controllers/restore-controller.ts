@@ -168,6 +168,25 @@ export class RestoreController {
         log.warn({ reason: step.message, terminal: step.terminal }, 'restore failed');
         return step.terminal ? undefined : { requeueAfterMs: facts.pollMs };
       }
+      case 'setSize':
+        try {
+          await this.ctx.client.patch(
+            KINDS.volume,
+            name,
+            { spec: { size: String(step.size) } },
+            volume.metadata.resourceVersion,
+          );
+        } catch (err) {
+          // Only a refusal (the webhook, the schema) is final; a conflict or an outage is retried.
+          const status = (err as { status?: number }).status;
+          if (status !== 400 && status !== 403 && status !== 422) throw err;
+          const message = `spec.size is not set and could not be set to the backup volume's size ${step.size}: ${(err as Error).message}; delete the volume and create it with that size`;
+          await this.writeStatus(volume, {}, 'False', FAILURE, message);
+          this.event(volume, 'Warning', 'RestoreFailed', message);
+          return undefined;
+        }
+        log.info({ size: step.size }, "spec.size set to the backup volume's size");
+        return undefined;
       case 'initiate': {
         const src = parseFromBackup(volume.spec.fromBackup);
         await this.writeStatus(

@@ -166,6 +166,7 @@ export type RestoreStep =
   | { kind: 'release' }
   | { kind: 'readTarget' }
   | { kind: 'fail'; message: string; terminal: boolean }
+  | { kind: 'setSize'; size: number }
   | {
       kind: 'initiate';
       status: { restoreRequired: true; restoreInitiated: true; isStandby: boolean; lastBackup: string };
@@ -231,14 +232,9 @@ export function restoreStep(f: RestoreFacts): RestoreStep {
     return fail(v.failure, `backup ${src.backup} of volume ${src.backupVolume} not found`, true);
 
   if (!v.restoreInitiated) {
-    // The size cannot be filled in afterwards: the webhook takes it for an expansion of a volume
-    // that is still being created. Longhorn's UI and CSI give the backup's size at creation.
-    if (v.size === 0)
-      return fail(
-        v.failure,
-        `spec.size is not set: a volume restored from backup ${wanted} needs spec.size of at least ${t.size} bytes (the backup volume's size); delete it and create it with that size`,
-        true,
-      );
+    // Longhorn's UI and CSI give the size at creation; a Volume applied without one gets the
+    // backup volume's size (the webhook lets exactly this change through).
+    if (v.size === 0) return { kind: 'setSize', size: t.size };
     if (v.size < t.size)
       return fail(
         v.failure,

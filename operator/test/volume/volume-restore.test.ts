@@ -131,14 +131,9 @@ describe('names, tickets, holding', () => {
 });
 
 describe('restoreStep: a plain restore', () => {
-  it('reads the target first, then initiates; an unsized volume is told the size it needs', () => {
+  it('reads the target first, sizes an unsized volume from the backup, then initiates', () => {
     expect(restoreStep(facts(NEW, { target: undefined }))).toEqual({ kind: 'readTarget' });
-    expect(restoreStep(facts({ ...NEW, size: 0 }))).toEqual({
-      kind: 'fail',
-      terminal: true,
-      message:
-        "spec.size is not set: a volume restored from backup backup-1 needs spec.size of at least 67108864 bytes (the backup volume's size); delete it and create it with that size",
-    });
+    expect(restoreStep(facts({ ...NEW, size: 0 }))).toEqual({ kind: 'setSize', size: 64 * MiB });
     expect(restoreStep(facts({ ...NEW, size: 128 * MiB }))).toEqual({
       kind: 'initiate',
       status: { restoreRequired: true, restoreInitiated: true, isStandby: false, lastBackup: 'backup-1' },

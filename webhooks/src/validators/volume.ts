@@ -254,6 +254,9 @@ const sizeChange: Rule<Volume> = (input) => {
     return `spec.size cannot shrink from ${before} to ${after}: volumes only grow; set a size of at least "${before}"`;
   }
   if (after < before) return undefined;
+  // A volume made from a backup without a size gets the backup volume's size from the restore
+  // (operator/src/volume/volume-restore.ts) before anything is created: not an expansion.
+  if (before === 0n && old.spec.fromBackup && !old.status?.restoreInitiated) return undefined;
   const blocker = expansionBlocker(input, old);
   return blocker === undefined ? undefined : `volume ${object.metadata.name} cannot expand now: ${blocker}`;
 };
