@@ -1525,8 +1525,33 @@ spec:
       ).toMatch(
         /^INVALID_ARGUMENT: parameter fromBackup: "s3:\/\/backupbucket@us-east-1\/" is not a backup URL/,
       );
+      // A volume whose backups go to a BackupTarget that does not exist: FAILED_PRECONDITION,
+      // saying how to set one, before any snapshot is taken.
+      await controller.call('createVolume', {
+        name: 'bak-no-target',
+        volumeCapabilities: [cap],
+        capacityRange: { requiredBytes: 16 * MiB },
+        parameters: { numberOfReplicas: '1', backupTargetName: 'nowhere' },
+      });
+      expect(
+        await refusal(
+          controller.call('createSnapshot', {
+            name: 'no-target',
+            sourceVolumeId: 'bak-no-target',
+            parameters: {},
+          }),
+        ),
+      ).toMatch(
+        /^FAILED_PRECONDITION: volume bak-no-target cannot be backed up: backup target "nowhere" has no URL\. Set one, e\.g\. kubectl -n longhorn-system patch backuptarget nowhere --type merge/,
+      );
+      expect(
+        (await k.list<KubeObject & { spec: { volume: string } }>(LH.snapshots, NS)).filter(
+          (x) => x.spec.volume === 'bak-no-target',
+        ),
+      ).toEqual([]);
     } finally {
-      await controller.call('deleteVolume', { volumeId: 'bak-sc-restore' }).catch(() => undefined);
+      for (const v of ['bak-sc-restore', 'bak-no-target'])
+        await controller.call('deleteVolume', { volumeId: v }).catch(() => undefined);
       await k.run([
         'delete',
         'pod',
