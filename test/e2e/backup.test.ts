@@ -19,12 +19,15 @@ import { openTarget } from '@longhorn-ts/dataplane/backup/target-url';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { Cluster, stopAbandonedClusters } from '../src/harness/cluster.js';
 import {
+  apiTicketId,
   applyYaml,
   attachByTicket,
   condition,
+  getAttachment,
   getVolume,
   isAttachedHealthy,
   LH,
+  removeTicket,
   snapshotYaml,
   volumeYaml,
   waitForEndpoint,
@@ -388,5 +391,49 @@ describe.skipIf(skip)('backups to the cluster MinIO: targets, Backup CRs, Backup
         return all.find((v) => v.spec?.volumeName === vol)?.status?.lastBackupName === 'backup-e2e-1';
       });
     }, 120_000);
+
+    it('a backup whose operator is killed mid-way is run again by the restarted operator and completes', async () => {
+      dumpLogsOnFailure();
+      await writeAt(randomBytes(16 * MiB), 12 * MiB);
+      await snapshot('bk-snap-3');
+      const node = cluster.longhorn.node('node-1');
+      await applyYaml(kubectl(), backupYaml('backup-e2e-3', vol, 'bk-snap-3'));
+      try {
+        await waitFor(
+          'backup-e2e-3 to be in progress',
+          async () => {
+            const b = await getBackup('backup-e2e-3');
+            return b?.status?.state === 'InProgress' || b?.status?.state === 'Completed';
+          },
+          { intervalMs: 20, maxIntervalMs: 50, timeoutMs: 60_000 },
+        );
+        await node.killOperator();
+      } finally {
+        // What the CR says once its operator is dead is what it said when the kill came.
+        const atKill = await getBackup('backup-e2e-3');
+        process.stdout.write(
+          `[backup.test] node-1's operator killed with backup-e2e-3 ${atKill?.status?.state} at ${atKill?.status?.progress}%\n`,
+        );
+        await node.startOperator();
+        const b = await waitForBackup('backup-e2e-3', 180_000);
+        if (atKill?.status?.state === 'InProgress') expect(b.status?.messages?.retried).toMatch(/run again/);
+      }
+      const cfg = await loadBackup(store, vol, 'backup-e2e-3');
+      expect(cfg.IsIncremental).toBe(true);
+      expect(cfg.Blocks.map((x) => x.Offset / MiB)).toEqual([0, 2, 8, 12, 14, 16, 18, 20, 22, 24, 26]);
+    }, 300_000);
+
+    it('a backup of a detached volume attaches it (backup-controller ticket), completes, and the volume detaches again', async () => {
+      dumpLogsOnFailure();
+      await removeTicket(kubectl(), vol, apiTicketId(vol));
+      await waitForVolume(kubectl(), vol, 'detached', (v) => v.status?.state === 'detached', 90_000);
+      await applyYaml(kubectl(), backupYaml('backup-e2e-4', vol, 'bk-snap-3'));
+      const b = await waitForBackup('backup-e2e-4', 180_000);
+      expect(b.status?.size).toBe(String(22 * MiB));
+      await waitForVolume(kubectl(), vol, 'detached again', (v) => v.status?.state === 'detached', 90_000);
+      const va = await getAttachment(kubectl(), vol);
+      expect(Object.keys(va?.spec.attachmentTickets ?? {})).toEqual([]);
+      expect((await loadBackup(store, vol, 'backup-e2e-4')).SnapshotName).toBe('bk-snap-3');
+    }, 300_000);
   });
 });

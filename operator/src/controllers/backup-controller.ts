@@ -12,6 +12,7 @@
  */
 
 import {
+  attachmentTicketId,
   type Backup,
   type BackupStatus,
   DEFAULT_BACKUP_TARGET_NAME,
@@ -19,6 +20,7 @@ import {
   LABEL_BACKUP_TARGET,
   LABEL_BACKUP_VOLUME,
   LONGHORN_API_VERSION,
+  volumeAttachmentName,
   withLonghornFinalizer,
   withoutLonghornFinalizer,
 } from '@longhorn-ts/api';
@@ -132,6 +134,13 @@ export class BackupController {
 
     const outcome = this.outcomes.get(name);
     if (outcome !== undefined) return this.writeOutcome(b, outcome, targetName);
+    // A detached volume is attached for its backup (frontend either way), as Longhorn does.
+    const state = b.status?.state ?? '';
+    await this.syncTicket(
+      name,
+      volumeName,
+      (b.spec?.snapshotName ?? '') !== '' && (state === '' || state === 'Pending' || state === 'InProgress'),
+    );
     const percent = this.progress.get(name);
     if (percent !== undefined && this.jobs.has(name)) {
       this.progress.delete(name);
@@ -378,6 +387,7 @@ export class BackupController {
         }
       }
     }
+    await this.syncTicket(name, volumeOfBackup(b), false);
     if ((b.metadata.finalizers ?? []).length > 0)
       await ctx.client.patch(
         KINDS.backup,
@@ -387,6 +397,38 @@ export class BackupController {
       );
     await this.targets.requestSync(targetName);
     return undefined;
+  }
+
+  /** Files or withdraws the backup-controller attachment ticket of `backup` on its volume. */
+  private async syncTicket(backup: string, volumeName: string, want: boolean): Promise<void> {
+    if (volumeName === '') return;
+    const { ctx } = this;
+    const ns = ctx.id.namespace;
+    const vaName = volumeAttachmentName(volumeName);
+    const va = ctx.caches.volumeAttachments.get(vaName, ns);
+    const volume = ctx.caches.volumes.get(volumeName, ns);
+    if (va === undefined || volume === undefined) return;
+    const id = attachmentTicketId('backup-controller', backup);
+    const has = va.spec.attachmentTickets?.[id] !== undefined;
+    if (want === has || (want && volume.metadata.deletionTimestamp !== undefined)) return;
+    const ticket = {
+      id,
+      type: 'backup-controller',
+      // Longhorn files it for the volume's owner: where a detached volume attaches.
+      nodeID: volume.status?.ownerID || ctx.id.node,
+      parameters: { disableFrontend: 'any' },
+    };
+    try {
+      await ctx.client.patch(KINDS.volumeAttachment, vaName, {
+        spec: { attachmentTickets: { [id]: want ? ticket : null } },
+      });
+      this.log.info(
+        { backup, volume: volumeName },
+        want ? 'backup attachment ticket filed' : 'backup attachment ticket withdrawn',
+      );
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'NOT_FOUND') throw err;
+    }
   }
 
   private engineOf(volume: string): Engine | undefined {
