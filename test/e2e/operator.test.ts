@@ -8,8 +8,12 @@ import { promisify } from 'node:util';
 import {
   type InstanceManager,
   isTicketSatisfied,
+  KEK_ROTATION_REQUEST_ANNOTATION,
+  KEK_ROTATION_RESULT_ANNOTATION,
+  type KekRotationResult,
   type Node as LonghornNodeCr,
   NAMESPACE,
+  parseRotationResult,
   type Setting,
   type Volume,
 } from '@longhorn-ts/api';
@@ -19,6 +23,7 @@ import { Cluster, stopAbandonedClusters } from '../src/harness/cluster.js';
 import { loopDevicesUnder, mountsUnder } from '../src/harness/host-cleanup.js';
 import type { KubeObject } from '../src/harness/kubectl.js';
 import { kubeletPaths } from '../src/harness/kubelet-csi.js';
+import { LocalKmsServer } from '../src/harness/local-kms.js';
 import { csiAvailable } from '../src/harness/longhorn-csi.js';
 import { type DataPlaneProcess, listDataPlaneProcesses } from '../src/harness/longhorn-system.js';
 import {
@@ -645,17 +650,19 @@ describe.skipIf(skip)('longhorn-ts on 3 nodes in 3 zones: the operator drives th
       /** Bytes no ciphertext holds by chance: 32 printable bytes, repeated. */
       const PATTERN = Buffer.from('LONGHORN-TS-E2E-PLAINTEXT-0042\n\n');
       const CRYPTO = 'longhorn-crypto-e2e';
-      const cryptoYaml = `apiVersion: v1
+      const PASSPHRASE = 'an e2e passphrase, not a real one';
+      const cryptoSecretYaml = (name: string, passphrase: string, previous?: string) => `apiVersion: v1
 kind: Secret
-metadata: {name: ${CRYPTO}, namespace: ${NAMESPACE}}
+metadata: {name: ${name}, namespace: ${NAMESPACE}}
 stringData:
-  CRYPTO_KEY_VALUE: "an e2e passphrase, not a real one"
-  CRYPTO_KEY_PROVIDER: secret
+  CRYPTO_KEY_VALUE: "${passphrase}"
+${previous ? `  CRYPTO_PREVIOUS_KEY_VALUE: "${previous}"\n` : ''}  CRYPTO_KEY_PROVIDER: secret
   CRYPTO_KEY_CIPHER: aes-xts-plain64
   CRYPTO_KEY_HASH: sha256
   CRYPTO_KEY_SIZE: "256"
   CRYPTO_PBKDF: argon2i
 `;
+      const cryptoYaml = cryptoSecretYaml(CRYPTO, PASSPHRASE);
       /** Longhorn's global crypto StorageClass (its examples), `secret` named in every place. */
       const classYaml = (
         name: string,
@@ -742,6 +749,53 @@ spec:
         }).targetPath;
       }
 
+      /** Asks for a KEK rotation through the Volume's annotation; the operator's answer. */
+      async function rotateKek(pvName: string, token: string): Promise<KekRotationResult> {
+        await kubectl().run([
+          'annotate',
+          LH.volumes,
+          pvName,
+          '-n',
+          NAMESPACE,
+          `${KEK_ROTATION_REQUEST_ANNOTATION}=${token}`,
+          '--overwrite',
+        ]);
+        return waitFor(
+          `the KEK rotation ${token} of ${pvName} to be answered`,
+          async () => {
+            const v = await getVolume(kubectl(), pvName);
+            const r = parseRotationResult(v?.metadata.annotations?.[KEK_ROTATION_RESULT_ANNOTATION]);
+            return r?.request === token ? r : undefined;
+          },
+          { timeoutMs: 60_000, maxIntervalMs: 500 },
+        );
+      }
+
+      async function keyRecord(pvName: string): Promise<{ text: string; keyId: string; provider: string }> {
+        const secret = await kubectl().get<KubeObject & { data: Record<string, string> }>(
+          'secret',
+          `longhorn-ts-keys-${pvName}`,
+          NAMESPACE,
+        );
+        const text = Buffer.from(secret.data['key-record.json']!, 'base64').toString('utf8');
+        const record = JSON.parse(text) as { envelope: { keyId: string }; kek: { provider: string } };
+        return { text, keyId: record.envelope.keyId, provider: record.kek.provider };
+      }
+
+      async function writePattern(target: string, bytes: number): Promise<Buffer> {
+        const data = Buffer.alloc(bytes);
+        for (let o = 0; o < data.length; o += PATTERN.length) PATTERN.copy(data, o);
+        // Written and fsynced through the mount: the bytes are on every replica when this returns.
+        const fh = await open(join(target, 'pattern.txt'), 'w');
+        try {
+          await fh.write(data);
+          await fh.sync();
+        } finally {
+          await fh.close();
+        }
+        return data;
+      }
+
       async function deletePod(name: string, pvName: string): Promise<void> {
         await kubectl().run(['delete', 'pod', name, '-n', 'default', '--wait=true', '--timeout=120s']);
         await waitFor(
@@ -767,16 +821,7 @@ spec:
         expect((await getVolume(k, pvName))?.spec.encrypted).toBe(true);
 
         let target = await mountedPod('crypt-app', 'secret-data', pvName);
-        const data = Buffer.alloc(4 << 20);
-        for (let o = 0; o < data.length; o += PATTERN.length) PATTERN.copy(data, o);
-        // Written and fsynced through the mount: the bytes are on every replica when this returns.
-        const fh = await open(join(target, 'pattern.txt'), 'w');
-        try {
-          await fh.write(data);
-          await fh.sync();
-        } finally {
-          await fh.close();
-        }
+        const data = await writePattern(target, 4 << 20);
         const written = scanReplicas(pvName);
         expect(written.files).toBeGreaterThan(0);
         // 2 replicas x 4 MiB of file at least, as ciphertext: data is there, the pattern is not.
@@ -803,7 +848,21 @@ spec:
           async () => condition(await getVolume(k, pvName), 'EncryptionKey')?.status === 'True',
         );
 
-        // Detach and attach again: the engine unwraps the same data key from the Secret.
+        // The passphrase changes: the Secret keeps the old one as CRYPTO_PREVIOUS_KEY_VALUE while a
+        // rotation re-wraps the data key (no data touched), then the old one can go.
+        const before = (await keyRecord(pvName)).keyId;
+        await k.apply(cryptoSecretYaml(CRYPTO, 'the new e2e passphrase', PASSPHRASE));
+        const rotated = await rotateKek(pvName, 'e2e-1');
+        expect(rotated).toMatchObject({
+          error: '',
+          from: before,
+          to: expect.stringMatching(/^kek-[0-9a-f]{16}$/),
+        });
+        expect(rotated.to).not.toBe(before);
+        expect((await keyRecord(pvName)).keyId).toBe(rotated.to);
+        await k.apply(cryptoSecretYaml(CRYPTO, 'the new e2e passphrase'));
+
+        // Detach and attach again: the engine unwraps the same data key with the new passphrase.
         await deletePod('crypt-app', pvName);
         target = await mountedPod('crypt-app-2', 'secret-data', pvName);
         expect(sha256(await readFile(join(target, 'pattern.txt')))).toBe(sha256(data));
@@ -881,6 +940,109 @@ spec:
           '--ignore-not-found',
         ]);
       }, 600_000);
+
+      it.skipIf(!LocalKmsServer.available())(
+        'a KMS crypto Secret (local-kms): the KEK comes from GenerateDataKey, rotation to another KMS key is a ReEncrypt, the old key id is then refused by name',
+        async () => {
+          dumpLogsOnFailure();
+          const k = kubectl();
+          const kms = await LocalKmsServer.start(2, dir);
+          const [keyA, keyB] = kms.keyIds as [string, string];
+          const secret = 'longhorn-crypto-kms';
+          let pvName = '';
+          try {
+            await k.apply(kms.secretYaml(secret, keyA));
+            await k.apply(classYaml('longhorn-crypto-kms', secret, true));
+            await k.apply(claimYaml('kms-data', 'longhorn-crypto-kms'));
+            const pvc = await k.waitForObject<
+              KubeObject & { spec: { volumeName?: string }; status?: { phase?: string } }
+            >('pvc', 'kms-data', (p) => p.status?.phase === 'Bound', {
+              namespace: 'default',
+              timeoutMs: 120_000,
+            });
+            pvName = pvc.spec.volumeName!;
+            let target = await mountedPod('kms-app', 'kms-data', pvName);
+            const data = await writePattern(target, 1 << 20);
+            expect(scanReplicas(pvName).hits).toEqual([]);
+            const first = await keyRecord(pvName);
+            expect(first.provider).toBe('kms');
+            expect(first.text).toContain(keyA);
+
+            // To key B: KMS re-wraps the KEK (ReEncrypt); the envelope (data key wrap) stays.
+            await k.apply(kms.secretYaml(secret, keyB, { KMS_PREVIOUS_KEY_ID: keyA }));
+            const rotated = await rotateKek(pvName, 'kms-1');
+            expect(rotated).toMatchObject({ error: '', from: first.keyId, to: first.keyId });
+            expect((await keyRecord(pvName)).text).toContain(keyB);
+            await k.apply(kms.secretYaml(secret, keyB));
+            await deletePod('kms-app', pvName);
+            target = await mountedPod('kms-app-2', 'kms-data', pvName);
+            expect(sha256(await readFile(join(target, 'pattern.txt')))).toBe(sha256(data));
+            await deletePod('kms-app-2', pvName);
+
+            // The Secret names the old key again: refused by KMS, and the condition says which key.
+            await k.apply(kms.secretYaml(secret, keyA));
+            await k.apply(podYaml('kms-app-3', 'kms-data'));
+            const cond = await waitFor(
+              'the EncryptionKey condition to name the refused KMS key',
+              async () => {
+                const c = condition(await getVolume(k, pvName), 'EncryptionKey');
+                return c?.status === 'False' ? c : undefined;
+              },
+              { timeoutMs: 120_000, maxIntervalMs: 500 },
+            );
+            expect(cond?.message).toMatch(
+              new RegExp(
+                `crypto Secret ${NAMESPACE}/${secret}: volume ${pvName} is encrypted with key ${first.keyId}; KMS_KEY_ID: KMS key ${keyA} \\(.*wrapped by .*${keyB}\\): refused by KMS \\(InvalidCiphertextException`,
+              ),
+            );
+            await deletePod('kms-app-3', pvName);
+          } finally {
+            await k
+              .run([
+                'delete',
+                'pod',
+                'kms-app',
+                'kms-app-2',
+                'kms-app-3',
+                '-n',
+                'default',
+                '--ignore-not-found',
+                '--wait=true',
+                '--timeout=120s',
+              ])
+              .catch(() => undefined);
+            await k
+              .run([
+                'delete',
+                'pvc',
+                'kms-data',
+                '-n',
+                'default',
+                '--ignore-not-found',
+                '--wait=true',
+                '--timeout=120s',
+              ])
+              .catch(() => undefined);
+            if (pvName)
+              await waitFor(
+                'the KMS volume to go',
+                async () => (await k.tryGet(LH.volumes, pvName, NAMESPACE)) === undefined,
+                {
+                  timeoutMs: 120_000,
+                  maxIntervalMs: 500,
+                },
+              ).catch(() => undefined);
+            await k
+              .run(['delete', 'secret', secret, '-n', NAMESPACE, '--ignore-not-found'])
+              .catch(() => undefined);
+            await k
+              .run(['delete', 'storageclass', 'longhorn-crypto-kms', '--ignore-not-found'])
+              .catch(() => undefined);
+            await kms.stop();
+          }
+        },
+        600_000,
+      );
     },
   );
 

@@ -17,7 +17,8 @@ export type BinaryName =
   | 'csi-snapshotter'
   | 'snapshot-controller'
   | 'helm'
-  | 'minio';
+  | 'minio'
+  | 'local-kms';
 
 export const CORE_BINARIES: readonly BinaryName[] = [
   'etcd',
