@@ -251,18 +251,9 @@ export class Cluster {
     await writeClusterState(state);
 
     try {
-      const [pki, etcd, backupstore] = await Promise.all([
-        createClusterPki(join(dir, 'pki')),
-        startEtcd({
-          dataDir: join(dir, 'etcd'),
-          logDir,
-          clientPort: etcdClient,
-          peerPort: etcdPeer,
-          outliveParent,
-          timeoutMs: remaining(),
-          onSpawn: (p) => cluster.track(p),
-        }),
-        // Started with etcd, so it is ready by the time the API is: ~0 s added to the start.
+      // MinIO starts beside the control plane and is waited for only where its Secret and
+      // Settings are applied: it adds nothing to the start's critical path.
+      const backupstoreStart =
         minioPort === undefined
           ? undefined
           : startLocalBackupstore({
@@ -273,7 +264,20 @@ export class Cluster {
               outliveParent,
               timeoutMs: remaining(),
               onSpawn: (p) => cluster.track(p),
-            }),
+            });
+      // Awaited below; a failure meanwhile is not an unhandled rejection.
+      backupstoreStart?.catch(() => undefined);
+      const [pki, etcd] = await Promise.all([
+        createClusterPki(join(dir, 'pki')),
+        startEtcd({
+          dataDir: join(dir, 'etcd'),
+          logDir,
+          clientPort: etcdClient,
+          peerPort: etcdPeer,
+          outliveParent,
+          timeoutMs: remaining(),
+          onSpawn: (p) => cluster.track(p),
+        }),
       ]);
       const api = await startKubeApiserver({
         pki,
@@ -335,9 +339,10 @@ export class Cluster {
           for (const path of options.manifests ?? []) await cluster.kubectl.applyFile(resolve(path));
         })(),
         options.longhorn
-          ? installLonghornApi(cluster.kubectl, remaining()).then(() =>
-              backupstore ? configureLocalBackupTarget(cluster.kubectl, backupstore) : undefined,
-            )
+          ? installLonghornApi(cluster.kubectl, remaining()).then(async () => {
+              const backupstore = await backupstoreStart;
+              if (backupstore) await configureLocalBackupTarget(cluster.kubectl, backupstore);
+            })
           : undefined,
       ]);
       await Promise.all([
