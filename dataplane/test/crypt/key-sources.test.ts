@@ -1,6 +1,11 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CryptError } from '../../src/crypt/crypt-error.js';
 import { decodeSecretData, parseCryptoSecret } from '../../src/crypt/crypto-secret.js';
+import { removeKekFile, writeKekFile } from '../../src/crypt/kek-handoff.js';
 import { kekId } from '../../src/crypt/kek-material.js';
 import { derivePassphraseKek, newPassphraseKdf } from '../../src/crypt/passphrase-kek.js';
 import {
@@ -210,5 +215,28 @@ describe('volume key records (passphrase provider)', () => {
     expect(() => parseKeyRecord(JSON.stringify({ envelope: {} }), 'key record of v')).toThrow(
       /key record of v: unknown cipher/,
     );
+  });
+});
+
+describe('KEK hand-over files', () => {
+  it('are 0600 in a 0700 directory, hold the 32 bytes, and are gone after removal', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'lh-handoff-'));
+    try {
+      const kek = randomBytes(32);
+      const dir = join(root, 'run', 'keys');
+      const path = await writeKekFile(dir, 'pvc-1-e-0', kek);
+      expect(statSync(dir).mode & 0o777).toBe(0o700);
+      expect(statSync(path).mode & 0o777).toBe(0o600);
+      expect(readFileSync(path).equals(kek)).toBe(true);
+      // Two starts never share a file.
+      const other = await writeKekFile(dir, 'pvc-1-e-0', kek);
+      expect(other).not.toBe(path);
+      await removeKekFile(path);
+      await removeKekFile(path);
+      await removeKekFile(other);
+      expect(existsSync(path) || existsSync(other)).toBe(false);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
