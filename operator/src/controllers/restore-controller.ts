@@ -63,6 +63,11 @@ export class RestoreController {
   private readonly log: Logger;
   private readonly reads = new Map<string, TargetRead>();
   private readonly jobs = new Map<string, Job>();
+  /** Engine status reports not written yet (see flushEngineReport), per volume. */
+  private readonly engineReports = new Map<
+    string,
+    { backup: string; state: Job['state']; percent: number; error: string; url: string }
+  >();
   /** When an activation (spec.Standby false on a standby volume) was first seen, per volume. */
   private readonly activations = new Map<string, number>();
 
@@ -93,7 +98,10 @@ export class RestoreController {
     const volume = ctx.caches.volumes.get(name, ns);
     if (volume === undefined || volume.metadata.deletionTimestamp !== undefined) {
       this.forget(name);
-      if (volume === undefined) return undefined;
+      if (volume === undefined) {
+        this.engineReports.delete(name);
+        return undefined;
+      }
     }
     if ((volume.status?.ownerID ?? '') !== ctx.id.node) return undefined;
     const log = this.log.child({ volume: name });
@@ -141,7 +149,9 @@ export class RestoreController {
       pollMs: read?.pollMs ?? DEFAULT_POLL_MS,
     };
     const step = restoreStep(facts);
-    return this.carryOut(step, volume, engine, service, facts, log);
+    const result = await this.carryOut(step, volume, engine, service, facts, log);
+    if (await this.flushEngineReport(name, this.engineOf(name))) return result;
+    return { requeueAfterMs: Math.min(result?.requeueAfterMs ?? 1_000, 1_000) };
   }
 
   private async carryOut(
@@ -223,7 +233,7 @@ export class RestoreController {
               IN_PROGRESS,
               `restoring backup ${step.progress.backup}: ${step.progress.percent}%`,
             );
-            await this.writeEngineRestoreStatus(engine, job, volume.spec.fromBackup ?? '');
+            this.reportToEngine(name, job, volume.spec.fromBackup ?? '');
           }
         }
         return { requeueAfterMs: Math.max(200, step.pollMs) };
@@ -253,8 +263,7 @@ export class RestoreController {
         )} s`;
         await this.writeStatus(volume, { lastBackup: step.backup }, 'False', '', message);
         const job = this.jobs.get(name);
-        if (job?.state === 'done')
-          await this.writeEngineRestoreStatus(engine, job, volume.spec.fromBackup ?? '');
+        if (job?.state === 'done') this.reportToEngine(name, job, volume.spec.fromBackup ?? '');
         return { requeueAfterMs: step.pollMs };
       }
       case 'finish': {
@@ -266,7 +275,7 @@ export class RestoreController {
           `restored from backup ${step.backup}`,
         );
         const job = this.jobs.get(name);
-        if (job) await this.writeEngineRestoreStatus(engine, job, volume.spec.fromBackup ?? '');
+        if (job) this.reportToEngine(name, job, volume.spec.fromBackup ?? '');
         this.event(
           volume,
           'Normal',
@@ -454,32 +463,54 @@ export class RestoreController {
     await this.ctx.client.patchStatus(KINDS.volume, volume, { ...fields, conditions });
   }
 
-  /** Longhorn's Engine restoreStatus (one entry per replica) and lastRestoredBackup. */
-  private async writeEngineRestoreStatus(engine: Engine | undefined, job: Job, url: string): Promise<void> {
-    if (engine === undefined) return;
+  /** Queues Longhorn's Engine restoreStatus / lastRestoredBackup for the job's current state. */
+  private reportToEngine(volume: string, job: Job, url: string): void {
+    this.engineReports.set(volume, {
+      backup: job.backup,
+      state: job.state,
+      percent: job.percent,
+      error: job.error,
+      url,
+    });
+  }
+
+  /**
+   * Writes a queued Engine report. The engine controller rewrites that status every few seconds,
+   * so a write from a stale cache meets a 409: the report stays queued for the next reconcile.
+   * Resolves true when nothing is left to write.
+   */
+  private async flushEngineReport(volume: string, engine: Engine | undefined): Promise<boolean> {
+    const r = this.engineReports.get(volume);
+    if (r === undefined) return true;
+    if (engine === undefined) {
+      this.engineReports.delete(volume);
+      return true;
+    }
+    const done = r.state === 'done';
     const restoreStatus: Record<string, RestoreStatus> = {};
-    const done = job.state === 'done';
-    for (const r of rwReplicas(engine)) {
-      restoreStatus[r.address] = {
-        isRestoring: job.state === 'running',
-        lastRestored: done ? job.backup : (engine.status?.lastRestoredBackup ?? ''),
-        currentRestoringBackup: job.state === 'running' ? job.backup : '',
-        progress: job.percent,
-        error: job.error,
+    for (const rep of rwReplicas(engine)) {
+      restoreStatus[rep.address] = {
+        isRestoring: r.state === 'running',
+        lastRestored: done ? r.backup : (engine.status?.lastRestoredBackup ?? ''),
+        currentRestoringBackup: r.state === 'running' ? r.backup : '',
+        progress: r.percent,
+        error: r.error,
         filename: '',
-        state: job.state === 'running' ? 'in_progress' : done ? 'complete' : 'error',
-        backupURL: url,
+        state: r.state === 'running' ? 'in_progress' : done ? 'complete' : 'error',
+        backupURL: r.url,
       };
     }
     try {
       await this.ctx.client.patchStatus(KINDS.engine, engine, {
         restoreStatus,
-        ...(done ? { lastRestoredBackup: job.backup } : {}),
+        ...(done ? { lastRestoredBackup: r.backup } : {}),
       });
     } catch (err) {
-      // The engine controller writes this status too; a conflict only delays the report.
-      this.log.debug({ err: (err as Error).message }, 'engine restore status not written');
+      this.log.debug({ err: (err as Error).message, volume }, 'engine restore status not written yet');
+      return false;
     }
+    if (this.engineReports.get(volume) === r) this.engineReports.delete(volume);
+    return true;
   }
 
   private event(volume: Volume, type: 'Normal' | 'Warning', reason: string, message: string): void {
