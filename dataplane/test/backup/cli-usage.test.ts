@@ -8,7 +8,10 @@ describe('longhorn-local backup commands: bad input', () => {
       ['backup', 'list', '--target', 'relative/dir'],
       /expected s3:\/\/bucket@region\/path, nfs:\/\/server:\/path, vfs:\/\/\/path or an absolute path/,
     ],
-    [['backup', 'list', '--target', 'nfs://server/export'], /expected nfs:\/\/SERVER:\/EXPORT\/PATH \(Longhorn's form\)/],
+    [
+      ['backup', 'list', '--target', 'nfs://server/export'],
+      /expected nfs:\/\/SERVER:\/EXPORT\/PATH \(Longhorn's form\)/,
+    ],
     [
       ['backup', 'list', '--target', '/tmp/lh-no-such-store'],
       /directory \/tmp\/lh-no-such-store does not exist/,

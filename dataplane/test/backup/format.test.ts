@@ -198,7 +198,10 @@ describe('targets from URLs and credentials files', () => {
 
   it.each([
     ['', /empty/],
-    ['relative/dir', /expected s3:\/\/bucket@region\/path, nfs:\/\/server:\/path, vfs:\/\/\/path or an absolute path/],
+    [
+      'relative/dir',
+      /expected s3:\/\/bucket@region\/path, nfs:\/\/server:\/path, vfs:\/\/\/path or an absolute path/,
+    ],
     ['nfs://server/export', /expected nfs:\/\/SERVER:\/EXPORT\/PATH \(Longhorn's form\)/],
     ['nfs://server:/export?nfsport=99999', /nfsport must be a port, got "99999"/],
     ['nfs://server:/export?vers=4', /unknown option vers \(known: nfsOptions, nfsport, mountport\)/],
