@@ -1489,6 +1489,48 @@ spec:
         (v) => v.status?.restoreInitiated === true && v.status.restoreRequired === false,
         { namespace: NS, timeoutMs: 180_000 },
       );
+      // That volume, detached (no pod), is backed up too: attached for the snapshot and the
+      // backup, detached again after; the backup holds the restored bytes' volume size.
+      await k.waitForObject<KubeObject & { status?: { state?: string } }>(
+        LH.volumes,
+        'bak-sc-restore',
+        (v) => v.status?.state === 'detached',
+        { namespace: NS, timeoutMs: 120_000 },
+      );
+      const detachedBackup = await waitFor(
+        'a bak CreateSnapshot of the detached volume to complete',
+        async () => {
+          const r = await controller.call('createSnapshot', {
+            name: 'csi-e2e-detached',
+            sourceVolumeId: 'bak-sc-restore',
+            parameters: { type: 'bak' },
+          });
+          return r.snapshot.readyToUse ? r.snapshot : undefined;
+        },
+        { timeoutMs: 240_000, maxIntervalMs: 2000 },
+      );
+      expect(detachedBackup.snapshotId).toMatch(/^bak:\/\/bak-sc-restore\/backup-[0-9a-f]{16}$/);
+      expect(Number(detachedBackup.sizeBytes)).toBe(64 * MiB);
+      await waitFor(
+        'the volume to detach once its backup is done (no ticket left)',
+        async () => {
+          const [v, va] = await Promise.all([
+            k.get<KubeObject & { status?: { state?: string } }>(LH.volumes, 'bak-sc-restore', NS),
+            k.tryGet<KubeObject & { spec: { attachmentTickets?: Record<string, unknown> } }>(
+              LH.attachments,
+              'bak-sc-restore',
+              NS,
+            ),
+          ]);
+          return v.status?.state === 'detached' && Object.keys(va?.spec.attachmentTickets ?? {}).length === 0;
+        },
+        { timeoutMs: 120_000, maxIntervalMs: 1000 },
+      );
+      await waitFor(
+        'DeleteSnapshot of the detached volume’s backup',
+        () => controller.call('deleteSnapshot', { snapshotId: detachedBackup.snapshotId }).then(() => true),
+        { timeoutMs: 120_000, maxIntervalMs: 2000 },
+      );
       // Refused: an unknown backup, a size below the backup's, a fromBackup that names no backup.
       const missing = `bak://${srcPv}/backup-0000000000000000`;
       expect(

@@ -42,12 +42,12 @@ export interface BackupSnapshotDeps {
   timeouts: { snapshotMs: number; backupMs: number };
   /**
    * Takes (or finds) Snapshot CR `name` of the volume, attaching the volume for it (a
-   * snapshot-controller ticket) and keeping it attached: the backup controller reads the
-   * snapshot from the running volume. The Snapshot once ready, undefined when it was not ready
-   * in time.
+   * snapshot-controller ticket, withdrawn once the snapshot is ready; the backup controller
+   * attaches the volume for the backup with its own). The Snapshot once ready, undefined when
+   * it was not ready in time (the ticket then stays for the next call).
    */
   takeSnapshot: (volume: Volume, name: string, ctx: CallContext) => Promise<Snapshot | undefined>;
-  /** Withdraws that attachment once the backup of snapshot `snapshot` is done (or failed, or deleted). */
+  /** Withdraws a snapshot ticket an earlier call left, once the backup is done, failed or deleted. */
   release: (volume: string, snapshot: string) => Promise<void>;
 }
 

@@ -602,7 +602,8 @@ export function controllerService(deps: {
     objects,
     timeouts,
     takeSnapshot: async (volume, name, ctx) => {
-      const taken = await takeSnapshot(volume, name, ctx, true);
+      // The backup controller attaches the volume for the backup itself (its own ticket).
+      const taken = await takeSnapshot(volume, name, ctx);
       return taken.ready ? taken.snapshot : undefined;
     },
     release: (volume, snapshot) => removeTickets(objects, volume, [snapshotTicketId(snapshot)]),
