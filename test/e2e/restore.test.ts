@@ -30,7 +30,6 @@ import {
   waitForEndpoint,
   waitForVolume,
 } from '../src/harness/longhorn-volumes.js';
-import { MinioServer } from '../src/harness/minio.js';
 import { waitFor } from '../src/harness/wait.js';
 
 const skip = process.env.LONGHORN_TS_SKIP_K8S === '1';
@@ -44,10 +43,10 @@ const LOCKS = { settleMs: 50, refreshMs: 60_000, expiryMs: 150_000 };
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-describe.skipIf(skip)('restore from a backup and standby (DR) volumes, against MinIO', () => {
+describe.skipIf(skip)('restore from a backup and standby (DR) volumes, against the cluster’s MinIO', () => {
   let dir: string;
   let cluster: Cluster;
-  let minio: MinioServer;
+  let targetUrl = '';
   let store: BackupTarget;
   let source: Replica;
   /** What the source volume holds now (every write goes here and to the source replica). */
@@ -57,19 +56,32 @@ describe.skipIf(skip)('restore from a backup and standby (DR) volumes, against M
   beforeAll(async () => {
     await stopAbandonedClusters(tmpdir(), 'lh-e2e-restore-');
     dir = await mkdtemp(join(tmpdir(), 'lh-e2e-restore-'));
-    minio = await MinioServer.start(dir);
     cluster = await Cluster.start({
       dir: join(dir, 'cluster'),
       nodes: 2,
       longhorn: true,
       timeoutMs: 150_000,
     });
-    await applyYaml(cluster.kubectl, minio.secretYaml('minio-credentials'));
-    await applyYaml(
-      cluster.kubectl,
-      minio.backupTargetYaml('restore-e2e', 'minio-credentials', { pollInterval: '2s' }),
+    // The cluster's store is the default BackupTarget (made from the Settings); a standby volume
+    // follows its backups at the target's poll interval: 2 s here.
+    const bs = cluster.backupstore;
+    targetUrl = bs.targetUrl;
+    store = openTarget(bs.targetUrl, bs.credentials);
+    await waitFor(
+      'the default BackupTarget',
+      () => cluster.kubectl.tryGet('backuptargets.longhorn.io', 'default', NAMESPACE),
+      { timeoutMs: 60_000 },
     );
-    store = openTarget(minio.targetUrl(), minio.credentials());
+    await cluster.kubectl.run([
+      'patch',
+      'backuptargets.longhorn.io',
+      'default',
+      '-n',
+      NAMESPACE,
+      '--type=merge',
+      '-p',
+      JSON.stringify({ spec: { pollInterval: '2s' } }),
+    ]);
     await mkdir(join(dir, 'source'));
     source = await Replica.create(join(dir, 'source', 'r'), { size: SIZE });
   }, 240_000);
@@ -78,7 +90,6 @@ describe.skipIf(skip)('restore from a backup and standby (DR) volumes, against M
     await source?.close();
     await store?.close();
     await cluster?.stop();
-    await minio?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
@@ -109,8 +120,7 @@ describe.skipIf(skip)('restore from a backup and standby (DR) volumes, against M
     return res.backup.Name;
   }
 
-  const urlOf = (backupName: string, volume = 'src') =>
-    encodeBackupUrl(minio.targetUrl(), volume, backupName);
+  const urlOf = (backupName: string, volume = 'src') => encodeBackupUrl(targetUrl, volume, backupName);
 
   async function eventsOf(
     name: string,
@@ -177,6 +187,11 @@ describe.skipIf(skip)('restore from a backup and standby (DR) volumes, against M
         extra: { fromBackup: urlOf(b1) },
       }),
     );
+    // Without a size: the restore gives it the backup volume's.
+    await applyYaml(
+      kubectl(),
+      volumeYaml('rst-unsized', { size: '0', numberOfReplicas: 1, extra: { fromBackup: urlOf(b1) } }),
+    );
     // A workload's ticket filed at once must wait for the restore.
     const ticket = await attachByTicket(kubectl(), 'rst-1', 'node-1');
     // Until the restore completed the workload's ticket is not served (progress noted meanwhile).
@@ -204,6 +219,13 @@ describe.skipIf(skip)('restore from a backup and standby (DR) volumes, against M
       message: `restored from backup ${b1}`,
     });
     expect(done.status?.lastBackup).toBe(b1);
+    // Longhorn's Engine fields: the backup restored, per replica address its restore status.
+    const engine = await waitFor('the engine to report the restored backup', async () =>
+      (await enginesOf(kubectl(), 'rst-1')).find((e) => e.status?.lastRestoredBackup === b1),
+    );
+    expect(Object.values(engine.status?.restoreStatus ?? {})).toHaveLength(2);
+    for (const rs of Object.values(engine.status?.restoreStatus ?? {}))
+      expect(rs).toMatchObject({ isRestoring: false, lastRestored: b1, progress: 100, state: 'complete' });
     const uri = await waitForEndpoint(kubectl(), 'rst-1', 120_000);
     const va = await getAttachment(kubectl(), 'rst-1');
     expect(isTicketSatisfied(va!, ticket)).toBe(true);
@@ -215,6 +237,14 @@ describe.skipIf(skip)('restore from a backup and standby (DR) volumes, against M
     const reasons = (await eventsOf('rst-1')).map((e) => e.reason);
     expect(reasons).toEqual(expect.arrayContaining(['RestoreInitiated', 'RestoreCompleted']));
     await removeTicket(kubectl(), 'rst-1', ticket);
+    const unsized = await waitForVolume(
+      kubectl(),
+      'rst-unsized',
+      'restored',
+      (v) => v.status?.restoreInitiated === true && v.status.restoreRequired === false,
+      120_000,
+    );
+    expect(unsized.spec.size).toBe(String(SIZE));
     process.stdout.write(
       `[restore.test] 14 MiB of a 32 MiB backup restored into 2 replicas in ${(restoreMs / 1000).toFixed(1)} s; progress seen: ${[...progress].join(' | ')}\n`,
     );
