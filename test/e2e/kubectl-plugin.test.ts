@@ -804,6 +804,20 @@ spec:
         const badUrl = await kl(['backup-target', 'set', 's3://backups/plugin']);
         expect(badUrl.code).toBe(2);
 
+        const missingBucket = await kl([
+          'backup-target',
+          'set',
+          's3://no-such-bucket@us-east-1/plugin',
+          '--credential-secret',
+          'minio-secret',
+        ]);
+        expect(missingBucket.code, missingBucket.stderr).toBe(1);
+        // Progress lines first (not a terminal), then the one error line with the operator's reason.
+        expect(missingBucket.stderr).toMatch(
+          /\nerror: backup target default is unavailable: .*no bucket no-such-bucket\n$/,
+        );
+        expect((await ok(['backup-target', 'get'])).split('\n')).toContain('Available:          false');
+
         const t0 = Date.now();
         const out = await ok([
           'backup-target',
@@ -900,6 +914,48 @@ spec:
         await ok(['volume', 'attach', restored, '--node', 'node-1']);
         const back = await waitForEndpoint(kubectl(), restored);
         expect(sha(await readVolume(back, 4 << 20))).toBe(sha(data));
+
+        // A second backup, of a snapshot taken by name, after more writes: incremental, newest first.
+        const more = randomData(1 << 20);
+        await writeVolume(uri, Buffer.concat([data.subarray(0, 2 << 20), more, data.subarray(3 << 20)]));
+        await ok(['snapshot', 'create', name, '--name', 'bk-snap']);
+        const second = await kl(
+          ['backup', 'create', name, '--snapshot', 'bk-snap', '-o', 'name'],
+          {},
+          300_000,
+        );
+        expect(second.code, second.stderr).toBe(0);
+        const second1 = /^backup\.longhorn\.io\/(backup-[0-9a-f]{16})\n$/.exec(second.stdout)?.[1];
+        expect(second1, second.stdout).toBeDefined();
+        const rows = (await ok(['backup', 'list', name])).trim().split('\n').slice(1);
+        expect(rows.map((l) => l.split(/\s+/).slice(0, 3))).toEqual([
+          [second1, name, 'bk-snap'],
+          [backupName, name, expect.any(String)],
+        ]);
+
+        // A standby (DR) volume of it: no frontend, held by its restore, following the newest backup.
+        const dr = 'vol-dr';
+        const standby = await kl(
+          ['backup', 'restore', second1!, '--to', dr, '--standby', '--replicas', '1'],
+          {},
+          300_000,
+        );
+        expect(standby.code, standby.stderr).toBe(0);
+        expect(standby.stderr).toContain(`volume ${dr}: standby, holds ${second1}`);
+        expect(standby.stdout).toBe(
+          `volume.longhorn.io/${dr} restored from backup ${second1} (16 MiB of volume ${name}), standby\n`,
+        );
+        const drVolume = await kubectl().get<Volume>(LH.volumes, dr, NAMESPACE);
+        // The plugin sends frontend "" as Longhorn's API requires of a standby volume; the mutator
+        // may fill its default, which the volume only uses once activated.
+        expect(drVolume.spec).toMatchObject({ Standby: true, numberOfReplicas: 1 });
+        expect(drVolume.status?.isStandby).toBe(true);
+        expect(await ok(['volume', 'get', dr])).toContain('(standby)\n');
+        await ok(['volume', 'delete', dr, '--force']);
+        await waitFor(`the replicas of ${dr} to go`, async () =>
+          (await kubectl().list<Replica>(LH.replicas, NAMESPACE)).every((r) => r.spec.volumeName !== dr),
+        );
+        await ok(['backup', 'delete', second1!]);
 
         expect(await ok(['backup', 'delete', backupName])).toBe(`backup.longhorn.io/${backupName} deleted\n`);
         expect(await kubectl().tryGet('backups.longhorn.io', backupName, NAMESPACE)).toBeUndefined();
