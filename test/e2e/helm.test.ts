@@ -5,6 +5,7 @@
  * with nothing. kwok plays the kubelet: it marks scheduled pods Running and Ready without pulling
  * an image or running a probe, so "Ready" here means scheduled onto a node and reported ready.
  */
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -110,12 +111,15 @@ describe.skipIf(skip)('the Helm chart on a real control plane', () => {
 
   /** Names of the objects of `objects` that the API server does not have. */
   async function missing(objects: KubeObject[]): Promise<string[]> {
-    const absent: string[] = [];
-    for (const o of objects) {
-      if (!(await cluster.kubectl.tryGet(o.kind, o.metadata.name, o.metadata.namespace)))
-        absent.push(objectRef(o));
-    }
-    return absent;
+    // One `kubectl get -f -` for all of them: the objects it finds come back as a List.
+    const out = await cluster.kubectl.run(['get', '--ignore-not-found', '-o', 'json', '-f', '-'], {
+      input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }),
+    });
+    // A List, or the one object itself when only one was found.
+    const parsed = out.trim() === '' ? undefined : (JSON.parse(out) as KubeObject & { items?: KubeObject[] });
+    const items = parsed === undefined ? [] : parsed.kind === 'List' ? (parsed.items ?? []) : [parsed];
+    const found = new Set(items.map(objectRef));
+    return objects.map(objectRef).filter((ref) => !found.has(ref));
   }
 
   const settings =
@@ -155,6 +159,7 @@ describe.skipIf(skip)('the Helm chart on a real control plane', () => {
         NAMESPACE,
         '--kube-version',
         TEMPLATE_KUBE_VERSION,
+        '--no-hooks',
         '--set',
         settings,
       ]),
@@ -289,6 +294,13 @@ describe.skipIf(skip)('the Helm chart on a real control plane', () => {
       { timeoutMs: 60_000 },
     );
     expect(await cluster.kubectl.list('settings.longhorn.io', NAMESPACE)).toEqual([]);
+    // The pre-delete hook ran (kwok completed its Job's pod) and its objects were deleted after it.
+    for (const kind of ['job', 'configmap', 'serviceaccount', 'role', 'rolebinding']) {
+      expect(
+        await cluster.kubectl.tryGet(kind, 'longhorn-ts-uninstall-check', NAMESPACE),
+        kind,
+      ).toBeUndefined();
+    }
     expect((await helm(['list', '-A', '-q'], kubeconfig())).trim()).toBe('');
     // Kept on purpose: deleting them would delete every volume's objects.
     const crds = (await cluster.kubectl.list('crd')).map((c) => c.metadata.name);
@@ -326,6 +338,74 @@ describe.skipIf(skip)('the Helm chart on a real control plane', () => {
     }
     // Nothing was created by the dry runs.
     expect(await cluster.kubectl.tryGet('daemonset', 'longhorn-ts-node', NAMESPACE)).toBeUndefined();
+  });
+
+  it("runs the pre-delete check with the hook's own RBAC: refused while a Volume exists, allowed with Longhorn's flag or none", async () => {
+    dumpLogsOnFailure();
+    // kwok runs no container, so the script the hook's Job runs is run here, as that Job's
+    // ServiceAccount (its Role from the chart, a token from the API server).
+    const rendered = parseManifests(
+      await helm(['template', RELEASE, CHART_DIR, '-n', NAMESPACE, '--kube-version', TEMPLATE_KUBE_VERSION]),
+    );
+    const access = rendered.filter(
+      (o) =>
+        o.metadata.name === 'longhorn-ts-uninstall-check' &&
+        ['ServiceAccount', 'Role', 'RoleBinding'].includes(o.kind),
+    );
+    expect(access.length).toBe(3);
+    await cluster.kubectl.apply(access);
+    const volume = {
+      apiVersion: 'longhorn.io/v1beta2',
+      kind: 'Volume',
+      metadata: { name: 'keep-me', namespace: NAMESPACE },
+      spec: { size: '1073741824', numberOfReplicas: 1 },
+    };
+    const flag = {
+      apiVersion: 'longhorn.io/v1beta2',
+      kind: 'Setting',
+      metadata: { name: 'deleting-confirmation-flag', namespace: NAMESPACE },
+      value: 'true',
+    };
+    const tokenFile = join(dir, 'uninstall-check.token');
+    await writeFile(
+      tokenFile,
+      await cluster.kubectl.run(['create', 'token', 'longhorn-ts-uninstall-check', '-n', NAMESPACE]),
+    );
+    const check = () =>
+      new Promise<{ code: number; out: string }>((resolve) => {
+        execFile(
+          process.execPath,
+          [join(CHART_DIR, 'files', 'uninstall-check.mjs')],
+          {
+            env: {
+              ...process.env,
+              NAMESPACE,
+              LONGHORN_TS_API: cluster.apiServer,
+              LONGHORN_TS_TOKEN_FILE: tokenFile,
+              LONGHORN_TS_CA_FILE: join(dir, 'pki', 'ca.crt'),
+            },
+            timeout: 30_000,
+          },
+          (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? -1) : 0, out: stdout + stderr }),
+        );
+      });
+    try {
+      await cluster.kubectl.apply(volume);
+      const refused = await check();
+      expect(refused.out).toContain('refusing to uninstall: 1 Volume(s) exist (keep-me)');
+      expect(refused.code).toBe(1);
+      await cluster.kubectl.apply(flag);
+      const confirmed = await check();
+      expect(confirmed.out).toContain(
+        '1 Volume(s) left and deleting-confirmation-flag is true: uninstalling',
+      );
+      expect(confirmed.code).toBe(0);
+      await cluster.kubectl.delete([volume, flag]);
+      const empty = await check();
+      expect(empty).toEqual({ code: 0, out: 'no longhorn.io Volumes: uninstalling\n' });
+    } finally {
+      await cluster.kubectl.delete([volume, flag, ...access]);
+    }
   });
 
   it('refuses a values typo through the schema before installing anything', async () => {

@@ -85,6 +85,34 @@ describe('chart files generated from the workspaces', () => {
     expect(unsetPaths(documented, documented)).toEqual([]);
   });
 
+  it("decides the pre-delete check: no volumes, volumes with and without Longhorn's confirmation flag", async () => {
+    const path = join(CHART_DIR, 'files', 'uninstall-check.mjs');
+    const { uninstallVerdict } = (await import(path)) as {
+      uninstallVerdict: (
+        volumes: string[],
+        flag: string | undefined,
+      ) => { allowed: boolean; message: string };
+    };
+    expect(uninstallVerdict([], undefined)).toEqual({
+      allowed: true,
+      message: 'no longhorn.io Volumes: uninstalling',
+    });
+    expect(uninstallVerdict(['v1'], 'true').allowed).toBe(true);
+    for (const flag of [undefined, 'false', 'TRUE', '']) {
+      const verdict = uninstallVerdict(['v1', 'v2'], flag);
+      expect(verdict.allowed, String(flag)).toBe(false);
+      expect(verdict.message).toContain('refusing to uninstall: 2 Volume(s) exist (v1, v2)');
+      expect(verdict.message).toContain('deleting-confirmation-flag');
+    }
+    const many = uninstallVerdict(
+      Array.from({ length: 12 }, (_, i) => `vol-${i}`),
+      undefined,
+    );
+    expect(many.message).toContain(
+      '12 Volume(s) exist (vol-0, vol-1, vol-2, vol-3, vol-4, vol-5, vol-6, vol-7, vol-8, vol-9, ...)',
+    );
+  });
+
   it('replaces only the lines between markers, and says which file lacks them', () => {
     expect(replaceBetween('x\n# B\nold\n# E\ny', ['# B', '# E'], ['new1', 'new2'], 'f')).toBe(
       'x\n# B\nnew1\nnew2\n# E\ny',
@@ -210,6 +238,12 @@ describe.skipIf(!hasBinary('helm'))('the chart rendered by helm', () => {
           'ServiceAccount/longhorn-ts-node',
           'ServiceAccount/longhorn-ts-scheduler-extender',
           'ServiceAccount/longhorn-ts-webhook',
+          // The pre-delete hook's objects (helm template renders hooks too).
+          'ConfigMap/longhorn-ts-uninstall-check',
+          'Job/longhorn-ts-uninstall-check',
+          'Role/longhorn-ts-uninstall-check',
+          'RoleBinding/longhorn-ts-uninstall-check',
+          'ServiceAccount/longhorn-ts-uninstall-check',
         ].map((r) => `${NAMESPACE}/${r}`),
       ].sort(),
     );
@@ -330,6 +364,8 @@ describe.skipIf(!hasBinary('helm'))('the chart rendered by helm', () => {
       'webhook.enabled=false,schedulerExtender.enabled=false,persistence.createStorageClass=false',
       '--set',
       'volumeSnapshotClasses.create=false,podDisruptionBudgets.enabled=false,priorityClass.create=false',
+      '--set',
+      'uninstall.preDeleteCheck=false',
     ]);
     const kinds = new Set(off.map((o) => o.kind));
     for (const kind of [
@@ -340,6 +376,7 @@ describe.skipIf(!hasBinary('helm'))('the chart rendered by helm', () => {
       'PodDisruptionBudget',
       'PriorityClass',
       'ConfigMap',
+      'Job',
     ]) {
       expect(kinds.has(kind), kind).toBe(false);
     }
