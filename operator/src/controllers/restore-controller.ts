@@ -142,6 +142,7 @@ export class RestoreController {
       },
       ...(read !== undefined && { target: read.facts }),
       ticket: ticket !== undefined,
+      ticketElsewhere: ticket !== undefined && (ticket.nodeID ?? '') !== ctx.id.node,
       ready,
       rebuilding: Object.values(engine?.status?.replicaModeMap ?? {}).includes('WO'),
       ...(chain !== undefined && { chain }),
@@ -525,7 +526,7 @@ export class RestoreController {
   private async addTicket(volume: string): Promise<void> {
     const va = this.ctx.caches.volumeAttachments.get(volume, this.ctx.id.namespace);
     const id = restoreTicketId(volume);
-    if (va === undefined || va.spec.attachmentTickets?.[id] !== undefined) return;
+    if (va === undefined || va.spec.attachmentTickets?.[id]?.nodeID === this.ctx.id.node) return;
     await this.ctx.client.patch(KINDS.volumeAttachment, va.metadata.name, {
       spec: {
         attachmentTickets: {

@@ -150,6 +150,8 @@ export interface RestoreFacts {
   };
   target?: TargetFacts;
   ticket: boolean;
+  /** The restore ticket names another node (an owner that went away): it moves to this one. */
+  ticketElsewhere?: boolean;
   /** Attached on this node with its engine running here (the replicas are reachable). */
   ready: boolean;
   /** A replica is being rebuilt (WO): it would miss a layer staged meanwhile. */
@@ -247,7 +249,8 @@ export function restoreStep(f: RestoreFacts): RestoreStep {
     };
   }
 
-  if (!f.ticket) return { kind: 'addTicket' };
+  // Longhorn detaches a restoring volume whose node went down and attaches it again to restart.
+  if (!f.ticket || f.ticketElsewhere) return { kind: 'addTicket' };
   if (!f.ready || f.chain === undefined)
     return { kind: 'wait', reason: `volume ${v.name} to attach for its restore`, pollMs: 2_000 };
 

@@ -170,6 +170,8 @@ describe('restoreStep: a plain restore', () => {
   });
   it('files its ticket, waits for the attachment, starts a full restore into a fresh volume', () => {
     expect(restoreStep(facts({}, { ticket: false }))).toEqual({ kind: 'addTicket' });
+    // The ticket of an owner that went away moves to the new owner.
+    expect(restoreStep(facts({}, { ticketElsewhere: true, ready: false }))).toEqual({ kind: 'addTicket' });
     expect(restoreStep(facts({}, { ready: false }))).toMatchObject({ kind: 'wait' });
     expect(restoreStep(facts())).toEqual({
       kind: 'start',
