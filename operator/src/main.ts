@@ -38,6 +38,7 @@ import { apiRestoreTargets } from './backup/restore-target.js';
 import { apiSecretReader, type TargetReader } from './backup/target-access.js';
 import { BACKUP_CONTROLLER, BackupController } from './controllers/backup-controller.js';
 import { BACKUP_TARGET_CONTROLLER, BackupTargetController } from './controllers/backup-target-controller.js';
+import { BACKUP_VOLUME_CONTROLLER, BackupVolumeController } from './controllers/backup-volume-controller.js';
 import { CLONE_CONTROLLER, CloneController } from './controllers/clone-controller.js';
 import { type Cache, type Caches, type ControllerContext, keyOf } from './controllers/context.js';
 import { Dispatcher } from './controllers/dispatcher.js';
@@ -186,6 +187,7 @@ const liveness = new LivenessTracker(
       dispatcher.add(SNAPSHOT_CONTROLLER, keyOf(ctx, s.metadata.name));
     for (const k of backupTargetController.allKeys()) dispatcher.add(BACKUP_TARGET_CONTROLLER, k);
     for (const k of backupController.allKeys()) dispatcher.add(BACKUP_CONTROLLER, k);
+    for (const k of backupVolumeController.allKeys()) dispatcher.add(BACKUP_VOLUME_CONTROLLER, k);
   },
   log,
 );
@@ -240,6 +242,7 @@ const backupTargetReader: TargetReader = {
 const backupJobs = new BackupJobs();
 const backupTargetController = new BackupTargetController(ctx, backupTargetReader);
 const backupController = new BackupController(ctx, backupTargetReader, backupJobs, backupTargetController);
+const backupVolumeController = new BackupVolumeController(ctx, backupTargetReader, backupTargetController);
 
 const controllers: Array<{ name: string; reconcile: Reconcile; workers: number }> = [
   { name: SETTING_CONTROLLER, reconcile: (k) => settingController.reconcile(k), workers: 1 },
@@ -254,6 +257,7 @@ const controllers: Array<{ name: string; reconcile: Reconcile; workers: number }
   { name: KEK_ROTATION_CONTROLLER, reconcile: (k) => kekRotationController.reconcile(k), workers: 1 },
   { name: BACKUP_TARGET_CONTROLLER, reconcile: (k) => backupTargetController.reconcile(k), workers: 2 },
   { name: BACKUP_CONTROLLER, reconcile: (k) => backupController.reconcile(k), workers: 4 },
+  { name: BACKUP_VOLUME_CONTROLLER, reconcile: (k) => backupVolumeController.reconcile(k), workers: 2 },
 ];
 const queues = controllers.map((c) => {
   const queue = new WorkQueue({ clock });

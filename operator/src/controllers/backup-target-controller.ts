@@ -271,6 +271,7 @@ export class BackupTargetController {
           name: backupVolumeName(name, volume),
           namespace: ns,
           labels: { [LABEL_BACKUP_TARGET]: name, [LABEL_BACKUP_VOLUME]: volume },
+          finalizers: withLonghornFinalizer(),
         },
         spec: { backupTargetName: name, volumeName: volume },
       };
