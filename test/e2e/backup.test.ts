@@ -13,7 +13,8 @@ import {
 } from '@longhorn-ts/api';
 import { encodeBackupUrl } from '@longhorn-ts/dataplane/backup/backup-url';
 import { loadBackup, loadVolume } from '@longhorn-ts/dataplane/backup/config-store';
-import { backupCfgPath, blocksDir } from '@longhorn-ts/dataplane/backup/layout';
+import { backupCfgPath, blocksDir, volumeDir } from '@longhorn-ts/dataplane/backup/layout';
+import { listVolumeNames } from '@longhorn-ts/dataplane/backup/list-backups';
 import type { BackupTarget } from '@longhorn-ts/dataplane/backup/target';
 import { openTarget } from '@longhorn-ts/dataplane/backup/target-url';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
@@ -434,6 +435,54 @@ describe.skipIf(skip)('backups to the cluster MinIO: targets, Backup CRs, Backup
       const va = await getAttachment(kubectl(), vol);
       expect(Object.keys(va?.spec.attachmentTickets ?? {})).toEqual([]);
       expect((await loadBackup(store, vol, 'backup-e2e-4')).SnapshotName).toBe('bk-snap-3');
+    }, 300_000);
+  });
+
+  describe('deleting a BackupVolume', () => {
+    it('deletes every backup of that volume from MinIO and its Backup CRs; a sync does not bring it back', async () => {
+      dumpLogsOnFailure();
+      const vol = 'bk-vol-2';
+      await applyYaml(kubectl(), volumeYaml(vol, { size: String(8 * MiB), numberOfReplicas: 1 }));
+      await attachByTicket(kubectl(), vol, 'node-2');
+      await waitForVolume(kubectl(), vol, 'attached to node-2', isAttachedHealthy('node-2'), 120_000);
+      const uri = await waitForEndpoint(kubectl(), vol);
+      const file = join(work, 'bv.bin');
+      await writeFile(file, randomBytes(2 * MiB));
+      await exec('nbdcopy', [file, uri], { timeout: 60_000 });
+      await applyYaml(kubectl(), snapshotYaml('bk2-snap', vol));
+      await applyYaml(kubectl(), backupYaml('backup-e2e-bv', vol, 'bk2-snap'));
+      await waitForBackup('backup-e2e-bv');
+      const bv = await waitFor('the BackupVolume of bk-vol-2', async () => {
+        const all = await kubectl().list<BackupVolume>(BV, NAMESPACE);
+        return all.find((v) => v.spec?.volumeName === vol && v.status?.lastBackupName === 'backup-e2e-bv');
+      });
+      expect(bv.metadata.finalizers).toContain('longhorn.io');
+      expect((await store.listAll(volumeDir(vol))).length).toBeGreaterThan(0);
+      const others = (await listVolumeNames(store)).filter((v) => v !== vol);
+      await kubectl().run(['delete', BV, bv.metadata.name, '-n', NAMESPACE, '--wait=true'], {
+        timeoutMs: 90_000,
+      });
+      expect(await store.listAll(volumeDir(vol))).toEqual([]);
+      await waitFor(
+        'the Backup CR of bk-vol-2 to go',
+        async () => (await getBackup('backup-e2e-bv')) === undefined,
+      );
+      // The other volumes' backups are untouched.
+      expect(await listVolumeNames(store)).toEqual(others);
+      const synced = (await getTarget('default'))?.status?.lastSyncedAt ?? '';
+      await kubectl().run([
+        'patch',
+        BT,
+        'default',
+        '-n',
+        NAMESPACE,
+        '--type=merge',
+        '-p',
+        JSON.stringify({ spec: { syncRequestedAt: new Date(Date.now() + 1000).toISOString() } }),
+      ]);
+      await waitForTarget('default', 'synced again', (t) => (t.status?.lastSyncedAt ?? '') > synced);
+      const all = await kubectl().list<BackupVolume>(BV, NAMESPACE);
+      expect(all.filter((v) => v.spec?.volumeName === vol)).toEqual([]);
     }, 300_000);
   });
 });
