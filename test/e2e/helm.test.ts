@@ -11,12 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { longhornCrds } from '@longhorn-ts/api';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { CHART_DIR } from '../src/chart/chart-files.js';
 import { HelmError, helm, objectRef, parseManifests, TEMPLATE_KUBE_VERSION } from '../src/chart/helm.js';
 import { everySettingValues } from '../src/chart/setting-values.js';
 import { installVolumeSnapshotCrds } from '../src/harness/addons.js';
-import { hasBinary } from '../src/harness/binaries.js';
+import { binaryPath, hasBinary } from '../src/harness/binaries.js';
 import { Cluster, stopAbandonedClusters } from '../src/harness/cluster.js';
 import type { KubeObject } from '../src/harness/kubectl.js';
 import { WEBHOOK_ENTRY } from '../src/harness/longhorn-webhook.js';
@@ -338,6 +338,81 @@ describe.skipIf(skip)('the Helm chart on a real control plane', () => {
     }
     // Nothing was created by the dry runs.
     expect(await cluster.kubectl.tryGet('daemonset', 'longhorn-ts-node', NAMESPACE)).toBeUndefined();
+  });
+
+  it("runs the chart's second-scheduler configuration in the real kube-scheduler: it leads and places a pod", async () => {
+    dumpLogsOnFailure();
+    // The ConfigMap's KubeSchedulerConfiguration (every value set: scheduler on, profile
+    // longhorn-ts-placement) given to the harness's kube-scheduler binary, which reaches this API
+    // server by kubeconfig instead of the pod's ServiceAccount. The extender's Service is not
+    // reachable here; the stanza is ignorable, so pods are placed without it.
+    const rendered = parseManifests(
+      await helm([
+        'template',
+        RELEASE,
+        CHART_DIR,
+        '-n',
+        NAMESPACE,
+        '--kube-version',
+        TEMPLATE_KUBE_VERSION,
+        '-f',
+        ALL_VALUES,
+      ]),
+    );
+    const config = rendered.find(
+      (o) => o.kind === 'ConfigMap' && o.metadata.name === 'longhorn-ts-scheduler-config',
+    ) as (KubeObject & { data: Record<string, string> }) | undefined;
+    const configuration = parse(config?.data['scheduler-config.yaml'] ?? '') as Record<string, unknown>;
+    expect(configuration.profiles).toEqual([{ schedulerName: 'longhorn-ts-placement' }]);
+    const configFile = join(dir, 'chart-scheduler.yaml');
+    await writeFile(
+      configFile,
+      stringify({ ...configuration, clientConnection: { kubeconfig: cluster.kubeconfig } }),
+    );
+    const scheduler = ManagedProcess.start({
+      name: 'chart-kube-scheduler',
+      command: binaryPath('kube-scheduler'),
+      args: [
+        `--config=${configFile}`,
+        `--authentication-kubeconfig=${cluster.kubeconfig}`,
+        `--authorization-kubeconfig=${cluster.kubeconfig}`,
+        '--bind-address=127.0.0.1',
+        `--secure-port=${await freePort()}`,
+        `--cert-dir=${join(dir, 'run', 'chart-kube-scheduler')}`,
+      ],
+      logFile: join(dir, 'logs', 'chart-kube-scheduler.log'),
+    });
+    const pod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'placed-by-chart-scheduler', namespace: 'default' },
+      spec: { schedulerName: 'longhorn-ts-placement', containers: [{ name: 'app', image: 'busybox' }] },
+    };
+    try {
+      await cluster.kubectl.waitForObject('lease', 'longhorn-ts-scheduler', () => true, {
+        namespace: NAMESPACE,
+        timeoutMs: 60_000,
+      });
+      await cluster.kubectl.apply(pod);
+      const placed = await cluster.kubectl.waitForObject<Pod>(
+        'pod',
+        pod.metadata.name,
+        (p) => p.spec.nodeName !== undefined,
+        { namespace: 'default', timeoutMs: 60_000 },
+      );
+      expect(cluster.nodeSpecs.map((n) => n.name)).toContain(placed.spec.nodeName);
+    } finally {
+      await cluster.kubectl.delete(pod, { wait: false });
+      await scheduler.stop(5_000);
+      await cluster.kubectl.run([
+        'delete',
+        'lease',
+        'longhorn-ts-scheduler',
+        '-n',
+        NAMESPACE,
+        '--ignore-not-found',
+      ]);
+    }
   });
 
   it("runs the pre-delete check with the hook's own RBAC: refused while a Volume exists, allowed with Longhorn's flag or none", async () => {

@@ -349,6 +349,14 @@ describe.skipIf(!hasBinary('helm'))('the chart rendered by helm', () => {
       'plugin-dir': '/var/snap/microk8s/common/var/lib/kubelet/plugins/driver.longhorn.io',
       'registration-dir': '/var/snap/microk8s/common/var/lib/kubelet/plugins_registry',
     });
+    const scheduler = findObject<PodTemplate>(all, 'Deployment', 'longhorn-ts-scheduler');
+    expect(scheduler.spec.template.spec.containers[0]?.command).toEqual([
+      'kube-scheduler',
+      '--config=/etc/longhorn-ts/scheduler-config.yaml',
+    ]);
+    expect(
+      findObject(all, 'RoleBinding', 'longhorn-ts-scheduler-authentication-reader').metadata.namespace,
+    ).toBe('kube-system');
     const operator = ds.spec.template.spec.containers.find((c) => c.name === 'operator');
     expect(operator?.command).toContain('$(POD_IP):8600');
     expect(operator?.command).toContain('0.0.0.0:9600');
