@@ -12,7 +12,7 @@ export {
   type SecretKekSource,
 } from './crypto-secret.js';
 export { formatEnvelopeArg, loadDataKey, parseEnvelopeArg } from './envelope-arg.js';
-export { removeKekFile, writeKekFile } from './kek-handoff.js';
+export { removeKekFile, removeStaleKekFiles, writeKekFile } from './kek-handoff.js';
 export { KEK_BYTES, kekId, parseKek, readKekFile } from './kek-material.js';
 export {
   checkEnvelope,

@@ -5,7 +5,7 @@
  * `--kek-file PATH`; a KEK never travels on a command line, in an environment or in a resource.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** Writes `kek` to a new file under `dir` (created 0700) named for `owner`; returns its path. */
@@ -20,4 +20,21 @@ export async function writeKekFile(dir: string, owner: string, kek: Buffer): Pro
 /** Removes a handed-over KEK file (gone already is fine). */
 export async function removeKekFile(path: string): Promise<void> {
   await rm(path, { force: true });
+}
+
+/**
+ * Removes every hand-over file left in `dir` (a process that died between writing one and
+ * removing it); names are unique per start, so a file written meanwhile is never listed here.
+ * Returns how many were removed.
+ */
+export async function removeStaleKekFiles(dir: string): Promise<number> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return 0;
+  }
+  const stale = names.filter((n) => n.endsWith('.kek'));
+  await Promise.all(stale.map((n) => rm(join(dir, n), { force: true })));
+  return stale.length;
 }

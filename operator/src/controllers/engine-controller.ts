@@ -17,7 +17,12 @@ import {
   type VolumeQos,
   withoutLonghornFinalizer,
 } from '@longhorn-ts/api';
-import { formatEnvelopeArg, removeKekFile, writeKekFile } from '@longhorn-ts/dataplane/crypt/index';
+import {
+  formatEnvelopeArg,
+  removeKekFile,
+  removeStaleKekFiles,
+  writeKekFile,
+} from '@longhorn-ts/dataplane/crypt/index';
 import {
   EngineClient,
   type SnapshotView,
@@ -99,9 +104,20 @@ export class EngineController {
     private readonly keys?: VolumeKeyStore,
   ) {
     this.log = ctx.log.child({ controller: ENGINE_CONTROLLER });
+    // A previous operator of this node that died while handing a KEK over left its file behind.
+    removeStaleKekFiles(this.keyDir())
+      .then((n) => n > 0 && this.log.warn({ files: n }, 'stale KEK hand-over files removed'))
+      .catch((err: unknown) =>
+        this.log.warn({ err: (err as Error).message }, 'KEK hand-over dir not cleaned'),
+      );
     ctx.dispatcher.watch<Engine>('Engine', ENGINE_CONTROLLER, (e) => [
       `${e.metadata.namespace}/${e.metadata.name}`,
     ]);
+  }
+
+  /** Where KEKs are handed to engines (0700; files live only while an engine starts). */
+  private keyDir(): string {
+    return join(this.ctx.id.dataDir, 'run', 'keys');
   }
 
   /** The engine service of a running engine on this node, if any (Snapshot controller uses it). */
@@ -353,7 +369,7 @@ export class EngineController {
       const opened = await this.keys.open(volume);
       let kekFile: string;
       try {
-        kekFile = await writeKekFile(join(ctx.id.dataDir, 'run', 'keys'), name, opened.kek);
+        kekFile = await writeKekFile(this.keyDir(), name, opened.kek);
       } finally {
         opened.kek.fill(0);
       }
