@@ -1,3 +1,5 @@
+import { Agent } from 'node:https';
+import { rootCertificates } from 'node:tls';
 import {
   CopyObjectCommand,
   DeleteObjectCommand,
@@ -14,7 +16,8 @@ import { type BackupTarget, newRequestCounts } from './target.js';
 
 /**
  * An S3 bucket path as a backupstore (`s3://bucket@region/path`), with Longhorn's Secret keys:
- * AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN (optional), AWS_ENDPOINTS (an
+ * AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN (optional), AWS_CERT (a PEM CA to
+ * trust for the endpoint, optional), AWS_ENDPOINTS (an
  * endpoint other than AWS, e.g. MinIO: path-style addressing then, unless VIRTUAL_HOSTED_STYLE
  * is "true"). Errors are mapped once, here: refused credentials -> ACCESS_DENIED, a target that
  * does not answer -> UNREACHABLE, a missing object or bucket -> NOT_FOUND.
@@ -61,6 +64,15 @@ export class S3Target implements BackupTarget {
         ...(creds.AWS_SESSION_TOKEN ? { sessionToken: creds.AWS_SESSION_TOKEN } : {}),
       },
       maxAttempts: 3,
+      // AWS_CERT (Longhorn's key): a PEM CA the endpoint's certificate is checked against, on
+      // top of the system's (a MinIO with its own CA).
+      ...(creds.AWS_CERT?.trim()
+        ? {
+            requestHandler: {
+              httpsAgent: new Agent({ keepAlive: true, ca: [...rootCertificates, creds.AWS_CERT] }),
+            },
+          }
+        : {}),
       // Longhorn's blocks are small objects written once: no checksum trailers MinIO may refuse.
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
