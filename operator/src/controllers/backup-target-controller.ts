@@ -130,6 +130,8 @@ export class BackupTargetController {
     const bt = ctx.caches.backupTargets.get(nameOfKey(key), ctx.id.namespace);
     if (bt === undefined) {
       if (nameOfKey(key) === DEFAULT_BACKUP_TARGET_NAME) return this.applySettings();
+      // A deleted target's BackupVolume and Backup CRs go; its store keeps its backups (Longhorn).
+      if (isMine(ctx, key, '', '')) await this.removeCrsOf(nameOfKey(key), new Set());
       return undefined;
     }
     if (bt.metadata.deletionTimestamp !== undefined) return undefined;
