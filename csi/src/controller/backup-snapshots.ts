@@ -42,12 +42,13 @@ export interface BackupSnapshotDeps {
   timeouts: { snapshotMs: number; backupMs: number };
   /**
    * Takes (or finds) Snapshot CR `name` of the volume, attaching the volume for it (a
-   * snapshot-controller ticket, withdrawn once the snapshot is ready; the backup controller
-   * attaches the volume for the backup with its own). The Snapshot once ready, undefined when
-   * it was not ready in time (the ticket then stays for the next call).
+   * snapshot-controller ticket) and keeping it attached for the backup: the backup controller
+   * attaches with its own ticket only once it has seen the Backup, and a volume that starts
+   * detaching in between fails the backup (seen: "replica ...: connection closed"). The
+   * Snapshot once ready, undefined when it was not ready in time.
    */
   takeSnapshot: (volume: Volume, name: string, ctx: CallContext) => Promise<Snapshot | undefined>;
-  /** Withdraws a snapshot ticket an earlier call left, once the backup is done, failed or deleted. */
+  /** Withdraws that ticket once the backup of `snapshot` is done, failed or deleted. */
   release: (volume: string, snapshot: string) => Promise<void>;
 }
 

@@ -602,8 +602,9 @@ export function controllerService(deps: {
     objects,
     timeouts,
     takeSnapshot: async (volume, name, ctx) => {
-      // The backup controller attaches the volume for the backup itself (its own ticket).
-      const taken = await takeSnapshot(volume, name, ctx);
+      // Kept attached until the backup is done: the backup controller files its own ticket
+      // only once it sees the Backup, and a volume detaching in between fails the backup.
+      const taken = await takeSnapshot(volume, name, ctx, true);
       return taken.ready ? taken.snapshot : undefined;
     },
     release: (volume, snapshot) => removeTickets(objects, volume, [snapshotTicketId(snapshot)]),
