@@ -20,6 +20,9 @@ const POD = 'tour-app';
 const VOLUME_SNAPSHOT = 'tour-snap';
 const RESTORED = 'tour-restored';
 const READER = 'tour-reader';
+const BACKUP = 'tour-backup';
+const FROM_BACKUP = 'tour-from-backup';
+const BACKUP_READER = 'tour-backup-reader';
 const NS = 'default';
 
 function show(command: string): void {
@@ -63,9 +66,9 @@ async function removeEarlierTour(kubectl: Kubectl): Promise<void> {
     });
   if (await kubectl.tryGet('pvc', PVC, NS)) {
     console.log('removing what an earlier tour left ...');
-    await del(['pod', '-n', NS, POD, READER]);
-    await del(['volumesnapshot', '-n', NS, VOLUME_SNAPSHOT]);
-    await del(['pvc', '-n', NS, PVC, RESTORED]);
+    await del(['pod', '-n', NS, POD, READER, BACKUP_READER]);
+    await del(['volumesnapshot', '-n', NS, VOLUME_SNAPSHOT, BACKUP]);
+    await del(['pvc', '-n', NS, PVC, RESTORED, FROM_BACKUP]);
   }
   if (!(await getVolume(kubectl, OLD_VOLUME))) return;
   await kubectl.run(['delete', LH.snapshots, '-n', NAMESPACE, '--ignore-not-found', OLD_SNAPSHOT]);
@@ -122,11 +125,55 @@ async function podMount(kubectl: Kubectl, dir: string, pod: string, claim: strin
   }).targetPath;
 }
 
+/** A VolumeSnapshot of the tour's PVC in `className`, waited for until readyToUse. */
+async function volumeSnapshotShown(kubectl: Kubectl, name: string, className: string, timeoutS: number) {
+  await applyShown(
+    kubectl,
+    `apiVersion: snapshot.storage.k8s.io/v1
+kind: VolumeSnapshot
+metadata:
+  name: ${name}
+  namespace: ${NS}
+spec:
+  volumeSnapshotClassName: ${className}
+  source:
+    persistentVolumeClaimName: ${PVC}
+`,
+  );
+  await kubectlShown(kubectl, [
+    'wait',
+    '-n',
+    NS,
+    `volumesnapshot/${name}`,
+    '--for=jsonpath={.status.readyToUse}=true',
+    `--timeout=${timeoutS}s`,
+  ]);
+}
+
+/** A PVC from the VolumeSnapshot, a pod on it, and the file read back from the pod's mount. */
+async function readBackShown(
+  kubectl: Kubectl,
+  dir: string,
+  claim: string,
+  snapshot: string,
+  pod: string,
+  text: string,
+): Promise<void> {
+  await applyShown(kubectl, pvcYaml(claim, snapshot));
+  await applyShown(kubectl, podYaml(pod, claim));
+  await kubectlShown(kubectl, ['wait', '-n', NS, `pod/${pod}`, '--for=condition=Ready', '--timeout=300s']);
+  const mount = await podMount(kubectl, dir, pod, claim);
+  const back = await runShown('cat', [join(mount, 'hello.txt')]);
+  if (back !== text)
+    throw new Error(`PVC ${claim} holds ${JSON.stringify(back)}, not ${JSON.stringify(text)}`);
+}
+
 /**
  * `longhorn-local cluster tour --dir DIR [--once]`: on a cluster started by `cluster up`, what a
  * user does: StorageClass longhorn, a PVC, a Pod that uses it (its volume mounted by the node's
  * kubelet stand-in), a file written into the real mount, a VolumeSnapshot, a PVC restored from
- * it holding the same file, and the objects as kubectl and the kubectl plugin show them. Without
+ * it holding the same file, a backup to the cluster's MinIO and a PVC restored from it, and the
+ * objects as kubectl and the kubectl plugin show them. Without
  * --once it then waits for Ctrl-C (the pods keep their volumes mounted).
  */
 export async function tour(argv: string[]): Promise<number> {
@@ -180,47 +227,38 @@ export async function tour(argv: string[]): Promise<number> {
   await runShown('sync', ['-f', join(mount, 'hello.txt')]);
 
   // 5. A VolumeSnapshot (class longhorn-snapshot-vsc: a Longhorn snapshot in the cluster).
-  await applyShown(
-    kubectl,
-    `apiVersion: snapshot.storage.k8s.io/v1
-kind: VolumeSnapshot
-metadata:
-  name: ${VOLUME_SNAPSHOT}
-  namespace: ${NS}
-spec:
-  volumeSnapshotClassName: longhorn-snapshot-vsc
-  source:
-    persistentVolumeClaimName: ${PVC}
-`,
-  );
-  await kubectlShown(kubectl, [
-    'wait',
-    '-n',
-    NS,
-    `volumesnapshot/${VOLUME_SNAPSHOT}`,
-    '--for=jsonpath={.status.readyToUse}=true',
-    '--timeout=120s',
-  ]);
+  await volumeSnapshotShown(kubectl, VOLUME_SNAPSHOT, 'longhorn-snapshot-vsc', 120);
 
   // 6. A PVC restored from it, and a pod reading the file back from its own mount.
-  await applyShown(kubectl, pvcYaml(RESTORED, VOLUME_SNAPSHOT));
-  await applyShown(kubectl, podYaml(READER, RESTORED));
-  await kubectlShown(kubectl, ['wait', '-n', NS, `pod/${READER}`, '--for=condition=Ready', '--timeout=300s']);
-  const restoredMount = await podMount(kubectl, dir, READER, RESTORED);
-  const back = await runShown('cat', [join(restoredMount, 'hello.txt')]);
-  if (back !== text)
-    throw new Error(`the restored PVC holds ${JSON.stringify(back)}, not ${JSON.stringify(text)}`);
+  await readBackShown(kubectl, dir, RESTORED, VOLUME_SNAPSHOT, READER, text);
   console.log('(the same bytes as written into the first PVC before the snapshot)');
 
-  // 7. The objects, as kubectl shows them, and the Longhorn CRs behind them.
+  // 7. A backup (class longhorn-backup-vsc, Longhorn's default kind of VolumeSnapshot) to the
+  // backup target `cluster up` set: its MinIO. Then a PVC from the backup: restored from MinIO.
+  const target = await kubectl.tryGet<{ spec?: { backupTargetURL?: string } }>(
+    LH.backupTargets,
+    'default',
+    NAMESPACE,
+  );
+  if (target?.spec?.backupTargetURL) {
+    await volumeSnapshotShown(kubectl, BACKUP, 'longhorn-backup-vsc', 300);
+    await kubectlShown(kubectl, ['-n', NAMESPACE, 'get', 'lhbt,lhbv,lhb']);
+    await readBackShown(kubectl, dir, FROM_BACKUP, BACKUP, BACKUP_READER, text);
+    console.log('(the same bytes, this time from the backup store)');
+    await pluginShown(state.kubeconfig, ['backup', 'list']);
+  } else {
+    console.log('\n(no backup target: MinIO is not built here; the backup steps are left out)');
+  }
+
+  // 8. The objects, as kubectl shows them, and the Longhorn CRs behind them.
   await kubectlShown(kubectl, ['get', '-n', NS, 'pvc,pv,volumesnapshot']);
   await kubectlShown(kubectl, ['-n', NAMESPACE, 'get', 'lhv,lhe,lhr,lhsnap']);
 
-  // 8. The same through the kubectl plugin (kubectl finds kubectl-longhorn on PATH).
+  // 9. The same through the kubectl plugin (kubectl finds kubectl-longhorn on PATH).
   await pluginShown(state.kubeconfig, ['volume', 'list']);
   await pluginShown(state.kubeconfig, ['volume', 'get', pvName]);
 
-  // 9. The engine serves the volume over NBD, as any NBD client sees it (read-only look).
+  // 10. The engine serves the volume over NBD, as any NBD client sees it (read-only look).
   const uri = await waitForEndpoint(kubectl, pvName);
   console.log(
     `\nthe engine of ${pvName} serves ${uri} (the node's lh-nbdfuse + loop device under the mount)`,

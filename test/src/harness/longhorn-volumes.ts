@@ -26,6 +26,9 @@ export const LH = {
   nodes: 'nodes.longhorn.io',
   settings: 'settings.longhorn.io',
   instanceManagers: 'instancemanagers.longhorn.io',
+  backupTargets: 'backuptargets.longhorn.io',
+  backupVolumes: 'backupvolumes.longhorn.io',
+  backups: 'backups.longhorn.io',
 } as const;
 
 export interface VolumeYamlOptions {
