@@ -162,8 +162,14 @@ export async function volumeCommand(argv: string[]): Promise<number> {
     case 'info': {
       const state = await loadState(dir);
       const [view, qos] = await withEngine(state, (e) => Promise.all([e.volume(), e.qos()]));
+      // Where the KEK comes from: a key file, or a crypto secret file's passphrase or KMS key.
+      const keySource = state.encryption?.cryptoSecret
+        ? state.encryption.cryptoSecret.kek.provider === 'kms'
+          ? `kms (key ${state.encryption.cryptoSecret.kek.wrapped.kmsKeyId})`
+          : 'secret (passphrase)'
+        : 'key file';
       const encryption = state.encryption
-        ? { encrypted: true, cipher: state.encryption.cipher, keyId: state.encryption.keyId }
+        ? { encrypted: true, cipher: state.encryption.cipher, keyId: state.encryption.keyId, keySource }
         : { encrypted: false };
       if (json) console.log(JSON.stringify({ ...view, qos, ...encryption }, null, 2));
       else {
@@ -174,7 +180,7 @@ export async function volumeCommand(argv: string[]): Promise<number> {
           `  ${formatQos(qos.limits)}; throttled ${qos.throttledRequests} requests, ${qos.throttledMs} ms`,
         );
         console.log(
-          `  ${state.encryption ? `encrypted (${state.encryption.cipher}, key ${state.encryption.keyId})` : 'not encrypted'}`,
+          `  ${state.encryption ? `encrypted (${state.encryption.cipher}, key ${state.encryption.keyId}, from ${keySource})` : 'not encrypted'}`,
         );
         for (const r of view.replicas)
           console.log(`  ${r.id}\t${r.address}\t${r.mode}${r.error ? `\t${r.error}` : ''}`);

@@ -129,6 +129,14 @@ describe('key-encryption keys from a real AWS KMS API (local-kms)', () => {
         cryptoSecret: { kek: { provider: 'kms' } },
       });
       expect(readFileSync(join(vol.dir, 'volume.json'), 'utf8')).not.toContain('secretAccessKey');
+      const info = JSON.parse(await vol.cli('info', '-o', 'json')) as {
+        encrypted: boolean;
+        keySource: string;
+      };
+      expect(info).toMatchObject({
+        encrypted: true,
+        keySource: expect.stringMatching(new RegExp(`^kms \\(key .*${keyA}\\)$`)),
+      });
 
       vol.uri = (await vol.cli('restart')).trim();
       const back = join(vol.dir, 'back.bin');
