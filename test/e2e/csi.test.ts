@@ -1567,6 +1567,39 @@ spec:
       ).toMatch(
         /^INVALID_ARGUMENT: parameter fromBackup: "s3:\/\/backupbucket@us-east-1\/" is not a backup URL/,
       );
+      // A restore that cannot succeed (the target has no such backup): the volume is never
+      // published; ControllerPublish answers ABORTED while the restore is tried, then
+      // FAILED_PRECONDITION naming the restore's failure.
+      const lostUrl = url.replace(/backup=[^&]+/, 'backup=backup-0000000000000000');
+      await controller.call('createVolume', {
+        name: 'bak-lost',
+        volumeCapabilities: [cap],
+        capacityRange: { requiredBytes: 64 * MiB },
+        parameters: { numberOfReplicas: '1', fromBackup: lostUrl },
+      });
+      const answers = new Set<string>();
+      const publishLost = () =>
+        refusal(
+          controller.call('controllerPublishVolume', {
+            volumeId: 'bak-lost',
+            nodeId: 'node-1',
+            volumeCapability: cap,
+          }),
+        );
+      const lost = await waitFor(
+        'ControllerPublish of bak-lost to be refused for good',
+        async () => {
+          const answer = await publishLost();
+          answers.add(answer.split(':')[0]!);
+          return answer.startsWith('FAILED_PRECONDITION') ? answer : undefined;
+        },
+        { timeoutMs: 180_000, maxIntervalMs: 2000 },
+      );
+      expect(lost).toMatch(
+        /^FAILED_PRECONDITION: volume bak-lost could not be restored from s3:\/\/.*backup=backup-0000000000000000.*: .*not found.* \(see its Events\); it holds no usable data: delete it$/,
+      );
+      expect([...answers].every((a) => a === 'ABORTED' || a === 'FAILED_PRECONDITION')).toBe(true);
+      figures.push(`lost-backup restore: publish answers ${[...answers].join(' then ')}`);
       // A volume whose backups go to a BackupTarget that does not exist: FAILED_PRECONDITION,
       // saying how to set one, before any snapshot is taken.
       await controller.call('createVolume', {
@@ -1592,7 +1625,10 @@ spec:
         ),
       ).toEqual([]);
     } finally {
-      for (const v of ['bak-sc-restore', 'bak-no-target'])
+      await controller
+        .call('controllerUnpublishVolume', { volumeId: 'bak-lost', nodeId: 'node-1' })
+        .catch(() => undefined);
+      for (const v of ['bak-sc-restore', 'bak-no-target', 'bak-lost'])
         await controller.call('deleteVolume', { volumeId: v }).catch(() => undefined);
       await k.run([
         'delete',
