@@ -640,7 +640,7 @@ describe.skipIf(skip)('backups to the cluster MinIO: targets, Backup CRs, Backup
       );
       expect(unsized.spec.size).toBe(String(SIZE));
       process.stdout.write(
-        `[restore.test] 14 MiB of a 32 MiB backup restored into 2 replicas in ${(restoreMs / 1000).toFixed(1)} s; progress seen: ${[...progress].join(' | ')}\n`,
+        `[backup.test] 14 MiB of a 32 MiB backup restored into 2 replicas in ${(restoreMs / 1000).toFixed(1)} s; progress seen: ${[...progress].join(' | ')}\n`,
       );
     }, 300_000);
 
@@ -718,7 +718,7 @@ describe.skipIf(skip)('backups to the cluster MinIO: targets, Backup CRs, Backup
       const data = await attachAndRead('dr-1', 'node-2');
       expect(sha256(data)).toBe(sha256(expected));
       process.stdout.write(
-        `[restore.test] standby volume caught up with backup 2 ${(followMs / 1000).toFixed(1)} s after it was taken (poll 2 s)\n`,
+        `[backup.test] standby volume caught up with backup 2 ${(followMs / 1000).toFixed(1)} s after it was taken (poll 2 s)\n`,
       );
     }, 400_000);
 
@@ -811,9 +811,56 @@ describe.skipIf(skip)('backups to the cluster MinIO: targets, Backup CRs, Backup
       const v = (await getVolume(kubectl(), 'rst-missing')) as Volume;
       expect(v.status?.state).toBe('detached');
       process.stdout.write(
-        `[restore.test] failures: "${condition(missing, 'Restore')?.message}" / "${message}"\n`,
+        `[backup.test] failures: "${condition(missing, 'Restore')?.message}" / "${message}"\n`,
       );
     }, 300_000);
+
+    it('a restore whose operator is killed mid-way is started again and completes byte-identical', async () => {
+      dumpLogsOnFailure();
+      // 32 MiB of random blocks: long enough a restore to be caught half-way.
+      const big = await Replica.create(join(work, 'source', 'big'), { size: SIZE });
+      const data = randomBytes(SIZE);
+      let b = '';
+      try {
+        for (let off = 0; off < SIZE; off += 4 * MiB) await big.write(off, data.subarray(off, off + 4 * MiB));
+        b = await backup('big', big);
+      } finally {
+        await big.close();
+      }
+      await applyYaml(
+        kubectl(),
+        volumeYaml('rst-kill', {
+          size: String(SIZE),
+          numberOfReplicas: 2,
+          extra: { fromBackup: urlOf(b, 'big') },
+        }),
+      );
+      const running = await waitFor(
+        'rst-kill to be restoring',
+        async () => {
+          const v = await getVolume(kubectl(), 'rst-kill');
+          const m = condition(v, 'Restore')?.message ?? '';
+          return /: (\d|[1-8]\d)%$/.test(m) && v?.status?.ownerID
+            ? { owner: v.status.ownerID, m }
+            : undefined;
+        },
+        { intervalMs: 20, maxIntervalMs: 50, timeoutMs: 120_000 },
+      );
+      const node = cluster.longhorn.node(running.owner);
+      await node.killOperator();
+      process.stdout.write(`[backup.test] ${running.owner}'s operator killed at "${running.m}"\n`);
+      await node.startOperator();
+      const done = await waitForVolume(
+        kubectl(),
+        'rst-kill',
+        'restored after the kill',
+        (v) => v.status?.restoreRequired === false,
+        240_000,
+      );
+      expect(condition(done, 'Restore')?.message).toBe(`restored from backup ${b}`);
+      const read = await attachAndRead('rst-kill', 'node-1');
+      expect(sha256(read)).toBe(sha256(data));
+    }, 400_000);
   });
 
   describe('deleting a BackupVolume', () => {
