@@ -18,6 +18,7 @@
 
 import { attachmentTicketId } from '@longhorn-ts/api';
 import { decodeBackupUrl } from '@longhorn-ts/dataplane/backup/backup-url';
+import { parseGoDuration } from '../backup/go-duration.js';
 import { AttacherType, type AttachmentTicket } from './attachment-tickets.js';
 
 export interface RestoreSource {
@@ -322,18 +323,15 @@ function fail(reported: string, message: string, terminal: boolean, pollMs = 0):
 
 /**
  * A BackupTarget pollInterval (a Go duration such as `5m0s`, `30s`, `1h`, `500ms`) in ms;
- * `0s` means no polling (undefined), a malformed one the default.
+ * `0s` means no polling (undefined), a missing or malformed one the default.
  */
 export function pollIntervalMs(interval: string | undefined, fallbackMs = 300_000): number | undefined {
   if (interval === undefined || interval.trim() === '') return fallbackMs;
-  const re = /(\d+(?:\.\d+)?)(ms|h|m|s)/g;
-  const units: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
-  let total = 0;
-  let consumed = '';
-  for (const m of interval.trim().matchAll(re)) {
-    total += Number(m[1]) * units[m[2]!]!;
-    consumed += m[0];
+  let ms: number;
+  try {
+    ms = parseGoDuration(interval);
+  } catch {
+    return fallbackMs;
   }
-  if (consumed !== interval.trim()) return fallbackMs;
-  return total === 0 ? undefined : Math.round(total);
+  return ms === 0 ? undefined : ms;
 }
