@@ -33,6 +33,8 @@ export interface BackupJobSpec {
   labels: Record<string, string>;
   storageClassName?: string;
   onProgress: (p: BackupProgress) => void;
+  /** The job fails when it makes no progress for this long (Setting backup-execution-timeout). */
+  progressTimeoutMs?: number;
   log: Logger;
 }
 
@@ -52,7 +54,43 @@ export class BackupJobs {
   start(spec: BackupJobSpec): Promise<BackupResult> {
     if (this.jobs.has(spec.backup)) throw new Error(`backup ${spec.backup} is already running`);
     const abort = new AbortController();
-    const done = run(spec, abort.signal).finally(() => this.jobs.delete(spec.backup));
+    const limit = spec.progressTimeoutMs;
+    let stalled = false;
+    let timer: NodeJS.Timeout | undefined;
+    const arm = () => {
+      if (limit === undefined) return;
+      if (timer) clearTimeout(timer);
+      timer = setTimeout(() => {
+        stalled = true;
+        abort.abort(new BackupError('CANCELLED', 'no progress'));
+      }, limit);
+      timer.unref();
+    };
+    arm();
+    const onProgress = (p: BackupProgress) => {
+      arm();
+      spec.onProgress(p);
+    };
+    // A step that does not watch the signal (a target or replica that does not answer) still
+    // ends the job when it is aborted; what it holds is released when that step returns.
+    const aborted = new Promise<never>((_, reject) =>
+      abort.signal.addEventListener('abort', () => reject(abort.signal.reason), { once: true }),
+    );
+    aborted.catch(() => undefined);
+    const done = Promise.race([run({ ...spec, onProgress }, abort.signal), aborted])
+      .catch((err: unknown) => {
+        if (!stalled) throw err;
+        throw new BackupError(
+          'EIO',
+          `backup ${spec.backup} of ${spec.volume} made no progress for ${formatLimit(limit ?? 0)} (Setting backup-execution-timeout)`,
+          { volume: spec.volume, backup: spec.backup },
+          err,
+        );
+      })
+      .finally(() => {
+        if (timer) clearTimeout(timer);
+        this.jobs.delete(spec.backup);
+      });
     this.jobs.set(spec.backup, { abort, done });
     return done;
   }
@@ -70,6 +108,10 @@ export class BackupJobs {
   async cancelAll(reason: string): Promise<void> {
     await Promise.all([...this.jobs.keys()].map((b) => this.cancel(b, reason)));
   }
+}
+
+function formatLimit(ms: number): string {
+  return ms % 60_000 === 0 ? `${ms / 60_000} min` : `${ms / 1000} s`;
 }
 
 async function run(spec: BackupJobSpec, signal: AbortSignal): Promise<BackupResult> {

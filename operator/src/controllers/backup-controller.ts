@@ -281,6 +281,7 @@ export class BackupController {
         mode: b.spec?.backupMode === 'full' ? 'full' : 'incremental',
         concurrency: Math.max(1, ctx.settings.get('backup-concurrent-limit')),
         labels: b.spec?.labels ?? {},
+        progressTimeoutMs: ctx.settings.get('backup-execution-timeout') * 60_000,
         onProgress: (pr) => {
           this.progress.set(name, pr.percent);
           const now = ctx.clock.now();
