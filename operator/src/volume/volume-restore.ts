@@ -74,7 +74,9 @@ export interface RestoreVolumeLike {
 export function heldForRestore(v: RestoreVolumeLike): boolean {
   if (!v.spec.fromBackup) return false;
   const s = v.status ?? {};
-  return !s.restoreInitiated || !!s.restoreRequired || !!s.isStandby || !!v.spec.Standby;
+  // spec.Standby counts through status.isStandby only: set again on an activated volume it
+  // must not take the volume away from its workload.
+  return !s.restoreInitiated || !!s.restoreRequired || !!s.isStandby;
 }
 
 /** While held for its restore, only restore tickets count (a CSI ticket waits). */

@@ -109,6 +109,10 @@ describe('names, tickets, holding', () => {
     expect(heldForRestore(v({}, { restoreInitiated: true, restoreRequired: false }))).toBe(false);
     expect(heldForRestore(v({ Standby: true }, { restoreInitiated: true, isStandby: true }))).toBe(true);
     expect(heldForRestore(v({ Standby: false }, { restoreInitiated: true, isStandby: true }))).toBe(true);
+    // Standby set again on an activated volume does not hold it.
+    expect(heldForRestore(v({ Standby: true }, { restoreInitiated: true, restoreRequired: false }))).toBe(
+      false,
+    );
   });
   it('only restore tickets count while held', () => {
     const tickets = {
