@@ -39,7 +39,8 @@ export function complete(words: readonly string[], commands: Record<string, Comp
       if (!w.includes('=') && takesValue(w, commands[path.join(':')])) pendingFlag = w;
       continue;
     }
-    path.push(w);
+    // A word that continues no command id is an argument (`backup create VOL --mode`).
+    if (isCommandPrefix([...path, w], commands)) path.push(w);
   }
   const command = commands[path.join(':')];
   const lines: string[] = [];
@@ -58,6 +59,11 @@ export function complete(words: readonly string[], commands: Record<string, Comp
     lines.push(...[...next].sort());
   }
   return [...lines, `:${NO_FILE_COMPLETION}`];
+}
+
+function isCommandPrefix(words: readonly string[], commands: Record<string, CompletableCommand>): boolean {
+  const prefix = words.join(':');
+  return Object.keys(commands).some((id) => id === prefix || id.startsWith(`${prefix}:`));
 }
 
 const GLOBAL_FLAGS: Record<string, CompletableFlag> = {

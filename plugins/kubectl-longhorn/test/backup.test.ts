@@ -161,6 +161,8 @@ describe('Backup CR and restored Volume, as Longhorn builds them', () => {
       },
       spec: { snapshotName: 'snap-1', labels: { app: 'db' } },
     });
+    const full = backupObject({ name: 'b', namespace: 'n', volume: 'v', snapshot: 's', mode: 'full' });
+    expect(full.spec).toEqual({ snapshotName: 's', backupMode: 'full' });
     const dr = backupObject({
       name: 'b',
       namespace: 'n',

@@ -127,6 +127,10 @@ describe.skipIf(!built).concurrent('kubectl-longhorn without a cluster', () => {
     [['backup', 'create'], 'error: Missing 1 required arg: volume (Volume name)'],
     [['backup', 'create', 'vol', '--label', 'app'], 'error: --label app is not key=value'],
     [['backup', 'create', 'vol', '--snapshot', ''], 'error: --snapshot needs a name'],
+    [
+      ['backup', 'create', 'vol', '--mode', 'differential'],
+      'error: Expected --mode=differential to be one of: full, incremental',
+    ],
     [['backup', 'get'], 'error: Missing 1 required arg: name (Backup name)'],
     [
       ['backup', 'list', '-o', 'csv'],

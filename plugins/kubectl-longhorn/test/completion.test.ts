@@ -20,6 +20,7 @@ describe('completion (kubectl plugin protocol)', () => {
     ['the backup topics', ['b'], ['backup', 'backup-target']],
     ['backup subcommands', ['backup', ''], ['create', 'delete', 'get', 'list', 'restore']],
     ['backup-target subcommands', ['backup-target', ''], ['get', 'set']],
+    ['backup mode values', ['backup', 'create', 'vol', '--mode', ''], ['full', 'incremental']],
     ['a prefix', ['s'], ['setting', 'snapshot', 'support-bundle']],
     [
       'subcommands',

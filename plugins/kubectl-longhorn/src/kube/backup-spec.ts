@@ -6,6 +6,7 @@
  */
 import {
   type Backup,
+  type BackupMode,
   DEFAULT_BACKUP_TARGET_NAME,
   LABEL_BACKUP_TARGET,
   LABEL_BACKUP_VOLUME,
@@ -33,6 +34,8 @@ export interface BackupInput {
   /** The volume's spec.backupTargetName; empty means the default target. */
   target?: string | undefined;
   labels?: Record<string, string> | undefined;
+  /** Longhorn's spec.backupMode: full uploads every block again; default incremental. */
+  mode?: BackupMode | undefined;
 }
 
 export function backupObject(input: BackupInput): Backup {
@@ -48,6 +51,7 @@ export function backupObject(input: BackupInput): Backup {
     spec: {
       snapshotName: input.snapshot,
       ...(input.labels && Object.keys(input.labels).length > 0 && { labels: input.labels }),
+      ...(input.mode !== undefined && { backupMode: input.mode }),
     },
   };
 }

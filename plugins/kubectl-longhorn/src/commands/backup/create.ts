@@ -1,4 +1,4 @@
-import { type Backup, DEFAULT_BACKUP_TARGET_NAME, type Snapshot } from '@longhorn-ts/api';
+import { BACKUP_MODES, type Backup, DEFAULT_BACKUP_TARGET_NAME, type Snapshot } from '@longhorn-ts/api';
 import { Args, Flags } from '@oclif/core';
 import { LonghornCommand, outputFlag, timeoutFlag, waitFlag } from '../../base-command.js';
 import { PluginError, usageError } from '../../errors.js';
@@ -17,6 +17,7 @@ export default class BackupCreate extends LonghornCommand {
   static override examples = [
     'kubectl longhorn backup create vol-1',
     'kubectl longhorn backup create vol-1 --snapshot before-upgrade --label app=db',
+    'kubectl longhorn backup create vol-1 --mode full',
     'kubectl longhorn backup create vol-1 --no-wait -o name',
   ];
   static override args = { volume: Args.string({ required: true, description: 'Volume name' }) };
@@ -30,6 +31,11 @@ export default class BackupCreate extends LonghornCommand {
       description: 'Label key=value on the backup (repeatable)',
       multiple: true,
     }),
+    mode: Flags.option({
+      options: BACKUP_MODES,
+      description:
+        'incremental (default): only blocks changed since the last backup; full: every block uploaded again',
+    })(),
     output: outputFlag,
     wait: waitFlag,
     timeout: timeoutFlag,
@@ -85,6 +91,7 @@ export default class BackupCreate extends LonghornCommand {
         snapshot,
         target: targetName,
         labels,
+        mode: flags.mode,
       }),
     );
     if (flags.wait) {
