@@ -4,7 +4,9 @@
  * requests each backup made. Anchor in the same run: the `lz4` CLI compressing the same bytes
  * single-threaded (Longhorn's backup compresses on one thread per block stream).
  *
- *   tsx bench/backup-bench.ts [--size-mib 1024] [--data-mib 768] [--concurrency 4] [--targets dir,minio]
+ *   tsx bench/backup-bench.ts [--size-mib 1024] [--data-mib 768] [--concurrency 4] [--targets dir,minio,nfs]
+ *
+ * `nfs` is a real NFS-Ganesha on this machine (test/backup/nfs-server.ts), reached through lh-nfs.
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -19,6 +21,7 @@ import type { BackupTarget } from '../src/backup/target.js';
 import { openTarget } from '../src/backup/target-url.js';
 import { Replica } from '../src/replica/index.js';
 import { MinioServer } from '../test/backup/minio-server.js';
+import { NfsServer } from '../test/backup/nfs-server.js';
 
 const MiB = 1 << 20;
 const { values } = parseArgs({
@@ -76,12 +79,16 @@ async function run(): Promise<void> {
 
   const rows: Row[] = [];
   const minio = new MinioServer();
+  const nfs = new NfsServer();
   try {
     for (const kind of values.targets.split(',')) {
       let target: BackupTarget;
       if (kind === 'dir') {
         fs.mkdirSync(path.join(work, 'store'));
         target = openTarget(path.join(work, 'store'));
+      } else if (kind === 'nfs') {
+        await nfs.start();
+        target = openTarget(nfs.url);
       } else {
         await minio.start();
         target = openTarget('s3://backups@us-east-1/bench', minio.credentials());
@@ -122,6 +129,7 @@ async function run(): Promise<void> {
     }
   } finally {
     await minio.stop();
+    await nfs.stop();
     await replica.close();
   }
 
