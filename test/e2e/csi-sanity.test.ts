@@ -80,7 +80,7 @@ describe.skipIf(skip)('csi-sanity against the real driver on a 3-node cluster', 
       execFile(
         binaryPath('csi-sanity'),
         args,
-        { maxBuffer: 64 << 20, timeout: 1_200_000 },
+        { maxBuffer: 64 << 20, timeout: 600_000 },
         (_err, stdout, stderr) => resolve(`${stdout}${stderr}`),
       );
     });
@@ -109,5 +109,5 @@ describe.skipIf(skip)('csi-sanity against the real driver on a 3-node cluster', 
     // csi-sanity cleans up after every spec: nothing of it stays mounted or attached.
     expect(await mountsUnder(sanityDir)).toEqual([]);
     expect(await loopDevicesUnder(dir)).toEqual([]);
-  }, 1_300_000);
+  }, 700_000);
 });
