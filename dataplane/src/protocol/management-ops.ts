@@ -1,5 +1,5 @@
 import { BlockError } from '../block/block-error.js';
-import type { TokenBucket } from '../sync/token-bucket.js';
+import type { TokenBucket } from '../net/token-bucket.js';
 import type { ReplicaRegistry } from './replica-registry.js';
 
 /**

@@ -15,9 +15,9 @@ import { mkdir, readdir } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { parseHostPort } from '../net/host-port.js';
+import { TokenBucket } from '../net/token-bucket.js';
 import { Replica } from '../replica/replica.js';
 import { SyncAgent } from '../sync/sync-agent.js';
-import { TokenBucket } from '../sync/token-bucket.js';
 import { ReplicaServer } from './server.js';
 import type { ReplicaStoreFactory } from './store-factory.js';
 

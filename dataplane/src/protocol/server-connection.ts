@@ -1,8 +1,8 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { BlockError } from '../block/block-error.js';
+import type { TokenBucket } from '../net/token-bucket.js';
 import type { LayerStore, ReplicaStore } from '../replica/types.js';
-import type { TokenBucket } from '../sync/token-bucket.js';
 import {
   decodeJson,
   decodeLayerWrite,

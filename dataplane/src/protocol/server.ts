@@ -1,8 +1,8 @@
 import { unlink } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { type Logger, pino } from 'pino';
+import { TokenBucket } from '../net/token-bucket.js';
 import type { ReplicaInfo, ReplicaStore } from '../replica/types.js';
-import { TokenBucket } from '../sync/token-bucket.js';
 import { type ControlOps, controlOpsWith } from './control-ops.js';
 import { type ReplicaEntryInfo, ReplicaRegistry } from './replica-registry.js';
 import { type ConnectionHost, ServerConnection } from './server-connection.js';

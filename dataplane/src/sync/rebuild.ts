@@ -1,8 +1,8 @@
 import { BlockError } from '../block/block-error.js';
+import { TokenBucket } from '../net/token-bucket.js';
 import type { ReplicaBackend } from '../replica/replica-backend.js';
 import type { LayerImport, LayerInfo } from '../replica/types.js';
 import { type CopyPiece, planCopy, totalBytes } from './copy-plan.js';
-import { TokenBucket } from './token-bucket.js';
 
 export interface RebuildProgressReport {
   bytesDone: number;

@@ -1,13 +1,13 @@
 import { randomUUID, webcrypto } from 'node:crypto';
 import { BlockError } from '../block/block-error.js';
 import { parseReplicaAddress } from '../net/replica-address.js';
+import { TokenBucket } from '../net/token-bucket.js';
 import { ReplicaClient } from '../protocol/client.js';
 import type { ControlOps } from '../protocol/control-ops.js';
 import type { SyncFromArgs, SyncStatus } from '../protocol/sync-ops.js';
 import type { ByteRange, LayerImport, LayerInfo, LayerStore, ReplicaStore } from '../replica/types.js';
 import { COPY_CHUNK } from './copy-plan.js';
 import { compareRuns, planLayerDiff, rangeBytes, type Window } from './diff-plan.js';
-import { TokenBucket } from './token-bucket.js';
 
 /**
  * Replica-to-replica rebuild, the replica server's side (Longhorn's sync agent): the engine

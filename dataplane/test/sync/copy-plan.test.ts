@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { TokenBucket } from '../../src/net/token-bucket.js';
 import { COPY_CHUNK, planCopy, totalBytes } from '../../src/sync/copy-plan.js';
-import { TokenBucket } from '../../src/sync/token-bucket.js';
 
 describe('planCopy', () => {
   it('splits ranges into chunks and skips holes', () => {

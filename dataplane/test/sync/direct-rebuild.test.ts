@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/engine/engine.js';
+import { TokenBucket } from '../../src/net/token-bucket.js';
 import type { ReplicaClient } from '../../src/protocol/client.js';
 import { type DirectRebuildProgress, directRebuilder } from '../../src/sync/direct-rebuild.js';
-import { TokenBucket } from '../../src/sync/token-bucket.js';
 import { waitFor } from '../wait-for.js';
 import {
   bytes,

@@ -3,12 +3,12 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
+import type { TokenBucket } from '../../src/net/token-bucket.js';
 import { ReplicaClient } from '../../src/protocol/client.js';
 import { ReplicaServer } from '../../src/protocol/server.js';
 import type { ReplicaStoreFactory } from '../../src/protocol/store-factory.js';
 import { Replica } from '../../src/replica/replica.js';
 import { SyncAgent } from '../../src/sync/sync-agent.js';
-import type { TokenBucket } from '../../src/sync/token-bucket.js';
 
 export const MiB = 1024 * 1024;
 
