@@ -665,7 +665,8 @@ describe.skipIf(skip)('backups to the cluster MinIO: targets, Backup CRs, Backup
             x.status.lastBackup === b &&
             /standby: restored backup/.test(condition(x, 'Restore')?.message ?? '') &&
             (condition(x, 'Restore')?.message ?? '').includes(b),
-          120_000,
+          // A restore waits for its ticket's attach and the target's poll; two files run at once.
+          240_000,
         );
         const hashes = await replicaHashes('dr-1');
         expect(hashes).toHaveLength(2);
@@ -712,7 +713,7 @@ describe.skipIf(skip)('backups to the cluster MinIO: targets, Backup CRs, Backup
         'dr-1',
         'activated',
         (v) => v.status?.isStandby === false && v.status.restoreRequired === false,
-        120_000,
+        240_000,
       );
       expect(active.status?.lastBackup).toBe(b3);
       const data = await attachAndRead('dr-1', 'node-2');
@@ -720,7 +721,7 @@ describe.skipIf(skip)('backups to the cluster MinIO: targets, Backup CRs, Backup
       process.stdout.write(
         `[backup.test] standby volume caught up with backup 2 ${(followMs / 1000).toFixed(1)} s after it was taken (poll 2 s)\n`,
       );
-    }, 400_000);
+    }, 900_000);
 
     it('a missing backup or a corrupt block fails the restore with the library’s message; the volume never attaches', async () => {
       dumpLogsOnFailure();
