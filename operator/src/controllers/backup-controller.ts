@@ -35,6 +35,7 @@ import type { Logger } from 'pino';
 import type { BackupJobs } from '../backup/backup-jobs.js';
 import { nextBackupStep, SNAPSHOT_WAIT_MS, statusOfCompleted } from '../backup/backup-status.js';
 import { openResolvedTarget, resolveTargetSpec, type TargetReader } from '../backup/target-access.js';
+import { targetUnusableReason } from '../backup/target-unusable.js';
 import { rfc3339 } from '../conditions.js';
 import { KINDS } from '../k8s/kinds.js';
 import type { ReconcileResult } from '../runtime/work-queue.js';
@@ -355,16 +356,7 @@ export class BackupController {
     const maybeInStore = state === 'Completed' || (state === '' && !b.spec?.snapshotName);
     if (!keep && maybeInStore && (b.metadata.finalizers ?? []).length > 0) {
       const bt = ctx.caches.backupTargets.get(targetName, ctx.id.namespace);
-      const why =
-        bt === undefined
-          ? `backup target ${targetName} does not exist`
-          : !bt.spec?.backupTargetURL
-            ? `backup target ${targetName} has no URL`
-            : bt.status?.available === false
-              ? `backup target ${targetName} is unavailable (${
-                  bt.status.conditions?.find((c) => c.type === 'Unavailable')?.message ?? ''
-                })`
-              : undefined;
+      const why = targetUnusableReason(bt, targetName);
       if (why !== undefined) {
         log.warn({ reason: why }, 'Backup removed without deleting the backup from the store');
         ctx.events.record(

@@ -16,6 +16,7 @@ import {
 import type { Logger } from 'pino';
 import { deleteBackupVolume } from '../backup/delete-backup-volume.js';
 import { openResolvedTarget, resolveTargetSpec, type TargetReader } from '../backup/target-access.js';
+import { targetUnusableReason } from '../backup/target-unusable.js';
 import { KINDS } from '../k8s/kinds.js';
 import type { ReconcileResult } from '../runtime/work-queue.js';
 import {
@@ -80,16 +81,7 @@ export class BackupVolumeController {
     const keep = bv.metadata.annotations?.[KEEP_IN_STORE_ANNOTATION] === 'true';
     if (!keep && volume !== '') {
       const bt = ctx.caches.backupTargets.get(targetName, ns);
-      const why =
-        bt === undefined
-          ? `backup target ${targetName} does not exist`
-          : !bt.spec?.backupTargetURL
-            ? `backup target ${targetName} has no URL`
-            : bt.status?.available === false
-              ? `backup target ${targetName} is unavailable (${
-                  bt.status.conditions?.find((c) => c.type === 'Unavailable')?.message ?? ''
-                })`
-              : undefined;
+      const why = targetUnusableReason(bt, targetName);
       if (why !== undefined) {
         log.warn({ reason: why }, 'BackupVolume removed without deleting its backups from the store');
         ctx.events.record(
