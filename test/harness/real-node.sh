@@ -1,0 +1,307 @@
+#!/usr/bin/env bash
+# One REAL Kubernetes node on this machine, joined to a local control plane: containerd (runc from
+# Debian, overlayfs, CNI bridge) and a kubelet, both built by test/harness/build-real-node.sh.
+# Root only. Not used by the default test suite (the simulated kwok nodes stay the default).
+#
+#   bash test/harness/real-node.sh up --cluster DIR [--dir NODE_DIR] [--name NAME]
+#        DIR: a `longhorn-local cluster up --dir DIR` folder (its kubeconfig and pki/ are used)
+#   bash test/harness/real-node.sh smoke [--dir NODE_DIR]   a busybox pod: Running, logs, exec
+#   bash test/harness/real-node.sh down [--dir NODE_DIR]    stops it all, unmounts, removes cgroups
+#   bash test/harness/real-node.sh demo [--dir NODE_DIR]    cluster up (1 kwok node, --no-longhorn)
+#        + up + smoke + down + cluster down, from the repository root (needs `npx tsc -b` done)
+#
+# The node is named `localhost` by default: the API server reaches a kubelet through the node's
+# Hostname address first, and `localhost` keeps its exec/logs traffic on the loopback (kubelet
+# refuses a loopback --node-ip, so the InternalIP is the machine's own address).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+CACHE=${LONGHORN_TS_CACHE:-$HOME/.cache/longhorn-ts}
+BIN=$CACHE/bin
+RN=$CACHE/real-node
+CMD=${1:-}
+shift || true
+DIR=/tmp/lh-real-node
+CLUSTER=""
+NAME=localhost
+while [ $# -gt 0 ]; do
+  case "$1" in
+  --dir) DIR=$2; shift 2 ;;
+  --cluster) CLUSTER=$2; shift 2 ;;
+  --name) NAME=$2; shift 2 ;;
+  *) echo "real-node: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+DIR=$(mkdir -p "$DIR" && cd "$DIR" && pwd)
+CTRD=$DIR/containerd
+SOCK=$CTRD/containerd.sock
+KUBECONFIG_NODE=$DIR/kubelet.kubeconfig
+BRIDGE=lhrn0
+SUBNET=${REAL_NODE_POD_SUBNET:-10.88.0.0/24}
+export PATH=$BIN:$PATH
+
+log() { echo "real-node: $*"; }
+kc() { kubectl --kubeconfig "$DIR/admin.kubeconfig" "$@"; }
+ctr_() { ctr --address "$SOCK" "$@"; }
+crictl_() { crictl --runtime-endpoint "unix://$SOCK" --image-endpoint "unix://$SOCK" --timeout 30s "$@"; }
+
+wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...
+  local n=$1 what=$2 i
+  shift 2
+  for ((i = 0; i < n; i++)); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 1
+  done
+  log "timed out after ${n}s waiting for $what" >&2
+  return 1
+}
+
+start_bg() { # start_bg NAME LOGFILE COMMAND... : a new session, pid in $DIR/NAME.pid
+  local name=$1 logf=$2
+  shift 2
+  setsid "$@" </dev/null >"$logf" 2>&1 &
+  echo $! >"$DIR/$name.pid"
+}
+
+write_containerd_config() {
+  mkdir -p "$CTRD/root" "$CTRD/state" "$DIR/cni/net.d" "$DIR/cni/ipam"
+  cat >"$CTRD/config.toml" <<EOF
+version = 3
+root = "$CTRD/root"
+state = "$CTRD/state"
+
+[grpc]
+  address = "$SOCK"
+
+[ttrpc]
+  address = "$SOCK.ttrpc"
+
+[plugins]
+  [plugins.'io.containerd.cri.v1.images']
+    snapshotter = 'overlayfs'
+    [plugins.'io.containerd.cri.v1.images'.pinned_images]
+      sandbox = 'registry.k8s.io/pause:3.10'
+
+  [plugins.'io.containerd.cri.v1.runtime']
+    [plugins.'io.containerd.cri.v1.runtime'.containerd]
+      default_runtime_name = 'runc'
+      [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
+        runtime_type = 'io.containerd.runc.v2'
+        [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
+          BinaryName = '$(command -v runc)'
+          SystemdCgroup = false
+    [plugins.'io.containerd.cri.v1.runtime'.cni]
+      bin_dirs = ['$RN/cni-bin']
+      conf_dir = '$DIR/cni/net.d'
+
+  [plugins.'io.containerd.grpc.v1.cri']
+    stream_server_address = '127.0.0.1'
+    stream_server_port = '0'
+EOF
+  # A bridge on the host, no masquerade, no port maps: pods reach this machine only.
+  cat >"$DIR/cni/net.d/10-lh-real-node.conflist" <<EOF
+{
+  "cniVersion": "1.0.0",
+  "name": "lh-real-node",
+  "plugins": [
+    {
+      "type": "bridge",
+      "bridge": "$BRIDGE",
+      "isGateway": true,
+      "ipMasq": false,
+      "ipam": {
+        "type": "host-local",
+        "ranges": [[{ "subnet": "$SUBNET" }]],
+        "dataDir": "$DIR/cni/ipam"
+      }
+    }
+  ]
+}
+EOF
+}
+
+write_kubelet_config() {
+  mkdir -p "$DIR/kubelet" "$DIR/pod-logs" "$DIR/kubelet-pki"
+  cat >"$DIR/kubelet.yaml" <<EOF
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+# This VM has cgroup v1 (hybrid); kubelet >= 1.35 refuses it unless told otherwise.
+failCgroupV1: false
+cgroupDriver: cgroupfs
+containerRuntimeEndpoint: unix://$SOCK
+address: 127.0.0.1
+port: 10250
+readOnlyPort: 0
+healthzBindAddress: 127.0.0.1
+healthzPort: 10248
+authentication:
+  anonymous:
+    enabled: true
+  webhook:
+    enabled: false
+authorization:
+  mode: AlwaysAllow
+failSwapOn: false
+podLogsDir: $DIR/pod-logs
+resolvConf: /etc/resolv.conf
+clusterDomain: cluster.local
+serializeImagePulls: false
+evictionHard:
+  memory.available: 100Mi
+  nodefs.available: 1%
+  nodefs.inodesFree: 1%
+  imagefs.available: 1%
+imageGCHighThresholdPercent: 100
+imageGCLowThresholdPercent: 99
+EOF
+}
+
+# A client certificate for system:node:NAME (group system:nodes), signed by the cluster's CA,
+# bound to the built-in ClusterRole system:node (the API server runs RBAC only).
+write_node_credentials() {
+  local pki=$CLUSTER/pki p=$DIR/kubelet-pki server
+  server=$(kubectl --kubeconfig "$CLUSTER/kubeconfig" config view --minify -o jsonpath='{.clusters[0].cluster.server}')
+  cp "$CLUSTER/kubeconfig" "$DIR/admin.kubeconfig"
+  openssl req -new -newkey rsa:2048 -nodes -keyout "$p/node.key" -subj "/O=system:nodes/CN=system:node:$NAME" \
+    -out "$p/node.csr" 2>/dev/null
+  openssl x509 -req -in "$p/node.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial \
+    -days 2 -out "$p/node.crt" 2>/dev/null
+  kubectl config --kubeconfig "$KUBECONFIG_NODE" set-cluster local --server="$server" \
+    --certificate-authority="$pki/ca.crt" --embed-certs=true >/dev/null
+  kubectl config --kubeconfig "$KUBECONFIG_NODE" set-credentials node --client-certificate="$p/node.crt" \
+    --client-key="$p/node.key" --embed-certs=true >/dev/null
+  kubectl config --kubeconfig "$KUBECONFIG_NODE" set-context node --cluster=local --user=node >/dev/null
+  kubectl config --kubeconfig "$KUBECONFIG_NODE" use-context node >/dev/null
+  kc create clusterrolebinding "lh-real-node-$NAME" --clusterrole=system:node --user="system:node:$NAME" \
+    --dry-run=client -o yaml | kc apply -f - >/dev/null
+}
+
+cmd_up() {
+  [ "$(id -u)" = 0 ] || { log "must run as root" >&2; exit 1; }
+  [ -n "$CLUSTER" ] || { log "up needs --cluster DIR (a longhorn-local cluster folder)" >&2; exit 2; }
+  CLUSTER=$(cd "$CLUSTER" && pwd)
+  for b in kubelet containerd containerd-shim-runc-v2 ctr crictl kubectl; do
+    [ -x "$BIN/$b" ] || { log "missing $BIN/$b: run test/harness/build-real-node.sh" >&2; exit 1; }
+  done
+  echo "$CLUSTER" >"$DIR/cluster"
+  echo "$NAME" >"$DIR/name"
+  write_containerd_config
+  write_kubelet_config
+  write_node_credentials
+
+  log "containerd $("$BIN/containerd" --version | awk '{print $3}') with $(runc --version | head -1)"
+  start_bg containerd "$DIR/containerd.log" "$BIN/containerd" --config "$CTRD/config.toml"
+  wait_for 30 "containerd's socket" ctr_ version
+  local img
+  for img in pause busybox; do
+    ctr_ -n k8s.io images import --local "$RN/images/$img.tar" >/dev/null
+  done
+  ctr_ -n k8s.io images ls -q | sed 's/^/real-node: image /'
+
+  log "kubelet $("$BIN/kubelet" --version | awk '{print $2}') as node $NAME"
+  start_bg kubelet "$DIR/kubelet.log" "$BIN/kubelet" --config="$DIR/kubelet.yaml" \
+    --kubeconfig="$KUBECONFIG_NODE" --root-dir="$DIR/kubelet" --cert-dir="$DIR/kubelet-pki" \
+    --hostname-override="$NAME" --v=2
+  wait_for 120 "node $NAME Ready" kc wait --for=condition=Ready "node/$NAME" --timeout=1s
+  kc get node "$NAME" -o wide
+}
+
+cmd_smoke() {
+  local pod=real-node-smoke
+  kc delete pod "$pod" --ignore-not-found --wait=true >/dev/null
+  kc apply -f - <<EOF
+apiVersion: v1
+kind: Pod
+metadata:
+  name: $pod
+  namespace: default
+spec:
+  nodeName: $(cat "$DIR/name")
+  restartPolicy: Never
+  containers:
+    - name: main
+      image: localhost/busybox:1.35
+      imagePullPolicy: Never
+      command: ["/bin/sh", "-c", "echo hello from a real container; cat /proc/1/cgroup | head -3; exec sleep 3600"]
+EOF
+  kc wait --for=condition=Ready "pod/$pod" --timeout=120s
+  kc get pod "$pod" -o wide
+  log "logs:"
+  kc logs "$pod"
+  log "exec:"
+  kc exec "$pod" -- /bin/sh -c 'echo "pid 1: $(cat /proc/1/cmdline | tr "\0" " ")"; hostname; ip addr show eth0 2>/dev/null | grep inet || true; ls /var/run/secrets/kubernetes.io/serviceaccount'
+  crictl_ ps
+  kc delete pod "$pod" --wait=true
+}
+
+stop_pid() { # stop_pid NAME : SIGTERM, then SIGKILL after 20 s
+  local f=$DIR/$1.pid p i
+  [ -f "$f" ] || return 0
+  p=$(cat "$f")
+  if kill -0 "$p" 2>/dev/null; then
+    kill "$p" 2>/dev/null || true
+    for ((i = 0; i < 20; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 1; done
+    kill -9 "$p" 2>/dev/null || true
+  fi
+  rm -f "$f"
+}
+
+cmd_down() {
+  local name
+  name=$(cat "$DIR/name" 2>/dev/null || echo "$NAME")
+  if [ -f "$DIR/admin.kubeconfig" ] && [ -f "$DIR/kubelet.pid" ] && kc get node "$name" >/dev/null 2>&1; then
+    # Let the kubelet stop the pods itself (volumes unmounted, sandboxes torn down).
+    kc delete pods -A --field-selector "spec.nodeName=$name" --wait=true --timeout=60s >/dev/null 2>&1 || true
+  fi
+  stop_pid kubelet
+  if [ -S "$SOCK" ]; then
+    crictl_ rm -fa >/dev/null 2>&1 || true
+    crictl_ stopp $(crictl_ pods -q 2>/dev/null) >/dev/null 2>&1 || true
+    crictl_ rmp -fa >/dev/null 2>&1 || true
+  fi
+  stop_pid containerd
+  # Shims outlive containerd: end those of this node (their command line names our socket).
+  local p
+  for p in $(pgrep -f "containerd-shim-runc-v2 .*-address $SOCK" || true); do kill "$p" 2>/dev/null || true; done
+  sleep 1
+  for p in $(pgrep -f "containerd-shim-runc-v2 .*-address $SOCK" || true); do kill -9 "$p" 2>/dev/null || true; done
+  # Mounts under the node's folder (overlay rootfs, shm, kubelet volumes), deepest first.
+  local m
+  for m in $(awk -v d="$DIR/" 'index($5, d) == 1 {print $5}' /proc/self/mountinfo | sort -r); do
+    umount "$m" 2>/dev/null || umount -l "$m" || true
+  done
+  # CNI network namespaces made for this node's sandboxes (containerd's default place).
+  for m in $(awk '$5 ~ "^/run/netns/cni-|^/var/run/netns/cni-" {print $5}' /proc/self/mountinfo | sort -u); do
+    if [ -f "$DIR/netns-seen" ] && grep -qx "$m" "$DIR/netns-seen"; then umount "$m" 2>/dev/null && rm -f "$m"; fi
+  done
+  ip link del "$BRIDGE" 2>/dev/null || true
+  # kubelet's cgroups (cgroupfs driver): kubepods in every v1 hierarchy, deepest first.
+  local c
+  for c in /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/*/kubepods.slice /sys/fs/cgroup/unified/kubepods; do
+    [ -d "$c" ] && find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+  done
+  if [ -f "$DIR/admin.kubeconfig" ]; then
+    kc delete node "$name" --ignore-not-found >/dev/null 2>&1 || true
+    kc delete clusterrolebinding "lh-real-node-$name" --ignore-not-found >/dev/null 2>&1 || true
+  fi
+  log "down; mounts left under $DIR: $(awk -v d="$DIR/" 'index($5, d) == 1' /proc/self/mountinfo | wc -l)"
+}
+
+cmd_demo() {
+  local cdir=$DIR-cluster rc=0
+  (cd "$REPO" && npx longhorn-local cluster up --dir "$cdir" --nodes 1 --no-longhorn)
+  CLUSTER=$cdir
+  { cmd_up && cmd_smoke; } || rc=$?
+  cmd_down
+  (cd "$REPO" && npx longhorn-local cluster down --dir "$cdir") || true
+  return $rc
+}
+
+case "$CMD" in
+up) cmd_up ;;
+smoke) cmd_smoke ;;
+down) cmd_down ;;
+demo) cmd_demo ;;
+*) sed -n '2,15p' "$0"; exit 2 ;;
+esac
