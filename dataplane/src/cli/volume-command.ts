@@ -1,5 +1,7 @@
 import { parseArgs } from 'node:util';
+import type { RotationStatus } from '../crypt/data-key-rotation.js';
 import { newCryptoSecretEncryption } from './crypto-secret-file.js';
+import { rotateDataKey, settleDataKeyRotation } from './data-key-rotation.js';
 import { backupLocalVolume, volumeUpFromBackup } from './local-backup.js';
 import {
   addReplica,
@@ -30,6 +32,10 @@ const USAGE = `usage: longhorn-local volume <command> --dir DIR [options]
   rotate-key --key-file OLD --new-key-file NEW   re-wrap the data key with a new key-encryption key
   rotate-key --crypto-secret FILE              the same from a crypto secret file (its
                                                CRYPTO_PREVIOUS_KEY_VALUE / KMS_PREVIOUS_KEY_ID open the old wrap)
+  rotate-key --data-key [--key-file FILE | --crypto-secret FILE] [--bandwidth BYTES_PER_SEC] [-o json]
+                                               re-encrypt the volume to a new data key, online, in the
+                                               background (progress in "volume info"); while one runs,
+                                               says so; the KEK: FILE, or the one the volume remembers
   up --from-backup BACKUP_URL [--credentials FILE] [--replicas N] [--name NAME]   a new volume restored from a backup
   down                                         stop everything started for DIR
   replicas [-o json]                           list replicas: address, mode (RW/WO/ERR), rebuild progress
@@ -61,6 +67,7 @@ export async function volumeCommand(argv: string[]): Promise<number> {
       bandwidth: { type: 'string', default: '0' },
       ...QOS_FLAG_OPTIONS,
       encrypt: { type: 'boolean', default: false },
+      'data-key': { type: 'boolean', default: false },
       'key-file': { type: 'string' },
       'new-key-file': { type: 'string' },
       'crypto-secret': { type: 'string' },
@@ -162,6 +169,8 @@ export async function volumeCommand(argv: string[]): Promise<number> {
     case 'info': {
       const state = await loadState(dir);
       const [view, qos] = await withEngine(state, (e) => Promise.all([e.volume(), e.qos()]));
+      // The previous data key leaves the record here once re-encryption is done and unused.
+      await settleDataKeyRotation(dir, state, view.dataKeyRotation);
       // Where the KEK comes from: a key file, or a crypto secret file's passphrase or KMS key.
       const keySource = state.encryption?.cryptoSecret
         ? state.encryption.cryptoSecret.kek.provider === 'kms'
@@ -169,7 +178,14 @@ export async function volumeCommand(argv: string[]): Promise<number> {
           : 'secret (passphrase)'
         : 'key file';
       const encryption = state.encryption
-        ? { encrypted: true, cipher: state.encryption.cipher, keyId: state.encryption.keyId, keySource }
+        ? {
+            encrypted: true,
+            cipher: state.encryption.cipher,
+            keyId: state.encryption.keyId,
+            keySource,
+            ...(state.encryption.dataKeyId ? { dataKeyId: state.encryption.dataKeyId } : {}),
+            ...(state.encryption.previous ? { previousDataKeyId: state.encryption.previous.dataKeyId } : {}),
+          }
         : { encrypted: false };
       if (json) console.log(JSON.stringify({ ...view, qos, ...encryption }, null, 2));
       else {
@@ -182,6 +198,8 @@ export async function volumeCommand(argv: string[]): Promise<number> {
         console.log(
           `  ${state.encryption ? `encrypted (${state.encryption.cipher}, key ${state.encryption.keyId}, from ${keySource})` : 'not encrypted'}`,
         );
+        const rot = view.dataKeyRotation;
+        if (rot && rot.state !== 'none') console.log(`  ${formatRotation(rot)}`);
         for (const r of view.replicas)
           console.log(`  ${r.id}\t${r.address}\t${r.mode}${r.error ? `\t${r.error}` : ''}`);
       }
@@ -200,6 +218,7 @@ export async function volumeCommand(argv: string[]): Promise<number> {
       console.log(await restartEngine(dir, values['crypto-secret'] ?? values['key-file']));
       return 0;
     case 'rotate-key': {
+      if (values['data-key']) return dataKeyCommand(dir, values, json);
       if (values['crypto-secret'] !== undefined) {
         const enc = await rotateVolumeKeyFromSecret(dir, values['crypto-secret']);
         console.log(`data key re-wrapped: key ${enc.keyId}`);
@@ -238,6 +257,40 @@ export async function volumeCommand(argv: string[]): Promise<number> {
     }
     default:
       throw new Error(`volume: unknown command ${JSON.stringify(sub)}\n${USAGE}`);
+  }
+}
+
+/** `rotate-key --data-key`: starts re-encryption to a new data key, or says it runs. */
+async function dataKeyCommand(
+  dir: string,
+  values: { 'key-file'?: string; 'crypto-secret'?: string; bandwidth?: string },
+  json: boolean,
+): Promise<number> {
+  const bandwidth = Number(values.bandwidth ?? '0');
+  if (!Number.isSafeInteger(bandwidth) || bandwidth < 0)
+    throw new Error(`--bandwidth ${values.bandwidth}: expected bytes per second (0 for no limit)`);
+  const res = await rotateDataKey(dir, {
+    ...(values['key-file'] ? { keyFile: values['key-file'] } : {}),
+    ...(values['crypto-secret'] ? { cryptoSecret: values['crypto-secret'] } : {}),
+    bandwidthLimit: bandwidth,
+  });
+  if (json) console.log(JSON.stringify(res, null, 2));
+  else if (res.started) console.log(`${formatRotation(res.status)}; progress: volume info`);
+  else console.log(`already running: ${formatRotation(res.status)}`);
+  return 0;
+}
+
+function formatRotation(r: RotationStatus): string {
+  const bytes = `${r.percent}% (${formatSize(r.bytesDone)} of ${formatSize(r.bytesTotal)})`;
+  switch (r.state) {
+    case 'running':
+      return `re-encrypting from data key ${r.from} to ${r.to}: ${bytes}`;
+    case 'failed':
+      return `re-encryption from data key ${r.from} to ${r.to} stopped at ${bytes}: ${r.error} (rotate-key --data-key again resumes it)`;
+    case 'done':
+      return `re-encrypted to data key ${r.to}${r.snapshotsUsingPrevious.length ? `; data key ${r.from} kept for snapshots ${r.snapshotsUsingPrevious.join(', ')}` : ''}`;
+    default:
+      return 'no data-key rotation';
   }
 }
 

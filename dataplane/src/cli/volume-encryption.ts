@@ -20,6 +20,13 @@ export interface VolumeEncryption extends KeyEnvelope {
   keyFile: string;
   /** KEK from a crypto secret file (crypto-secret-file.ts): the file and how to get the KEK back (no key). */
   cryptoSecret?: { file: string; kek: RecordKek };
+  /** The data key's fingerprint (dk-..., crypt/data-key-rotation.ts), recorded at its first rotation. */
+  dataKeyId?: string;
+  /**
+   * The data key a data-key rotation replaces (wrapped by the same KEK): kept while the volume is
+   * re-encrypted, and after while snapshots taken before the end still hold blocks under it.
+   */
+  previous?: KeyEnvelope & { dataKeyId: string };
 }
 
 /** A fresh data key for a new volume, wrapped by the KEK in `keyFile`. */
@@ -54,6 +61,12 @@ export async function rotatedEncryption(
 /** The engine's flags for an encrypted volume (none for a plain one). */
 export function encryptionArgs(enc: VolumeEncryption | undefined, keyFile?: string): string[] {
   if (!enc) return [];
-  const { keyFile: remembered, cryptoSecret: _, ...envelope } = enc;
-  return ['--encryption', formatEnvelopeArg(envelope), '--kek-file', resolve(keyFile ?? remembered)];
+  const { keyFile: remembered, cryptoSecret: _, previous, ...envelope } = enc;
+  return [
+    '--encryption',
+    formatEnvelopeArg(envelope),
+    ...(previous ? ['--previous-encryption', formatEnvelopeArg(previous)] : []),
+    '--kek-file',
+    resolve(keyFile ?? remembered),
+  ];
 }

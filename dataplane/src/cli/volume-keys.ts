@@ -21,6 +21,7 @@ export async function rotateVolumeKey(
   const state = await loadState(dir);
   if (!state.encryption)
     throw new Error(`volume ${state.volume} is not encrypted; there is no key to rotate`);
+  refuseWhilePreviousKept(state.volume, state.encryption);
   state.encryption = await rotatedEncryption(state.volume, state.encryption, oldKeyFile, newKeyFile);
   await saveState(dir, state);
   return state.encryption;
@@ -31,9 +32,21 @@ export async function rotateVolumeKeyFromSecret(dir: string, file: string): Prom
   const state = await loadState(dir);
   if (!state.encryption?.cryptoSecret)
     throw new Error(`volume ${state.volume} is not encrypted with a crypto secret file (--crypto-secret)`);
+  refuseWhilePreviousKept(state.volume, state.encryption);
   state.encryption = await rotatedCryptoSecretEncryption(state.volume, state.encryption, file);
   await saveState(dir, state);
   return state.encryption;
+}
+
+/**
+ * A KEK rotation re-wraps one data key; while a data-key rotation keeps a previous one (it runs,
+ * or snapshots still hold blocks under it) it is refused rather than leave that key behind.
+ */
+function refuseWhilePreviousKept(volume: string, enc: VolumeEncryption): void {
+  if (enc.previous)
+    throw new Error(
+      `volume ${volume}: a data-key rotation keeps the previous data key ${enc.previous.dataKeyId} (re-encryption runs, or snapshots still use it; see "volume info"); rotate the key-encryption key after`,
+    );
 }
 
 /**

@@ -1,8 +1,10 @@
+import type { RotationStatus } from '../crypt/data-key-rotation.js';
 import type { IoCounters } from '../frontend/io-stats-device.js';
 import type { QosLimits, QosStats } from '../qos/index.js';
 import { callUnary, grpc, loadService } from '../rpc/grpc-proto.js';
 import type { CloneArgs, CloneStatus } from './clone-job.js';
 
+export type { RotationStatus } from '../crypt/data-key-rotation.js';
 export type { CloneArgs, CloneStatus } from './clone-job.js';
 
 import { qosFromWire, qosLimitsToWire, type WireQos } from './qos-wire.js';
@@ -27,6 +29,8 @@ export interface VolumeView {
   generation: number;
   /** The clone job (SnapshotClone); absent from an engine that predates it. */
   clone?: CloneStatus;
+  /** An encrypted volume's data-key rotation (state "none" when never rotated); absent on a plain one. */
+  dataKeyRotation?: RotationStatus;
 }
 
 export interface SnapshotView {
@@ -121,6 +125,24 @@ export class EngineClient {
 
   snapshotCloneStatus(): Promise<CloneStatus> {
     return callUnary(this.client, 'snapshotCloneStatus', {});
+  }
+
+  /**
+   * Starts re-encrypting to the data key in `encryption` (envelope arg form) from the one in
+   * `previousEncryption`, both wrapped by the KEK in `kekFile`; the same request again answers
+   * the status.
+   */
+  dataKeyRotate(req: {
+    encryption: string;
+    previousEncryption: string;
+    kekFile: string;
+    bandwidthLimit?: number;
+  }): Promise<RotationStatus> {
+    return callUnary(this.client, 'dataKeyRotate', { bandwidthLimit: 0, ...req }, 60_000);
+  }
+
+  dataKeyRotationStatus(): Promise<RotationStatus> {
+    return callUnary(this.client, 'dataKeyRotationStatus', {});
   }
 
   close(): void {

@@ -4,7 +4,7 @@
  *     --listen HOST:PORT [--socket PATH] --control HOST:PORT [--timeout-ms 8000] [--wanted N]
  *     [--local-replica ID=DIR --local-size BYTES --local-listen HOST:PORT] [--state-file PATH] [--salvage]
  *     [--qos iops=N,readIops=N,writeIops=N,bandwidth=B,readBandwidth=B,writeBandwidth=B,burstSeconds=S]
- *     [--encryption cipher=aes-256-xts,keyId=ID,wrappedKey=BASE64 --kek-file PATH]
+ *     [--encryption cipher=aes-256-xts,keyId=ID,wrappedKey=BASE64 [--previous-encryption ...] --kek-file PATH]
  * A local replica (on the engine's node) is opened in this process, created if DIR holds none,
  * and also served over TCP at --local-listen (for rebuilds and checks from other nodes).
  * Connects to its replicas, starts serving NBD and its gRPC control service, then prints one
@@ -13,11 +13,16 @@
  * current replicas are unreachable is refused unless --salvage (acknowledged writes may be lost).
  * With --encryption the volume's data key is unwrapped with the KEK in --kek-file before anything
  * else; a missing or wrong key ends the start (exit 1, the message naming the key id).
+ * --previous-encryption is the data key being replaced by a data-key rotation (both wrapped by the
+ * same KEK): the state file says how far re-encryption got, and the engine resumes it; keys that
+ * do not fit what the state file recorded end the start (crypt/data-key-rotation.ts planResume).
  */
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { dataKeyId, planResume, type RotationRecord } from '../crypt/data-key-rotation.js';
 import { CryptBlockDevice, loadDataKey, parseEnvelopeArg } from '../crypt/index.js';
+import { DataKeyRotator } from '../crypt/rotation-job.js';
 import { IoStatsDevice } from '../frontend/io-stats-device.js';
 import { NbdServer } from '../frontend/nbd/index.js';
 import { componentLogger } from '../logging/logger.js';
@@ -51,6 +56,7 @@ const { values } = parseArgs({
     salvage: { type: 'boolean', default: false },
     qos: { type: 'string', default: '' },
     encryption: { type: 'string' },
+    'previous-encryption': { type: 'string' },
     'kek-file': { type: 'string' },
   },
 });
@@ -59,7 +65,12 @@ const volume = values.volume;
 const log = componentLogger('engine', { volume });
 if (values['kek-file'] && !values.encryption)
   throw new Error('--kek-file without --encryption: nothing to unwrap');
+if (values['previous-encryption'] && !values.encryption)
+  throw new Error('--previous-encryption without --encryption: nothing to rotate to');
 const dataKey = values.encryption ? await unwrapVolumeKey(values.encryption, values['kek-file']) : null;
+const previousKey = values['previous-encryption']
+  ? await unwrapVolumeKey(values['previous-encryption'], values['kek-file'])
+  : null;
 
 // After a restart the membership we last recorded wins over the arguments we were started with,
 // and the generation record tells which replicas are provably current.
@@ -67,6 +78,23 @@ const stateFile = values['state-file'] ? new EngineStateFile(values['state-file'
 const remembered = stateFile ? await stateFile.read() : null;
 const members = remembered?.members ?? values.replica!.map(parseReplicaArg);
 let generationRecord = remembered?.generation;
+// Whether a data-key rotation is to resume, is done, or cannot be served with the keys given.
+let rotationRecord: RotationRecord | undefined = remembered?.dataKeyRotation;
+const rotationPlan = dataKey
+  ? planResume(
+      volume,
+      {
+        current: dataKeyId(dataKey),
+        ...(previousKey ? { previous: dataKeyId(previousKey) } : {}),
+      },
+      rotationRecord,
+    )
+  : ({ kind: 'none' } as const);
+if (rotationPlan.kind === 'refuse') {
+  log.error({ err: rotationPlan.reason }, 'cannot start with these data keys');
+  process.stderr.write(`engine: ${rotationPlan.reason}\n`);
+  process.exit(1);
+}
 const local = values['local-replica'] ? await openLocalReplica() : null;
 const endpoints: ReplicaEndpoint[] = await Promise.all(
   members.map(async ({ id, address }) => {
@@ -86,6 +114,7 @@ const saveState = (): Promise<void> =>
     ? stateFile.save(() => ({
         members: engineRef ? engineRef.endpoints() : members,
         ...(generationRecord ? { generation: generationRecord } : {}),
+        ...(rotationRecord ? { dataKeyRotation: rotationRecord } : {}),
       }))
     : Promise.resolve();
 const engine = await Engine.start(
@@ -111,8 +140,38 @@ if (stateFile) {
 }
 
 // An encrypted volume's blocks are encrypted right above the engine: replicas hold ciphertext.
-const device = dataKey ? new CryptBlockDevice(engine, dataKey, volume) : engine;
+// Mid-rotation it holds both keys, split at the recorded watermark.
+const crypt = !dataKey
+  ? null
+  : rotationPlan.kind === 'run' && previousKey
+    ? new CryptBlockDevice(
+        engine,
+        { current: dataKey, previous: previousKey, watermark: rotationPlan.record.watermark },
+        volume,
+      )
+    : new CryptBlockDevice(engine, dataKey, volume);
+const rotator =
+  crypt && dataKey
+    ? new DataKeyRotator(
+        {
+          volume,
+          device: crypt,
+          save: stateFile
+            ? async (record) => {
+                rotationRecord = record;
+                await saveState();
+              }
+            : null,
+          snapshots: async () => (await engine.listSnapshots()).slice(0, -1).map((l) => l.name),
+          log,
+        },
+        dataKeyId(dataKey),
+        rotationPlan.kind === 'run' || rotationPlan.kind === 'done' ? rotationPlan.record : undefined,
+      )
+    : undefined;
+const device = crypt ?? engine;
 dataKey?.fill(0);
+previousKey?.fill(0);
 // The frontend serves it through its QoS layer (no limits unless --qos gives some).
 const qos = new QosBlockDevice(device, parseQosArg(values.qos ?? ''));
 // ...and counts what its clients asked and how long it took (the volume's I/O metrics).
@@ -140,7 +199,9 @@ const frontend: Frontend = {
 };
 await frontend.start();
 const { host: ctlHost, port: ctlPort } = parseHostPort(values.control!, '--control');
-const control = await serveEngine(engine, frontend, ctlHost, ctlPort, qos, stats);
+const control = await serveEngine(engine, frontend, ctlHost, ctlPort, qos, stats, rotator);
+// A rotation the last engine did not finish goes on in the background.
+rotator?.resume();
 
 let stopping = false;
 const stop = async () => {
@@ -148,6 +209,7 @@ const stop = async () => {
   stopping = true;
   await frontend.stop();
   qos.limiter.release();
+  await rotator?.stop();
   await engine.close();
   control.server.forceShutdown();
   process.exit(0);

@@ -1,4 +1,6 @@
 import { BlockError } from '../block/block-error.js';
+import { parseEnvelopeArg, readKekFile } from '../crypt/index.js';
+import type { DataKeyRotator } from '../crypt/rotation-job.js';
 import { type IoStatsDevice, zeroIoCounters } from '../frontend/io-stats-device.js';
 import type { NbdServer } from '../frontend/nbd/index.js';
 import { parseReplicaAddress, type ReplicaTarget } from '../net/replica-address.js';
@@ -44,13 +46,15 @@ export async function serveEngine(
   port: number,
   qos?: QosBlockDevice,
   stats?: IoStatsDevice,
+  /** An encrypted volume's data-key rotation (none for a plain volume). */
+  keys?: DataKeyRotator,
 ): Promise<{ server: grpc.Server; port: number }> {
   const service = loadService('engine.proto', 'longhorn.engine.v1.Engine');
   const server = new grpc.Server();
   const clone = new CloneJob(engine, async (a) =>
     ReplicaClient.connect(replicaTarget(a.fromAddress), a.fromReplicaId, { connections: 2 }),
   );
-  const volume = () => ({
+  const volume = async () => ({
     name: engine.volume,
     size: engine.size(),
     robustness: engine.robustness(),
@@ -67,6 +71,7 @@ export async function serveEngine(
       rebuildPercent: r.rebuild?.percent ?? 0,
     })),
     clone: clone.current(),
+    ...(keys ? { dataKeyRotation: await keys.status() } : {}),
   });
   const snapshotOut = (l: LayerInfo, head: string) => ({
     ...l,
@@ -145,8 +150,37 @@ export async function serveEngine(
       if (frontend.server()) {
         throw new BlockError('EPERM', `volume ${engine.volume}: stop the frontend before reverting`);
       }
+      await keys?.checkRevert(name);
       await engine.revert(name);
       return volume();
+    }),
+    dataKeyRotate: unary(
+      async (req: {
+        encryption: string;
+        previousEncryption: string;
+        kekFile: string;
+        bandwidthLimit: number;
+      }) => {
+        if (!keys)
+          throw new BlockError(
+            'EINVAL',
+            `volume ${engine.volume} is not encrypted; there is no data key to rotate`,
+          );
+        if (!req.kekFile)
+          throw new BlockError('EINVAL', 'kekFile is required (the KEK that wraps both data keys)');
+        const current = parseEnvelopeArg(req.encryption);
+        const previous = parseEnvelopeArg(req.previousEncryption);
+        const kek = await readKekFile(req.kekFile);
+        try {
+          return await keys.rotate({ current, previous, kek, bandwidthLimit: Number(req.bandwidthLimit) });
+        } finally {
+          kek.fill(0);
+        }
+      },
+    ),
+    dataKeyRotationStatus: unary(async () => {
+      if (!keys) throw new BlockError('EINVAL', `volume ${engine.volume} is not encrypted`);
+      return keys.status();
     }),
     volumeIoStats: unary(async () => stats?.counters() ?? zeroIoCounters()),
     qosGet: unary(async () => {

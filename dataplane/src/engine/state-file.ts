@@ -1,11 +1,16 @@
 import { open, readFile, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import type { RotationRecord } from '../crypt/data-key-rotation.js';
 import type { GenerationRecord } from './generation-choice.js';
 
-/** What an engine process keeps across restarts: its members and its generation record. */
+/**
+ * What an engine process keeps across restarts: its members, its generation record and, for an
+ * encrypted volume, the progress of its last data-key rotation (key ids only, never a key).
+ */
 export interface EngineState {
   members: { id: string; address: string }[];
   generation?: GenerationRecord;
+  dataKeyRotation?: RotationRecord;
 }
 
 /**
