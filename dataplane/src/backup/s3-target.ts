@@ -14,6 +14,10 @@ import {
 import { BackupError } from './errors.js';
 import { type BackupTarget, newRequestCounts } from './target.js';
 
+/** Bounds on one S3 request attempt: the TCP (and TLS) connect, and the whole request and response. */
+export const S3_CONNECT_TIMEOUT_MS = 10_000;
+export const S3_REQUEST_TIMEOUT_MS = 120_000;
+
 /**
  * An S3 bucket path as a backupstore (`s3://bucket@region/path`), with Longhorn's Secret keys:
  * AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN (optional), AWS_CERT (a PEM CA to
@@ -40,6 +44,7 @@ export class S3Target implements BackupTarget {
     private readonly loc: S3Location,
     readonly url: string,
     creds: Credentials,
+    timeouts: { connectMs?: number; requestMs?: number } = {},
   ) {
     const accessKeyId = creds.AWS_ACCESS_KEY_ID;
     const secretAccessKey = creds.AWS_SECRET_ACCESS_KEY;
@@ -64,15 +69,18 @@ export class S3Target implements BackupTarget {
         ...(creds.AWS_SESSION_TOKEN ? { sessionToken: creds.AWS_SESSION_TOKEN } : {}),
       },
       maxAttempts: 3,
-      // AWS_CERT (Longhorn's key): a PEM CA the endpoint's certificate is checked against, on
-      // top of the system's (a MinIO with its own CA).
-      ...(creds.AWS_CERT?.trim()
-        ? {
-            requestHandler: {
-              httpsAgent: new Agent({ keepAlive: true, ca: [...rootCertificates, creds.AWS_CERT] }),
-            },
-          }
-        : {}),
+      requestHandler: {
+        // The SDK waits forever by default: a store that stops answering mid-request would hang
+        // a backup or a restore for good. Each attempt gets a bound (retried up to maxAttempts).
+        connectionTimeout: timeouts.connectMs ?? S3_CONNECT_TIMEOUT_MS,
+        requestTimeout: timeouts.requestMs ?? S3_REQUEST_TIMEOUT_MS,
+        throwOnRequestTimeout: true,
+        // AWS_CERT (Longhorn's key): a PEM CA the endpoint's certificate is checked against, on
+        // top of the system's (a MinIO with its own CA).
+        ...(creds.AWS_CERT?.trim()
+          ? { httpsAgent: new Agent({ keepAlive: true, ca: [...rootCertificates, creds.AWS_CERT] }) }
+          : {}),
+      },
       // Longhorn's blocks are small objects written once: no checksum trailers MinIO may refuse.
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
