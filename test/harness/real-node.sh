@@ -84,6 +84,10 @@ state = "$CTRD/state"
       sandbox = 'registry.k8s.io/pause:3.10'
 
   [plugins.'io.containerd.cri.v1.runtime']
+    # This VM's root has no CAP_SYS_RESOURCE (not even in its bounding set), so runc cannot
+    # lower a sandbox's oom_score_adj to kubelet's -998 ("failed to update
+    # /proc/self/oom_score_adj: Permission denied"): keep it at containerd's own value or above.
+    restrict_oom_score_adj = true
     [plugins.'io.containerd.cri.v1.runtime'.containerd]
       default_runtime_name = 'runc'
       [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
@@ -255,7 +259,11 @@ cmd_down() {
     kc delete pods -A --field-selector "spec.nodeName=$name" --wait=true --timeout=60s >/dev/null 2>&1 || true
   fi
   stop_pid kubelet
+  local netns=""
   if [ -S "$SOCK" ]; then
+    # The sandboxes' network namespaces: containerd removes them with the sandboxes; any left
+    # after that are unmounted below.
+    netns=$(crictl_ inspectp $(crictl_ pods -q 2>/dev/null) 2>/dev/null | sed -n 's#.*"path": "\(/var/run/netns/cni-[^"]*\)".*#\1#p' | sort -u || true)
     crictl_ rm -fa >/dev/null 2>&1 || true
     crictl_ stopp $(crictl_ pods -q 2>/dev/null) >/dev/null 2>&1 || true
     crictl_ rmp -fa >/dev/null 2>&1 || true
@@ -271,9 +279,8 @@ cmd_down() {
   for m in $(awk -v d="$DIR/" 'index($5, d) == 1 {print $5}' /proc/self/mountinfo | sort -r); do
     umount "$m" 2>/dev/null || umount -l "$m" || true
   done
-  # CNI network namespaces made for this node's sandboxes (containerd's default place).
-  for m in $(awk '$5 ~ "^/run/netns/cni-|^/var/run/netns/cni-" {print $5}' /proc/self/mountinfo | sort -u); do
-    if [ -f "$DIR/netns-seen" ] && grep -qx "$m" "$DIR/netns-seen"; then umount "$m" 2>/dev/null && rm -f "$m"; fi
+  for m in $netns; do
+    if [ -e "$m" ]; then umount "$m" 2>/dev/null || true; rm -f "$m"; fi
   done
   ip link del "$BRIDGE" 2>/dev/null || true
   # kubelet's cgroups (cgroupfs driver): kubepods in every v1 hierarchy, deepest first.
