@@ -44,7 +44,7 @@ export PATH=$BIN:$PATH
 log() { echo "real-node: $*"; }
 kc() { kubectl --kubeconfig "$DIR/admin.kubeconfig" "$@"; }
 ctr_() { ctr --address "$SOCK" "$@"; }
-crictl_() { crictl --runtime-endpoint "unix://$SOCK" --image-endpoint "unix://$SOCK" --timeout 30s "$@"; }
+crictl_() { crictl --config "$DIR/crictl.yaml" --runtime-endpoint "unix://$SOCK" --image-endpoint "unix://$SOCK" --timeout 30s "$@"; }
 
 wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...
   local n=$1 what=$2 i
@@ -193,6 +193,7 @@ cmd_up() {
   write_containerd_config
   write_kubelet_config
   write_node_credentials
+  printf "runtime-endpoint: unix://%s\nimage-endpoint: unix://%s\ntimeout: 30\n" "$SOCK" "$SOCK" >"$DIR/crictl.yaml"
 
   log "containerd $("$BIN/containerd" --version | awk '{print $3}') with $(runc --version | head -1)"
   start_bg containerd "$DIR/containerd.log" "$BIN/containerd" --config "$CTRD/config.toml"
