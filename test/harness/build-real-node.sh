@@ -5,7 +5,8 @@
 # by hand, then test/harness/real-node.sh. Idempotent: a part whose recipe is unchanged and whose
 # outputs exist is skipped.
 #
-#   bash test/harness/build-real-node.sh
+#   bash test/harness/build-real-node.sh [chart]
+#   (chart: also the chart's images for the real node, see build_chart_images)
 #
 # kubelet     k8s.io/kubernetes/cmd/kubelet at the control plane's version (go/kubernetes/go.mod)
 # containerd  github.com/containerd/containerd/v2 (containerd, containerd-shim-runc-v2, ctr)
@@ -40,6 +41,7 @@ KUBE_MINOR=36
 CONTAINERD_VERSION=v2.4.2
 CNI_PLUGINS_VERSION=v1.10.0
 CRICTL_VERSION=v1.37.0
+REGISTRAR_VERSION=v2.15.0
 PAUSE_VERSION=3.10
 BUSYBOX_TAG=1.35
 
@@ -128,7 +130,11 @@ build_crictl() {
   "$BIN/crictl" --version
 }
 
-# oci_archive OUT NAME:TAG ROOTFS ENTRYPOINT_JSON : writes an OCI image layout tarball of one
+# csi-node-driver-registrar: github.com/kubernetes-csi/node-driver-registrar is not served by the
+# Go module proxy here ("403 Forbidden: This module version is not available" for v2 and v1
+# paths alike), so the chart's registrar image is not built: see images/REAL-NODE.md.
+
+# oci_archive OUT NAME:TAG ROOTFS CONFIG_JSON_FIELDS ("Entrypoint":[...] or "Cmd":[...]) : writes an OCI image layout tarball of one
 # layer (ROOTFS), reproducible (fixed mtimes, sorted names, no owners), for `ctr images import`.
 oci_archive() {
   local out=$1 ref=$2 rootfs=$3 entry=$4 w
@@ -142,7 +148,7 @@ oci_archive() {
   lsize=$(stat -c %s "$w/layer.tgz")
   mv "$w/layer.tgz" "$w/blobs/sha256/$layer"
   rm "$w/layer.tar"
-  printf '{"architecture":"amd64","os":"linux","config":{"Entrypoint":%s,"WorkingDir":"/","Env":["PATH=/bin"]},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
+  printf '{"architecture":"amd64","os":"linux","config":{%s,"WorkingDir":"/","Env":["PATH=/bin"]},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
     "$entry" "$diffid" >"$w/cfg"
   cfg=$(sha256sum "$w/cfg" | cut -d' ' -f1)
   csize=$(stat -c %s "$w/cfg")
@@ -166,7 +172,7 @@ build_images() {
   r=$(mktemp -d)
   gcc -Os -Wall -Werror -static -DVERSION="v$PAUSE_VERSION-longhorn-ts" -o "$r/pause" "$pausec"
   strip "$r/pause"
-  oci_archive "$RN/images/pause.tar" "registry.k8s.io/pause:$PAUSE_VERSION" "$r" '["/pause"]'
+  oci_archive "$RN/images/pause.tar" "registry.k8s.io/pause:$PAUSE_VERSION" "$r" '"Entrypoint":["/pause"]'
   rm -rf "$r"
   # busybox: Debian's static build, with its applets as links in /bin.
   if [ ! -x /bin/busybox ]; then apt-get install -y --no-install-recommends busybox-static; fi
@@ -177,8 +183,40 @@ build_images() {
   for a in $("$r/bin/busybox" --list); do [ "$a" = busybox ] || ln -s busybox "$r/bin/$a"; done
   echo 'root:x:0:0:root:/:/bin/sh' >"$r/etc/passwd"
   echo 'root:x:0:' >"$r/etc/group"
-  oci_archive "$RN/images/busybox.tar" "localhost/busybox:$BUSYBOX_TAG" "$r" '["/bin/sh"]'
+  oci_archive "$RN/images/busybox.tar" "localhost/busybox:$BUSYBOX_TAG" "$r" '"Cmd":["/bin/sh"]'
   rm -rf "$r"
+}
+
+# The chart's images for the real node: the CSI sidecars (static binaries from build-binaries.sh
+# and the registrar above, each alone in an image named as the chart's values name it) and the
+# longhorn-ts node and controller images from buildah's storage (images/build.sh), if built.
+build_chart_images() {
+  local name ver r
+  while read -r name ver; do
+    [ -x "$BIN/$name" ] || { echo "no $BIN/$name: image not made"; continue; }
+    r=$(mktemp -d)
+    mkdir -p "$r/tmp"
+    cp "$BIN/$name" "$r/$name"
+    oci_archive "$RN/images/$name.tar" "registry.k8s.io/sig-storage/$name:$ver" "$r" "\"Entrypoint\":[\"/$name\"]"
+    rm -rf "$r"
+  done <<SIDECARS
+csi-provisioner v6.3.0
+csi-attacher v4.12.0
+csi-resizer v2.2.0
+csi-snapshotter v8.6.0
+csi-node-driver-registrar $REGISTRAR_VERSION
+SIDECARS
+  local img
+  for img in node controller; do
+    if buildah inspect "localhost/longhorn-ts-$img:0.1.0" >/dev/null 2>&1; then
+      rm -f "$RN/images/longhorn-ts-$img.tar"
+      buildah push -q "localhost/longhorn-ts-$img:0.1.0" \
+        "oci-archive:$RN/images/longhorn-ts-$img.tar:localhost/longhorn-ts-$img:0.1.0"
+      ls -l "$RN/images/longhorn-ts-$img.tar"
+    else
+      echo "no buildah image localhost/longhorn-ts-$img:0.1.0 (sudo bash images/build.sh all)"
+    fi
+  done
 }
 
 if ! command -v runc >/dev/null; then
@@ -197,6 +235,11 @@ step cni "$(recipe_hash "$CNI_PLUGINS_VERSION" 1)" \
 step crictl "$(recipe_hash "$CRICTL_VERSION" 1)" "bin/crictl" -- build_crictl
 step real-node-images "$(recipe_hash "$KUBE_VERSION $PAUSE_VERSION $BUSYBOX_TAG" "$0" 1)" \
   "real-node/images/pause.tar real-node/images/busybox.tar" -- build_images
+if [ "${1:-}" = chart ]; then
+  # Not by default: the node image is 400 MB; the stamp follows buildah's image ids.
+  step chart-images "$(recipe_hash "$REGISTRAR_VERSION" "$(buildah images -q --no-trunc 2>/dev/null | sort | tr '\n' ' ')" 1)" \
+    "real-node/images/csi-provisioner.tar real-node/images/longhorn-ts-node.tar" -- build_chart_images
+fi
 
 echo "build-real-node: done in $(($(now) - total0)) s; binaries in $BIN, CNI plugins in $RN/cni-bin, images in $RN/images"
 if [ ${#failed[@]} -gt 0 ]; then

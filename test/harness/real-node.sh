@@ -39,6 +39,9 @@ SOCK=$CTRD/containerd.sock
 KUBECONFIG_NODE=$DIR/kubelet.kubeconfig
 BRIDGE=lhrn0
 SUBNET=${REAL_NODE_POD_SUBNET:-10.88.0.0/24}
+# The harness's service range (test/src/harness/kube-apiserver.ts): the pods' only route off
+# their subnet, through the bridge (no default route).
+SERVICE_RANGE=10.0.0.0/24
 export PATH=$BIN:$PATH
 
 log() { echo "real-node: $*"; }
@@ -103,7 +106,8 @@ state = "$CTRD/state"
     stream_server_address = '127.0.0.1'
     stream_server_port = '0'
 EOF
-  # A bridge on the host, no masquerade, no port maps: pods reach this machine only.
+  # A bridge on the host, no default route, no masquerade, no port maps: pods reach this
+  # machine only.
   cat >"$DIR/cni/net.d/10-lh-real-node.conflist" <<EOF
 {
   "cniVersion": "1.0.0",
@@ -117,6 +121,7 @@ EOF
       "ipam": {
         "type": "host-local",
         "ranges": [[{ "subnet": "$SUBNET" }]],
+        "routes": [{ "dst": "$SERVICE_RANGE" }],
         "dataDir": "$DIR/cni/ipam"
       }
     }
@@ -181,6 +186,54 @@ write_node_credentials() {
     --dry-run=client -o yaml | kc apply -f - >/dev/null
 }
 
+# kubelet sets these kernel tunables at start (vm.overcommit_memory=1, kernel.panic=10,
+# kernel.panic_on_oops=1, ...): keep the machine's values and put them back in `down`.
+SYSCTLS="vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops kernel.keys.root_maxkeys kernel.keys.root_maxbytes"
+save_sysctls() {
+  [ -f "$DIR/sysctl.orig" ] || sysctl $SYSCTLS >"$DIR/sysctl.orig"
+}
+restore_sysctls() {
+  [ -f "$DIR/sysctl.orig" ] || return 0
+  sed 's/ = /=/' "$DIR/sysctl.orig" | xargs sysctl -q -w && rm -f "$DIR/sysctl.orig"
+}
+
+# The pod network's edges. Pods reach the API server at the `kubernetes` Service's address
+# (10.0.0.1:443, the harness's service range; its serving certificate names that address) through
+# a DNAT to the API server's loopback port: a one-rule stand-in for kube-proxy. Nothing from a pod
+# is forwarded off the bridge (no masquerade, FORWARD dropped), so pods reach this machine only.
+API_VIP=10.0.0.1
+RULE_TAG=lh-real-node
+net_up() {
+  local port=$1
+  ip link show "$BRIDGE" >/dev/null 2>&1 || ip link add "$BRIDGE" type bridge
+  ip link set "$BRIDGE" up
+  sysctl -q -w "net.ipv4.conf.$BRIDGE.route_localnet=1"
+  iptables -t nat -A PREROUTING -i "$BRIDGE" -d "$API_VIP/32" -p tcp --dport 443 \
+    -m comment --comment "$RULE_TAG" -j DNAT --to-destination "127.0.0.1:$port"
+  iptables -I FORWARD -i "$BRIDGE" ! -o "$BRIDGE" -m comment --comment "$RULE_TAG" -j DROP
+  iptables -I FORWARD -o "$BRIDGE" ! -i "$BRIDGE" -m comment --comment "$RULE_TAG" -j DROP
+}
+net_down() {
+  local t rule
+  for t in nat filter; do
+    iptables -t "$t" -S | grep -- "--comment $RULE_TAG" | sed 's/^-A /-D /' | while read -r rule; do
+      eval iptables -t "$t" "$rule" || true
+    done
+  done
+  ip link del "$BRIDGE" 2>/dev/null || true
+  # What kubelet adds to iptables (its canary chains and KUBE-FIREWALL): nothing else here uses them.
+  local ipt c
+  for ipt in iptables ip6tables; do
+    for t in filter nat mangle; do
+      "$ipt" -t "$t" -D INPUT -j KUBE-FIREWALL 2>/dev/null || true
+      "$ipt" -t "$t" -D OUTPUT -j KUBE-FIREWALL 2>/dev/null || true
+      for c in KUBE-FIREWALL KUBE-KUBELET-CANARY KUBE-IPTABLES-HINT; do
+        "$ipt" -t "$t" -F "$c" 2>/dev/null && "$ipt" -t "$t" -X "$c" 2>/dev/null || true
+      done
+    done
+  done
+}
+
 cmd_up() {
   [ "$(id -u)" = 0 ] || { log "must run as root" >&2; exit 1; }
   [ -n "$CLUSTER" ] || { log "up needs --cluster DIR (a longhorn-local cluster folder)" >&2; exit 2; }
@@ -194,6 +247,11 @@ cmd_up() {
   write_kubelet_config
   write_node_credentials
   printf "runtime-endpoint: unix://%s\nimage-endpoint: unix://%s\ntimeout: 30\n" "$SOCK" "$SOCK" >"$DIR/crictl.yaml"
+
+  local port
+  port=$(kubectl --kubeconfig "$CLUSTER/kubeconfig" config view --minify -o jsonpath='{.clusters[0].cluster.server}' | sed 's#.*:##')
+  net_up "$port"
+  save_sysctls
 
   log "containerd $("$BIN/containerd" --version | awk '{print $3}') with $(runc --version | head -1)"
   start_bg containerd "$DIR/containerd.log" "$BIN/containerd" --config "$CTRD/config.toml"
@@ -235,7 +293,7 @@ EOF
   log "logs:"
   kc logs "$pod"
   log "exec:"
-  kc exec "$pod" -- /bin/sh -c 'echo "pid 1: $(cat /proc/1/cmdline | tr "\0" " ")"; hostname; ip addr show eth0 2>/dev/null | grep inet || true; ls /var/run/secrets/kubernetes.io/serviceaccount'
+  kc exec "$pod" -- /bin/sh -c 'echo "pid 1: $(cat /proc/1/cmdline | tr "\0" " ")"; hostname; ip addr show eth0 2>/dev/null | grep inet || true; ls /var/run/secrets/kubernetes.io/serviceaccount; echo "API at $KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT:"; echo | nc -w 3 $KUBERNETES_SERVICE_HOST $KUBERNETES_SERVICE_PORT && echo "TCP connect OK"'
   crictl_ ps
   kc delete pod "$pod" --wait=true
 }
@@ -283,7 +341,8 @@ cmd_down() {
   for m in $netns; do
     if [ -e "$m" ]; then umount "$m" 2>/dev/null || true; rm -f "$m"; fi
   done
-  ip link del "$BRIDGE" 2>/dev/null || true
+  net_down
+  restore_sysctls
   # kubelet's cgroups (cgroupfs driver): kubepods in every v1 hierarchy, deepest first.
   local c
   for c in /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/*/kubepods.slice /sys/fs/cgroup/unified/kubepods; do
