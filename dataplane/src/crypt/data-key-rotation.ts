@@ -29,6 +29,8 @@ export interface RotationRecord {
   to: string;
   /** Bytes below this offset are under `to`; a multiple of CRYPT_BLOCK. */
   watermark: number;
+  /** Bytes per second the job may re-encrypt, kept so a resumed job keeps the pace asked for. */
+  bandwidthLimit?: number;
   /**
    * The chunk being written when this was recorded: it starts at `watermark`, and `blocks`
    * holds a fingerprint of each of its new ciphertext blocks ('' for a hole, left a hole).

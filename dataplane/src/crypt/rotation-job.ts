@@ -26,7 +26,7 @@ export interface RotationHost {
   device: CryptBlockDevice;
   /** Makes the record durable (resolves once it is on stable storage); null when nothing can. */
   save: ((record: RotationRecord) => Promise<void>) | null;
-  /** Names of the volume's snapshots (its layers but the head). */
+  /** Names of the volume's snapshots (its layers but the head), deleted ones left out. */
   snapshots(): Promise<string[]>;
   log: Logger;
 }
@@ -45,7 +45,6 @@ export class DataKeyRotator {
   private error = '';
   private running: Promise<void> | null = null;
   private stopping = false;
-  private bandwidthLimit = 0;
 
   /**
    * `keyId`: dataKeyId of the key the engine serves with (the current one); `record`: what the
@@ -119,9 +118,14 @@ export class DataKeyRotator {
           `${what}: this engine has no state file to keep re-encryption progress in (--state-file)`,
         );
       }
-      this.bandwidthLimit = req.bandwidthLimit ?? 0;
       // Durable before any block moves: a restart finds the rotation and resumes it.
-      const record: RotationRecord = { from, to, watermark: 0 };
+      const limit = req.bandwidthLimit ?? 0;
+      const record: RotationRecord = {
+        from,
+        to,
+        watermark: 0,
+        ...(limit > 0 ? { bandwidthLimit: limit } : {}),
+      };
       await this.host.save(record);
       this.record = record;
       await this.host.device.beginRotation(newKey);
@@ -170,17 +174,13 @@ export class DataKeyRotator {
     for (;;) {
       if (this.stopping) return;
       const rec = this.record!;
+      const { inProgress: resumed, done: _, ...base } = rec;
       const chunk = nextChunk(rec.watermark, device.size());
       if (!chunk) {
         // The end (unless the volume grew meanwhile): recorded done with the snapshots there are.
         const finished = await device.finishRotation(async () => {
           const snapshots = await this.host.snapshots();
-          const done: RotationRecord = {
-            from: rec.from,
-            to: rec.to,
-            watermark: rec.watermark,
-            done: { at: new Date().toISOString(), snapshots },
-          };
+          const done: RotationRecord = { ...base, done: { at: new Date().toISOString(), snapshots } };
           await save(done);
           this.record = done;
         });
@@ -188,25 +188,24 @@ export class DataKeyRotator {
         continue;
       }
       // The chunk a stopped engine was writing is redone with its fingerprints, as it was cut.
-      const resumed = rec.inProgress;
       const length = resumed ? resumed.end - rec.watermark : chunk.length;
       await device.reencrypt(
         length,
         resumed?.blocks,
         async (end, blocks) => {
-          const next = { from: rec.from, to: rec.to, watermark: rec.watermark, inProgress: { end, blocks } };
+          const next = { ...base, inProgress: { end, blocks } };
           await save(next);
           this.record = next;
         },
         async (end) => {
-          const next = { from: rec.from, to: rec.to, watermark: end };
+          const next = { ...base, watermark: end };
           await save(next);
           this.record = next;
         },
       );
       moved += length;
-      if (this.bandwidthLimit > 0) {
-        const due = started + (moved / this.bandwidthLimit) * 1000;
+      if (base.bandwidthLimit) {
+        const due = started + (moved / base.bandwidthLimit) * 1000;
         if (due > Date.now()) await delay(due - Date.now());
       }
     }

@@ -240,6 +240,41 @@ describe('data-key rotation of a running encrypted volume (longhorn-local volume
     expect(readFileSync(back).equals(model)).toBe(true);
   }, 300_000);
 
+  it('keeps the previous key while a snapshot taken before the end is not deleted; refuses a revert onto it and another rotation meanwhile', async () => {
+    // The volume is under one data key now (the test above); a snapshot of it, then a rotation.
+    await vol.cli('snapshot', 'create', 'snap-before');
+    const before = stateOf(vol).encryption;
+    expect(await vol.cli('rotate-key', '--data-key')).toMatch(/re-encrypting from data key/);
+    await vol.waitFor(
+      're-encryption to finish',
+      async () => (await info(vol)).dataKeyRotation!.state === 'done',
+    );
+    const done = await info(vol);
+    expect(done.dataKeyRotation!.snapshotsUsingPrevious).toEqual(['snap-before']);
+    expect(done.previousDataKeyId).toBe(before.dataKeyId);
+    expect(stateOf(vol).encryption.previous?.wrappedKey).toBe(before.wrappedKey);
+    await expect(vol.cli('snapshot', 'revert', 'snap-before')).rejects.toThrow(
+      /snapshot snap-before was taken before .* reverting to it is refused/,
+    );
+    vol.uri = (await info(vol)).frontend;
+    await expect(vol.cli('rotate-key', '--data-key')).rejects.toThrow(
+      /snapshots snap-before still hold blocks under the previous data key/,
+    );
+    // Deleted, the snapshot is never read again: the key record lets the old key go.
+    await vol.cli('snapshot', 'delete', 'snap-before');
+    const settled = await info(vol);
+    expect(settled.previousDataKeyId).toBeUndefined();
+    expect(stateOf(vol).encryption.previous).toBeUndefined();
+    await vol.cli('snapshot', 'purge');
+    const back = join(vol.dir, 'back2.bin');
+    await sh('nbdcopy', [vol.uri, back]);
+    expect(readFileSync(back).equals(model)).toBe(true);
+    // Restarted with the current key alone, the engine serves the same bytes.
+    vol.uri = (await vol.cli('restart')).trim();
+    await sh('nbdcopy', [vol.uri, back]);
+    expect(readFileSync(back).equals(model)).toBe(true);
+  }, 180_000);
+
   it('refuses to rotate the data key of an unencrypted volume, with a clear message', async () => {
     await plain.up(1, '16MiB');
     await expect(plain.cli('rotate-key', '--data-key')).rejects.toThrow(
