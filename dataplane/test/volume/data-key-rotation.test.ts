@@ -282,3 +282,54 @@ describe('data-key rotation of a running encrypted volume (longhorn-local volume
     );
   }, 120_000);
 });
+
+describe('data-key rotation of a volume whose KEK comes from a crypto secret file (passphrase)', () => {
+  const vol = new LocalVolume();
+  const secret = join(vol.dir, 'crypto-secret');
+
+  afterAll(() => vol.down(), 120_000);
+
+  it('re-encrypts with the KEK from the remembered file, and a restart after serves with the new key', async () => {
+    writeFileSync(secret, 'CRYPTO_KEY_VALUE=a passphrase for the volume\nCRYPTO_PBKDF=pbkdf2\n');
+    const out = await longhornLocal(
+      'volume',
+      'up',
+      '--dir',
+      vol.dir,
+      '--replicas',
+      '1',
+      '--size',
+      '16MiB',
+      '--encrypt',
+      '--crypto-secret',
+      secret,
+    );
+    vol.uri = out.trim().split('\n').at(-1)!;
+    const data = Buffer.alloc(16 * MiB);
+    for (let o = 0; o < 12 * MiB; o += PATTERN.length) PATTERN.copy(data, o);
+    const src = join(vol.dir, 'pattern.bin');
+    writeFileSync(src, data);
+    await sh('nbdcopy', [src, vol.uri]);
+    // The wrong KEK source is refused by name before anything is saved.
+    await expect(vol.cli('rotate-key', '--data-key', '--key-file', src)).rejects.toThrow(
+      /its KEK comes from a crypto secret file/,
+    );
+    const before = stateOf(vol).encryption.wrappedKey;
+    const res = JSON.parse(await vol.cli('rotate-key', '--data-key', '-o', 'json')) as {
+      started: boolean;
+      status: RotationStatus;
+    };
+    expect(res.started).toBe(true);
+    await vol.waitFor(
+      're-encryption to finish',
+      async () => (await info(vol)).dataKeyRotation!.state === 'done',
+    );
+    expect(stateOf(vol).encryption.wrappedKey).not.toBe(before);
+    expect(stateOf(vol).encryption.previous).toBeUndefined();
+    vol.uri = (await vol.cli('restart')).trim();
+    const back = join(vol.dir, 'back.bin');
+    await sh('nbdcopy', [vol.uri, back]);
+    expect(readFileSync(back).equals(data)).toBe(true);
+    expect(filesHolding(vol.dir, PATTERN.subarray(0, 24))).toEqual([]);
+  }, 180_000);
+});
