@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { KubeConfig } from '@kubernetes/client-node';
+import { BoundedKubeConfig } from '@longhorn-ts/kube-runtime';
 import { pino } from 'pino';
 import { LonghornObjects } from './k8s/longhorn-objects.js';
 import { type DriverMode, startDriver } from './server.js';
@@ -29,7 +29,7 @@ const mode = values.mode as DriverMode;
 if (!['controller', 'node', 'both'].includes(mode)) fail(`--mode ${mode}: controller, node or both`);
 const stateDir = values['state-dir'] ?? join(process.env.NODE_DATA_DIR ?? '/var/lib/longhorn-ts', 'csi');
 
-const kubeConfig = new KubeConfig();
+const kubeConfig = new BoundedKubeConfig();
 if (process.env.KUBECONFIG) kubeConfig.loadFromFile(process.env.KUBECONFIG);
 else kubeConfig.loadFromCluster();
 

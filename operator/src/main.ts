@@ -10,7 +10,6 @@ import { parseArgs } from 'node:util';
 import {
   CoordinationV1Api,
   CoreV1Api,
-  KubeConfig,
   type KubernetesListObject,
   type KubernetesObject,
   makeInformer,
@@ -33,6 +32,7 @@ import {
 } from '@longhorn-ts/api';
 import { InstanceManagerClient } from '@longhorn-ts/dataplane/instance-manager/client';
 import { announceReady } from '@longhorn-ts/dataplane/process/entry-point';
+import { BoundedKubeConfig } from '@longhorn-ts/kube-runtime';
 import { BackupJobs } from './backup/backup-jobs.js';
 import { apiRestoreTargets } from './backup/restore-target.js';
 import { apiSecretReader, type TargetReader } from './backup/target-access.js';
@@ -104,7 +104,7 @@ splitHostPort(instanceManager, '--instance-manager');
 
 const log = componentLogger('operator', { node });
 const clock = systemClock;
-const kubeConfig = new KubeConfig();
+const kubeConfig = new BoundedKubeConfig();
 kubeConfig.loadFromDefault();
 
 process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));

@@ -5,7 +5,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
-import { KubeConfig } from '@kubernetes/client-node';
+import { BoundedKubeConfig } from '@longhorn-ts/kube-runtime';
 import { InformerClusterView } from './informer-view.js';
 import { extenderLogger } from './logging.js';
 import { createExtenderServer } from './server.js';
@@ -45,7 +45,7 @@ try {
 
 process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
 
-const kubeConfig = new KubeConfig();
+const kubeConfig = new BoundedKubeConfig();
 kubeConfig.loadFromDefault();
 const view = new InformerClusterView(kubeConfig, log);
 const server = createExtenderServer({ view, logger: log });

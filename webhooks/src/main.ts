@@ -9,8 +9,8 @@
  */
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
-import { KubeConfig } from '@kubernetes/client-node';
 import { NAMESPACE } from '@longhorn-ts/api';
+import { BoundedKubeConfig } from '@longhorn-ts/kube-runtime';
 import { pino } from 'pino';
 import { ClusterCaches } from './caches.js';
 import { CertificateRotator, type IssuedPki } from './certificates.js';
@@ -50,7 +50,7 @@ const [serviceName = DEFAULT_SERVICE, servicePort = String(DEFAULT_SERVICE_PORT)
   values.service as string
 ).split(':');
 
-const kubeConfig = new KubeConfig();
+const kubeConfig = new BoundedKubeConfig();
 if (values.kubeconfig) kubeConfig.loadFromFile(values.kubeconfig);
 else kubeConfig.loadFromDefault();
 

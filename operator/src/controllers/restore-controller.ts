@@ -223,26 +223,38 @@ export class RestoreController {
         log.info({ node: this.ctx.id.node }, 'restore ticket filed');
         return { requeueAfterMs: 2_000 };
       case 'wait': {
-        if (step.progress) {
-          const job = this.jobs.get(name);
-          if (job && job.reported !== step.progress.percent) {
-            job.reported = step.progress.percent;
-            await this.writeStatus(
-              volume,
-              {},
-              'True',
-              IN_PROGRESS,
-              `restoring backup ${step.progress.backup}: ${step.progress.percent}%`,
-            );
-            this.reportToEngine(name, job, volume.spec.fromBackup ?? '');
-          }
+        const job = this.jobs.get(name);
+        if (!step.progress) {
+          // Mid-restore, what it waits for shows in the condition (an attempt that failed and
+          // is tried again, the attach, a rebuild), not a stale "0%".
+          await this.reportMidRestore(volume, `waiting for ${step.reason}`);
+        } else if (job && job.reported !== step.progress.percent) {
+          job.reported = step.progress.percent;
+          await this.writeStatus(
+            volume,
+            {},
+            'True',
+            IN_PROGRESS,
+            `restoring backup ${step.progress.backup}: ${step.progress.percent}%`,
+          );
+          this.reportToEngine(name, job, volume.spec.fromBackup ?? '');
         }
         return { requeueAfterMs: Math.max(200, step.pollMs) };
       }
       case 'start':
         return this.start(step, volume, engine, service!, log);
       case 'revert':
-        await service!.snapshotRevert(step.layer);
+        try {
+          await service!.snapshotRevert(step.layer);
+        } catch (err) {
+          const message = `moving the head onto ${step.layer}: ${(err as Error).message}`;
+          log.warn(
+            { err: (err as Error).message, layer: step.layer },
+            'revert onto the restored layer failed',
+          );
+          await this.reportMidRestore(volume, message);
+          return { requeueAfterMs: 5_000 };
+        }
         log.info({ layer: step.layer }, 'head reverted onto the restored layer');
         return { requeueAfterMs: 200 };
       case 'fold':
@@ -254,6 +266,10 @@ export class RestoreController {
           log.warn(
             { err: (err as Error).message, layers: step.layers },
             'older restore layers not folded yet',
+          );
+          await this.reportMidRestore(
+            volume,
+            `folding older restore layers ${step.layers.join(', ')}: ${(err as Error).message}`,
           );
           return { requeueAfterMs: 5_000 };
         }
@@ -462,6 +478,17 @@ export class RestoreController {
         JSON.stringify(getCondition(prev.conditions as Condition[] | undefined, RESTORE));
     if (!changed) return;
     await this.ctx.client.patchStatus(KINDS.volume, volume, { ...fields, conditions });
+  }
+
+  /**
+   * While the Restore condition says a restore is in progress, replaces its message with what
+   * the restore waits for now (the backup it is after stays named first).
+   */
+  private async reportMidRestore(volume: Volume, what: string): Promise<void> {
+    const c = getCondition(volume.status?.conditions as Condition[] | undefined, RESTORE);
+    if (c?.reason !== IN_PROGRESS) return;
+    const backup = volume.status?.lastBackup ?? '';
+    await this.writeStatus(volume, {}, 'True', IN_PROGRESS, `restoring backup ${backup}: ${what}`);
   }
 
   /** Queues Longhorn's Engine restoreStatus / lastRestoredBackup for the job's current state. */
