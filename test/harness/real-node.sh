@@ -6,6 +6,8 @@
 #   bash test/harness/real-node.sh up --cluster DIR [--dir NODE_DIR] [--name NAME]
 #        DIR: a `longhorn-local cluster up --dir DIR` folder (its kubeconfig and pki/ are used)
 #   bash test/harness/real-node.sh smoke [--dir NODE_DIR]   a busybox pod: Running, logs, exec
+#   bash test/harness/real-node.sh chart [--dir NODE_DIR]   helm install of charts/longhorn-ts onto it
+#        (images from `build-real-node.sh chart`)
 #   bash test/harness/real-node.sh down [--dir NODE_DIR]    stops it all, unmounts, removes cgroups
 #   bash test/harness/real-node.sh demo [--dir NODE_DIR]    cluster up (1 kwok node, --no-longhorn)
 #        + up + smoke + down + cluster down, from the repository root (needs `npx tsc -b` done)
@@ -355,6 +357,29 @@ cmd_down() {
   log "down; mounts left under $DIR: $(awk -v d="$DIR/" 'index($5, d) == 1' /proc/self/mountinfo | wc -l)"
 }
 
+# The chart (charts/longhorn-ts) with its pods on the real node: images from
+# `build-real-node.sh chart` imported into containerd, webhooks and the scheduler extender off
+# (their Services have no kube-proxy or DNS behind them here), one replica per volume.
+cmd_chart() {
+  local name img
+  name=$(cat "$DIR/name")
+  for img in "$RN"/images/csi-*.tar "$RN"/images/longhorn-ts-*.tar; do
+    [ -f "$img" ] || continue
+    log "importing $(basename "$img")"
+    ctr_ -n k8s.io images import --local "$img" 2>&1 | grep -v DEPRECATION || true
+  done
+  helm --kubeconfig "$DIR/admin.kubeconfig" upgrade --install longhorn-ts "$REPO/charts/longhorn-ts" \
+    -n longhorn-system --create-namespace \
+    --set image.pullPolicy=Never --set image.csiPullPolicy=Never \
+    --set webhook.enabled=false --set schedulerExtender.enabled=false \
+    --set volumeSnapshotClasses.create=false \
+    --set "csi.kubeletRootDir=$DIR/kubelet" --set "node.dataPath=$DIR/longhorn" \
+    --set "node.nodeSelector.kubernetes\.io/hostname=$name" \
+    --set "csi.controller.nodeSelector.kubernetes\.io/hostname=$name" \
+    --set persistence.defaultClassReplicaCount=1 --set defaultSettings.defaultReplicaCount=1
+  kc -n longhorn-system get pods -o wide
+}
+
 cmd_demo() {
   local cdir=$DIR-cluster rc=0
   (cd "$REPO" && npx longhorn-local cluster up --dir "$cdir" --nodes 1 --no-longhorn)
@@ -369,6 +394,7 @@ case "$CMD" in
 up) cmd_up ;;
 smoke) cmd_smoke ;;
 down) cmd_down ;;
+chart) cmd_chart ;;
 demo) cmd_demo ;;
 *) sed -n '2,15p' "$0"; exit 2 ;;
 esac
