@@ -13,7 +13,10 @@
  * of its new ciphertext blocks; a resumed job compares each block of that chunk with its
  * fingerprint and re-encrypts only the blocks that do not match (still under the previous key).
  * No frontend write can land in the chunk between (it holds the range lock every write takes,
- * and the watermark is recorded past it before the lock is released).
+ * and the watermark is recorded past it before the lock is released). The unit is the 4 KiB
+ * block: an engine that dies leaves each block old or new (a replica applies a request whole or
+ * not at all, and a killed process does not tear a pwrite); a block torn inside itself by a
+ * power loss on a replica's disk is not told apart and would be lost.
  */
 import { createHash } from 'node:crypto';
 import { CryptError } from './crypt-error.js';
