@@ -59,9 +59,17 @@ export async function runRestoreJob(req: RestoreJobRequest): Promise<RestoreResu
   if (req.replicas.length === 0)
     throw new BackupError('EIO', `no healthy replica to restore backup ${req.backup} into`);
   const clients: ReplicaClient[] = [];
+  // Replica calls have no timeout of their own: a cancel closes the connections, which fails
+  // whatever call is waiting on them (a replica that stopped answering cannot hold the job).
+  const closeAll = () => {
+    for (const c of clients) void c.close().catch(() => {});
+  };
+  req.signal?.addEventListener('abort', closeAll, { once: true });
   try {
-    for (const r of req.replicas)
+    for (const r of req.replicas) {
       clients.push(await ReplicaClient.connect(parseReplicaAddress(r.address), r.id, { connections: 2 }));
+      if (req.signal?.aborted) closeAll();
+    }
     const each = (op: (c: ReplicaClient) => Promise<unknown>) => Promise.all(clients.map(op));
     // A stage left behind by an operator that stopped mid-restore would refuse this one.
     await each((c) => c.abortImport());
@@ -109,6 +117,7 @@ export async function runRestoreJob(req: RestoreJobRequest): Promise<RestoreResu
     await req.revert(req.layer);
     return result;
   } finally {
+    req.signal?.removeEventListener('abort', closeAll);
     await Promise.all(clients.map((c) => c.close().catch(() => {})));
   }
 }

@@ -57,7 +57,14 @@ interface Job extends RestoreJobFacts {
   abort: AbortController;
   /** The percent last written to the volume's condition. */
   reported: number;
+  /** When the job last made progress (its start, then each percent). */
+  progressAt: number;
+  /** Cancelled by the stall watchdog (its failure then says so). */
+  stalled: boolean;
 }
+
+/** A running restore whose percent has not moved for this long is cancelled and tried again. */
+export const RESTORE_STALL_MS = 600_000;
 
 export class RestoreController {
   private readonly log: Logger;
@@ -228,6 +235,13 @@ export class RestoreController {
           // Mid-restore, what it waits for shows in the condition (an attempt that failed and
           // is tried again, the attach, a rebuild), not a stale "0%".
           await this.reportMidRestore(volume, `waiting for ${step.reason}`);
+        } else if (job && facts.now - job.progressAt > RESTORE_STALL_MS && !job.stalled) {
+          job.stalled = true;
+          log.warn(
+            { backup: job.backup, percent: job.percent },
+            'restore stalled: cancelled, to be tried again',
+          );
+          job.abort.abort();
         } else if (job && job.reported !== step.progress.percent) {
           job.reported = step.progress.percent;
           await this.writeStatus(
@@ -335,6 +349,8 @@ export class RestoreController {
       finishedAt: 0,
       abort: new AbortController(),
       reported: -1,
+      progressAt: this.ctx.clock.now(),
+      stalled: false,
     };
     this.jobs.set(name, job);
     await this.writeStatus(
@@ -366,6 +382,7 @@ export class RestoreController {
           signal: job.abort.signal,
           onProgress: (p) => {
             job.percent = p;
+            job.progressAt = this.ctx.clock.now();
           },
           log,
         });
@@ -385,8 +402,10 @@ export class RestoreController {
       },
       (err: unknown) => {
         job.state = 'failed';
-        job.error = (err as Error).message;
-        job.permanent = isPermanentRestoreError(err);
+        job.error = job.stalled
+          ? `no progress for ${RESTORE_STALL_MS / 1000} s at ${job.percent}% (cancelled)`
+          : (err as Error).message;
+        job.permanent = !job.stalled && isPermanentRestoreError(err);
         job.finishedAt = this.ctx.clock.now();
         log.warn({ err: job.error, permanent: job.permanent, backup: step.backup }, 'restore job failed');
         this.ctx.dispatcher.add(RESTORE_CONTROLLER, key);
