@@ -41,7 +41,7 @@ KUBE_MINOR=36
 CONTAINERD_VERSION=v2.4.2
 CNI_PLUGINS_VERSION=v1.10.0
 CRICTL_VERSION=v1.37.0
-REGISTRAR_VERSION=v2.15.0
+REGISTRAR_TAG=0.1.0
 PAUSE_VERSION=3.10
 BUSYBOX_TAG=1.35
 
@@ -131,8 +131,16 @@ build_crictl() {
 }
 
 # csi-node-driver-registrar: github.com/kubernetes-csi/node-driver-registrar is not served by the
-# Go module proxy here ("403 Forbidden: This module version is not available" for v2 and v1
-# paths alike), so the chart's registrar image is not built: see images/REAL-NODE.md.
+# Go module proxy here ("403 Forbidden: This module version is not available"), so a stand-in of
+# ours does its job (real-node-registrar/: kubelet's plugin registration API, ~100 lines).
+build_registrar() {
+  rm -rf "${SRC:?}/real-node-registrar"
+  mkdir -p "$SRC/real-node-registrar"
+  cp "$HERE"/real-node-registrar/{go.mod,go.sum,main.go} "$SRC/real-node-registrar/"
+  cd "$SRC/real-node-registrar"
+  go build -p "$PAR" -trimpath -ldflags "$STRIP" -o "$BIN/lh-node-registrar" .
+  test -x "$BIN/lh-node-registrar"
+}
 
 # oci_archive OUT NAME:TAG ROOTFS CONFIG_JSON_FIELDS ("Entrypoint":[...] or "Cmd":[...]) : writes an OCI image layout tarball of one
 # layer (ROOTFS), reproducible (fixed mtimes, sorted names, no owners), for `ctr images import`.
@@ -190,22 +198,27 @@ build_images() {
 # The chart's images for the real node: the CSI sidecars (static binaries from build-binaries.sh
 # and the registrar above, each alone in an image named as the chart's values name it) and the
 # longhorn-ts node and controller images from buildah's storage (images/build.sh), if built.
-build_chart_images() {
+build_sidecar_images() {
   local name ver r
   while read -r name ver; do
     [ -x "$BIN/$name" ] || { echo "no $BIN/$name: image not made"; continue; }
     r=$(mktemp -d)
     mkdir -p "$r/tmp"
     cp "$BIN/$name" "$r/$name"
-    oci_archive "$RN/images/$name.tar" "registry.k8s.io/sig-storage/$name:$ver" "$r" "\"Entrypoint\":[\"/$name\"]"
+    local ref="registry.k8s.io/sig-storage/$name:$ver"
+    [ "$name" = lh-node-registrar ] && ref="localhost/lh-node-registrar:$ver"
+    oci_archive "$RN/images/$name.tar" "$ref" "$r" "\"Entrypoint\":[\"/$name\"]"
     rm -rf "$r"
   done <<SIDECARS
 csi-provisioner v6.3.0
 csi-attacher v4.12.0
 csi-resizer v2.2.0
 csi-snapshotter v8.6.0
-csi-node-driver-registrar $REGISTRAR_VERSION
+lh-node-registrar $REGISTRAR_TAG
 SIDECARS
+}
+
+build_chart_images() {
   local img
   for img in node controller; do
     if buildah inspect "localhost/longhorn-ts-$img:0.1.0" >/dev/null 2>&1; then
@@ -235,10 +248,14 @@ step cni "$(recipe_hash "$CNI_PLUGINS_VERSION" 1)" \
 step crictl "$(recipe_hash "$CRICTL_VERSION" 1)" "bin/crictl" -- build_crictl
 step real-node-images "$(recipe_hash "$KUBE_VERSION $PAUSE_VERSION $BUSYBOX_TAG" "$0" 1)" \
   "real-node/images/pause.tar real-node/images/busybox.tar" -- build_images
+step registrar "$(recipe_hash "$HERE/real-node-registrar/go.mod" "$HERE/real-node-registrar/go.sum" "$HERE/real-node-registrar/main.go" 1)" \
+  "bin/lh-node-registrar" -- build_registrar
+step sidecar-images "$(recipe_hash "$BIN/lh-node-registrar" "$BIN/csi-provisioner" "$BIN/csi-attacher" "$0" 1)" \
+  "real-node/images/lh-node-registrar.tar" -- build_sidecar_images
 if [ "${1:-}" = chart ]; then
   # Not by default: the node image is 400 MB; the stamp follows buildah's image ids.
-  step chart-images "$(recipe_hash "$REGISTRAR_VERSION" "$(buildah images -q --no-trunc 2>/dev/null | sort | tr '\n' ' ')" 1)" \
-    "real-node/images/csi-provisioner.tar real-node/images/longhorn-ts-node.tar" -- build_chart_images
+  step chart-images "$(recipe_hash "$(buildah images -q --no-trunc 2>/dev/null | sort | tr '\n' ' ')" 1)" \
+    "real-node/images/longhorn-ts-node.tar real-node/images/longhorn-ts-controller.tar" -- build_chart_images
 fi
 
 echo "build-real-node: done in $(($(now) - total0)) s; binaries in $BIN, CNI plugins in $RN/cni-bin, images in $RN/images"

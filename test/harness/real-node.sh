@@ -363,7 +363,7 @@ cmd_down() {
 cmd_chart() {
   local name img
   name=$(cat "$DIR/name")
-  for img in "$RN"/images/csi-*.tar "$RN"/images/longhorn-ts-*.tar; do
+  for img in "$RN"/images/csi-*.tar "$RN"/images/lh-node-registrar.tar "$RN"/images/longhorn-ts-*.tar; do
     [ -f "$img" ] || continue
     log "importing $(basename "$img")"
     ctr_ -n k8s.io images import --local "$img" 2>&1 | grep -v DEPRECATION || true
@@ -371,6 +371,7 @@ cmd_chart() {
   helm --kubeconfig "$DIR/admin.kubeconfig" upgrade --install longhorn-ts "$REPO/charts/longhorn-ts" \
     -n longhorn-system --create-namespace \
     --set image.pullPolicy=Never --set image.csiPullPolicy=Never \
+    --set image.csi.nodeDriverRegistrar=localhost/lh-node-registrar:0.1.0 \
     --set webhook.enabled=false --set schedulerExtender.enabled=false \
     --set volumeSnapshotClasses.create=false \
     --set "csi.kubeletRootDir=$DIR/kubelet" --set "node.dataPath=$DIR/longhorn" \
