@@ -352,7 +352,9 @@ export class RestoreController {
       progressAt: this.ctx.clock.now(),
       stalled: false,
     };
-    this.jobs.set(name, job);
+    // The status first: a write that loses a race (409, e.g. to the activation's spec patch)
+    // throws before anything runs, and the requeued reconcile starts over. Registered first, a
+    // job that never ran would have stood "running" at 0% for good.
     await this.writeStatus(
       volume,
       { lastBackup: step.backup },
@@ -360,6 +362,7 @@ export class RestoreController {
       IN_PROGRESS,
       `restoring backup ${step.backup}${step.from ? ` (incremental from ${step.from})` : ''}: 0%`,
     );
+    this.jobs.set(name, job);
     log.info(
       { backup: step.backup, from: step.from, layer: step.layer, replicas: replicas.map((r) => r.id) },
       'restore started',
