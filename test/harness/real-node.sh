@@ -8,6 +8,7 @@
 #   bash test/harness/real-node.sh smoke [--dir NODE_DIR]   a busybox pod: Running, logs, exec
 #   bash test/harness/real-node.sh chart [--dir NODE_DIR]   helm install of charts/longhorn-ts onto it
 #        (images from `build-real-node.sh chart`)
+#   bash test/harness/real-node.sh pvc [--dir NODE_DIR]     a PVC (StorageClass longhorn) in a pod
 #   bash test/harness/real-node.sh down [--dir NODE_DIR]    stops it all, unmounts, removes cgroups
 #   bash test/harness/real-node.sh demo [--dir NODE_DIR]    cluster up (1 kwok node, --no-longhorn)
 #        + up + smoke + down + cluster down, from the repository root (needs `npx tsc -b` done)
@@ -316,8 +317,18 @@ cmd_down() {
   local name
   name=$(cat "$DIR/name" 2>/dev/null || echo "$NAME")
   if [ -f "$DIR/admin.kubeconfig" ] && [ -f "$DIR/kubelet.pid" ] && kc get node "$name" >/dev/null 2>&1; then
-    # Let the kubelet stop the pods itself (volumes unmounted, sandboxes torn down).
-    kc delete pods -A --field-selector "spec.nodeName=$name" --wait=true --timeout=60s >/dev/null 2>&1 || true
+    # Let the kubelet stop the pods itself (volumes unmounted, sandboxes torn down): first the
+    # users of volumes, while the CSI node plugin still runs to unstage them, then the rest.
+    local ns
+    for ns in $(kc get ns -o name | sed 's#namespace/##' | grep -vx longhorn-system); do
+      kc -n "$ns" delete pods --field-selector "spec.nodeName=$name" --wait=true --timeout=90s >/dev/null 2>&1 || true
+    done
+    local i
+    for ((i = 0; i < 60; i++)); do
+      [ -z "$(kc get volumeattachments -o jsonpath="{.items[?(@.spec.nodeName=='$name')].metadata.name}" 2>/dev/null)" ] && break
+      sleep 2
+    done
+    kc delete pods -A --field-selector "spec.nodeName=$name" --wait=true --timeout=90s >/dev/null 2>&1 || true
   fi
   stop_pid kubelet
   local netns=""
@@ -343,6 +354,11 @@ cmd_down() {
   for m in $netns; do
     if [ -e "$m" ]; then umount "$m" 2>/dev/null || true; rm -f "$m"; fi
   done
+  # Loop devices over files under the node's folder (a volume the CSI plugin did not detach).
+  local l
+  for l in $(losetup -nO NAME,BACK-FILE 2>/dev/null | awk -v d="$DIR/" 'index($2, d) == 1 {print $1}'); do
+    losetup -d "$l" || true
+  done
   net_down
   restore_sysctls
   # kubelet's cgroups (cgroupfs driver): kubepods in every v1 hierarchy, deepest first.
@@ -354,7 +370,7 @@ cmd_down() {
     kc delete node "$name" --ignore-not-found >/dev/null 2>&1 || true
     kc delete clusterrolebinding "lh-real-node-$name" --ignore-not-found >/dev/null 2>&1 || true
   fi
-  log "down; mounts left under $DIR: $(awk -v d="$DIR/" 'index($5, d) == 1' /proc/self/mountinfo | wc -l)"
+  log "down; mounts left under $DIR: $(awk -v d="$DIR/" 'index($5, d) == 1' /proc/self/mountinfo | wc -l), loop devices: $(losetup -nO BACK-FILE 2>/dev/null | grep -c "^$DIR/" || true)"
 }
 
 # The chart (charts/longhorn-ts) with its pods on the real node: images from
@@ -377,8 +393,49 @@ cmd_chart() {
     --set "csi.kubeletRootDir=$DIR/kubelet" --set "node.dataPath=$DIR/longhorn" \
     --set "node.nodeSelector.kubernetes\.io/hostname=$name" \
     --set "csi.controller.nodeSelector.kubernetes\.io/hostname=$name" \
-    --set persistence.defaultClassReplicaCount=1 --set defaultSettings.defaultReplicaCount=1
+    --set persistence.defaultClassReplicaCount=1 --set defaultSettings.defaultReplicaCount=1 \
+    --set defaultSettings.storageMinimalAvailablePercentage=5
+  # (this VM's disk has ~21% free: under Longhorn's default 25% no replica is scheduled)
+  local i
+  for ((i = 0; i < 120; i++)); do
+    [ "$(kc -n longhorn-system get pods -o jsonpath='{range .items[*]}{.status.containerStatuses[*].ready}{" "}{end}' | grep -c false)" = 0 ] &&
+      [ -n "$(kc -n longhorn-system get pods -o name)" ] && break
+    sleep 2
+  done
   kc -n longhorn-system get pods -o wide
+}
+
+# A PVC of StorageClass longhorn (one replica, on this node) in a busybox pod: written, read back.
+cmd_pvc() {
+  kc apply -f - <<EOF
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: real-node-pvc, namespace: default}
+spec:
+  accessModes: [ReadWriteOnce]
+  storageClassName: longhorn
+  resources: {requests: {storage: 256Mi}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: real-node-pvc, namespace: default}
+spec:
+  nodeName: $(cat "$DIR/name")
+  containers:
+    - name: main
+      image: localhost/busybox:1.35
+      imagePullPolicy: Never
+      command: ["/bin/sh", "-c", "echo written-in-a-real-container > /data/hello; sync; exec sleep 3600"]
+      volumeMounts: [{name: data, mountPath: /data}]
+  volumes:
+    - name: data
+      persistentVolumeClaim: {claimName: real-node-pvc}
+EOF
+  kc wait --for=condition=Ready pod/real-node-pvc --timeout=180s
+  kc get pvc,pod real-node-pvc -o wide
+  kc -n longhorn-system get lhv,lhr,lhe
+  kc exec real-node-pvc -- sh -c 'cat /data/hello; grep " /data " /proc/mounts; df -h /data'
+  findmnt -rn -o TARGET,SOURCE,FSTYPE | grep "kubernetes.io~csi\|/globalmount" || true
 }
 
 cmd_demo() {
@@ -396,6 +453,7 @@ up) cmd_up ;;
 smoke) cmd_smoke ;;
 down) cmd_down ;;
 chart) cmd_chart ;;
+pvc) cmd_pvc ;;
 demo) cmd_demo ;;
 *) sed -n '2,15p' "$0"; exit 2 ;;
 esac
