@@ -59,7 +59,7 @@ export async function rotateDataKey(
       if (status.to === currentId && status.state === 'done') {
         if (status.snapshotsUsingPrevious.length > 0)
           throw new Error(
-            `volume ${state.volume}: snapshots ${status.snapshotsUsingPrevious.join(', ')} still hold blocks under the previous data key ${enc.previous.dataKeyId}; delete them (and purge) before another data-key rotation`,
+            `volume ${state.volume}: snapshots ${status.snapshotsUsingPrevious.join(', ')} still hold blocks under the previous data key ${enc.previous.dataKeyId}; delete them before another data-key rotation`,
           );
         settle(state, enc, status);
       } else {

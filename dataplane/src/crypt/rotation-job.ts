@@ -109,7 +109,7 @@ export class DataKeyRotator {
       if (using.length > 0) {
         throw new CryptError(
           'EPERM',
-          `${what}: snapshots ${using.join(', ')} still hold blocks under data key ${rec!.from}; delete them (and purge) before another data-key rotation`,
+          `${what}: snapshots ${using.join(', ')} still hold blocks under data key ${rec!.from}; delete them before another data-key rotation`,
         );
       }
       if (!this.host.save) {
