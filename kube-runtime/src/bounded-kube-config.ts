@@ -12,8 +12,8 @@
 
 import { KubeConfig } from '@kubernetes/client-node';
 
-/** A bound no healthy API server comes near (priority and fairness queues time out at 60 s). */
-export const DEFAULT_API_TIMEOUT_MS = 90_000;
+/** A bound no healthy API server comes near for the small objects these components read and write. */
+export const DEFAULT_API_TIMEOUT_MS = 30_000;
 
 type SecurityContext = Parameters<KubeConfig['applySecurityAuthentication']>[0];
 

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { KubeConfig } from '@kubernetes/client-node';
 import { CSI_DRIVER_NAME } from '@longhorn-ts/api';
 import { CsiClient } from '@longhorn-ts/csi';
+import { BoundedKubeConfig } from '@longhorn-ts/kube-runtime';
 import { pino } from 'pino';
 import { KubeletStandin } from './kubelet-standin.js';
 
@@ -34,7 +34,8 @@ const log = pino(
   { level: process.env.LOG_LEVEL ?? 'info', base: { component: 'kubelet-standin', node: nodeName } },
   pino.destination(2),
 );
-const kubeConfig = new KubeConfig();
+// Every API call bounded: a call that never returns would hold one of the 4 workers for good.
+const kubeConfig = new BoundedKubeConfig(30_000);
 kubeConfig.loadFromFile(process.env.KUBECONFIG);
 const client = new CsiClient(`unix://${socket}`);
 const csi = { ...client, nodeExpandVolume: (r: object) => client.call('nodeExpandVolume', r) };
