@@ -11,7 +11,8 @@
 #   bash test/harness/real-node.sh pvc [--dir NODE_DIR]     a PVC (StorageClass longhorn) in a pod
 #   bash test/harness/real-node.sh down [--dir NODE_DIR]    stops it all, unmounts, removes cgroups
 #   bash test/harness/real-node.sh demo [--dir NODE_DIR]    cluster up (1 kwok node, --no-longhorn)
-#        + up + smoke + down + cluster down, from the repository root (needs `npx tsc -b` done)
+#        + up + smoke (+ chart + pvc when the chart images are built) + down + cluster down
+#        (needs the repository's set-up done: `npx tsc -b`)
 #
 # The node is named `localhost` by default: the API server reaches a kubelet through the node's
 # Hostname address first, and `localhost` keeps its exec/logs traffic on the loopback (kubelet
@@ -317,8 +318,8 @@ cmd_down() {
   local name
   name=$(cat "$DIR/name" 2>/dev/null || echo "$NAME")
   if [ -f "$DIR/admin.kubeconfig" ] && [ -f "$DIR/kubelet.pid" ] && kc get node "$name" >/dev/null 2>&1; then
-    # Let the kubelet stop the pods itself (volumes unmounted, sandboxes torn down): first the
-    # users of volumes, while the CSI node plugin still runs to unstage them, then the rest.
+    # Let the kubelet stop the pods itself (volumes unmounted, sandboxes torn down): the users
+    # of volumes first, while the CSI node plugin still runs to unstage them.
     local ns
     for ns in $(kc get ns -o name | sed 's#namespace/##' | grep -vx longhorn-system); do
       kc -n "$ns" delete pods --field-selector "spec.nodeName=$name" --wait=true --timeout=90s >/dev/null 2>&1 || true
@@ -328,7 +329,8 @@ cmd_down() {
       [ -z "$(kc get volumeattachments -o jsonpath="{.items[?(@.spec.nodeName=='$name')].metadata.name}" 2>/dev/null)" ] && break
       sleep 2
     done
-    kc delete pods -A --field-selector "spec.nodeName=$name" --wait=true --timeout=90s >/dev/null 2>&1 || true
+    # The chart's own pods are not deleted (their DaemonSet and Deployment would make them
+    # again): they stop with the containers below.
   fi
   stop_pid kubelet
   local netns=""
@@ -440,9 +442,17 @@ EOF
 
 cmd_demo() {
   local cdir=$DIR-cluster rc=0
+  # A fresh node folder (nothing may be mounted under it: a node still up is stopped first).
+  if awk -v d="$DIR/" 'index($5, d) == 1' /proc/self/mountinfo | grep -q . || [ -f "$DIR/kubelet.pid" ]; then cmd_down; fi
+  rm -rf "${DIR:?}"/* "$cdir"
   (cd "$REPO" && npx longhorn-local cluster up --dir "$cdir" --nodes 1 --no-longhorn)
   CLUSTER=$cdir
-  { cmd_up && cmd_smoke; } || rc=$?
+  if [ -f "$RN/images/longhorn-ts-node.tar" ]; then
+    { cmd_up && cmd_smoke && cmd_chart && cmd_pvc; } || rc=$?
+  else
+    log "no chart images (build-real-node.sh chart): the busybox pod only"
+    { cmd_up && cmd_smoke; } || rc=$?
+  fi
   cmd_down
   (cd "$REPO" && npx longhorn-local cluster down --dir "$cdir") || true
   return $rc
@@ -455,5 +465,5 @@ down) cmd_down ;;
 chart) cmd_chart ;;
 pvc) cmd_pvc ;;
 demo) cmd_demo ;;
-*) sed -n '2,15p' "$0"; exit 2 ;;
+*) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 2 ;;
 esac
