@@ -6,6 +6,7 @@ import type { RotationStatus } from '../../src/crypt/data-key-rotation.js';
 import { parseKek } from '../../src/crypt/kek-material.js';
 import { type KeyEnvelope, unwrapDataKey } from '../../src/crypt/key-envelope.js';
 import { CRYPT_BLOCK, XtsCipher } from '../../src/crypt/xts-cipher.js';
+import { EngineClient } from '../../src/engine/engine-client.js';
 import { InstanceManagerClient } from '../../src/instance-manager/client.js';
 import { parseReplicaAddress } from '../../src/net/replica-address.js';
 import { ReplicaClient } from '../../src/protocol/index.js';
@@ -27,7 +28,7 @@ interface Info {
 interface StateFile {
   volume: string;
   encryption: KeyEnvelope & { dataKeyId?: string; previous?: KeyEnvelope & { dataKeyId: string } };
-  engine: { node: string };
+  engine: { node: string; control: string };
   nodes: { name: string; imAddress: string }[];
   replicas: { id: string; address: string }[];
 }
@@ -280,6 +281,15 @@ describe('data-key rotation of a running encrypted volume (longhorn-local volume
     await expect(plain.cli('rotate-key', '--data-key')).rejects.toThrow(
       /volume vol is not encrypted; there is no data key to rotate/,
     );
+    // The engine's own answer, asked directly: INVALID_ARGUMENT, the same words.
+    const engine = new EngineClient(stateOf(plain).engine.control);
+    try {
+      await expect(
+        engine.dataKeyRotate({ encryption: 'x', previousEncryption: 'y', kekFile: '/nonexistent' }),
+      ).rejects.toMatchObject({ status: 3, message: expect.stringMatching(/vol is not encrypted/) });
+    } finally {
+      engine.close();
+    }
   }, 120_000);
 });
 
