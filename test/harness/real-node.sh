@@ -437,7 +437,7 @@ EOF
   kc get pvc,pod real-node-pvc -o wide
   kc -n longhorn-system get lhv,lhr,lhe
   kc exec real-node-pvc -- sh -c 'cat /data/hello; grep " /data " /proc/mounts; df -h /data'
-  findmnt -rn -o TARGET,SOURCE,FSTYPE | grep "kubernetes.io~csi\|/globalmount" || true
+  findmnt -rn -o TARGET,SOURCE,FSTYPE | grep "^$DIR/" | grep "kubernetes.io~csi\|/globalmount" || true
 }
 
 cmd_demo() {
