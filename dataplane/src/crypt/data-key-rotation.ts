@@ -66,12 +66,15 @@ export function dataKeyId(key: Buffer): string {
   return `dk-${createHash('sha256').update(DATA_KEY_LABEL).update(key).digest('hex').slice(0, 16)}`;
 }
 
+const ZERO_BLOCK = Buffer.alloc(CRYPT_BLOCK);
+
+function isHole(block: Buffer): boolean {
+  return ZERO_BLOCK.equals(block);
+}
+
 /** Fingerprint of one ciphertext block, '' for a hole (all zeros). */
 export function blockFingerprint(block: Buffer): string {
-  for (let i = 0; i < block.length; i++) {
-    if (block[i] !== 0) return createHash('sha256').update(block).digest('base64').slice(0, 22);
-  }
-  return '';
+  return isHole(block) ? '' : createHash('sha256').update(block).digest('base64').slice(0, 22);
 }
 
 /**
@@ -141,9 +144,9 @@ export function blocksToReencrypt(current: Buffer, fingerprints?: readonly strin
   const blocks = current.length / CRYPT_BLOCK;
   const out: boolean[] = [];
   for (let b = 0; b < blocks; b++) {
-    const fp = blockFingerprint(current.subarray(b * CRYPT_BLOCK, (b + 1) * CRYPT_BLOCK));
-    if (fp === '') out.push(false);
-    else out.push(fingerprints === undefined || fingerprints[b] !== fp);
+    const block = current.subarray(b * CRYPT_BLOCK, (b + 1) * CRYPT_BLOCK);
+    if (isHole(block)) out.push(false);
+    else out.push(fingerprints === undefined || fingerprints[b] !== blockFingerprint(block));
   }
   return out;
 }
