@@ -21,6 +21,8 @@ import {
 } from './data-key-rotation.js';
 import { type KeyEnvelope, unwrapDataKey } from './key-envelope.js';
 
+const NO_STATE_FILE = 'this engine has no state file to keep re-encryption progress in (--state-file)';
+
 export interface RotationHost {
   volume: string;
   device: CryptBlockDevice;
@@ -113,10 +115,7 @@ export class DataKeyRotator {
         );
       }
       if (!this.host.save) {
-        throw new CryptError(
-          'EPERM',
-          `${what}: this engine has no state file to keep re-encryption progress in (--state-file)`,
-        );
+        throw new CryptError('EPERM', `${what}: ${NO_STATE_FILE}`);
       }
       // Durable before any block moves: a restart finds the rotation and resumes it.
       const limit = req.bandwidthLimit ?? 0;
@@ -167,7 +166,8 @@ export class DataKeyRotator {
   }
 
   private async loop(): Promise<void> {
-    const save = this.host.save!;
+    const save = this.host.save;
+    if (!save) throw new CryptError('EPERM', `volume ${this.host.volume}: ${NO_STATE_FILE}`);
     const device = this.host.device;
     const started = Date.now();
     let moved = 0;
