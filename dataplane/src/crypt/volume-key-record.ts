@@ -115,17 +115,40 @@ export async function openVolumeKek(
  * one (the KEK stays inside KMS; with the same key id KMS re-wraps under the key's newest
  * material). Returns the new record and its KEK (zero it after use).
  */
+/**
+ * The KEK a rotation starts from: the Secret's previous value when it has one, else the current.
+ * A previous value left in the Secret after an earlier rotation (kubectl apply does not prune a
+ * key dropped from stringData) no longer opens the volume: then the current one is tried, and
+ * only when neither does is the previous value's refusal reported.
+ */
+async function openForRotation(
+  record: VolumeKeyRecord,
+  source: KekSource,
+  ctx: KeyContext,
+): Promise<{ kek: Buffer; use: 'current' | 'previous' }> {
+  const hasPrevious =
+    source.provider === 'secret'
+      ? source.previousPassphrase !== undefined
+      : source.previousKmsKeyId !== undefined;
+  if (!hasPrevious) return { kek: await openVolumeKek(record, source, ctx, 'current'), use: 'current' };
+  try {
+    return { kek: await openVolumeKek(record, source, ctx, 'previous'), use: 'previous' };
+  } catch (previousRefused) {
+    if (!(previousRefused instanceof CryptError)) throw previousRefused;
+    try {
+      return { kek: await openVolumeKek(record, source, ctx, 'current'), use: 'current' };
+    } catch {
+      throw previousRefused;
+    }
+  }
+}
+
 export async function rotateVolumeKek(
   record: VolumeKeyRecord,
   source: KekSource,
   ctx: KeyContext,
 ): Promise<{ record: VolumeKeyRecord; kek: Buffer }> {
-  const hasPrevious =
-    source.provider === 'secret'
-      ? source.previousPassphrase !== undefined
-      : source.previousKmsKeyId !== undefined;
-  const use = hasPrevious ? 'previous' : 'current';
-  const oldKek = await openVolumeKek(record, source, ctx, use);
+  const { kek: oldKek, use } = await openForRotation(record, source, ctx);
   try {
     if (source.provider === 'kms' && record.kek.provider === 'kms') {
       const from = use === 'previous' ? source.previousKmsKeyId! : source.kmsKeyId;

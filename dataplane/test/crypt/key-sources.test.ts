@@ -206,6 +206,19 @@ describe('volume key records (passphrase provider)', () => {
     const again = await rotateVolumeKek(rotated.record, newOnly, ctx);
     expect(again.record.envelope.keyId).not.toBe(rotated.record.envelope.keyId);
     expect((await openVolumeKek(again.record, newOnly, ctx)).equals(again.kek)).toBe(true);
+    // The old passphrase left behind as CRYPTO_PREVIOUS_KEY_VALUE (kubectl apply does not prune
+    // stringData) does not block the next rotation: the current one opens the volume.
+    const third = await rotateVolumeKek(again.record, changed, ctx);
+    expect(third.record.envelope.keyId).not.toBe(again.record.envelope.keyId);
+    expect((await openVolumeKek(third.record, newOnly, ctx)).equals(third.kek)).toBe(true);
+    // Neither value opening it: the previous value's refusal is what is reported.
+    const strangers = parseCryptoSecret(
+      { ...LONGHORN_EXAMPLE, CRYPTO_KEY_VALUE: 'x', CRYPTO_PREVIOUS_KEY_VALUE: 'y' },
+      SRC,
+    );
+    await expect(rotateVolumeKek(third.record, strangers, ctx)).rejects.toThrow(
+      /CRYPTO_PREVIOUS_KEY_VALUE gives key kek-[0-9a-f]{16}, not that key \(wrong passphrase\)/,
+    );
   });
 
   it('refuses damaged records by name', () => {
