@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import {
   type InstanceManager,
   isTicketSatisfied,
+  KEK_ROTATION_INTERVAL_ANNOTATION,
   KEK_ROTATION_REQUEST_ANNOTATION,
   KEK_ROTATION_RESULT_ANNOTATION,
   type KekRotationResult,
@@ -861,6 +862,41 @@ spec:
         expect(rotated.to).not.toBe(before);
         expect((await keyRecord(pvName)).keyId).toBe(rotated.to);
         await k.apply(cryptoSecretYaml(CRYPTO, 'the new e2e passphrase'));
+
+        // On a schedule: an interval annotation rotates by itself, with a token of its own.
+        await k.run([
+          'annotate',
+          LH.volumes,
+          pvName,
+          '-n',
+          NAMESPACE,
+          `${KEK_ROTATION_INTERVAL_ANNOTATION}=2s`,
+        ]);
+        const scheduled = await waitFor(
+          `a scheduled KEK rotation of ${pvName}`,
+          async () => {
+            const v = await getVolume(k, pvName);
+            const r = parseRotationResult(v?.metadata.annotations?.[KEK_ROTATION_RESULT_ANNOTATION]);
+            // (One that read the Secret while the old passphrase was still in it is tried again.)
+            return r?.request.startsWith('scheduled-') && r.error === '' ? r : undefined;
+          },
+          { timeoutMs: 60_000, maxIntervalMs: 500 },
+        );
+        await k.run([
+          'annotate',
+          LH.volumes,
+          pvName,
+          '-n',
+          NAMESPACE,
+          `${KEK_ROTATION_INTERVAL_ANNOTATION}-`,
+        ]);
+        expect(scheduled).toMatchObject({
+          error: '',
+          from: rotated.to,
+          to: expect.stringMatching(/^kek-[0-9a-f]{16}$/),
+        });
+        expect(scheduled.to).not.toBe(rotated.to);
+        expect((await keyRecord(pvName)).keyId).not.toBe(rotated.to);
 
         // Detach and attach again: the engine unwraps the same data key with the new passphrase.
         await deletePod('crypt-app', pvName);

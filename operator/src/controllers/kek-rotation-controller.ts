@@ -6,6 +6,7 @@
  */
 
 import {
+  KEK_ROTATION_INTERVAL_ANNOTATION,
   KEK_ROTATION_RESULT_ANNOTATION,
   type KekRotationResult,
   LONGHORN_API_VERSION,
@@ -14,6 +15,7 @@ import {
 } from '@longhorn-ts/api';
 import type { Logger } from 'pino';
 import { rfc3339 } from '../conditions.js';
+import { kekSchedule } from '../encryption/kek-schedule.js';
 import { EncryptionKeyError, type VolumeKeyStore } from '../encryption/volume-key-store.js';
 import { KINDS } from '../k8s/kinds.js';
 import type { ReconcileResult } from '../runtime/work-queue.js';
@@ -31,16 +33,60 @@ export class KekRotationController {
     this.log = ctx.log.child({ controller: KEK_ROTATION_CONTROLLER });
     const ns = ctx.id.namespace;
     ctx.dispatcher.watch<Volume>('Volume', KEK_ROTATION_CONTROLLER, (v) =>
-      pendingRotation(v.metadata.annotations) ? [`${ns}/${v.metadata.name}`] : [],
+      pendingRotation(v.metadata.annotations) || v.metadata.annotations?.[KEK_ROTATION_INTERVAL_ANNOTATION]
+        ? [`${ns}/${v.metadata.name}`]
+        : [],
     );
+  }
+
+  /** Schedules already reported as invalid (volume -> the annotation's text), reported once. */
+  private readonly invalid = new Map<string, string>();
+
+  /** The TOKEN of a scheduled rotation due now; else when to look again (or nothing to do). */
+  private scheduled(volume: Volume): string | ReconcileResult | undefined {
+    const name = volume.metadata.name;
+    const s = kekSchedule(
+      volume.metadata.annotations,
+      volume.metadata.creationTimestamp,
+      this.ctx.clock.now(),
+    );
+    if (s.kind !== 'invalid') this.invalid.delete(name);
+    switch (s.kind) {
+      case 'none':
+        return undefined;
+      case 'due':
+        return s.token;
+      case 'later':
+        // A long interval is looked at again hourly (a clock or annotation change is caught then).
+        return { requeueAfterMs: Math.min(s.inMs, 3_600_000) };
+      case 'invalid': {
+        const text = volume.metadata.annotations?.[KEK_ROTATION_INTERVAL_ANNOTATION] ?? '';
+        if (this.invalid.get(name) !== text) {
+          this.invalid.set(name, text);
+          this.log.warn({ volume: name, err: s.message }, 'key rotation schedule refused');
+          this.ctx.events.record(
+            { ...volume, apiVersion: LONGHORN_API_VERSION, kind: 'Volume' },
+            'Warning',
+            'KeyRotationScheduleInvalid',
+            s.message,
+          );
+        }
+        return undefined;
+      }
+    }
   }
 
   async reconcile(key: string): Promise<ReconcileResult | undefined> {
     const { ctx } = this;
     const volume = ctx.caches.volumes.get(nameOfKey(key), ctx.id.namespace);
     if (volume === undefined || volume.metadata.deletionTimestamp !== undefined) return undefined;
-    const request = pendingRotation(volume.metadata.annotations);
-    if (request === undefined || volume.status?.ownerID !== ctx.id.node) return undefined;
+    if (volume.status?.ownerID !== ctx.id.node) return undefined;
+    let request = pendingRotation(volume.metadata.annotations);
+    if (request === undefined) {
+      const due = this.scheduled(volume);
+      if (typeof due !== 'string') return due;
+      request = due;
+    }
     const name = volume.metadata.name;
     const log = this.log.child({ volume: name });
     const result: KekRotationResult = { request, from: '', to: '', error: '', doneAt: '' };
