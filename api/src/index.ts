@@ -8,6 +8,7 @@ export * from './crds.js';
 export * from './cron.js';
 export * from './csi-driver.js';
 export * from './data-engine.js';
+export * from './data-key-rotation.js';
 export * from './engine.js';
 export * from './finalizers.js';
 export * from './group.js';

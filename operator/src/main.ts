@@ -41,6 +41,10 @@ import { BACKUP_TARGET_CONTROLLER, BackupTargetController } from './controllers/
 import { BACKUP_VOLUME_CONTROLLER, BackupVolumeController } from './controllers/backup-volume-controller.js';
 import { CLONE_CONTROLLER, CloneController } from './controllers/clone-controller.js';
 import { type Cache, type Caches, type ControllerContext, keyOf } from './controllers/context.js';
+import {
+  DATA_KEY_ROTATION_CONTROLLER,
+  DataKeyRotationController,
+} from './controllers/data-key-rotation-controller.js';
 import { Dispatcher } from './controllers/dispatcher.js';
 import { ENGINE_CONTROLLER, EngineController } from './controllers/engine-controller.js';
 import { KEK_ROTATION_CONTROLLER, KekRotationController } from './controllers/kek-rotation-controller.js';
@@ -235,6 +239,7 @@ const restoreController = new RestoreController(
 );
 const volumeEvictionController = new VolumeEvictionController(ctx);
 const kekRotationController = new KekRotationController(ctx, volumeKeys);
+const dataKeyRotationController = new DataKeyRotationController(ctx, volumeKeys, engineController);
 const backupTargetReader: TargetReader = {
   backupTarget: async (name) => caches.backupTargets.get(name, namespace),
   secret: apiSecretReader(kubeConfig, namespace),
@@ -255,6 +260,11 @@ const controllers: Array<{ name: string; reconcile: Reconcile; workers: number }
   { name: RESTORE_CONTROLLER, reconcile: (k) => restoreController.reconcile(k), workers: 2 },
   { name: VOLUME_EVICTION_CONTROLLER, reconcile: (k) => volumeEvictionController.reconcile(k), workers: 1 },
   { name: KEK_ROTATION_CONTROLLER, reconcile: (k) => kekRotationController.reconcile(k), workers: 1 },
+  {
+    name: DATA_KEY_ROTATION_CONTROLLER,
+    reconcile: (k) => dataKeyRotationController.reconcile(k),
+    workers: 1,
+  },
   { name: BACKUP_TARGET_CONTROLLER, reconcile: (k) => backupTargetController.reconcile(k), workers: 2 },
   { name: BACKUP_CONTROLLER, reconcile: (k) => backupController.reconcile(k), workers: 4 },
   { name: BACKUP_VOLUME_CONTROLLER, reconcile: (k) => backupVolumeController.reconcile(k), workers: 2 },

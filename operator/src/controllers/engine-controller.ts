@@ -367,6 +367,14 @@ export class EngineController {
     try {
       if (!this.keys) throw new EncryptionKeyError('this operator has no access to encryption keys');
       const opened = await this.keys.open(volume);
+      const rotation = opened.rotation;
+      // Its progress is in the engine state file of that node: elsewhere it would start over.
+      if (rotation && rotation.node !== ctx.id.node) {
+        opened.kek.fill(0);
+        throw new EncryptionKeyError(
+          `its data is being re-encrypted from data key ${rotation.from} to ${rotation.to} and the progress is kept on node ${rotation.node}: attach it to node ${rotation.node} until that is done`,
+        );
+      }
       let kekFile: string;
       try {
         kekFile = await writeKekFile(this.keyDir(), name, opened.kek);
@@ -375,10 +383,19 @@ export class EngineController {
       }
       this.keyFailures.delete(name);
       log.info(
-        { secret: opened.secret, keyId: opened.envelope.keyId },
+        {
+          secret: opened.secret,
+          keyId: opened.envelope.keyId,
+          ...(rotation ? { rotatingFrom: rotation.from, rotatingTo: rotation.to } : {}),
+        },
         'encryption key handed to the engine',
       );
-      return { args: ['--encryption', formatEnvelopeArg(opened.envelope), '--kek-file', kekFile], kekFile };
+      // Mid-rotation the engine gets both data keys and goes on from its recorded watermark.
+      const previous = rotation ? ['--previous-encryption', formatEnvelopeArg(rotation.previous)] : [];
+      return {
+        args: ['--encryption', formatEnvelopeArg(opened.envelope), ...previous, '--kek-file', kekFile],
+        kekFile,
+      };
     } catch (err) {
       if (!(err instanceof EncryptionKeyError)) throw err;
       this.keyFailures.add(name);

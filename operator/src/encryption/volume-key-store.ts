@@ -8,11 +8,15 @@
  */
 import type { CoreV1Api, V1PersistentVolume, V1Secret } from '@kubernetes/client-node';
 import { LABEL_VOLUME, LONGHORN_API_VERSION, type Volume } from '@longhorn-ts/api';
+import { dataKeyId } from '@longhorn-ts/dataplane/crypt/data-key-rotation';
 import {
   decodeSecretData,
   type KekSource,
   type KeyEnvelope,
+  newDataKey,
   parseCryptoSecret,
+  unwrapDataKey,
+  wrapDataKey,
 } from '@longhorn-ts/dataplane/crypt/index';
 import { kmsClient } from '@longhorn-ts/dataplane/crypt/kms-kek';
 import {
@@ -24,9 +28,12 @@ import {
   type VolumeKeyRecord,
 } from '@longhorn-ts/dataplane/crypt/volume-key-record';
 import { cryptoSecretRef, keyRecordSecretName, type SecretRef } from './crypto-secret-ref.js';
+import type { RotationMark } from './data-key-rotation-step.js';
 
 const CSI_DRIVER = 'driver.longhorn.io';
 const RECORD_FIELD = 'key-record.json';
+/** The last data-key rotation's mark (data-key-rotation-step.ts), beside the record. */
+const ROTATION_FIELD = 'data-key-rotation.json';
 
 export class EncryptionKeyError extends Error {
   constructor(message: string) {
@@ -37,6 +44,8 @@ export class EncryptionKeyError extends Error {
 
 export interface OpenedKeys {
   envelope: KeyEnvelope;
+  /** A data-key rotation not done yet: the engine is given the key it replaces too. */
+  rotation?: RotationMark & { previous: KeyEnvelope };
   /** The KEK (32 bytes): hand it to the engine, then zero it. */
   kek: Buffer;
   /** "crypto Secret NS/NAME", for logs. */
@@ -56,7 +65,13 @@ export class VolumeKeyStore {
       const stored = await this.readRecord(volume.metadata.name);
       if (stored) {
         const kek = await guard(() => openVolumeKek(stored.record, source, ctx));
-        return { envelope: stored.record.envelope, kek, secret: ctx.sourceName };
+        const mark = stored.mark;
+        return {
+          envelope: stored.record.envelope,
+          kek,
+          secret: ctx.sourceName,
+          ...(mark?.previous && !mark.doneAt ? { rotation: { ...mark, previous: mark.previous } } : {}),
+        };
       }
       const created = await guard(() => createVolumeKeys(source, ctx));
       const won = await this.createRecord(volume, created.record);
@@ -81,17 +96,132 @@ export class VolumeKeyStore {
         throw new EncryptionKeyError(
           `volume ${volume.metadata.name} has no key record yet (it has never been attached): nothing to rotate`,
         );
+      const mark = stored.mark;
+      // Both data keys are wrapped by one KEK: re-wrapping one would strand the other.
+      if (mark?.previous)
+        throw new EncryptionKeyError(
+          `volume ${volume.metadata.name}: its key record holds two data keys (${mark.from} and ${mark.to}) while ${mark.doneAt ? 'snapshots taken before its data-key rotation finished remain' : 'its data-key rotation runs'}; rotate the key-encryption key after that`,
+        );
       const rotated = await guard(() => rotateVolumeKek(stored.record, source, ctx));
       rotated.kek.fill(0);
       await this.core.replaceNamespacedSecret({
         name: stored.secret.metadata!.name!,
         namespace: this.namespace,
-        body: { ...stored.secret, data: { [RECORD_FIELD]: encode(rotated.record) } },
+        body: { ...stored.secret, data: { ...stored.secret.data, [RECORD_FIELD]: encode(rotated.record) } },
       });
       return { from: stored.record.envelope.keyId, to: rotated.record.envelope.keyId };
     } finally {
       ctx.kms?.destroy();
     }
+  }
+
+  /** The last data-key rotation's mark, if any (no key material is opened). */
+  async rotationMark(volume: string): Promise<RotationMark | undefined> {
+    return (await this.readRecord(volume))?.mark;
+  }
+
+  /**
+   * A new data key for `volume`, wrapped by its KEK, made the current one; the replaced one kept
+   * as the mark's previous key (both saved before any engine is asked). Returns both envelopes and
+   * the KEK (hand it to the engine, then zero it). Refused while the last rotation is not done.
+   */
+  async beginDataKeyRotation(
+    volume: Volume,
+    request: string,
+    node: string,
+    now: string,
+  ): Promise<{ mark: RotationMark; current: KeyEnvelope; previous: KeyEnvelope; kek: Buffer }> {
+    const name = volume.metadata.name;
+    const { source, ctx } = await this.source(volume);
+    try {
+      const stored = await this.readRecord(name);
+      if (!stored)
+        throw new EncryptionKeyError(`volume ${name} has no key record yet (it has never been attached)`);
+      if (stored.mark?.previous && !stored.mark.doneAt)
+        throw new EncryptionKeyError(
+          `volume ${name}: the re-encryption from data key ${stored.mark.from} to ${stored.mark.to} is not done`,
+        );
+      const kek = await guard(() => openVolumeKek(stored.record, source, ctx));
+      const previous = stored.record.envelope;
+      const old = unwrapDataKey(previous, kek, `volume ${name}`);
+      const fresh = newDataKey();
+      let current: KeyEnvelope;
+      let mark: RotationMark;
+      try {
+        current = wrapDataKey(fresh, kek, previous.cipher);
+        mark = { request, node, from: dataKeyId(old), to: dataKeyId(fresh), startedAt: now, previous };
+      } finally {
+        old.fill(0);
+        fresh.fill(0);
+      }
+      try {
+        await this.write(stored.secret, { envelope: current, kek: stored.record.kek }, mark);
+      } catch (err) {
+        kek.fill(0);
+        throw err;
+      }
+      return { mark, current, previous, kek };
+    } finally {
+      ctx.kms?.destroy();
+    }
+  }
+
+  /** The keys of the rotation in flight, to ask its engine again (the KEK: zero it after use). */
+  async dataKeyRotationKeys(
+    volume: Volume,
+  ): Promise<{ current: KeyEnvelope; previous: KeyEnvelope; kek: Buffer }> {
+    const name = volume.metadata.name;
+    const { source, ctx } = await this.source(volume);
+    try {
+      const stored = await this.readRecord(name);
+      const previous = stored?.mark?.previous;
+      if (!stored || !previous || stored.mark?.doneAt)
+        throw new EncryptionKeyError(`volume ${name}: no data-key rotation is in progress`);
+      const kek = await guard(() => openVolumeKek(stored.record, source, ctx));
+      return { current: stored.record.envelope, previous, kek };
+    } finally {
+      ctx.kms?.destroy();
+    }
+  }
+
+  /**
+   * Records the rotation to `to` done; its previous key is dropped unless `keepPrevious` (snapshots
+   * hold blocks under it). `settle` drops a kept previous key of a done rotation. False when the
+   * record's mark is not that rotation's (nothing written).
+   */
+  async finishDataKeyRotation(
+    volume: string,
+    to: string,
+    doneAt: string,
+    keepPrevious: boolean,
+  ): Promise<boolean> {
+    const stored = await this.readRecord(volume);
+    const mark = stored?.mark;
+    if (!stored || !mark || mark.to !== to) return false;
+    const { previous, ...rest } = mark;
+    const next: RotationMark = {
+      ...rest,
+      doneAt: mark.doneAt ?? doneAt,
+      ...(keepPrevious && previous ? { previous } : {}),
+    };
+    await this.write(stored.secret, stored.record, next);
+    return true;
+  }
+
+  private async write(secret: V1Secret, record: VolumeKeyRecord, mark: RotationMark): Promise<void> {
+    await this.core.replaceNamespacedSecret({
+      name: secret.metadata!.name!,
+      namespace: this.namespace,
+      // The read's resourceVersion guards it: a concurrent change makes this a 409.
+      body: {
+        ...secret,
+        data: {
+          ...secret.data,
+          [RECORD_FIELD]: encode(record),
+          [ROTATION_FIELD]: Buffer.from(JSON.stringify(mark)).toString('base64'),
+        },
+      },
+    });
   }
 
   private async source(volume: Volume): Promise<{ source: KekSource; ctx: KeyContext }> {
@@ -154,7 +284,7 @@ export class VolumeKeyStore {
 
   private async readRecord(
     volume: string,
-  ): Promise<{ record: VolumeKeyRecord; secret: V1Secret } | undefined> {
+  ): Promise<{ record: VolumeKeyRecord; secret: V1Secret; mark?: RotationMark } | undefined> {
     const name = keyRecordSecretName(volume);
     let secret: V1Secret;
     try {
@@ -164,11 +294,16 @@ export class VolumeKeyStore {
       throw err;
     }
     const text = Buffer.from(secret.data?.[RECORD_FIELD] ?? '', 'base64').toString('utf8');
+    const what = `key record Secret ${this.namespace}/${name}`;
+    let record: VolumeKeyRecord;
     try {
-      return { record: parseKeyRecord(text, `key record Secret ${this.namespace}/${name}`), secret };
+      record = parseKeyRecord(text, what);
     } catch (err) {
       throw new EncryptionKeyError((err as Error).message);
     }
+    const markText = secret.data?.[ROTATION_FIELD];
+    if (markText === undefined) return { record, secret };
+    return { record, secret, mark: parseMark(Buffer.from(markText, 'base64').toString('utf8'), what) };
   }
 
   /** Creates the record Secret; false when one exists already. */
@@ -204,6 +339,18 @@ export class VolumeKeyStore {
       throw err;
     }
   }
+}
+
+function parseMark(text: string, what: string): RotationMark {
+  let mark: RotationMark;
+  try {
+    mark = JSON.parse(text) as RotationMark;
+  } catch {
+    throw new EncryptionKeyError(`${what}: ${ROTATION_FIELD} is not JSON`);
+  }
+  if (typeof mark?.from !== 'string' || typeof mark.to !== 'string' || typeof mark.node !== 'string')
+    throw new EncryptionKeyError(`${what}: ${ROTATION_FIELD} is damaged`);
+  return mark;
 }
 
 function encode(record: VolumeKeyRecord): string {

@@ -1,0 +1,46 @@
+/**
+ * Data-key rotation on demand (a longhorn-ts extension; Longhorn has none): the annotation
+ * `longhorn-ts.io/data-key-rotation-request: TOKEN` on an encrypted, attached Volume asks the
+ * operator of its engine's node to replace the volume's data key and re-encrypt every block
+ * online, in the background (progress in the Volume's `DataKeyRotation` condition). The answer
+ * is `longhorn-ts.io/data-key-rotation-result`, JSON {request, from, to, error, doneAt} with the
+ * data key ids (`dk-...`), written when the re-encryption is over; a new TOKEN asks again (one
+ * asked while a rotation runs is answered when it finishes, with that rotation's keys).
+ */
+
+export const DATA_KEY_ROTATION_REQUEST_ANNOTATION = 'longhorn-ts.io/data-key-rotation-request';
+export const DATA_KEY_ROTATION_RESULT_ANNOTATION = 'longhorn-ts.io/data-key-rotation-result';
+/** The Volume condition that shows a rotation's progress (reason InProgress, Completed, Failed). */
+export const DATA_KEY_ROTATION_CONDITION = 'DataKeyRotation';
+
+export interface DataKeyRotationResult {
+  /** The request's TOKEN. */
+  request: string;
+  /** Data key ids (dk-...) before and after ('' when no rotation was started). */
+  from: string;
+  to: string;
+  /** '' when every block is under the new data key. */
+  error: string;
+  /** RFC 3339. */
+  doneAt: string;
+}
+
+/** The TOKEN of a data-key rotation request not answered yet, else undefined. */
+export function pendingDataKeyRotation(
+  annotations: Readonly<Record<string, string>> | undefined,
+): string | undefined {
+  const request = annotations?.[DATA_KEY_ROTATION_REQUEST_ANNOTATION]?.trim();
+  if (!request) return undefined;
+  const result = parseDataKeyRotationResult(annotations?.[DATA_KEY_ROTATION_RESULT_ANNOTATION]);
+  return result?.request === request ? undefined : request;
+}
+
+export function parseDataKeyRotationResult(text: string | undefined): DataKeyRotationResult | undefined {
+  if (!text) return undefined;
+  try {
+    const v = JSON.parse(text) as Partial<DataKeyRotationResult>;
+    return typeof v?.request === 'string' ? (v as DataKeyRotationResult) : undefined;
+  } catch {
+    return undefined;
+  }
+}
