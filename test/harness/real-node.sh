@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One REAL Kubernetes node on this machine, joined to a local control plane: containerd (runc from
 # Debian, overlayfs, CNI bridge) and a kubelet, both built by test/harness/build-real-node.sh.
-# Root only. Not used by the default test suite (the simulated kwok nodes stay the default).
+# Root only; REAL_NODE_OCI_RUNTIME=crun runs crun instead of runc. Not used by the default test
+# suite (the simulated kwok nodes stay the default).
 #
 #   bash test/harness/real-node.sh up --cluster DIR [--dir NODE_DIR] [--name NAME]
 #        DIR: a `longhorn-local cluster up --dir DIR` folder (its kubeconfig and pki/ are used)
@@ -43,6 +44,8 @@ SOCK=$CTRD/containerd.sock
 KUBECONFIG_NODE=$DIR/kubelet.kubeconfig
 BRIDGE=lhrn0
 SUBNET=${REAL_NODE_POD_SUBNET:-10.88.0.0/24}
+# The OCI runtime under containerd's runc shim: runc (default) or crun, both from Debian.
+OCI_RUNTIME=${REAL_NODE_OCI_RUNTIME:-runc}
 # The harness's service range (test/src/harness/kube-apiserver.ts): the pods' only route off
 # their subnet, through the bridge (no default route).
 SERVICE_RANGE=10.0.0.0/24
@@ -100,7 +103,7 @@ state = "$CTRD/state"
       [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
         runtime_type = 'io.containerd.runc.v2'
         [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
-          BinaryName = '$(command -v runc)'
+          BinaryName = '$(command -v "$OCI_RUNTIME")'
           SystemdCgroup = false
     [plugins.'io.containerd.cri.v1.runtime'.cni]
       bin_dirs = ['$RN/cni-bin']
@@ -257,7 +260,8 @@ cmd_up() {
   net_up "$port"
   save_sysctls
 
-  log "containerd $("$BIN/containerd" --version | awk '{print $3}') with $(runc --version | head -1)"
+  command -v "$OCI_RUNTIME" >/dev/null || { log "no $OCI_RUNTIME: apt-get install $OCI_RUNTIME" >&2; exit 1; }
+  log "containerd $("$BIN/containerd" --version | awk '{print $3}') with $("$OCI_RUNTIME" --version | head -1)"
   start_bg containerd "$DIR/containerd.log" "$BIN/containerd" --config "$CTRD/config.toml"
   wait_for 30 "containerd's socket" ctr_ version
   local img
@@ -445,14 +449,24 @@ cmd_demo() {
   # A fresh node folder (nothing may be mounted under it: a node still up is stopped first).
   if awk -v d="$DIR/" 'index($5, d) == 1' /proc/self/mountinfo | grep -q . || [ -f "$DIR/kubelet.pid" ]; then cmd_down; fi
   rm -rf "${DIR:?}"/* "$cdir"
+  # Stopped (Ctrl-C, a time-out): tear everything down all the same.
+  trap 'trap - INT TERM; cmd_down; (cd "$REPO" && npx longhorn-local cluster down --dir "$cdir") || true; exit 130' INT TERM
   (cd "$REPO" && npx longhorn-local cluster up --dir "$cdir" --nodes 1 --no-longhorn)
   CLUSTER=$cdir
-  if [ -f "$RN/images/longhorn-ts-node.tar" ]; then
-    { cmd_up && cmd_smoke && cmd_chart && cmd_pvc; } || rc=$?
-  else
+  local steps="cmd_up cmd_smoke cmd_chart cmd_pvc"
+  if [ ! -f "$RN/images/longhorn-ts-node.tar" ]; then
     log "no chart images (build-real-node.sh chart): the busybox pod only"
-    { cmd_up && cmd_smoke; } || rc=$?
+    steps="cmd_up cmd_smoke"
   fi
+  # A subshell outside any && / || list, so that `set -e` stops at the first failing command.
+  set +e
+  (
+    set -e
+    for step in $steps; do $step; done
+  )
+  rc=$?
+  set -e
+  [ $rc = 0 ] || log "demo FAILED (exit $rc); tearing down"
   cmd_down
   (cd "$REPO" && npx longhorn-local cluster down --dir "$cdir") || true
   return $rc
