@@ -10,6 +10,11 @@
 
 export const DATA_KEY_ROTATION_REQUEST_ANNOTATION = 'longhorn-ts.io/data-key-rotation-request';
 export const DATA_KEY_ROTATION_RESULT_ANNOTATION = 'longhorn-ts.io/data-key-rotation-result';
+/**
+ * Bytes per second the re-encryption may go at most (a plain integer; absent or 0: no limit),
+ * read when a rotation is handed to the engine, which keeps it for a resumed job.
+ */
+export const DATA_KEY_ROTATION_BANDWIDTH_ANNOTATION = 'longhorn-ts.io/data-key-rotation-bandwidth';
 /** The Volume condition that shows a rotation's progress (reason InProgress, Completed, Failed). */
 export const DATA_KEY_ROTATION_CONDITION = 'DataKeyRotation';
 
@@ -43,4 +48,17 @@ export function parseDataKeyRotationResult(text: string | undefined): DataKeyRot
   } catch {
     return undefined;
   }
+}
+
+/** The bandwidth annotation's bytes per second (0: no limit), or why it is refused. */
+export function dataKeyRotationBandwidth(
+  annotations: Readonly<Record<string, string>> | undefined,
+): number | { problem: string } {
+  const text = annotations?.[DATA_KEY_ROTATION_BANDWIDTH_ANNOTATION]?.trim();
+  if (!text) return 0;
+  if (!/^\d{1,15}$/.test(text))
+    return {
+      problem: `annotation ${DATA_KEY_ROTATION_BANDWIDTH_ANNOTATION} "${text}" is not a number of bytes per second`,
+    };
+  return Number(text);
 }

@@ -13,6 +13,7 @@ import {
   DATA_KEY_ROTATION_CONDITION,
   DATA_KEY_ROTATION_RESULT_ANNOTATION,
   type DataKeyRotationResult,
+  dataKeyRotationBandwidth,
   type Engine,
   LONGHORN_API_VERSION,
   parseDataKeyRotationResult,
@@ -177,6 +178,11 @@ export class DataKeyRotationController {
     log: Logger,
   ): Promise<ReconcileResult | undefined> {
     const name = volume.metadata.name;
+    const bandwidth = dataKeyRotationBandwidth(volume.metadata.annotations);
+    if (typeof bandwidth !== 'number') {
+      if (request !== undefined) await this.answer(volume, request, { error: bandwidth.problem }, log);
+      return undefined;
+    }
     let keys: { current: KeyEnvelope; previous: KeyEnvelope; kek: Buffer };
     let mark: RotationMark | undefined;
     try {
@@ -209,6 +215,7 @@ export class DataKeyRotationController {
         encryption: formatEnvelopeArg(keys.current),
         previousEncryption: formatEnvelopeArg(keys.previous),
         kekFile,
+        bandwidthLimit: bandwidth,
       });
     } catch (err) {
       refused = (err as { details?: string }).details || (err as Error).message;

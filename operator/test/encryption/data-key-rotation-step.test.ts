@@ -1,6 +1,8 @@
 import {
+  DATA_KEY_ROTATION_BANDWIDTH_ANNOTATION,
   DATA_KEY_ROTATION_REQUEST_ANNOTATION,
   DATA_KEY_ROTATION_RESULT_ANNOTATION,
+  dataKeyRotationBandwidth,
   pendingDataKeyRotation,
 } from '@longhorn-ts/api';
 import type { RotationStatus } from '@longhorn-ts/dataplane/crypt/data-key-rotation';
@@ -225,5 +227,15 @@ describe('pendingDataKeyRotation', () => {
     expect(pendingDataKeyRotation({ ...answered, [DATA_KEY_ROTATION_RESULT_ANNOTATION]: 'not json' })).toBe(
       't1',
     );
+  });
+});
+
+describe('dataKeyRotationBandwidth', () => {
+  it('bytes per second, 0 without it, a problem for anything else', () => {
+    expect(dataKeyRotationBandwidth(undefined)).toBe(0);
+    expect(dataKeyRotationBandwidth({ [DATA_KEY_ROTATION_BANDWIDTH_ANNOTATION]: '1048576' })).toBe(1048576);
+    expect(dataKeyRotationBandwidth({ [DATA_KEY_ROTATION_BANDWIDTH_ANNOTATION]: '1Mi' })).toEqual({
+      problem: expect.stringContaining('"1Mi" is not a number of bytes per second'),
+    });
   });
 });
