@@ -6,6 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
+  DATA_KEY_ROTATION_BANDWIDTH_ANNOTATION,
+  DATA_KEY_ROTATION_CONDITION,
+  DATA_KEY_ROTATION_REQUEST_ANNOTATION,
+  DATA_KEY_ROTATION_RESULT_ANNOTATION,
   type InstanceManager,
   isTicketSatisfied,
   KEK_ROTATION_INTERVAL_ANNOTATION,
@@ -14,6 +18,7 @@ import {
   type KekRotationResult,
   type Node as LonghornNodeCr,
   NAMESPACE,
+  parseDataKeyRotationResult,
   parseRotationResult,
   type Setting,
   type Volume,
@@ -905,6 +910,143 @@ spec:
         expect(scanReplicas(pvName).hits).toEqual([]);
         await deletePod('crypt-app-2', pvName);
         await k.run(['delete', 'pvc', 'secret-data', '-n', 'default', '--wait=true', '--timeout=120s']);
+        await waitFor(
+          'the Volume and its key record to go',
+          async () =>
+            (await k.tryGet(LH.volumes, pvName, NAMESPACE)) === undefined &&
+            (await k.tryGet('secret', `longhorn-ts-keys-${pvName}`, NAMESPACE)) === undefined,
+          { timeoutMs: 120_000, maxIntervalMs: 500 },
+        );
+      }, 600_000);
+
+      it('a data-key rotation re-encrypts an encrypted PVC online: progress in its DataKeyRotation condition, an operator restart and a detach midway, both keys at the next engine start; the file reads back, no replica holds it in plaintext, the key record holds the new data key', async () => {
+        dumpLogsOnFailure();
+        const k = kubectl();
+        const t0 = Date.now();
+        const step = (what: string) =>
+          process.stdout.write(
+            `[operator.test] data-key rotation: ${what} at ${((Date.now() - t0) / 1000).toFixed(1)} s\n`,
+          );
+        const secret = 'longhorn-crypto-dk';
+        await k.apply(cryptoSecretYaml(secret, PASSPHRASE));
+        await k.apply(classYaml('longhorn-crypto-dk', secret, false));
+        await k.apply(claimYaml('dk-data', 'longhorn-crypto-dk'));
+        const pvc = await k.waitForObject<
+          KubeObject & { spec: { volumeName?: string }; status?: { phase?: string } }
+        >('pvc', 'dk-data', (p) => p.status?.phase === 'Bound', { namespace: 'default', timeoutMs: 120_000 });
+        const pvName = pvc.spec.volumeName!;
+        let target = await mountedPod('dk-app', 'dk-data', pvName);
+        const data = await writePattern(target, 4 << 20);
+        const before = JSON.parse((await keyRecord(pvName)).text) as { envelope: { wrappedKey: string } };
+        step('file written');
+
+        const rotation = async () => condition(await getVolume(k, pvName), DATA_KEY_ROTATION_CONDITION);
+        const percentOf = (message: string | undefined) =>
+          Number(/: (\d+)% \(/.exec(message ?? '')?.[1] ?? -1);
+        // 2 MiB/s over the 64 MiB volume: about 30 s, time for a restart and a detach midway.
+        await k.run([
+          'annotate',
+          LH.volumes,
+          pvName,
+          '-n',
+          NAMESPACE,
+          `${DATA_KEY_ROTATION_BANDWIDTH_ANNOTATION}=2097152`,
+          `${DATA_KEY_ROTATION_REQUEST_ANNOTATION}=dk-1`,
+        ]);
+        const first = await waitFor(
+          'the DataKeyRotation condition to show progress',
+          async () => {
+            const c = await rotation();
+            return c?.reason === 'InProgress' && percentOf(c.message) > 0 ? percentOf(c.message) : undefined;
+          },
+          { timeoutMs: 60_000, maxIntervalMs: 500 },
+        );
+        const node = (await getVolume(k, pvName))!.status!.currentNodeID!;
+        step(`${first}% on ${node}`);
+
+        // The engine goes on alone; the operator that comes back picks the rotation up.
+        await cluster.longhorn.node(node).killOperator();
+        await cluster.longhorn.node(node).startOperator();
+        const resumed = await waitFor(
+          'progress reported again after the operator restart',
+          async () => {
+            const p = percentOf((await rotation())?.message);
+            return p > first ? p : undefined;
+          },
+          { timeoutMs: 60_000, maxIntervalMs: 500 },
+        );
+        step(`operator restarted, ${resumed}%`);
+
+        // Detached midway: paused; attached again to that node, its engine gets both data keys.
+        await deletePod('dk-app', pvName);
+        const paused = await waitFor(
+          'the condition to say the rotation is paused',
+          async () => {
+            const c = await rotation();
+            return c?.reason === 'InProgress' && c.message?.includes('paused') ? c.message : undefined;
+          },
+          { timeoutMs: 60_000, maxIntervalMs: 500 },
+        );
+        expect(paused).toContain(`attached to node ${node}`);
+        step('detached: paused');
+        await k.apply(`apiVersion: v1
+kind: Pod
+metadata: {name: dk-app-2, namespace: default}
+spec:
+  nodeName: ${node}
+  containers: [{name: app, image: busybox, volumeMounts: [{name: data, mountPath: /data}]}]
+  volumes: [{name: data, persistentVolumeClaim: {claimName: dk-data}}]
+`);
+        await k.waitForObject<Pod>('pod', 'dk-app-2', podReady, { namespace: 'default', timeoutMs: 180_000 });
+        const engine = processesOf(await dataPlane(node), pvName).find((p) =>
+          p.args.includes('--encryption'),
+        );
+        expect(engine?.args).toContain('--previous-encryption');
+        step('attached again with both keys');
+        const result = await waitFor(
+          'the data-key rotation dk-1 to be answered',
+          async () =>
+            parseDataKeyRotationResult(
+              (await getVolume(k, pvName))?.metadata.annotations?.[DATA_KEY_ROTATION_RESULT_ANNOTATION],
+            ),
+          { timeoutMs: 180_000, maxIntervalMs: 500 },
+        );
+        step('done');
+        expect(result).toMatchObject({
+          request: 'dk-1',
+          error: '',
+          from: expect.stringMatching(/^dk-[0-9a-f]{16}$/),
+          to: expect.stringMatching(/^dk-[0-9a-f]{16}$/),
+        });
+        expect(result.to).not.toBe(result.from);
+        expect(await rotation()).toMatchObject({ status: 'True', reason: 'Completed' });
+        const secretData = (
+          await k.get<KubeObject & { data: Record<string, string> }>(
+            'secret',
+            `longhorn-ts-keys-${pvName}`,
+            NAMESPACE,
+          )
+        ).data;
+        const after = JSON.parse(Buffer.from(secretData['key-record.json']!, 'base64').toString('utf8')) as {
+          envelope: { wrappedKey: string };
+        };
+        expect(after.envelope.wrappedKey).not.toBe(before.envelope.wrappedKey);
+        const mark = JSON.parse(
+          Buffer.from(secretData['data-key-rotation.json']!, 'base64').toString('utf8'),
+        );
+        // No snapshot holds blocks under the old key: it is gone from the record.
+        expect(mark).toMatchObject({ request: 'dk-1', node, from: result.from, to: result.to });
+        expect(mark.doneAt).toBeTruthy();
+        expect(mark.previous).toBeUndefined();
+        expect(scanReplicas(pvName).hits).toEqual([]);
+
+        // Detach and attach again: the engine starts with the new data key alone.
+        await deletePod('dk-app-2', pvName);
+        target = await mountedPod('dk-app-3', 'dk-data', pvName);
+        expect(sha256(await readFile(join(target, 'pattern.txt')))).toBe(sha256(data));
+        step('read back');
+        await deletePod('dk-app-3', pvName);
+        await k.run(['delete', 'pvc', 'dk-data', '-n', 'default', '--wait=true', '--timeout=120s']);
         await waitFor(
           'the Volume and its key record to go',
           async () =>
