@@ -33,6 +33,7 @@ import type { ProcessInfo } from '@longhorn-ts/dataplane/instance-manager/proces
 import { parseReplicaAddress } from '@longhorn-ts/dataplane/net/replica-address';
 import { ReplicaServerAdmin } from '@longhorn-ts/dataplane/protocol/admin-client';
 import type { Logger } from 'pino';
+import { staleRotationRecord } from '../encryption/data-key-rotation-step.js';
 import { ENCRYPTION_KEY_UNAVAILABLE } from '../encryption/encryption-condition.js';
 import { EncryptionKeyError, type VolumeKeyStore } from '../encryption/volume-key-store.js';
 import { isNotFound } from '../instances/replica-servers.js';
@@ -310,7 +311,7 @@ export class EngineController {
     if (Object.keys(replicas).length === 0) return undefined;
     // Whether the volume is encrypted is known from the Volume only: never start without it.
     if (volume === undefined) return undefined;
-    let encryption: { args: string[]; kekFile: string } | undefined;
+    let encryption: EngineKeys | undefined;
     if (volume.spec.encrypted === true) {
       encryption = await this.engineKeys(e, volume, log);
       if (encryption === undefined) return undefined;
@@ -319,6 +320,7 @@ export class EngineController {
     await mkdir(dir, { recursive: true });
     const stateFile = join(dir, `${e.metadata.name}.json`);
     await refreshMemberAddresses(stateFile, replicas, log);
+    if (encryption) await forgetStaleRotation(stateFile, encryption.dataKeyId, encryption.previousId, log);
     const args = engineArgs({
       volume: volumeName,
       replicas,
@@ -357,11 +359,7 @@ export class EngineController {
    * the Engine in error (InstanceCreation: EncryptionKeyUnavailable) and a Warning Event on the
    * Volume, both naming the Secret and the key.
    */
-  private async engineKeys(
-    e: Engine,
-    volume: Volume,
-    log: Logger,
-  ): Promise<{ args: string[]; kekFile: string } | undefined> {
+  private async engineKeys(e: Engine, volume: Volume, log: Logger): Promise<EngineKeys | undefined> {
     const { ctx } = this;
     const name = e.metadata.name;
     try {
@@ -395,6 +393,8 @@ export class EngineController {
       return {
         args: ['--encryption', formatEnvelopeArg(opened.envelope), ...previous, '--kek-file', kekFile],
         kekFile,
+        dataKeyId: opened.dataKeyId,
+        ...(rotation ? { previousId: rotation.from } : {}),
       };
     } catch (err) {
       if (!(err instanceof EncryptionKeyError)) throw err;
@@ -462,6 +462,41 @@ export class EngineController {
     for (const c of this.clients.values()) c.close();
     this.clients.clear();
   }
+}
+
+/** An encrypted engine's start: its key arguments, the hand-over file, the data key ids given. */
+interface EngineKeys {
+  args: string[];
+  kekFile: string;
+  dataKeyId: string;
+  previousId?: string;
+}
+
+/**
+ * Drops from the engine state file a data-key rotation record this node kept from an older
+ * rotation (the volume was rotated again on another node since), which would make the engine
+ * refuse the keys it is given (encryption/data-key-rotation-step.ts staleRotationRecord).
+ */
+export async function forgetStaleRotation(
+  stateFile: string,
+  current: string,
+  previous: string | undefined,
+  log?: Logger,
+): Promise<void> {
+  let state: { dataKeyRotation?: { to?: unknown; done?: unknown } } & Record<string, unknown>;
+  try {
+    state = JSON.parse(await readFile(stateFile, 'utf8')) as typeof state;
+  } catch {
+    return;
+  }
+  if (Array.isArray(state) || !staleRotationRecord(state.dataKeyRotation, current, previous)) return;
+  log?.info(
+    { stale: state.dataKeyRotation?.to, current },
+    'engine state: a finished data-key rotation of an older key forgotten',
+  );
+  const { dataKeyRotation: _, ...rest } = state;
+  await writeFile(`${stateFile}.tmp`, JSON.stringify(rest));
+  await rename(`${stateFile}.tmp`, stateFile);
 }
 
 function controlOf(proc: ProcessInfo): string {

@@ -164,3 +164,19 @@ export function rotationCondition(
       return undefined;
   }
 }
+
+/**
+ * Whether the rotation record in a node's engine state file is left from an older rotation (the
+ * volume was rotated again elsewhere since): done, and about neither of the keys this start
+ * gives. Such a record would make the engine refuse the start (`stale key arguments`); it only
+ * guarded reverts onto snapshots the later rotation re-encrypted over, so it can go. A record
+ * not done is never stale here: it may hold the only progress of a re-encryption.
+ */
+export function staleRotationRecord(
+  saved: { to?: unknown; done?: unknown } | undefined,
+  current: string,
+  previous: string | undefined,
+): boolean {
+  if (saved?.done === undefined || saved.done === null) return false;
+  return saved.to !== current && saved.to !== previous;
+}

@@ -44,6 +44,8 @@ export class EncryptionKeyError extends Error {
 
 export interface OpenedKeys {
   envelope: KeyEnvelope;
+  /** The current data key's id (dk-...). */
+  dataKeyId: string;
   /** A data-key rotation not done yet: the engine is given the key it replaces too. */
   rotation?: RotationMark & { previous: KeyEnvelope };
   /** The KEK (32 bytes): hand it to the engine, then zero it. */
@@ -68,6 +70,7 @@ export class VolumeKeyStore {
         const mark = stored.mark;
         return {
           envelope: stored.record.envelope,
+          dataKeyId: idOf(stored.record.envelope, kek, volume.metadata.name),
           kek,
           secret: ctx.sourceName,
           ...(mark?.previous && !mark.doneAt ? { rotation: { ...mark, previous: mark.previous } } : {}),
@@ -75,13 +78,24 @@ export class VolumeKeyStore {
       }
       const created = await guard(() => createVolumeKeys(source, ctx));
       const won = await this.createRecord(volume, created.record);
-      if (won) return { envelope: created.record.envelope, kek: created.kek, secret: ctx.sourceName };
+      if (won)
+        return {
+          envelope: created.record.envelope,
+          dataKeyId: idOf(created.record.envelope, created.kek, volume.metadata.name),
+          kek: created.kek,
+          secret: ctx.sourceName,
+        };
       // Someone else made the record meanwhile: theirs is the volume's.
       created.kek.fill(0);
       const theirs = await this.readRecord(volume.metadata.name);
       if (!theirs) throw new EncryptionKeyError(`volume ${volume.metadata.name}: its key record vanished`);
       const kek = await guard(() => openVolumeKek(theirs.record, source, ctx));
-      return { envelope: theirs.record.envelope, kek, secret: ctx.sourceName };
+      return {
+        envelope: theirs.record.envelope,
+        dataKeyId: idOf(theirs.record.envelope, kek, volume.metadata.name),
+        kek,
+        secret: ctx.sourceName,
+      };
     } finally {
       ctx.kms?.destroy();
     }
@@ -338,6 +352,15 @@ export class VolumeKeyStore {
       if (status(err) === 409) return false;
       throw err;
     }
+  }
+}
+
+function idOf(envelope: KeyEnvelope, kek: Buffer, volume: string): string {
+  const key = unwrapDataKey(envelope, kek, `volume ${volume}`);
+  try {
+    return dataKeyId(key);
+  } finally {
+    key.fill(0);
   }
 }
 
