@@ -341,8 +341,10 @@ cmd_down() {
   if [ -S "$SOCK" ]; then
     # The sandboxes' network namespaces: containerd removes them with the sandboxes; any left
     # after that are unmounted below.
+    # shellcheck disable=SC2046 # one argument per pod id
     netns=$(crictl_ inspectp $(crictl_ pods -q 2>/dev/null) 2>/dev/null | sed -n 's#.*"path": "\(/var/run/netns/cni-[^"]*\)".*#\1#p' | sort -u || true)
     crictl_ rm -fa >/dev/null 2>&1 || true
+    # shellcheck disable=SC2046
     crictl_ stopp $(crictl_ pods -q 2>/dev/null) >/dev/null 2>&1 || true
     crictl_ rmp -fa >/dev/null 2>&1 || true
   fi
@@ -448,6 +450,10 @@ cmd_demo() {
   local cdir=$DIR-cluster rc=0
   # A fresh node folder (nothing may be mounted under it: a node still up is stopped first).
   if awk -v d="$DIR/" 'index($5, d) == 1' /proc/self/mountinfo | grep -q . || [ -f "$DIR/kubelet.pid" ]; then cmd_down; fi
+  if [ -n "$(ls -A "$DIR")" ] && [ ! -f "$DIR/name" ]; then
+    log "$DIR is not empty and holds no real node: refusing to clear it (pick another --dir)" >&2
+    exit 2
+  fi
   rm -rf "${DIR:?}"/* "$cdir"
   # Stopped (Ctrl-C, a time-out): tear everything down all the same.
   trap 'trap - INT TERM; cmd_down; (cd "$REPO" && npx longhorn-local cluster down --dir "$cdir") || true; exit 130' INT TERM
