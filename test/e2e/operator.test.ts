@@ -919,7 +919,7 @@ spec:
         );
       }, 600_000);
 
-      it('a data-key rotation re-encrypts an encrypted PVC online: progress in its DataKeyRotation condition, an operator restart and a detach midway, both keys at the next engine start; the file reads back, no replica holds it in plaintext, the key record holds the new data key', async () => {
+      it('a data-key rotation re-encrypts an encrypted PVC online: progress in its DataKeyRotation condition, an operator restart, a detach and an engine kill midway, both keys at each engine start; the file reads back, no replica holds it in plaintext, the key record holds the new data key', async () => {
         dumpLogsOnFailure();
         const k = kubectl();
         const t0 = Date.now();
@@ -943,14 +943,14 @@ spec:
         const rotation = async () => condition(await getVolume(k, pvName), DATA_KEY_ROTATION_CONDITION);
         const percentOf = (message: string | undefined) =>
           Number(/: (\d+)% \(/.exec(message ?? '')?.[1] ?? -1);
-        // 2 MiB/s over the 64 MiB volume: about 30 s, time for a restart and a detach midway.
+        // 1.5 MiB/s over the 64 MiB volume: about 45 s, time for restarts and a detach midway.
         await k.run([
           'annotate',
           LH.volumes,
           pvName,
           '-n',
           NAMESPACE,
-          `${DATA_KEY_ROTATION_BANDWIDTH_ANNOTATION}=2097152`,
+          `${DATA_KEY_ROTATION_BANDWIDTH_ANNOTATION}=1572864`,
           `${DATA_KEY_ROTATION_REQUEST_ANNOTATION}=dk-1`,
         ]);
         const first = await waitFor(
@@ -989,20 +989,41 @@ spec:
         );
         expect(paused).toContain(`attached to node ${node}`);
         step('detached: paused');
-        await k.apply(`apiVersion: v1
-kind: Pod
-metadata: {name: dk-app-2, namespace: default}
-spec:
-  nodeName: ${node}
-  containers: [{name: app, image: busybox, volumeMounts: [{name: data, mountPath: /data}]}]
-  volumes: [{name: data, persistentVolumeClaim: {claimName: dk-data}}]
-`);
-        await k.waitForObject<Pod>('pod', 'dk-app-2', podReady, { namespace: 'default', timeoutMs: 180_000 });
-        const engine = processesOf(await dataPlane(node), pvName).find((p) =>
-          p.args.includes('--encryption'),
+        // Attached again to that node (a Longhorn ticket: no mount to lose when its engine dies).
+        const ticket = await attachByTicket(k, pvName, node);
+        const engineOf = async () =>
+          processesOf(await dataPlane(node), pvName).find(
+            (p) => p.args.includes('--encryption') && p.state === 'running',
+          );
+        const engine = await waitFor('the engine to run again', engineOf, {
+          timeoutMs: 120_000,
+          maxIntervalMs: 500,
+        });
+        expect(engine.args).toContain('--previous-encryption');
+        // It goes on from its watermark, not from the start.
+        const again = await waitFor(
+          'progress from the restarted engine',
+          async () => {
+            const c = await rotation();
+            return c?.reason === 'InProgress' && percentOf(c.message) >= 0 ? percentOf(c.message) : undefined;
+          },
+          { timeoutMs: 60_000, maxIntervalMs: 500 },
         );
-        expect(engine?.args).toContain('--previous-encryption');
-        step('attached again with both keys');
+        expect(again).toBeGreaterThanOrEqual(resumed);
+        step(`attached again with both keys, ${again}%`);
+
+        // Its engine dies mid-rotation: the volume comes back with an engine given both keys again.
+        process.kill(engine.pid, 'SIGKILL');
+        const restarted = await waitFor(
+          'a new engine process',
+          async () => {
+            const e = await engineOf();
+            return e && e.pid !== engine.pid ? e : undefined;
+          },
+          { timeoutMs: 120_000, maxIntervalMs: 500 },
+        );
+        expect(restarted.args).toContain('--previous-encryption');
+        step('engine killed and started again with both keys');
         const result = await waitFor(
           'the data-key rotation dk-1 to be answered',
           async () =>
@@ -1041,7 +1062,12 @@ spec:
         expect(scanReplicas(pvName).hits).toEqual([]);
 
         // Detach and attach again: the engine starts with the new data key alone.
-        await deletePod('dk-app-2', pvName);
+        await removeTicket(k, pvName, ticket);
+        await waitFor(
+          `volume ${pvName} to detach`,
+          async () => (await getVolume(k, pvName))?.status?.state === 'detached',
+          { timeoutMs: 120_000, maxIntervalMs: 500 },
+        );
         target = await mountedPod('dk-app-3', 'dk-data', pvName);
         expect(sha256(await readFile(join(target, 'pattern.txt')))).toBe(sha256(data));
         step('read back');
