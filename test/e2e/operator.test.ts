@@ -1068,6 +1068,31 @@ spec:
           async () => (await getVolume(k, pvName))?.status?.state === 'detached',
           { timeoutMs: 120_000, maxIntervalMs: 500 },
         );
+        // Detached, a new request is answered at once: it must be attached.
+        await k.run([
+          'annotate',
+          LH.volumes,
+          pvName,
+          '-n',
+          NAMESPACE,
+          `${DATA_KEY_ROTATION_REQUEST_ANNOTATION}=dk-2`,
+          '--overwrite',
+        ]);
+        const refused = await waitFor(
+          'the data-key rotation dk-2 to be answered',
+          async () => {
+            const r = parseDataKeyRotationResult(
+              (await getVolume(k, pvName))?.metadata.annotations?.[DATA_KEY_ROTATION_RESULT_ANNOTATION],
+            );
+            return r?.request === 'dk-2' ? r : undefined;
+          },
+          { timeoutMs: 60_000, maxIntervalMs: 500 },
+        );
+        expect(refused).toMatchObject({
+          from: '',
+          to: '',
+          error: expect.stringContaining('is not attached'),
+        });
         target = await mountedPod('dk-app-3', 'dk-data', pvName);
         expect(sha256(await readFile(join(target, 'pattern.txt')))).toBe(sha256(data));
         step('read back');
