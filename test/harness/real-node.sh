@@ -10,6 +10,10 @@
 #   bash test/harness/real-node.sh chart [--dir NODE_DIR]   helm install of charts/longhorn-ts onto it
 #        (images from `build-real-node.sh chart`)
 #   bash test/harness/real-node.sh pvc [--dir NODE_DIR]     a PVC (StorageClass longhorn) in a pod
+#   bash test/harness/real-node.sh upgrade [--dir NODE_DIR] after pvc: helm upgrade (node image re-tagged)
+#        with the volume mounted and written; mount, Longhorn objects, dmesg, data checked (issue 14)
+#        (REAL_NODE_UPGRADE_STRATEGY=RollingUpdate|OnDelete overrides node.updateStrategy)
+#   bash test/harness/real-node.sh uninstall [--dir NODE_DIR] helm uninstall with the volume, then without
 #   bash test/harness/real-node.sh down [--dir NODE_DIR]    stops it all, unmounts, removes cgroups
 #   bash test/harness/real-node.sh demo [--dir NODE_DIR]    cluster up (1 kwok node, --no-longhorn)
 #        + up + smoke (+ chart + pvc when the chart images are built) + down + cluster down
@@ -446,6 +450,112 @@ EOF
   findmnt -rn -o TARGET,SOURCE,FSTYPE | grep "^$DIR/" | grep "kubernetes.io~csi\|/globalmount" || true
 }
 
+# Issue 14's upgrade experiment, on the node `pvc` made (its pod real-node-pvc running, the chart
+# installed by `chart`): 16 MiB of random data written and hashed, a writer appending a line a
+# second to /data/ticks (its errors in the container's /tmp/ticks.err), then `helm upgrade` with
+# the node image re-tagged (the same image under tag $UPGRADE_TAG, so the pod template changes).
+# Under updateStrategy RollingUpdate the DaemonSet replaces the node pod at once; under OnDelete
+# (the chart's default) nothing moves until the documented procedure (charts/longhorn-ts/README.md)
+# is followed, which this does: the volume's pod deleted (volume detached), the node pod deleted,
+# the new one Ready, the volume's pod made again. Either way the mount, the Longhorn objects,
+# dmesg and the data are checked after, and the data again in a fresh pod.
+UPGRADE_TAG=${REAL_NODE_UPGRADE_TAG:-0.1.0-upgrade}
+snapshot_state() { # snapshot_state LABEL
+  log "--- $1 ($(date -u +%T))"
+  kc -n longhorn-system get pods -l app.kubernetes.io/component=node -o wide 2>&1 || true
+  kc -n longhorn-system get lhv,lhe,lhr 2>&1 || true
+  kc get pod real-node-pvc -o wide 2>&1 || true
+  losetup -nO NAME,BACK-FILE 2>/dev/null | grep "$DIR/" || echo "(no loop device over $DIR)"
+}
+cmd_upgrade() {
+  local pod=real-node-pvc ns=longhorn-system strategy old new before after i extra=()
+  kc get pod "$pod" >/dev/null || { log "no pod $pod: run \`real-node.sh pvc\` first" >&2; return 1; }
+  [ -n "${REAL_NODE_UPGRADE_STRATEGY:-}" ] && extra=(--set "node.updateStrategy=$REAL_NODE_UPGRADE_STRATEGY")
+  dmesg | tail -1 >"$DIR/dmesg.mark" || true
+  before=$(kc exec "$pod" -- sh -c 'dd if=/dev/urandom of=/data/before.bin bs=1M count=16 2>/dev/null && sync && sha256sum /data/before.bin' | awk '{print $1}')
+  log "before.bin sha256 $before"
+  kc exec "$pod" -- sh -c 'rm -f /tmp/ticks.err; (i=0; while :; do i=$((i+1)); echo "$i $(date +%T)" >>/data/ticks || echo "$(date +%T) write $i failed" >>/tmp/ticks.err; sleep 1; done) >/dev/null 2>>/tmp/ticks.err &'
+  old=$(kc -n "$ns" get pods -l app.kubernetes.io/component=node -o jsonpath='{.items[0].metadata.name}')
+  snapshot_state "before the upgrade (node pod $old)"
+  ctr_ -n k8s.io images tag --force localhost/longhorn-ts-node:0.1.0 "localhost/longhorn-ts-node:$UPGRADE_TAG" 2>&1 | grep -v DEPRECATION || true
+  log "helm upgrade --reuse-values --set image.node.tag=$UPGRADE_TAG ${extra[*]}"
+  helm --kubeconfig "$DIR/admin.kubeconfig" upgrade longhorn-ts "$REPO/charts/longhorn-ts" -n "$ns" \
+    --reuse-values --set "image.node.tag=$UPGRADE_TAG" "${extra[@]}" >/dev/null
+  strategy=$(kc -n "$ns" get ds longhorn-ts-node -o jsonpath='{.spec.updateStrategy.type}')
+  log "DaemonSet updateStrategy: $strategy"
+  if [ "$strategy" = OnDelete ]; then
+    sleep 10
+    snapshot_state "10 s after helm upgrade (OnDelete: the node pod is expected unchanged)"
+    log "procedure: the volume's pod deleted, its volume detached"
+    kc delete pod "$pod" --wait=true --timeout=120s
+    for ((i = 0; i < 60; i++)); do
+      [ -z "$(kc get volumeattachments -o name 2>/dev/null)" ] && break
+      sleep 2
+    done
+    snapshot_state "volume's pod gone"
+    log "procedure: node pod $old deleted"
+    kc -n "$ns" delete pod "$old" --wait=true --timeout=120s
+  fi
+  kc -n "$ns" rollout status ds/longhorn-ts-node --timeout=300s || true
+  new=$(kc -n "$ns" get pods -l app.kubernetes.io/component=node -o jsonpath='{.items[0].metadata.name}')
+  log "node pod: $old -> $new ($(kc -n "$ns" get pod "$new" -o jsonpath='{.spec.containers[0].image}'))"
+  for ((i = 0; i < 120; i++)); do
+    [ "$(kc -n "$ns" get pods -o jsonpath='{range .items[*]}{.status.containerStatuses[*].ready}{" "}{end}' | grep -c false)" = 0 ] && break
+    sleep 2
+  done
+  if [ "$strategy" = OnDelete ]; then
+    log "procedure: the volume's pod made again"
+    cmd_pvc
+  fi
+  sleep 20
+  snapshot_state "after the roll"
+  log "the mount, in the running pod:"
+  kc exec "$pod" -- sh -c 'grep " /data " /proc/mounts; cat /data/hello; ls -l /data; tail -2 /data/ticks; echo "writer errors:"; cat /tmp/ticks.err 2>/dev/null | tail -5; echo after > /data/after && sync && cat /data/after' 2>&1 || true
+  after=$(kc exec "$pod" -- sha256sum /data/before.bin 2>&1 | awk '{print $1}') || true
+  log "before.bin sha256 after the roll: $after ($([ "$after" = "$before" ] && echo intact || echo DIFFERENT))"
+  log "dmesg since the start:"
+  dmesg | awk -v m="$(cat "$DIR/dmesg.mark" 2>/dev/null)" 'f; $0 == m {f = 1}' | grep -iE 'loop|I/O|ext4|fuse|nbd|buffer' | tail -20 || true
+  log "the data in a fresh pod (deleted and made again):"
+  kc delete pod "$pod" --wait=true --timeout=120s || true
+  cmd_pvc || true
+  after=$(kc exec "$pod" -- sha256sum /data/before.bin 2>&1 | awk '{print $1}') || true
+  log "before.bin sha256 in a fresh pod: $after ($([ "$after" = "$before" ] && echo intact || echo DIFFERENT))"
+  [ "$after" = "$before" ]
+}
+
+# helm uninstall with the volume still there (the pre-delete check should refuse, at once), then
+# with the volume deleted (should pass); what is left in the namespace after.
+cmd_uninstall() {
+  local ns=longhorn-system t rc
+  t=$(date +%s)
+  set +e
+  helm --kubeconfig "$DIR/admin.kubeconfig" uninstall longhorn-ts -n "$ns" --timeout 3m
+  rc=$?
+  set -e
+  log "helm uninstall with the volume: exit $rc after $(($(date +%s) - t)) s"
+  kc -n "$ns" get jobs,pods -l app.kubernetes.io/component=uninstall-check -o wide 2>&1 || true
+  kc -n "$ns" logs job/longhorn-ts-uninstall-check 2>&1 | tail -3 || true
+  log "the volume's pod and PVC deleted"
+  kc delete pod real-node-pvc --ignore-not-found --wait=true --timeout=120s || true
+  kc delete pvc real-node-pvc --ignore-not-found --wait=true --timeout=120s || true
+  local i
+  for ((i = 0; i < 60; i++)); do
+    [ -z "$(kc -n "$ns" get lhv -o name 2>/dev/null)" ] && break
+    sleep 2
+  done
+  kc -n "$ns" get lhv,lhe,lhr 2>&1 || true
+  t=$(date +%s)
+  set +e
+  helm --kubeconfig "$DIR/admin.kubeconfig" uninstall longhorn-ts -n "$ns" --timeout 3m --wait
+  rc=$?
+  set -e
+  log "helm uninstall without volumes: exit $rc after $(($(date +%s) - t)) s"
+  kc -n "$ns" get all,cm,sa,role,rolebinding 2>&1 || true
+  kc get volumeattachments,csidriver,sc 2>&1 || true
+  losetup -nO NAME,BACK-FILE 2>/dev/null | grep "$DIR/" || log "no loop device over $DIR"
+  return $rc
+}
+
 cmd_demo() {
   local cdir=$DIR-cluster rc=0
   # A fresh node folder (nothing may be mounted under it: a node still up is stopped first).
@@ -484,6 +594,8 @@ smoke) cmd_smoke ;;
 down) cmd_down ;;
 chart) cmd_chart ;;
 pvc) cmd_pvc ;;
+upgrade) cmd_upgrade ;;
+uninstall) cmd_uninstall ;;
 demo) cmd_demo ;;
 *) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 2 ;;
 esac

@@ -300,9 +300,26 @@ describe.skipIf(!hasBinary('helm'))('the chart rendered by helm', () => {
     expect(privileged).toEqual(['longhorn-ts-node/csi-plugin']);
     for (const w of workloads(defaults))
       expect(w.spec.template.spec.priorityClassName).toBe('longhorn-ts-critical');
-    const ds = findObject<{ spec: { updateStrategy: unknown } }>(defaults, 'DaemonSet', 'longhorn-ts-node');
-    expect(ds.spec.updateStrategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } });
     expect(defaults.filter((o) => o.kind === 'Setting')).toEqual([]);
+  });
+
+  it('leaves node pods to be replaced by hand (OnDelete) unless RollingUpdate is asked for', async () => {
+    // A node pod holds the engines and FUSE/loop attachments of its node's volumes: on a real
+    // node a rolling update broke the mounted volume (EIO, ext4 read-only; images/REAL-NODE.md).
+    const strategy = (objects: KubeObject[]) =>
+      findObject<{ spec: { updateStrategy: unknown } }>(objects, 'DaemonSet', 'longhorn-ts-node').spec
+        .updateStrategy;
+    expect(strategy(defaults)).toEqual({ type: 'OnDelete' });
+    expect(strategy(await template(['--set', 'node.maxUnavailable=2']))).toEqual({ type: 'OnDelete' });
+    // Unset, as under `helm upgrade --reuse-values` from a release made before the value existed.
+    expect(strategy(await template(['--set', 'node.updateStrategy=null']))).toEqual({ type: 'OnDelete' });
+    expect(strategy(await template(['--set', 'node.updateStrategy=RollingUpdate']))).toEqual({
+      type: 'RollingUpdate',
+      rollingUpdate: { maxUnavailable: 1 },
+    });
+    expect(await refusal(template(['--set', 'node.updateStrategy=Recreate']))).toMatch(
+      /at '\/node\/updateStrategy'.*value must be one of 'OnDelete', 'RollingUpdate'/,
+    );
   });
 
   it('has a value in ci/all-values.yaml for every documented key', () => {
