@@ -472,6 +472,10 @@ cmd_upgrade() {
   kc get pod "$pod" >/dev/null || { log "no pod $pod: run \`real-node.sh pvc\` first" >&2; return 1; }
   [ -n "${REAL_NODE_UPGRADE_STRATEGY:-}" ] && extra=(--set "node.updateStrategy=$REAL_NODE_UPGRADE_STRATEGY")
   dmesg | tail -1 >"$DIR/dmesg.mark" || true
+  local loopdev
+  loopdev=$(losetup -nO NAME,BACK-FILE 2>/dev/null | awk -v d="$DIR/" 'index($2, d) == 1 {print $1}' | head -1)
+  loopdev=${loopdev#/dev/}
+  log "the volume's loop device: ${loopdev:-none}"
   before=$(kc exec "$pod" -- sh -c 'dd if=/dev/urandom of=/data/before.bin bs=1M count=16 2>/dev/null && sync && sha256sum /data/before.bin' | awk '{print $1}')
   log "before.bin sha256 $before"
   kc exec "$pod" -- sh -c 'rm -f /tmp/ticks.err; (i=0; while :; do i=$((i+1)); echo "$i $(date +%T)" >>/data/ticks || echo "$(date +%T) write $i failed" >>/tmp/ticks.err; sleep 1; done) >/dev/null 2>>/tmp/ticks.err &'
@@ -489,14 +493,18 @@ cmd_upgrade() {
     log "procedure: the volume's pod deleted, its volume detached"
     kc delete pod "$pod" --wait=true --timeout=120s
     for ((i = 0; i < 60; i++)); do
-      [ -z "$(kc get volumeattachments -o name 2>/dev/null)" ] && break
+      [ -z "$(kc get volumeattachments -o jsonpath="{.items[?(@.spec.nodeName=='$(cat "$DIR/name")')].metadata.name}" 2>/dev/null)" ] && break
       sleep 2
     done
     snapshot_state "volume's pod gone"
     log "procedure: node pod $old deleted"
     kc -n "$ns" delete pod "$old" --wait=true --timeout=120s
   fi
-  kc -n "$ns" rollout status ds/longhorn-ts-node --timeout=300s || true
+  if [ "$strategy" = OnDelete ]; then
+    wait_for 120 "a new node pod" sh -c "[ -n \"\$(kubectl --kubeconfig '$DIR/admin.kubeconfig' -n $ns get pods -l app.kubernetes.io/component=node -o name | grep -v 'pod/$old\$')\" ]"
+  else
+    kc -n "$ns" rollout status ds/longhorn-ts-node --timeout=300s || true
+  fi
   new=$(kc -n "$ns" get pods -l app.kubernetes.io/component=node -o jsonpath='{.items[0].metadata.name}')
   log "node pod: $old -> $new ($(kc -n "$ns" get pod "$new" -o jsonpath='{.spec.containers[0].image}'))"
   for ((i = 0; i < 120; i++)); do
@@ -513,8 +521,8 @@ cmd_upgrade() {
   kc exec "$pod" -- sh -c 'grep " /data " /proc/mounts; cat /data/hello; ls -l /data; tail -2 /data/ticks; echo "writer errors:"; cat /tmp/ticks.err 2>/dev/null | tail -5; echo after > /data/after && sync && cat /data/after' 2>&1 || true
   after=$(kc exec "$pod" -- sha256sum /data/before.bin 2>&1 | awk '{print $1}') || true
   log "before.bin sha256 after the roll: $after ($([ "$after" = "$before" ] && echo intact || echo DIFFERENT))"
-  log "dmesg since the start:"
-  dmesg | awk -v m="$(cat "$DIR/dmesg.mark" 2>/dev/null)" 'f; $0 == m {f = 1}' | grep -iE 'loop|I/O|ext4|fuse|nbd|buffer' | tail -20 || true
+  log "dmesg since the start, about ${loopdev:-the loop device}:"
+  dmesg | awk -v m="$(cat "$DIR/dmesg.mark" 2>/dev/null)" 'f; $0 == m {f = 1}' | grep -E "${loopdev:-loop}[^0-9]" | tail -20 || true
   log "the data in a fresh pod (deleted and made again):"
   kc delete pod "$pod" --wait=true --timeout=120s || true
   cmd_pvc || true

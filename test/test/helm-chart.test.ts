@@ -322,6 +322,20 @@ describe.skipIf(!hasBinary('helm'))('the chart rendered by helm', () => {
     );
   });
 
+  it("runs the pre-delete check's Job where the CSI controller runs", async () => {
+    // On the real node's cluster an unplaced Job landed on a kwok node, which reported it
+    // Completed without running it: helm uninstall went ahead with a volume attached.
+    type Placed = { spec: { template: { spec: { nodeSelector?: unknown; tolerations?: unknown } } } };
+    const all = await template(['-f', ALL_VALUES]);
+    const job = findObject<Placed>(all, 'Job', 'longhorn-ts-uninstall-check').spec.template.spec;
+    const controller = findObject<Placed>(all, 'Deployment', 'longhorn-ts-csi-controller').spec.template.spec;
+    expect(job.nodeSelector).toEqual({ 'node-role.kubernetes.io/control-plane': '' });
+    expect(job.nodeSelector).toEqual(controller.nodeSelector);
+    expect(job.tolerations).toEqual(controller.tolerations);
+    const byDefault = findObject<Placed>(defaults, 'Job', 'longhorn-ts-uninstall-check').spec.template.spec;
+    expect(byDefault.nodeSelector).toBeUndefined();
+  });
+
   it('has a value in ci/all-values.yaml for every documented key', () => {
     const documented = parse(readFileSync(join(CHART_DIR, 'values.yaml'), 'utf8')) as Record<string, unknown>;
     const { defaultSettings, ...rest } = documented;
