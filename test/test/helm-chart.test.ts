@@ -1,5 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -83,6 +84,37 @@ describe('chart files generated from the workspaces', () => {
     expect(valueLeafPaths(documented)).toEqual(['a.b', 'a.c', 'd', 'e.f.g']);
     expect(unsetPaths(documented, { a: { b: 2, c: { k: 'v' } }, d: [1] })).toEqual(['e.f.g']);
     expect(unsetPaths(documented, documented)).toEqual([]);
+  });
+
+  it("runs the pre-delete check when started through a ConfigMap volume's symlinks", async () => {
+    // In the Job, /check/uninstall-check.mjs -> ..data/uninstall-check.mjs -> ..<timestamp>/...:
+    // on the real node the script did nothing there and exited 0 (helm uninstall went ahead).
+    const dir = await mkdtemp(join(tmpdir(), 'lh-uninstall-check-'));
+    try {
+      await mkdir(join(dir, '..2026_12_02'));
+      await copyFile(
+        join(CHART_DIR, 'files', 'uninstall-check.mjs'),
+        join(dir, '..2026_12_02', 'uninstall-check.mjs'),
+      );
+      await symlink('..2026_12_02', join(dir, '..data'));
+      await symlink('..data/uninstall-check.mjs', join(dir, 'uninstall-check.mjs'));
+      await writeFile(join(dir, 'token'), 't');
+      await writeFile(join(dir, 'ca.crt'), '');
+      const run = spawnSync(process.execPath, [join(dir, 'uninstall-check.mjs')], {
+        encoding: 'utf8',
+        env: {
+          ...process.env,
+          NAMESPACE: 'longhorn-system',
+          LONGHORN_TS_API: 'https://127.0.0.1:1',
+          LONGHORN_TS_TOKEN_FILE: join(dir, 'token'),
+          LONGHORN_TS_CA_FILE: join(dir, 'ca.crt'),
+        },
+      });
+      expect(run.stderr).toContain('uninstall check failed');
+      expect(run.status).toBe(2);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("decides the pre-delete check: no volumes, volumes with and without Longhorn's confirmation flag", async () => {

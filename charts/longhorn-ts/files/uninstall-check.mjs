@@ -3,7 +3,7 @@
 // deleting-confirmation-flag is "true" (Longhorn's flag), so volumes are not orphaned by accident.
 // In a pod it reads the ServiceAccount's token and CA; LONGHORN_TS_API, _TOKEN_FILE and _CA_FILE
 // point it elsewhere (the tests run it on the host against a local API server).
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { request } from 'node:https';
 import { fileURLToPath } from 'node:url';
 
@@ -72,7 +72,11 @@ async function main() {
   return uninstallVerdict(volumes, setting.status === 200 ? JSON.parse(setting.body).value : undefined);
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
+// Run as a program: compared through realpath, since in the Job the file is a ConfigMap key,
+// /check/uninstall-check.mjs -> ..data/uninstall-check.mjs, and Node resolves the symlinks of the
+// main module's URL (but not of argv[1]). Compared as given, nothing ran and the Job exited 0,
+// letting helm uninstall go ahead with a volume attached (seen on the real node).
+if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
   main().then(
     (verdict) => {
       process.stdout.write(`${verdict.message}\n`);
