@@ -478,6 +478,7 @@ cmd_upgrade() {
   log "the volume's loop device: ${loopdev:-none}"
   before=$(kc exec "$pod" -- sh -c 'dd if=/dev/urandom of=/data/before.bin bs=1M count=16 2>/dev/null && sync && sha256sum /data/before.bin' | awk '{print $1}')
   log "before.bin sha256 $before"
+  # shellcheck disable=SC2016 # expanded by the container's shell
   kc exec "$pod" -- sh -c 'rm -f /tmp/ticks.err; (i=0; while :; do i=$((i+1)); echo "$i $(date +%T)" >>/data/ticks || echo "$(date +%T) write $i failed" >>/tmp/ticks.err; sleep 1; done) >/dev/null 2>>/tmp/ticks.err &'
   old=$(kc -n "$ns" get pods -l app.kubernetes.io/component=node -o jsonpath='{.items[0].metadata.name}')
   snapshot_state "before the upgrade (node pod $old)"
