@@ -11,10 +11,12 @@
 export const KEK_ROTATION_REQUEST_ANNOTATION = 'longhorn-ts.io/kek-rotation-request';
 /**
  * Scheduled rotation: a Go duration (`720h`, `24h0m0s`); the owner's operator rotates when that
- * long has passed since the last rotation's answer (or the Volume's creation), with a request
- * TOKEN of its own (`scheduled-<time it fell due>`), answered in the same result annotation.
+ * long has passed since the last rotation's answer, scheduled or not (or the Volume's creation),
+ * with a TOKEN of its own (`scheduled-<time it fell due>`), answered in the scheduled result
+ * annotation (the on-demand result stays the answer to the on-demand request).
  */
 export const KEK_ROTATION_INTERVAL_ANNOTATION = 'longhorn-ts.io/kek-rotation-interval';
+export const KEK_ROTATION_SCHEDULED_RESULT_ANNOTATION = 'longhorn-ts.io/kek-rotation-scheduled-result';
 export const KEK_ROTATION_RESULT_ANNOTATION = 'longhorn-ts.io/kek-rotation-result';
 
 export interface KekRotationResult {

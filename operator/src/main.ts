@@ -322,15 +322,24 @@ async function stop(signal: string): Promise<void> {
 process.on('SIGTERM', () => void stop('SIGTERM'));
 process.on('SIGINT', () => void stop('SIGINT'));
 
+/** The namespace exists (made if not). An API server still starting (429, a timeout) is asked again for 2 min. */
 async function ensureNamespace(): Promise<void> {
   const api = kubeConfig.makeApiClient(CoreV1Api);
-  try {
-    await api.readNamespace({ name: namespace });
-  } catch {
+  const giveUpAt = Date.now() + 120_000;
+  for (let delay = 500; ; delay = Math.min(delay * 2, 5_000)) {
     try {
-      await api.createNamespace({ body: { metadata: { name: namespace } } });
-    } catch (err) {
-      if ((err as { code?: number }).code !== 409) throw err;
+      await api.readNamespace({ name: namespace });
+      return;
+    } catch {
+      try {
+        await api.createNamespace({ body: { metadata: { name: namespace } } });
+        return;
+      } catch (err) {
+        if ((err as { code?: number }).code === 409) return;
+        if (Date.now() >= giveUpAt) throw err;
+        log.warn({ err: (err as Error).message, namespace }, 'namespace not ensured yet; trying again');
+        await new Promise((r) => setTimeout(r, delay));
+      }
     }
   }
 }

@@ -125,7 +125,11 @@ describe.skipIf(skip)('longhorn-local cluster up / down', () => {
     const nodes = await kubectl.run(['-n', 'longhorn-system', 'get', 'nodes.longhorn.io', '-o', 'name']);
     expect(nodes.trim().split('\n').sort()).toEqual(['node.longhorn.io/node-1', 'node.longhorn.io/node-2']);
 
-    const status = await longhornLocal(['cluster', 'status', '--dir', dir]);
+    // A non-zero exit (some process stopped, or the cluster not ready) fails with what it printed.
+    const status = await longhornLocal(['cluster', 'status', '--dir', dir]).catch((err: unknown) => {
+      const e = err as Error & { stdout?: string; stderr?: string };
+      throw new Error(`${e.message}\n--- stdout ---\n${e.stdout ?? ''}\n--- stderr ---\n${e.stderr ?? ''}`);
+    });
     for (const node of ['node-1', 'node-2']) {
       const section = status.stdout.split(/^(?=node-\d)/m).find((s) => s.startsWith(`${node} `)) ?? '';
       expect(section).toMatch(/running\t\d+\tinstance-manager\tgRPC 127\.0\.0\.\d+:\d+/);

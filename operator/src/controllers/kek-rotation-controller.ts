@@ -8,6 +8,7 @@
 import {
   KEK_ROTATION_INTERVAL_ANNOTATION,
   KEK_ROTATION_RESULT_ANNOTATION,
+  KEK_ROTATION_SCHEDULED_RESULT_ANNOTATION,
   type KekRotationResult,
   LONGHORN_API_VERSION,
   pendingRotation,
@@ -82,10 +83,14 @@ export class KekRotationController {
     if (volume === undefined || volume.metadata.deletionTimestamp !== undefined) return undefined;
     if (volume.status?.ownerID !== ctx.id.node) return undefined;
     let request = pendingRotation(volume.metadata.annotations);
+    // A scheduled rotation answers in an annotation of its own: written to the on-demand result,
+    // it would make the on-demand request look unanswered (and rotate again).
+    let answerIn = KEK_ROTATION_RESULT_ANNOTATION;
     if (request === undefined) {
       const due = this.scheduled(volume);
       if (typeof due !== 'string') return due;
       request = due;
+      answerIn = KEK_ROTATION_SCHEDULED_RESULT_ANNOTATION;
     }
     const name = volume.metadata.name;
     const log = this.log.child({ volume: name });
@@ -117,7 +122,7 @@ export class KekRotationController {
       ctx.events.record(target, 'Warning', 'KeyRotationFailed', result.error);
     }
     await ctx.client.patch(KINDS.volume, name, {
-      metadata: { annotations: { [KEK_ROTATION_RESULT_ANNOTATION]: JSON.stringify(result) } },
+      metadata: { annotations: { [answerIn]: JSON.stringify(result) } },
     });
     return undefined;
   }

@@ -11,6 +11,8 @@
 import {
   KEK_ROTATION_INTERVAL_ANNOTATION,
   KEK_ROTATION_RESULT_ANNOTATION,
+  KEK_ROTATION_SCHEDULED_RESULT_ANNOTATION,
+  type KekRotationResult,
   parseRotationResult,
 } from '@longhorn-ts/api';
 import { parseGoDuration } from '../backup/go-duration.js';
@@ -44,7 +46,11 @@ export function kekSchedule(
       kind: 'invalid',
       message: `${KEK_ROTATION_INTERVAL_ANNOTATION} ${JSON.stringify(text)} is shorter than ${MIN_KEK_ROTATION_INTERVAL_MS / 1000} s`,
     };
-  const last = parseRotationResult(annotations?.[KEK_ROTATION_RESULT_ANNOTATION]);
+  // The newer of the two answers (an on-demand rotation restarts the interval too).
+  const answers = [KEK_ROTATION_RESULT_ANNOTATION, KEK_ROTATION_SCHEDULED_RESULT_ANNOTATION]
+    .map((a) => parseRotationResult(annotations?.[a]))
+    .filter((r): r is KekRotationResult => r !== undefined && !Number.isNaN(Date.parse(r.doneAt)));
+  const last = answers.sort((a, b) => Date.parse(b.doneAt) - Date.parse(a.doneAt))[0];
   const since = Date.parse(last?.doneAt || createdAt || '');
   const wait = last?.error ? Math.min(interval, KEK_ROTATION_RETRY_MS) : interval;
   const dueAt = Number.isNaN(since) ? now : since + wait;

@@ -1,4 +1,8 @@
-import { KEK_ROTATION_INTERVAL_ANNOTATION, KEK_ROTATION_RESULT_ANNOTATION } from '@longhorn-ts/api';
+import {
+  KEK_ROTATION_INTERVAL_ANNOTATION,
+  KEK_ROTATION_RESULT_ANNOTATION,
+  KEK_ROTATION_SCHEDULED_RESULT_ANNOTATION,
+} from '@longhorn-ts/api';
 import { describe, expect, it } from 'vitest';
 import { kekSchedule } from '../../src/encryption/kek-schedule.js';
 
@@ -34,6 +38,20 @@ describe('kekSchedule', () => {
       kind: 'due',
       token: 'scheduled-2026-12-01T06:00:00.000Z',
     });
+  });
+
+  it('counts from the newer of the on-demand and the scheduled answers', () => {
+    const both = {
+      [KEK_ROTATION_INTERVAL_ANNOTATION]: '1h',
+      [KEK_ROTATION_SCHEDULED_RESULT_ANNOTATION]: result('2026-12-01T05:00:00Z'),
+      [KEK_ROTATION_RESULT_ANNOTATION]: result('2026-12-01T05:30:00Z'),
+    };
+    expect(kekSchedule(both, CREATED, T0 + 6 * H)).toEqual({ kind: 'later', inMs: 0.5 * H });
+    const scheduledNewer = {
+      ...both,
+      [KEK_ROTATION_SCHEDULED_RESULT_ANNOTATION]: result('2026-12-01T06:00:00Z'),
+    };
+    expect(kekSchedule(scheduledNewer, CREATED, T0 + 6.5 * H)).toEqual({ kind: 'later', inMs: 0.5 * H });
   });
 
   it('tries a failed rotation again after 5 minutes, not a whole interval', () => {

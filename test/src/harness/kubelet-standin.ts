@@ -195,7 +195,10 @@ export class KubeletStandin {
       { volumes: found.map((r) => `${r.pod.namespace}/${r.pod.name}:${r.volume.pvName}`) },
       'mount records found',
     );
-    await this.syncInUse();
+    // A refused or timed-out write is not fatal here: every reconcile writes it again.
+    await this.syncInUse().catch((err: unknown) =>
+      this.options.log.warn({ err: (err as Error).message }, 'volumesInUse not written yet'),
+    );
     for (const key of this.podKeys()) this.queue.add(key);
     this.workers = runWorkers(this.queue, (key) => this.reconcile(key), {
       workers: this.options.workers ?? 4,
