@@ -8,6 +8,8 @@
  * asked while a rotation runs is answered when it finishes, with that rotation's keys).
  */
 
+import { parseRotationAnswer, pendingRequest, type RotationAnswer } from './rotation-request.js';
+
 export const DATA_KEY_ROTATION_REQUEST_ANNOTATION = 'longhorn-ts.io/data-key-rotation-request';
 export const DATA_KEY_ROTATION_RESULT_ANNOTATION = 'longhorn-ts.io/data-key-rotation-result';
 /**
@@ -18,37 +20,22 @@ export const DATA_KEY_ROTATION_BANDWIDTH_ANNOTATION = 'longhorn-ts.io/data-key-r
 /** The Volume condition that shows a rotation's progress (reason InProgress, Completed, Failed). */
 export const DATA_KEY_ROTATION_CONDITION = 'DataKeyRotation';
 
-export interface DataKeyRotationResult {
-  /** The request's TOKEN. */
-  request: string;
-  /** Data key ids (dk-...) before and after ('' when no rotation was started). */
-  from: string;
-  to: string;
-  /** '' when every block is under the new data key. */
-  error: string;
-  /** RFC 3339. */
-  doneAt: string;
-}
+/** The answer to a data-key rotation request: data key ids (dk-...) before and after. */
+export type DataKeyRotationResult = RotationAnswer;
 
 /** The TOKEN of a data-key rotation request not answered yet, else undefined. */
 export function pendingDataKeyRotation(
   annotations: Readonly<Record<string, string>> | undefined,
 ): string | undefined {
-  const request = annotations?.[DATA_KEY_ROTATION_REQUEST_ANNOTATION]?.trim();
-  if (!request) return undefined;
-  const result = parseDataKeyRotationResult(annotations?.[DATA_KEY_ROTATION_RESULT_ANNOTATION]);
-  return result?.request === request ? undefined : request;
+  return pendingRequest(
+    annotations,
+    DATA_KEY_ROTATION_REQUEST_ANNOTATION,
+    DATA_KEY_ROTATION_RESULT_ANNOTATION,
+  );
 }
 
-export function parseDataKeyRotationResult(text: string | undefined): DataKeyRotationResult | undefined {
-  if (!text) return undefined;
-  try {
-    const v = JSON.parse(text) as Partial<DataKeyRotationResult>;
-    return typeof v?.request === 'string' ? (v as DataKeyRotationResult) : undefined;
-  } catch {
-    return undefined;
-  }
-}
+export const parseDataKeyRotationResult: (text: string | undefined) => DataKeyRotationResult | undefined =
+  parseRotationAnswer;
 
 /** The bandwidth annotation's bytes per second (0: no limit), or why it is refused. */
 export function dataKeyRotationBandwidth(

@@ -20,6 +20,7 @@ export * from './node.js';
 export * from './object-meta.js';
 export * from './recurring-job.js';
 export * from './replica.js';
+export * from './rotation-request.js';
 export * from './schema/index.js';
 export * from './setting.js';
 export * from './settings.js';

@@ -8,6 +8,8 @@
  * (KMS_KEY_ID) and the old one in CRYPTO_PREVIOUS_KEY_VALUE (KMS_PREVIOUS_KEY_ID), then request.
  */
 
+import { parseRotationAnswer, pendingRequest, type RotationAnswer } from './rotation-request.js';
+
 export const KEK_ROTATION_REQUEST_ANNOTATION = 'longhorn-ts.io/kek-rotation-request';
 /**
  * Scheduled rotation: a Go duration (`720h`, `24h0m0s`); the owner's operator rotates when that
@@ -19,34 +21,15 @@ export const KEK_ROTATION_INTERVAL_ANNOTATION = 'longhorn-ts.io/kek-rotation-int
 export const KEK_ROTATION_SCHEDULED_RESULT_ANNOTATION = 'longhorn-ts.io/kek-rotation-scheduled-result';
 export const KEK_ROTATION_RESULT_ANNOTATION = 'longhorn-ts.io/kek-rotation-result';
 
-export interface KekRotationResult {
-  /** The request's TOKEN. */
-  request: string;
-  /** Key ids before and after ('' when the rotation failed). */
-  from: string;
-  to: string;
-  /** '' when the data key was re-wrapped. */
-  error: string;
-  /** RFC 3339. */
-  doneAt: string;
-}
+/** The answer to a KEK rotation request: key ids (kek-...) before and after. */
+export type KekRotationResult = RotationAnswer;
 
 /** The TOKEN of a request not answered yet, else undefined. */
 export function pendingRotation(
   annotations: Readonly<Record<string, string>> | undefined,
 ): string | undefined {
-  const request = annotations?.[KEK_ROTATION_REQUEST_ANNOTATION]?.trim();
-  if (!request) return undefined;
-  const result = parseRotationResult(annotations?.[KEK_ROTATION_RESULT_ANNOTATION]);
-  return result?.request === request ? undefined : request;
+  return pendingRequest(annotations, KEK_ROTATION_REQUEST_ANNOTATION, KEK_ROTATION_RESULT_ANNOTATION);
 }
 
-export function parseRotationResult(text: string | undefined): KekRotationResult | undefined {
-  if (!text) return undefined;
-  try {
-    const v = JSON.parse(text) as Partial<KekRotationResult>;
-    return typeof v?.request === 'string' ? (v as KekRotationResult) : undefined;
-  } catch {
-    return undefined;
-  }
-}
+export const parseRotationResult: (text: string | undefined) => KekRotationResult | undefined =
+  parseRotationAnswer;
