@@ -1,70 +1,50 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { createBackup } from '@longhorn-ts/dataplane/backup/create-backup';
 import { StoreSnapshotSource } from '@longhorn-ts/dataplane/backup/snapshot-source';
 import type { BackupTarget } from '@longhorn-ts/dataplane/backup/target';
 import { openTarget } from '@longhorn-ts/dataplane/backup/target-url';
+import { isAlive, startDetached, stopProcess } from '@longhorn-ts/dataplane/cli/detached-process';
+import { entryCommand } from '@longhorn-ts/dataplane/process/entry-point';
 import { ReplicaServerAdmin } from '@longhorn-ts/dataplane/protocol/admin-client';
 import { Replica } from '@longhorn-ts/dataplane/replica/index';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runRestoreJob } from '../../src/backup/restore-job.js';
 
-const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-const MAIN = join(REPO, 'dataplane/src/protocol/replica-server-main.ts');
 const MiB = 1024 * 1024;
 const SIZE = 16 * MiB;
 const FAST_LOCKS = { settleMs: 10, refreshMs: 60_000, expiryMs: 150_000 };
 
 let dir = '';
-let server: ChildProcess | undefined;
+let serverPid = 0;
 
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'lh-restore-cancel-'));
 });
 
 afterEach(async () => {
-  if (server && server.exitCode === null && server.signalCode === null) {
-    server.kill('SIGCONT');
-    server.kill('SIGKILL');
-    await new Promise((r) => server!.once('exit', r));
+  if (serverPid && isAlive(serverPid)) {
+    process.kill(serverPid, 'SIGCONT');
+    await stopProcess(serverPid, 2_000);
   }
-  server = undefined;
+  serverPid = 0;
   await rm(dir, { recursive: true, force: true });
 });
 
-/** A real replica server process; its TCP address. */
+/** A real replica server process (the data plane's own entry); its TCP address. */
 async function startReplicaServer(): Promise<string> {
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      MAIN,
-      '--listen',
-      '127.0.0.1:0',
-      '--socket',
-      join(dir, 'rs.sock'),
-      '--data-dir',
-      join(dir, 'data'),
-    ],
-    { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'warn' } },
+  const { command, args } = entryCommand('protocol/replica-server-main');
+  const { pid, ready } = await startDetached(
+    command,
+    [...args, '--listen', '127.0.0.1:0', '--socket', join(dir, 'rs.sock'), '--data-dir', join(dir, 'data')],
+    join(dir, 'replica-server.log'),
+    { LOG_LEVEL: 'warn' },
   );
-  server = child;
-  const line = await new Promise<string>((res, rej) => {
-    const timer = setTimeout(() => rej(new Error('replica server did not start')), 30_000);
-    createInterface({ input: child.stdout! }).once('line', (l) => {
-      clearTimeout(timer);
-      res(l);
-    });
-    child.once('exit', (code) => rej(new Error(`replica server exited ${code}`)));
-  });
-  const { tcp } = JSON.parse(line) as { tcp: { host: string; port: number } };
+  serverPid = pid;
+  const { tcp } = ready as { tcp: { host: string; port: number } };
   return `${tcp.host}:${tcp.port}`;
 }
 
@@ -101,7 +81,7 @@ describe('a restore job into a replica that stops answering', () => {
           return async (path: string) => {
             if (path.endsWith('.blk') && !frozen) {
               frozen = true;
-              server!.kill('SIGSTOP');
+              process.kill(serverPid, 'SIGSTOP');
             }
             return v.call(t, path);
           };
