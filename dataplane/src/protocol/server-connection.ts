@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { BlockError } from '../block/block-error.js';
+import { ioBuffers } from '../block/buffer-pool.js';
 import type { TokenBucket } from '../net/token-bucket.js';
 import type { LayerStore, ReplicaStore } from '../replica/types.js';
 import {
@@ -64,9 +65,13 @@ export class ServerConnection {
     this.peer = socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : 'unix';
     this.log = server.log.child({ peer: this.peer });
     this.writer = new FrameWriter(socket);
+    // Payloads come from the shared pool: a fresh 4 KiB ArrayBuffer per write kept V8's
+    // background threads busy freeing them (a futex wake-up per socket read); a write's payload
+    // goes back once the store has written it.
     this.parser = new FrameParser(
       (seq, type, offset, size, data) => this.onFrame(seq, type, offset, size, data),
       true,
+      (n) => ioBuffers.acquire(n),
     );
     socket.setNoDelay(true);
     const onGarbage = (err: unknown): void => {
@@ -148,7 +153,7 @@ export class ServerConnection {
         return true;
       }
       case MessageType.Write: {
-        const r = DataRequest.acquire(this, seq, cost);
+        const r = DataRequest.acquire(this, seq, cost, data);
         store.write(offset, data).then(r.onDone, r.onError);
         return true;
       }
@@ -312,8 +317,14 @@ export class ServerConnection {
     const write = writer.writeLayer;
     const run = (): void => {
       write.call(store, name, offset, data).then(
-        () => this.respond(seq, undefined, cost),
-        (err) => this.replyError(seq, err, cost),
+        () => {
+          ioBuffers.release(payload);
+          this.respond(seq, undefined, cost);
+        },
+        (err) => {
+          ioBuffers.release(payload);
+          this.replyError(seq, err, cost);
+        },
       );
     };
     this.afterBulkBudget(data.length, run, seq, cost);
@@ -369,12 +380,15 @@ class DataRequest {
   private conn: ServerConnection | null = null;
   private seq = 0;
   private cost = 0;
+  /** A write's payload, given back to the pool once the store is done with it. */
+  private payload: Buffer | null = null;
 
-  static acquire(conn: ServerConnection, seq: number, cost: number): DataRequest {
+  static acquire(conn: ServerConnection, seq: number, cost: number, payload?: Buffer): DataRequest {
     const r = DataRequest.pool.pop() ?? new DataRequest();
     r.conn = conn;
     r.seq = seq;
     r.cost = cost;
+    r.payload = payload ?? null;
     return r;
   }
 
@@ -398,6 +412,10 @@ class DataRequest {
 
   private release(): void {
     this.conn = null;
+    if (this.payload) {
+      ioBuffers.release(this.payload);
+      this.payload = null;
+    }
     if (DataRequest.pool.length < 4096) DataRequest.pool.push(this);
   }
 }
