@@ -23,7 +23,10 @@ export interface Member extends ReplicaEndpoint {
   rebuild?: RebuildProgress;
   /** Rejects once the member is ejected, so calls stuck on it settle at once. */
   ejected: Promise<never>;
+  /** Ejects: rejects `ejected` and every call in flight (through `settle`) with `err`. */
   reject: (err: Error) => void;
+  /** `p`, or its ejection error as soon as the member is ejected, whichever comes first. */
+  settle<T>(p: Promise<T>): Promise<T>;
 }
 
 /** One request in flight, watched by the timeout sweeper. */
@@ -91,12 +94,43 @@ export class ReplicaSet extends EventEmitter {
   }
 
   add(endpoint: ReplicaEndpoint, mode: ReplicaMode, error?: string): Member {
-    let reject!: (err: Error) => void;
+    let rejectEjected!: (err: Error) => void;
     const ejected = new Promise<never>((_, rej) => {
-      reject = rej;
+      rejectEjected = rej;
     });
     ejected.catch(() => {});
-    const member: Member = { ...endpoint, mode: 'RW', ejected, reject };
+    // Calls in flight, each by its reject. Not Promise.race(p, ejected): every race leaves a
+    // reaction on `ejected`, which never settles while the member is healthy, so the engine
+    // kept one per request it ever sent (~40 MB more RSS per 5 s of 4 KiB writes).
+    const inflight = new Set<(err: Error) => void>();
+    let ejectError: Error | null = null;
+    const reject = (err: Error): void => {
+      if (ejectError) return;
+      ejectError = err;
+      rejectEjected(err);
+      for (const r of inflight) r(err);
+      inflight.clear();
+    };
+    const settle = <T>(p: Promise<T>): Promise<T> => {
+      if (ejectError) {
+        p.catch(() => {});
+        return Promise.reject(ejectError);
+      }
+      return new Promise<T>((resolve, rej) => {
+        inflight.add(rej);
+        p.then(
+          (v) => {
+            inflight.delete(rej);
+            resolve(v);
+          },
+          (e: unknown) => {
+            inflight.delete(rej);
+            rej(e);
+          },
+        );
+      });
+    };
+    const member: Member = { ...endpoint, mode: 'RW', ejected, reject, settle };
     endpoint.backend.on?.('disconnect', (err) => this.eject(member, err));
     this.members.push(member);
     this.setMode(member, mode);
@@ -202,7 +236,7 @@ export class ReplicaSet extends EventEmitter {
   }
 
   call<T>(m: Member, p: Promise<T>): Promise<T> {
-    return Promise.race([p, m.ejected]);
+    return m.settle(p);
   }
 
   /**
