@@ -7,16 +7,18 @@
  * and 10 attached volumes.
  *
  *   npx tsx dataplane/bench/engine-bench.ts [--runtime S] [--repeat N] [--size MiB] [--dir DIR]
- *        [--only NAME] [--skip-rebuild] [--skip-rss] [--rebuild-size MiB]
+ *        [--only NAME] [--skip-fio] [--skip-rebuild] [--skip-rss] [--rebuild-size MiB]
  * (run `npm run build` first: the engine and replica servers run from dist/)
  */
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePort } from '../src/cli/detached-process.js';
 import { addReplica, listReplicas, volumeDown, volumeUp } from '../src/cli/local-volume.js';
+import { parseReplicaAddress } from '../src/net/replica-address.js';
+import { ReplicaClient } from '../src/protocol/client.js';
 import { type FioSample, fill, fioSample, run, WORKLOADS, type Workload } from './fio-runner.js';
 import { measureNodeRss } from './node-rss.js';
 
@@ -27,6 +29,7 @@ const { values } = parseArgs({
     size: { type: 'string', default: '1024' },
     dir: { type: 'string', default: '/tmp/engine-bench' },
     only: { type: 'string' },
+    'skip-fio': { type: 'boolean', default: false },
     'skip-rebuild': { type: 'boolean', default: false },
     'skip-rss': { type: 'boolean', default: false },
     'rebuild-size': { type: 'string', default: '2048' },
@@ -166,21 +169,91 @@ async function throughput(): Promise<Record<string, Record<string, number>>> {
   return table;
 }
 
-/** Rebuild of a half-full volume: time from add-replica until the new replica is RW. */
-async function rebuild(): Promise<{ bytes: number; seconds: number; MiBps: number }> {
+/** The largest file under `root` (the source replica's data layer after the fill). */
+function largestFile(root: string): string {
+  let best = { path: '', size: -1 };
+  const walk = (d: string): void => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile()) {
+        const size = statSync(p).size;
+        if (size > best.size) best = { path: p, size };
+      }
+    }
+  };
+  walk(root);
+  return best.path;
+}
+
+/**
+ * The anchor for the rebuild figure, on the same disk in the same run: dd copying the source's
+ * data layer (`conv=sparse`: holes stay holes, as in a rebuild) into a new file and fdatasync'ing
+ * it, as the rebuild's commit does.
+ */
+async function plainCopy(vdir: string): Promise<number> {
+  const src = largestFile(vdir);
+  const dst = join(dir, 'plain-copy.img');
+  const t0 = performance.now();
+  await run('dd', [`if=${src}`, `of=${dst}`, 'bs=2M', 'conv=sparse,fdatasync', 'status=none']);
+  const seconds = (performance.now() - t0) / 1000;
+  await rm(dst, { force: true });
+  return seconds;
+}
+
+/** Where the target's last sync job spent its time (its agent keeps the status after the job). */
+async function syncPhases(vdir: string): Promise<Record<string, number> | undefined> {
+  const rows = await listReplicas(vdir);
+  const row = rows[rows.length - 1]!;
+  const client = await ReplicaClient.connect(parseReplicaAddress(row.address), row.id, { connections: 1 });
+  try {
+    const st = await client.syncProgress();
+    // idle: the engine copied the layers itself (its own local replica was the source).
+    return st.state === 'idle' ? undefined : st.phaseMs;
+  } catch {
+    return undefined;
+  } finally {
+    await client.close();
+  }
+}
+
+/**
+ * Rebuild of a half-full volume: time from add-replica until the new replica is RW, beside a
+ * plain copy of the same data on the same disk (the anchor).
+ */
+async function rebuild(): Promise<Record<string, unknown>> {
   const rsize = Number(values['rebuild-size']) * MiB;
   const vdir = join(dir, 'rebuild');
   const uri = await volumeUp({ dir: vdir, replicas: 1, size: rsize });
   try {
     await fill(uri, rsize / 2);
+    const pids = volumePids(vdir);
+    const cpu0 = cpuUs(pids);
     const t0 = performance.now();
     await addReplica(vdir);
     const seconds = (performance.now() - t0) / 1000;
+    const cpuSeconds = (cpuUs(pids) - cpu0) / 1e6;
     const rows = await listReplicas(vdir);
     if (!rows.every((r) => r.mode === 'RW')) throw new Error(`rebuild left ${JSON.stringify(rows)}`);
-    const result = { bytes: rsize / 2, seconds, MiBps: rsize / 2 / MiB / seconds };
+    const phaseMs = await syncPhases(vdir);
+    const plainSeconds = await plainCopy(vdir);
+    const mib = rsize / 2 / MiB;
+    const result = {
+      bytes: rsize / 2,
+      seconds,
+      MiBps: mib / seconds,
+      cpuSeconds,
+      phaseMs,
+      plainCopySeconds: plainSeconds,
+      plainCopyMiBps: mib / plainSeconds,
+      ratio: plainSeconds / seconds,
+    };
     console.log(
-      `rebuild: ${(rsize / 2 / MiB).toFixed(0)} MiB of data in ${seconds.toFixed(2)} s = ${result.MiBps.toFixed(0)} MiB/s`,
+      `rebuild: ${mib.toFixed(0)} MiB of data in ${seconds.toFixed(2)} s = ${result.MiBps.toFixed(0)} MiB/s ` +
+        `(${cpuSeconds.toFixed(2)} s CPU of the servers; ` +
+        `${phaseMs ? `replica to replica, phases ${JSON.stringify(phaseMs)}` : 'engine-side copy'}); ` +
+        `plain copy (dd, fdatasync) ${plainSeconds.toFixed(2)} s = ${result.plainCopyMiBps.toFixed(0)} MiB/s; ` +
+        `ratio ${result.ratio.toFixed(2)}x`,
     );
     return result;
   } finally {
@@ -193,7 +266,7 @@ async function main(): Promise<void> {
   await mkdir(dir, { recursive: true });
   const results: Record<string, unknown> = { bench: 'engine', runtimeSeconds: runtime, sizeMiB: size / MiB };
   try {
-    results.fio = await throughput();
+    if (!values['skip-fio'] && workloads.length > 0) results.fio = await throughput();
     if (!values['skip-rebuild']) results.rebuild = await rebuild();
     if (!values['skip-rss']) results.nodeRss = await measureNodeRss(join(dir, 'rss'));
   } finally {

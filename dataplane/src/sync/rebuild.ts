@@ -1,4 +1,5 @@
 import { BlockError } from '../block/block-error.js';
+import { ioBuffers } from '../block/buffer-pool.js';
 import { TokenBucket } from '../net/token-bucket.js';
 import type { ReplicaBackend } from '../replica/replica-backend.js';
 import type { LayerImport, LayerInfo } from '../replica/types.js';
@@ -59,8 +60,13 @@ export function replicaRebuilder(opts: RebuildOptions = {}): Rebuilder {
       progress({ ...report });
       try {
         for (const layer of layers) await target.importLayer(layerMeta(layer));
-        const move = async (p: CopyPiece) =>
-          target.writeLayer(p.layer, p.offset, await source.readLayer(p.layer, p.offset, p.length));
+        const move = async (p: CopyPiece) => {
+          const data = await source.readLayer(p.layer, p.offset, p.length);
+          await target.writeLayer(p.layer, p.offset, data);
+          // Written (the target answered, so a socket holds it no longer): back to the pool it
+          // came from, if any (a local store's read or a client's response), else ignored.
+          ioBuffers.release(data);
+        };
         await copyPieces(pieces, opts, move, (n) => {
           report.bytesDone += n;
           progress({ ...report });

@@ -1,5 +1,6 @@
 import { randomUUID, webcrypto } from 'node:crypto';
 import { BlockError } from '../block/block-error.js';
+import { ioBuffers } from '../block/buffer-pool.js';
 import { parseReplicaAddress } from '../net/replica-address.js';
 import { TokenBucket } from '../net/token-bucket.js';
 import { ReplicaClient } from '../protocol/client.js';
@@ -491,6 +492,7 @@ async function pullPiece(
         ),
       ),
     );
+    recycle(data, buf);
     return span;
   }
   await take(bucket, piece.bytes, signal);
@@ -501,9 +503,18 @@ async function pullPiece(
       const data = await client.readLayer(piece.layer, r.offset, r.length, into);
       checkAborted(signal);
       await store.writeLayer(piece.layer, r.offset, data);
+      recycle(data, buf);
     }),
   );
   return piece.bytes;
+}
+
+/**
+ * A client's response (it does not read into `buf`) is a buffer of the shared pool: once
+ * written, give it back, so a GiB of 2 MiB responses does not become garbage for V8's GC.
+ */
+function recycle(data: Buffer, buf: Buffer): void {
+  if (data.buffer !== buf.buffer) ioBuffers.release(data);
 }
 
 /** Waits for the bucket, or rejects at once when the job is stopped meanwhile. */
