@@ -236,6 +236,7 @@ const restoreController = new RestoreController(
   ctx,
   engineController,
   apiRestoreTargets(kubeConfig, namespace),
+  volumeKeys,
 );
 const volumeEvictionController = new VolumeEvictionController(ctx);
 const kekRotationController = new KekRotationController(ctx, volumeKeys);
@@ -246,7 +247,13 @@ const backupTargetReader: TargetReader = {
 };
 const backupJobs = new BackupJobs();
 const backupTargetController = new BackupTargetController(ctx, backupTargetReader);
-const backupController = new BackupController(ctx, backupTargetReader, backupJobs, backupTargetController);
+const backupController = new BackupController(
+  ctx,
+  backupTargetReader,
+  backupJobs,
+  backupTargetController,
+  volumeKeys,
+);
 const backupVolumeController = new BackupVolumeController(ctx, backupTargetReader, backupTargetController);
 
 const controllers: Array<{ name: string; reconcile: Reconcile; workers: number }> = [

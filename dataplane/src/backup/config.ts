@@ -16,6 +16,12 @@ export const LEGACY_COMPRESSION: CompressionMethod = 'gzip';
 export const DEFAULT_BLOCK_SIZE = 2 * 1024 * 1024;
 export const PARAM_BLOCK_SIZE = 'backup-block-size';
 export const PARAM_MODE = 'backup-mode';
+/**
+ * Ours: the key record (its data key wrapped by the key-encryption key, and how to get that key
+ * back; never a key in the clear) of the engine-encrypted volume the backup was taken of. Its
+ * blocks are that volume's ciphertext, so a volume restored from it must take this record.
+ */
+export const PARAM_KEY_RECORD = 'longhorn-ts.io/volume-key-record';
 
 export interface VolumeConfig {
   Name: string;

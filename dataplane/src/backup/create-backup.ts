@@ -42,6 +42,11 @@ export interface CreateBackupOptions {
   /** Blocks in flight (read, hash, compress, upload). Default 4. */
   concurrency?: number;
   labels?: Record<string, string>;
+  /**
+   * More backup.cfg Parameters (an encrypted volume's key record: PARAM_KEY_RECORD); the block
+   * size and the mode are always this library's.
+   */
+  parameters?: Record<string, string>;
   storageClassName?: string;
   signal?: AbortSignal;
   onProgress?: (p: BackupProgress) => void;
@@ -350,7 +355,7 @@ export async function createBackup(opts: CreateBackupOptions): Promise<BackupRes
       CreatedTime: rfc3339(),
       Size: blocks.length * blockSize,
       Labels: opts.labels ?? null,
-      Parameters: { [PARAM_BLOCK_SIZE]: String(blockSize), [PARAM_MODE]: mode },
+      Parameters: { ...opts.parameters, [PARAM_BLOCK_SIZE]: String(blockSize), [PARAM_MODE]: mode },
       IsIncremental: last !== null,
       CompressionMethod: method,
       NewlyUploadedDataSize: newlyUploaded,

@@ -31,6 +31,11 @@ export interface BackupJobSpec {
   mode: 'incremental' | 'full';
   concurrency: number;
   labels: Record<string, string>;
+  /**
+   * More backup.cfg Parameters, asked for when the job runs (an encrypted volume's key record);
+   * a failure fails the backup with its message.
+   */
+  parameters?: () => Promise<Record<string, string>>;
   storageClassName?: string;
   onProgress: (p: BackupProgress) => void;
   /** The job fails when it makes no progress for this long (Setting backup-execution-timeout). */
@@ -115,6 +120,7 @@ function formatLimit(ms: number): string {
 }
 
 async function run(spec: BackupJobSpec, signal: AbortSignal): Promise<BackupResult> {
+  const parameters = spec.parameters ? await spec.parameters() : undefined;
   const target = await spec.openTarget();
   try {
     await target.check();
@@ -132,6 +138,7 @@ async function run(spec: BackupJobSpec, signal: AbortSignal): Promise<BackupResu
         mode: spec.mode,
         concurrency: spec.concurrency,
         labels: spec.labels,
+        ...(parameters ? { parameters } : {}),
         ...(spec.storageClassName ? { storageClassName: spec.storageClassName } : {}),
         signal,
         onProgress: spec.onProgress,

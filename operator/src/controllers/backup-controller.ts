@@ -37,6 +37,7 @@ import { nextBackupStep, SNAPSHOT_WAIT_MS, statusOfCompleted } from '../backup/b
 import { openResolvedTarget, resolveTargetSpec, type TargetReader } from '../backup/target-access.js';
 import { targetUnusableReason } from '../backup/target-unusable.js';
 import { rfc3339 } from '../conditions.js';
+import type { VolumeKeyStore } from '../encryption/volume-key-store.js';
 import { KINDS } from '../k8s/kinds.js';
 import type { ReconcileResult } from '../runtime/work-queue.js';
 import {
@@ -67,6 +68,8 @@ export class BackupController {
     private readonly reader: TargetReader,
     private readonly jobs: BackupJobs,
     private readonly targets: BackupTargetController,
+    /** Encrypted volumes' key records, which their backups carry. */
+    private readonly keys: Pick<VolumeKeyStore, 'backupParameters'>,
   ) {
     this.log = ctx.log.child({ controller: BACKUP_CONTROLLER });
     const ns = ctx.id.namespace;
@@ -282,6 +285,17 @@ export class BackupController {
         mode: b.spec?.backupMode === 'full' ? 'full' : 'incremental',
         concurrency: Math.max(1, ctx.settings.get('backup-concurrent-limit')),
         labels: b.spec?.labels ?? {},
+        // An engine-encrypted volume's blocks are its ciphertext: the backup carries its key record.
+        ...(volume?.spec.encrypted === true
+          ? {
+              parameters: () =>
+                this.keys.backupParameters(
+                  p.volumeName,
+                  p.snapshot,
+                  ctx.caches.snapshots.get(p.snapshot, ctx.id.namespace)?.status?.creationTime,
+                ),
+            }
+          : {}),
         progressTimeoutMs: ctx.settings.get('backup-execution-timeout') * 60_000,
         onProgress: (pr) => {
           this.progress.set(name, pr.percent);

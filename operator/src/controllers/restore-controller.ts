@@ -16,13 +16,17 @@ import {
   type VolumeAttachment,
   type VolumeStatus,
 } from '@longhorn-ts/api';
-import { loadVolume } from '@longhorn-ts/dataplane/backup/config-store';
+import { loadBackup, loadVolume } from '@longhorn-ts/dataplane/backup/config-store';
+import { BackupError } from '@longhorn-ts/dataplane/backup/errors';
 import { inspectBackup } from '@longhorn-ts/dataplane/backup/restore-backup';
+import type { BackupTarget } from '@longhorn-ts/dataplane/backup/target';
 import type { EngineClient } from '@longhorn-ts/dataplane/engine/engine-client';
 import type { Logger } from 'pino';
 import { isPermanentRestoreError, runRestoreJob } from '../backup/restore-job.js';
 import { DEFAULT_POLL_MS, type RestoreTargets } from '../backup/restore-target.js';
 import { type Condition, getCondition, rfc3339, setCondition } from '../conditions.js';
+import { carriedKeyRecord, restoreKeyProblem } from '../encryption/backup-key-record.js';
+import type { VolumeKeyStore } from '../encryption/volume-key-store.js';
 import { KINDS } from '../k8s/kinds.js';
 import type { ReconcileResult } from '../runtime/work-queue.js';
 import { AttacherType } from '../volume/attachment-tickets.js';
@@ -46,6 +50,8 @@ const IN_PROGRESS = 'RestoreInProgress';
 const FAILURE = 'RestoreFailure';
 /** A transient target error is asked again after this long (a plain restore's waits). */
 const TARGET_RETRY_MS = 5_000;
+/** A restore refused for its keys looks again this often (the crypto Secret may be fixed). */
+const KEY_RETRY_MS = 30_000;
 
 interface TargetRead {
   facts: TargetFacts;
@@ -82,6 +88,8 @@ export class RestoreController {
     private readonly ctx: ControllerContext,
     private readonly engines: EngineController,
     private readonly targets: RestoreTargets,
+    /** Encrypted volumes' key records: a restored one takes its backup's. */
+    private readonly keys?: Pick<VolumeKeyStore, 'adoptBackupRecord'>,
   ) {
     this.log = ctx.log.child({ controller: RESTORE_CONTROLLER });
     const key = (n: string) => `${ctx.id.namespace}/${n}`;
@@ -225,10 +233,19 @@ export class RestoreController {
         log.info({ backup: step.status.lastBackup, standby: step.status.isStandby }, 'restore initiated');
         return undefined;
       }
-      case 'addTicket':
+      case 'addTicket': {
+        // Before the engine first starts: an encrypted volume's key record is its backup's.
+        const problem = await this.keysBeforeAttach(volume);
+        if (problem) {
+          await this.writeStatus(volume, {}, 'False', FAILURE, problem);
+          this.event(volume, 'Warning', 'RestoreFailed', problem);
+          log.warn({ reason: problem }, 'restore refused');
+          return { requeueAfterMs: KEY_RETRY_MS };
+        }
         await this.addTicket(name);
         log.info({ node: this.ctx.id.node }, 'restore ticket filed');
         return { requeueAfterMs: 2_000 };
+      }
       case 'wait': {
         const job = this.jobs.get(name);
         if (!step.progress) {
@@ -371,6 +388,9 @@ export class RestoreController {
     void (async () => {
       const opened = await this.targets.open(src.targetUrl, volume.spec.backupTargetName);
       try {
+        // Every backup a (standby) volume takes in must be under the data key it holds.
+        const problem = await this.backupKeysFit(volume, opened.target, src.backupVolume, step.backup);
+        if (problem) throw new BackupError('INVALID_ARGUMENT', problem);
         const res = await runRestoreJob({
           target: opened.target,
           ...(opened.encryptionKey ? { encryptionKey: opened.encryptionKey } : {}),
@@ -415,6 +435,50 @@ export class RestoreController {
       },
     );
     return { requeueAfterMs: 1_000 };
+  }
+
+  /** keysBeforeAttach for the backup the volume restores first (status.lastBackup). */
+  private async keysBeforeAttach(volume: Volume): Promise<string | null> {
+    const src = parseFromBackup(volume.spec.fromBackup);
+    const backup = volume.status?.lastBackup;
+    if (typeof src !== 'object' || !backup) return null;
+    const opened = await this.targets.open(src.targetUrl, volume.spec.backupTargetName);
+    try {
+      return await this.backupKeysFit(volume, opened.target, src.backupVolume, backup);
+    } finally {
+      await opened.target.close().catch(() => {});
+    }
+  }
+
+  /**
+   * Why `volume` cannot take `backup` in, or null: an engine-encrypted volume's backup holds its
+   * ciphertext and carries its key record; an encrypted volume restores only such a backup, and
+   * takes its record (checked against the volume's crypto Secret) before its engine first starts.
+   */
+  private async backupKeysFit(
+    volume: Volume,
+    target: BackupTarget,
+    backupVolume: string,
+    backup: string,
+  ): Promise<string | null> {
+    const cfg = await loadBackup(target, backupVolume, backup);
+    let carried: ReturnType<typeof carriedKeyRecord>;
+    try {
+      carried = carriedKeyRecord(cfg.Parameters, backup);
+    } catch (err) {
+      return (err as Error).message;
+    }
+    const encrypted = volume.spec.encrypted === true;
+    const problem = restoreKeyProblem({ name: volume.metadata.name, encrypted }, backup, carried);
+    if (problem || !carried) return problem;
+    if (!this.keys) return `volume ${volume.metadata.name} is encrypted, and this operator has no key store`;
+    try {
+      await this.keys.adoptBackupRecord(volume, carried, backup);
+    } catch (err) {
+      if ((err as Error).name === 'EncryptionKeyError') return (err as Error).message;
+      throw err;
+    }
+    return null;
   }
 
   /** The target's word on the backup volume, read again when a standby volume's poll is due. */

@@ -27,6 +27,7 @@ import {
   rotateVolumeKek,
   type VolumeKeyRecord,
 } from '@longhorn-ts/dataplane/crypt/volume-key-record';
+import { backupKeyProblem, keyRecordParameters } from './backup-key-record.js';
 import { cryptoSecretRef, keyRecordSecretName, type SecretRef } from './crypto-secret-ref.js';
 import type { RotationMark } from './data-key-rotation-step.js';
 
@@ -124,6 +125,64 @@ export class VolumeKeyStore {
         body: { ...stored.secret, data: { ...stored.secret.data, [RECORD_FIELD]: encode(rotated.record) } },
       });
       return { from: stored.record.envelope.keyId, to: rotated.record.envelope.keyId };
+    } finally {
+      ctx.kms?.destroy();
+    }
+  }
+
+  /**
+   * The backup.cfg Parameters a backup of `snapshot` (taken at `created`) carries: the volume's
+   * key record, which is all a restored volume needs besides the KEK. No key material is opened.
+   */
+  async backupParameters(
+    volume: string,
+    snapshot: string,
+    created?: string,
+  ): Promise<Record<string, string>> {
+    const stored = await this.readRecord(volume);
+    if (!stored)
+      throw new EncryptionKeyError(
+        `encrypted volume ${volume} has no key record (it has never been attached): nothing to back up`,
+      );
+    const problem = backupKeyProblem(volume, snapshot, created, stored.mark);
+    if (problem) throw new EncryptionKeyError(problem);
+    return keyRecordParameters(stored.record);
+  }
+
+  /**
+   * Makes the key record `carried` (from backup `backup`) the volume's, before its engine first
+   * starts: checked first against the volume's crypto Secret (it must open it). A volume that has
+   * a record already must hold the same data key. Returns the data key id.
+   */
+  async adoptBackupRecord(volume: Volume, carried: VolumeKeyRecord, backup: string): Promise<string> {
+    const name = volume.metadata.name;
+    const { source, ctx } = await this.source(volume);
+    try {
+      const kek = await guard(() => openVolumeKek(carried, source, ctx), `backup ${backup}'s key record`);
+      let carriedId: string;
+      try {
+        carriedId = idOf(carried.envelope, kek, name);
+      } finally {
+        kek.fill(0);
+      }
+      let stored = await this.readRecord(name);
+      if (!stored) {
+        if (await this.createRecord(volume, carried)) return carriedId;
+        stored = await this.readRecord(name);
+        if (!stored) throw new EncryptionKeyError(`volume ${name}: its key record vanished`);
+      }
+      const own = await guard(() => openVolumeKek(stored.record, source, ctx));
+      let ownId: string;
+      try {
+        ownId = idOf(stored.record.envelope, own, name);
+      } finally {
+        own.fill(0);
+      }
+      if (ownId !== carriedId)
+        throw new EncryptionKeyError(
+          `volume ${name} holds data under data key ${ownId}, backup ${backup} under data key ${carriedId}: restore that backup into a new volume`,
+        );
+      return carriedId;
     } finally {
       ctx.kms?.destroy();
     }
@@ -386,11 +445,13 @@ function status(err: unknown): number | undefined {
 }
 
 /** A refusal from the key layer (CryptError: wrong key, KMS refused...) becomes an EncryptionKeyError. */
-async function guard<T>(f: () => Promise<T>): Promise<T> {
+/** Runs `f`, its CryptErrors as EncryptionKeyErrors (their message after `what: `, if given). */
+async function guard<T>(f: () => Promise<T>, what?: string): Promise<T> {
   try {
     return await f();
   } catch (err) {
-    if ((err as Error).name === 'CryptError') throw new EncryptionKeyError((err as Error).message);
+    if ((err as Error).name === 'CryptError')
+      throw new EncryptionKeyError(what ? `${what}: ${(err as Error).message}` : (err as Error).message);
     throw err;
   }
 }

@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
+import type { V1Secret } from '@kubernetes/client-node';
 import type { Volume } from '@longhorn-ts/api';
 import { dataKeyId } from '@longhorn-ts/dataplane/crypt/data-key-rotation';
 import { unwrapDataKey } from '@longhorn-ts/dataplane/crypt/index';
@@ -10,57 +10,7 @@ import { forgetStaleRotation } from '../../src/controllers/engine-controller.js'
 import { CRYPTO_SECRET_ANNOTATION } from '../../src/encryption/crypto-secret-ref.js';
 import { staleRotationRecord } from '../../src/encryption/data-key-rotation-step.js';
 import { EncryptionKeyError, VolumeKeyStore } from '../../src/encryption/volume-key-store.js';
-
-/** Secrets in memory, with resourceVersion checks as the API server makes them. */
-function fakeCore(): { core: CoreV1Api; secrets: Map<string, V1Secret> } {
-  const secrets = new Map<string, V1Secret>();
-  let rv = 1;
-  const key = (namespace: string, name: string) => `${namespace}/${name}`;
-  const notFound = () => Object.assign(new Error('not found'), { code: 404 });
-  const core = {
-    async readPersistentVolume() {
-      throw notFound();
-    },
-    async readNamespacedSecret({ name, namespace }: { name: string; namespace: string }) {
-      const s = secrets.get(key(namespace, name));
-      if (!s) throw notFound();
-      return structuredClone(s);
-    },
-    async createNamespacedSecret({ namespace, body }: { namespace: string; body: V1Secret }) {
-      const k = key(namespace, body.metadata!.name!);
-      if (secrets.has(k)) throw Object.assign(new Error('exists'), { code: 409 });
-      secrets.set(k, { ...body, metadata: { ...body.metadata, resourceVersion: String(rv++) } });
-      return body;
-    },
-    async replaceNamespacedSecret({
-      name,
-      namespace,
-      body,
-    }: {
-      name: string;
-      namespace: string;
-      body: V1Secret;
-    }) {
-      const old = secrets.get(key(namespace, name));
-      if (old?.metadata?.resourceVersion !== body.metadata?.resourceVersion)
-        throw Object.assign(new Error('conflict'), { code: 409 });
-      secrets.set(key(namespace, name), {
-        ...body,
-        metadata: { ...body.metadata, resourceVersion: String(rv++) },
-      });
-      return body;
-    },
-  } as unknown as CoreV1Api;
-  const data = {
-    CRYPTO_KEY_VALUE: 'a unit-test passphrase',
-    CRYPTO_KEY_PROVIDER: 'secret',
-    CRYPTO_PBKDF: 'pbkdf2',
-  };
-  secrets.set(key('ns', 'crypto'), {
-    data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
-  });
-  return { core, secrets };
-}
+import { fakeCore } from './fake-core.js';
 
 const volume = {
   metadata: { name: 'v1', uid: 'u1', annotations: { [CRYPTO_SECRET_ANNOTATION]: 'ns/crypto' } },
