@@ -5,13 +5,16 @@
  *       read decrypts; zeros would be holes and skip the cipher), plain vs CryptBlockDevice;
  *   (2) a whole volume: `longhorn-local volume up` with 1 replica, plain vs --encrypt, both
  *       filled first, same disk.
+ * CPU per I/O (µs) beside each rate: (1) this process's (the NBD server and the cipher's
+ * threads), (2) the volume's processes' (instance manager, engine, replica server, from /proc);
+ * steadier than the rates on a shared machine.
  *
  *   npx tsx dataplane/bench/crypt-bench.ts [--runtime S] [--repeat N] [--only layer|volume] [--cipher js]
  * (--cipher js: the layer alone with the JS cipher instead of the native addon)
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,23 +49,62 @@ type Row = {
   plain: number;
   encrypted: number;
   ratio: number;
-  /** Server CPU per I/O (us), when the server runs in this process: steadier than rates on a busy machine. */
-  cpuUsPerIo?: { plain: number; encrypted: number };
+  /** Server CPU per I/O (us), the least of the runs: steadier than rates on a busy machine. */
+  cpuUsPerIo: { plain: number; encrypted: number };
 };
 
-/** One fio run; with `cpu`, also this process's CPU time per I/O during it (the NBD server's). */
-async function measure(uri: string, w: Workload, cpu: boolean): Promise<{ value: number; cpuUs: number }> {
-  const before = process.cpuUsage();
+/** CPU time used so far (µs) by whatever serves one side. */
+type CpuClock = () => number;
+
+const ownCpu: CpuClock = () => {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+};
+
+/** One fio run, and the CPU time per I/O that `cpu` counted during it. */
+async function measure(uri: string, w: Workload, cpu: CpuClock): Promise<{ value: number; cpuUs: number }> {
+  const before = cpu();
   const s = await fioSample(uri, w, runtime, SIZE);
-  const used = process.cpuUsage(before);
-  return { value: s.value, cpuUs: cpu ? (used.user + used.system) / s.ios : 0 };
+  return { value: s.value, cpuUs: (cpu() - before) / s.ios };
+}
+
+const TICK_US = 1e6 / 100; // USER_HZ
+
+/** CPU time (µs) of `root` and every process below it, from /proc (exited ones are not counted). */
+function treeCpu(root: number): CpuClock {
+  return () => {
+    const stats = new Map<number, { ppid: number; us: number }>();
+    for (const name of readdirSync('/proc')) {
+      if (!/^\d+$/.test(name)) continue;
+      let stat: string;
+      try {
+        stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      } catch {
+        continue; // gone meanwhile
+      }
+      // Fields after the command (which may hold spaces): state ppid ... utime(14) stime(15).
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      stats.set(Number(name), { ppid: Number(f[1]), us: (Number(f[11]) + Number(f[12])) * TICK_US });
+    }
+    let total = 0;
+    for (const [pid, s] of stats) {
+      for (let p = pid; p > 1; p = stats.get(p)?.ppid ?? 0) {
+        if (p === root) {
+          total += s.us;
+          break;
+        }
+      }
+    }
+    return total;
+  };
 }
 
 async function compare(
   title: string,
   plainUri: string,
   cryptUri: string,
-  cpu = false,
+  plainCpu: CpuClock,
+  cryptCpu: CpuClock,
 ): Promise<Record<string, Row>> {
   const out: Record<string, Row> = {};
   console.log(`-- ${title}`);
@@ -75,21 +117,16 @@ async function compare(
     let cpuA = Number.POSITIVE_INFINITY;
     let cpuB = Number.POSITIVE_INFINITY;
     for (let i = 0; i < repeat; i++) {
-      const pa = await measure(plainUri, w, cpu);
-      const pb = await measure(cryptUri, w, cpu);
+      const pa = await measure(plainUri, w, plainCpu);
+      const pb = await measure(cryptUri, w, cryptCpu);
       a = better(w, a, pa.value);
       b = better(w, b, pb.value);
       cpuA = Math.min(cpuA, pa.cpuUs);
       cpuB = Math.min(cpuB, pb.cpuUs);
     }
     const ratio = w.metric === 'lat_us' ? a! / b! : b! / a!;
-    out[w.name] = {
-      plain: a!,
-      encrypted: b!,
-      ratio,
-      ...(cpu ? { cpuUsPerIo: { plain: cpuA, encrypted: cpuB } } : {}),
-    };
-    const cpuText = cpu ? `  cpu/io ${cpuA.toFixed(1)} -> ${cpuB.toFixed(1)} us` : '';
+    out[w.name] = { plain: a!, encrypted: b!, ratio, cpuUsPerIo: { plain: cpuA, encrypted: cpuB } };
+    const cpuText = `  cpu/io ${cpuA.toFixed(1)} -> ${cpuB.toFixed(1)} us`;
     console.log(
       `${w.name.padEnd(18)} plain ${a!.toFixed(1).padStart(9)}  encrypted ${b!.toFixed(1).padStart(9)} ${w.metric.padEnd(6)} encrypted/plain ${ratio.toFixed(3)}x${cpuText}`,
     );
@@ -113,10 +150,11 @@ async function layer(): Promise<Record<string, Row>> {
   const crypt = await serve(cryptDevice);
   try {
     return await compare(
-      `the encryption layer alone (NbdServer over memory, random contents; cipher: ${cryptDevice.implementation})`,
+      `the encryption layer alone (NbdServer over memory, random contents; cipher: ${cryptDevice.implementation}${cryptDevice.nativeEngine ? `/${cryptDevice.nativeEngine}` : ''})`,
       plain.uri,
       crypt.uri,
-      true,
+      ownCpu,
+      ownCpu,
     );
   } finally {
     await plain.close();
@@ -167,10 +205,15 @@ async function volume(): Promise<Record<string, Row>> {
         `--size=${SIZE}`,
       ]);
     }
+    const imPid = (dir: string) =>
+      (JSON.parse(readFileSync(join(dir, 'volume.json'), 'utf8')) as { nodes: { imPid: number }[] }).nodes[0]!
+        .imPid;
     return await compare(
-      'a volume, 1 replica (longhorn-local volume up, plain vs --encrypt)',
+      'a volume, 1 replica (longhorn-local volume up, plain vs --encrypt; CPU of its processes)',
       plainUri,
       cryptUri,
+      treeCpu(imPid(plainDir)),
+      treeCpu(imPid(cryptDir)),
     );
   } finally {
     await cli('volume', 'down', '--dir', plainDir).catch(() => {});

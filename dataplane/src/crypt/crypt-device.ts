@@ -22,6 +22,7 @@ import { isAligned, widenToBlocks } from '../block/block-widening.js';
 import { ioBuffers } from '../block/buffer-pool.js';
 import { RangeLock } from '../block/range-lock.js';
 import { blockFingerprint, blocksToReencrypt, keyRuns } from './data-key-rotation.js';
+import type { NativeXtsEngine } from './native-xts.js';
 import { CRYPT_BLOCK, XtsCipher, type XtsImplementation } from './xts-cipher.js';
 
 const ZERO_BLOCK = Buffer.alloc(CRYPT_BLOCK);
@@ -162,6 +163,11 @@ export class CryptBlockDevice implements BlockDevice {
   /** Which code encrypts (the native addon or the JS fallback). */
   get implementation(): XtsImplementation {
     return this.cipher.implementation;
+  }
+
+  /** Within the native addon: its own XTS over VAES or libcrypto's; null for the JS cipher. */
+  get nativeEngine(): NativeXtsEngine | null {
+    return this.cipher.nativeEngine;
   }
 
   get canMultiConn(): boolean {
