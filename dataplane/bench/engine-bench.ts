@@ -3,7 +3,8 @@
  * with 1 replica, (c) with 3 replicas, all on the same disk in one run; ratios ours/nbdkit.
  * Each figure comes with the CPU time (µs) the serving processes spent per I/O (nbdkit; our
  * engine plus its replica servers), which drifts less than throughput on a shared machine.
- * Then rebuild throughput of a half-full volume, and the RSS of one node hosting 50 replicas
+ * Then rebuild throughput of a half-full volume (through the CLI's volume, and replica to replica
+ * between two replica servers), and the RSS of one node hosting 50 replicas
  * and 10 attached volumes.
  *
  *   npx tsx dataplane/bench/engine-bench.ts [--runtime S] [--repeat N] [--size MiB] [--dir DIR]
@@ -19,6 +20,7 @@ import { freePort } from '../src/cli/detached-process.js';
 import { addReplica, listReplicas, volumeDown, volumeUp } from '../src/cli/local-volume.js';
 import { parseReplicaAddress } from '../src/net/replica-address.js';
 import { ReplicaClient } from '../src/protocol/client.js';
+import { directRebuildRun } from './direct-rebuild-run.js';
 import { type FioSample, fill, fioSample, run, WORKLOADS, type Workload } from './fio-runner.js';
 import { measureNodeRss } from './node-rss.js';
 
@@ -169,7 +171,7 @@ async function throughput(): Promise<Record<string, Record<string, number>>> {
   return table;
 }
 
-/** The largest file under `root` (the source replica's data layer after the fill). */
+/** The file under `root` holding the most data (the source replica's data layer after the fill). */
 function largestFile(root: string): string {
   let best = { path: '', size: -1 };
   const walk = (d: string): void => {
@@ -177,7 +179,7 @@ function largestFile(root: string): string {
       const p = join(d, e.name);
       if (e.isDirectory()) walk(p);
       else if (e.isFile()) {
-        const size = statSync(p).size;
+        const size = statSync(p).blocks; // allocated, not apparent: every layer file is volume-sized
         if (size > best.size) best = { path: p, size };
       }
     }
@@ -261,13 +263,27 @@ async function rebuild(): Promise<Record<string, unknown>> {
   }
 }
 
+/** The same amount of data rebuilt replica to replica (two replica servers, see the module). */
+async function rebuildDirect(): Promise<Record<string, unknown>> {
+  const rsize = Number(values['rebuild-size']) * MiB;
+  const r = await directRebuildRun(join(dir, 'direct'), rsize, rsize / 2, cpuUs);
+  console.log(
+    `rebuild replica to replica: ${(rsize / 2 / MiB).toFixed(0)} MiB of data in ${r.seconds.toFixed(2)} s = ` +
+      `${r.MiBps.toFixed(0)} MiB/s (${r.cpuSeconds.toFixed(2)} s CPU of the servers; phases ${JSON.stringify(r.phaseMs)})`,
+  );
+  return { ...r };
+}
+
 async function main(): Promise<void> {
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
   const results: Record<string, unknown> = { bench: 'engine', runtimeSeconds: runtime, sizeMiB: size / MiB };
   try {
     if (!values['skip-fio'] && workloads.length > 0) results.fio = await throughput();
-    if (!values['skip-rebuild']) results.rebuild = await rebuild();
+    if (!values['skip-rebuild']) {
+      results.rebuild = await rebuild();
+      results.rebuildDirect = await rebuildDirect();
+    }
     if (!values['skip-rss']) results.nodeRss = await measureNodeRss(join(dir, 'rss'));
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -20,6 +20,9 @@ import {
   checkSize,
 } from './validate.js';
 
+/** Bytes written to a staged layer between two early flushes (see `writeBack`). */
+const WRITEBACK_BYTES = 32 * 1024 * 1024;
+
 /**
  * Single-layer access for rebuild and backup (`LayerStore` in types.ts): reading one layer or
  * one snapshot's view, and building layers from received data, staged under temporary names
@@ -122,9 +125,38 @@ export abstract class ReplicaLayerStore extends ReplicaState implements LayerSto
       }
       await pwrite(layer.fd, data, 0, data.length, offset);
       layer.extents.add(Math.floor(offset / BLOCK_SIZE), Math.ceil((offset + data.length) / BLOCK_SIZE));
+      this.writeBack(layer, data.length);
     } finally {
       this.gate.leave();
     }
+  }
+
+  /**
+   * Starts an fdatasync of a staged layer in the background once WRITEBACK_BYTES were written
+   * to it since the last one, so the disk takes an import's data while more arrives instead of
+   * all of it in the commit's fdatasync, which holds the replica's I/O gate (0.35-0.7 s per
+   * GiB measured). Not awaited here: the commit and an abort wait for it and the commit fails
+   * on its error (`settleStagedFlushes`). Called while holding the gate, so never during them.
+   */
+  private writeBack(layer: Layer, bytes: number): void {
+    let f = this.stagedFlush.get(layer);
+    if (!f) {
+      f = { unflushed: 0, running: null, error: null };
+      this.stagedFlush.set(layer, f);
+    }
+    f.unflushed += bytes;
+    if (f.running || f.unflushed < WRITEBACK_BYTES) return;
+    f.unflushed = 0;
+    const flush = f;
+    flush.running = fdatasync(layer.fd).then(
+      () => {
+        flush.running = null;
+      },
+      (err: Error) => {
+        flush.error ??= err;
+        flush.running = null;
+      },
+    );
   }
 
   async finishImport(opts: FinishImportOptions = {}): Promise<void> {
@@ -150,6 +182,8 @@ export abstract class ReplicaLayerStore extends ReplicaState implements LayerSto
         throw new ReplicaError('IMPORT_INVALID', (err as Error).message, {}, err);
       }
       const staged = [...this.staged.values()];
+      const early = await this.settleStagedFlushes(staged, false);
+      if (early) throw early;
       for (const l of staged) await fdatasync(l.fd);
       const snapshots = this.meta.snapshots.filter((n) => !drop.includes(n));
       for (const l of staged) if (!snapshots.includes(l.meta.name)) snapshots.push(l.meta.name);
@@ -170,6 +204,7 @@ export abstract class ReplicaLayerStore extends ReplicaState implements LayerSto
         this.snaps.set(l.meta.name, { ...l, file });
       }
       this.staged.clear();
+      await this.settleStagedFlushes(staged, true);
       await this.saveMeta({ ...this.meta, snapshots, pending: null });
       const dropped: Layer[] = [];
       for (const name of drop) {

@@ -5,6 +5,13 @@ import { IoGate } from './io-gate.js';
 import { closeLayer, type Layer } from './layer.js';
 import { REPLICA_META, type ReplicaMeta, removeFiles, wasRenamed, writeJsonAtomic } from './metadata.js';
 
+/** A staged layer's early flush: bytes written since the last one, the one running, its error. */
+export interface StagedFlush {
+  unflushed: number;
+  running: Promise<void> | null;
+  error: Error | null;
+}
+
 /**
  * The state of one open replica and the rules every operation on it follows: block I/O enters
  * the I/O gate (`enter`), structural changes hold it exclusively (`exclusive`), chain changes
@@ -24,6 +31,8 @@ export abstract class ReplicaState {
   protected chainFromHead: Layer[] = [];
   /** Layers being imported (layer-store.ts), under their temporary file names. */
   protected readonly staged = new Map<string, Layer>();
+  /** Early flushes of staged layers (layer-store.ts `writeBack`), by layer. */
+  protected readonly stagedFlush = new Map<Layer, StagedFlush>();
   protected dirtyMap!: DirtyMap;
   protected closed = false;
   protected readonly wasDirty: boolean;
@@ -109,9 +118,28 @@ export abstract class ReplicaState {
     this.meta = next;
   }
 
+  /**
+   * Waits for the early flushes of `layers` still running (their fds must not close under
+   * them); returns the first error one met. Linux reports a writeback error to one fdatasync
+   * only, so the commit must see it here, not from its own fdatasync: an error stays until
+   * the layers are forgotten (`forget`, once they are committed or dropped).
+   */
+  protected async settleStagedFlushes(layers: readonly Layer[], forget: boolean): Promise<Error | null> {
+    let error: Error | null = null;
+    for (const l of layers) {
+      const f = this.stagedFlush.get(l);
+      if (!f) continue;
+      if (f.running) await f.running;
+      error ??= f.error;
+    }
+    if (forget) for (const l of layers) this.stagedFlush.delete(l);
+    return error;
+  }
+
   protected async abortStaged(): Promise<void> {
     const staged = [...this.staged.values()];
     this.staged.clear();
+    await this.settleStagedFlushes(staged, true);
     for (const l of staged) closeLayer(l);
     await removeFiles(
       this.dir,

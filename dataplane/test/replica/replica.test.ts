@@ -277,6 +277,45 @@ describe('Replica', () => {
     await src.replica.close();
   });
 
+  it('flushes large imports early: commit, abort and close wait for the flushes in flight', async () => {
+    const size = 80 * MiB;
+    const piece = (i: number) => fill(2 * MiB, (i % 250) + 1);
+    const writeAll = async (r: Replica, name: string) => {
+      let next = 0;
+      const worker = async () => {
+        while (next < size / (2 * MiB)) {
+          const i = next++;
+          await r.writeLayer(name, i * 2 * MiB, piece(i));
+        }
+      };
+      await Promise.all([worker(), worker(), worker(), worker()]);
+    };
+
+    const { dir, replica } = await fresh(size);
+    // Aborted right after the last write, while early flushes may still run.
+    await replica.importLayer({ name: 'gone', parent: null });
+    await writeAll(replica, 'gone');
+    await replica.abortImport();
+    expect(fs.readdirSync(dir).some((f) => f.includes('gone'))).toBe(false);
+
+    await replica.importLayer({ name: 'base', parent: null });
+    await writeAll(replica, 'base');
+    await replica.finishImport();
+    await replica.revert('base');
+    for (let i = 0; i < size / (2 * MiB); i += 7) {
+      expect((await replica.read(i * 2 * MiB, 2 * MiB)).equals(piece(i))).toBe(true);
+    }
+    // Closed with an import (and maybe its flushes) still open: the import is dropped.
+    await replica.importLayer({ name: 'left', parent: 'base' });
+    await writeAll(replica, 'left');
+    await replica.close();
+    const again = await Replica.open(dir);
+    expect(again.chain().map((l) => l.name)).toEqual(['base', again.info().headName]);
+    expect(fs.readdirSync(dir).some((f) => f.includes('left'))).toBe(false);
+    expect((await again.read(14 * 2 * MiB, 2 * MiB)).equals(piece(14))).toBe(true);
+    await again.close();
+  });
+
   it('rolls an interrupted import forward at open', async () => {
     const { dir, replica } = await fresh(MiB);
     await replica.importLayer({ name: 'x', parent: null });
