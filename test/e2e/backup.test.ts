@@ -864,6 +864,111 @@ describe.skipIf(skip)('backups to the cluster MinIO: targets, Backup CRs, Backup
     }, 400_000);
   });
 
+  describe('encrypted volumes', () => {
+    const CRYPTO = 'bk-crypto';
+    const PASSPHRASE = 'a backup e2e passphrase';
+    const crypto = { 'longhorn-ts.io/crypto-secret': `${NAMESPACE}/${CRYPTO}` };
+    const data = randomBytes(4 * MiB);
+    let backupUrl = '';
+
+    it('a backup of an encrypted volume carries its key record; a volume restored from it with the same crypto Secret reads the data back; a plain volume is refused', async () => {
+      dumpLogsOnFailure();
+      await applyYaml(
+        kubectl(),
+        [
+          'apiVersion: v1',
+          'kind: Secret',
+          'metadata:',
+          `  name: ${CRYPTO}`,
+          `  namespace: ${NAMESPACE}`,
+          'stringData:',
+          `  CRYPTO_KEY_VALUE: "${PASSPHRASE}"`,
+          '  CRYPTO_KEY_PROVIDER: secret',
+          '  CRYPTO_PBKDF: pbkdf2',
+          '',
+        ].join('\n'),
+      );
+      await applyYaml(
+        kubectl(),
+        volumeYaml('enc-src', {
+          size: String(SIZE),
+          numberOfReplicas: 1,
+          annotations: crypto,
+          extra: { encrypted: true },
+        }),
+      );
+      const ticket = await attachByTicket(kubectl(), 'enc-src', 'node-1');
+      await waitForVolume(kubectl(), 'enc-src', 'attached and healthy', isAttachedHealthy('node-1'), 120_000);
+      const uri = await waitForEndpoint(kubectl(), 'enc-src');
+      const file = join(work, 'enc-data.bin');
+      await writeFile(file, data);
+      await exec('qemu-io', ['-f', 'raw', '-c', `write -s ${file} 0 ${data.length}`, uri], {
+        timeout: 60_000,
+      });
+      await applyYaml(kubectl(), snapshotYaml('enc-snap', 'enc-src'));
+      await waitFor('snapshot enc-snap to be ready', async () => {
+        const s = await kubectl().tryGet<Snapshot>(LH.snapshots, 'enc-snap', NAMESPACE);
+        return s?.status?.readyToUse === true;
+      });
+      await applyYaml(kubectl(), backupYaml('enc-backup', 'enc-src', 'enc-snap'));
+      const b = await waitForBackup('enc-backup');
+      backupUrl = b.status?.url ?? '';
+      await removeTicket(kubectl(), 'enc-src', ticket);
+
+      // The store holds the record: the data key wrapped, the passphrase nowhere.
+      const cfg = await loadBackup(store, 'enc-src', 'enc-backup');
+      const record = JSON.parse(cfg.Parameters?.['longhorn-ts.io/volume-key-record'] ?? 'null');
+      expect(record?.envelope?.wrappedKey).toEqual(expect.any(String));
+      expect(record?.kek?.provider).toBe('secret');
+      expect(JSON.stringify(cfg)).not.toContain(PASSPHRASE);
+
+      // Restored with the same crypto Secret: byte-identical through NBD.
+      await applyYaml(
+        kubectl(),
+        volumeYaml('enc-rst', {
+          size: String(SIZE),
+          numberOfReplicas: 1,
+          annotations: crypto,
+          extra: { encrypted: true, fromBackup: backupUrl },
+        }),
+      );
+      // A plain volume from the same backup: refused, never attached.
+      await applyYaml(
+        kubectl(),
+        volumeYaml('enc-rst-plain', {
+          size: String(SIZE),
+          numberOfReplicas: 1,
+          extra: { fromBackup: backupUrl },
+        }),
+      );
+      await waitForVolume(
+        kubectl(),
+        'enc-rst',
+        'restored',
+        (v) => v.status?.restoreInitiated === true && v.status.restoreRequired === false,
+        180_000,
+      );
+      const ticket2 = await attachByTicket(kubectl(), 'enc-rst', 'node-1');
+      const uri2 = await waitForEndpoint(kubectl(), 'enc-rst', 120_000);
+      const out = join(work, 'enc-read.bin');
+      await exec('nbdcopy', [uri2, out], { timeout: 120_000 });
+      const read = await readFile(out);
+      await rm(out, { force: true });
+      expect(read.subarray(0, data.length).equals(data)).toBe(true);
+      await removeTicket(kubectl(), 'enc-rst', ticket2);
+
+      const refused = await waitFor('the plain volume to be refused', async () => {
+        const v = await getVolume(kubectl(), 'enc-rst-plain');
+        const c = condition(v, 'Restore');
+        return c?.reason === 'RestoreFailure' ? c : undefined;
+      });
+      expect(refused.message).toBe(
+        `backup enc-backup was taken of an encrypted volume (its blocks are ciphertext): restore it into a volume with spec.encrypted: true and a crypto Secret that opens its key (volume enc-rst-plain is not encrypted)`,
+      );
+      expect((await getVolume(kubectl(), 'enc-rst-plain'))?.status?.state).not.toBe('attached');
+    }, 300_000);
+  });
+
   describe('deleting a BackupVolume', () => {
     it('deletes every backup of that volume from MinIO and its Backup CRs; a sync does not bring it back', async () => {
       dumpLogsOnFailure();

@@ -36,6 +36,8 @@ export interface VolumeYamlOptions {
   numberOfReplicas?: number;
   /** Extra spec lines, already YAML (`key: value`), e.g. `replicaSoftAntiAffinity: disabled`. */
   extra?: Record<string, string | number | boolean>;
+  /** metadata.annotations, e.g. the crypto Secret of an encrypted volume. */
+  annotations?: Record<string, string>;
 }
 
 /** A Volume as a Longhorn user writes it (apiVersion longhorn.io/v1beta2, size in bytes). */
@@ -47,6 +49,12 @@ export function volumeYaml(name: string, options: VolumeYamlOptions): string {
     'metadata:',
     `  name: ${name}`,
     `  namespace: ${NAMESPACE}`,
+    ...(options.annotations
+      ? [
+          '  annotations:',
+          ...Object.entries(options.annotations).map(([k, v]) => `    ${k}: ${JSON.stringify(v)}`),
+        ]
+      : []),
     'spec:',
     `  size: "${options.size}"`,
     `  numberOfReplicas: ${options.numberOfReplicas ?? 3}`,
