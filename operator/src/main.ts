@@ -231,7 +231,7 @@ const volumeKeys = new VolumeKeyStore(core, namespace);
 const engineController = new EngineController(ctx, im, volumeKeys);
 const volumeController = new VolumeController(ctx);
 const snapshotController = new SnapshotController(ctx, engineController);
-const cloneController = new CloneController(ctx, engineController);
+const cloneController = new CloneController(ctx, engineController, volumeKeys);
 const restoreController = new RestoreController(
   ctx,
   engineController,

@@ -134,6 +134,15 @@ describe.skipIf(skip)('backups to the cluster MinIO: targets, Backup CRs, Backup
   const getTarget = (name: string) => kubectl().tryGet<BackupTargetCr>(BT, name, NAMESPACE);
   const getBackup = (name: string) => kubectl().tryGet<Backup>(BACKUPS, name, NAMESPACE);
 
+  async function eventsOf(
+    name: string,
+  ): Promise<Array<{ type?: string; reason?: string; message?: string }>> {
+    const events = await kubectl().list<
+      KubeObject & { type?: string; reason?: string; message?: string; involvedObject?: { name?: string } }
+    >('events', NAMESPACE);
+    return events.filter((e) => e.involvedObject?.name === name);
+  }
+
   async function waitForTarget(name: string, what: string, ok: (t: BackupTargetCr) => boolean) {
     let last: BackupTargetCr | undefined;
     try {
@@ -515,15 +524,6 @@ describe.skipIf(skip)('backups to the cluster MinIO: targets, Backup CRs, Backup
     }
 
     const urlOf = (backupName: string, volume = 'src') => encodeBackupUrl(targetUrl, volume, backupName);
-
-    async function eventsOf(
-      name: string,
-    ): Promise<Array<{ type?: string; reason?: string; message?: string }>> {
-      const events = await kubectl().list<
-        KubeObject & { type?: string; reason?: string; message?: string; involvedObject?: { name?: string } }
-      >('events', NAMESPACE);
-      return events.filter((e) => e.involvedObject?.name === name);
-    }
 
     /** The whole volume through its engine's NBD endpoint. */
     async function readThroughNbd(uri: string): Promise<Buffer> {
@@ -966,6 +966,51 @@ describe.skipIf(skip)('backups to the cluster MinIO: targets, Backup CRs, Backup
         `backup enc-backup was taken of an encrypted volume (its blocks are ciphertext): restore it into a volume with spec.encrypted: true and a crypto Secret that opens its key (volume enc-rst-plain is not encrypted)`,
       );
       expect((await getVolume(kubectl(), 'enc-rst-plain'))?.status?.state).not.toBe('attached');
+    }, 300_000);
+
+    it('a clone of the encrypted volume with the same crypto Secret reads the data back; a plain clone is refused', async () => {
+      dumpLogsOnFailure();
+      await applyYaml(
+        kubectl(),
+        volumeYaml('enc-clone', {
+          size: String(SIZE),
+          numberOfReplicas: 1,
+          annotations: crypto,
+          extra: { encrypted: true, dataSource: 'vol://enc-src' },
+        }),
+      );
+      await applyYaml(
+        kubectl(),
+        volumeYaml('enc-clone-plain', {
+          size: String(SIZE),
+          numberOfReplicas: 1,
+          extra: { dataSource: 'vol://enc-src' },
+        }),
+      );
+      const state = async (name: string) => (await getVolume(kubectl(), name))?.status?.cloneStatus?.state;
+      await waitFor(
+        'enc-clone to be cloned',
+        async () => ((await state('enc-clone')) === 'completed' ? true : undefined),
+        {
+          timeoutMs: 180_000,
+        },
+      );
+      const ticket = await attachByTicket(kubectl(), 'enc-clone', 'node-1');
+      const uri = await waitForEndpoint(kubectl(), 'enc-clone', 120_000);
+      const out = join(work, 'enc-clone.bin');
+      await exec('nbdcopy', [uri, out], { timeout: 120_000 });
+      const read = await readFile(out);
+      await rm(out, { force: true });
+      expect(read.subarray(0, data.length).equals(data)).toBe(true);
+      await removeTicket(kubectl(), 'enc-clone', ticket);
+
+      await waitFor('the plain clone to fail', async () =>
+        (await state('enc-clone-plain')) === 'failed' ? true : undefined,
+      );
+      const failed = (await eventsOf('enc-clone-plain')).find((e) => e.reason === 'CloneFailed');
+      expect(failed?.message).toBe(
+        'volume enc-src is encrypted (its blocks are ciphertext): clone it into a volume with spec.encrypted: true and a crypto Secret that opens its key (volume enc-clone-plain is not encrypted)',
+      );
     }, 300_000);
   });
 

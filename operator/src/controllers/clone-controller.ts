@@ -16,6 +16,8 @@ import {
   type VolumeCloneStatus,
 } from '@longhorn-ts/api';
 import type { Logger } from 'pino';
+import { cloneKeyProblem } from '../encryption/backup-key-record.js';
+import type { VolumeKeyStore } from '../encryption/volume-key-store.js';
 import { KINDS } from '../k8s/kinds.js';
 import type { ReconcileResult } from '../runtime/work-queue.js';
 import { AttacherType } from '../volume/attachment-tickets.js';
@@ -41,6 +43,8 @@ export class CloneController {
   constructor(
     private readonly ctx: ControllerContext,
     private readonly engines: EngineController,
+    /** Encrypted volumes' key records: a clone of one takes its source's. */
+    private readonly keys?: Pick<VolumeKeyStore, 'adoptSourceRecord' | 'cloneSnapshotProblem'>,
   ) {
     this.log = ctx.log.child({ controller: CLONE_CONTROLLER });
     const ns = ctx.id.namespace;
@@ -164,11 +168,11 @@ export class CloneController {
         log.info({ source: step.status.sourceVolume, snapshot: step.status.snapshot }, 'clone initiated');
         return undefined;
       case 'fail':
-        await this.writeCloneStatus(volume, { ...cs, state: 'failed' });
-        this.event(volume, 'Warning', 'CloneFailed', step.message);
-        log.warn({ reason: step.message }, 'clone failed');
-        return undefined;
+        return this.fail(volume, step.message, log);
       case 'addTickets': {
+        // Before the new volume's engine first starts: an encrypted source's key record is its.
+        const problem = await this.keysBeforeAttach(volume, source);
+        if (problem) return this.fail(volume, problem, log);
         const node = ticketNode || source?.status?.currentNodeID || source?.spec.nodeID || ctx.id.node;
         await this.addTicket(sourceName, ticketId, node);
         await this.addTicket(name, ticketId, node);
@@ -182,6 +186,12 @@ export class CloneController {
       case 'wait':
         return { requeueAfterMs: Math.max(200, step.pollMs ?? DEFAULT_WAIT_MS) };
       case 'startClone': {
+        if (source?.spec.encrypted === true) {
+          const problem = this.keys
+            ? await this.keys.cloneSnapshotProblem(sourceName, step.snapshot, snap?.status?.creationTime)
+            : 'no key store';
+          if (problem) return this.fail(volume, problem, log);
+        }
         await this.writeCloneStatus(volume, step.status);
         try {
           await service!.snapshotClone({
@@ -217,6 +227,35 @@ export class CloneController {
     return this.ctx.caches.engines
       .list(this.ctx.id.namespace)
       .find((e) => e.spec.volumeName === volume && e.metadata.deletionTimestamp === undefined);
+  }
+
+  private async fail(volume: Volume, message: string, log: Logger): Promise<undefined> {
+    await this.writeCloneStatus(volume, { ...volume.status?.cloneStatus, state: 'failed' });
+    this.event(volume, 'Warning', 'CloneFailed', message);
+    log.warn({ reason: message }, 'clone failed');
+    return undefined;
+  }
+
+  /**
+   * Why `volume` cannot be cloned from `source` for its keys, or null: a clone copies the
+   * source's ciphertext, so an encrypted source goes only into an encrypted volume, which takes
+   * the source's key record (checked against its own crypto Secret) before its engine starts.
+   */
+  private async keysBeforeAttach(volume: Volume, source: Volume | undefined): Promise<string | null> {
+    if (!source) return null;
+    const problem = cloneKeyProblem(
+      { name: volume.metadata.name, encrypted: volume.spec.encrypted === true },
+      { name: source.metadata.name, encrypted: source.spec.encrypted === true },
+    );
+    if (problem || source.spec.encrypted !== true) return problem;
+    if (!this.keys) return `volume ${volume.metadata.name} is encrypted, and this operator has no key store`;
+    try {
+      await this.keys.adoptSourceRecord(volume, source.metadata.name);
+    } catch (err) {
+      if ((err as Error).name === 'EncryptionKeyError') return (err as Error).message;
+      throw err;
+    }
+    return null;
   }
 
   private async writeCloneStatus(volume: Volume, cloneStatus: VolumeCloneStatus): Promise<void> {

@@ -25,25 +25,38 @@ export function carriedKeyRecord(
 }
 
 /**
- * Why a backup of `snapshot` (taken at `created`) cannot carry the volume's current key record,
- * or null. While a data-key rotation runs, and for snapshots taken before it finished, blocks
- * are under the previous data key (or split between both at a watermark no record keeps).
+ * Why a backup (or a clone: `use`) of `snapshot` (taken at `created`) cannot carry the volume's
+ * current key record, or null. While a data-key rotation runs, and for snapshots taken before it
+ * finished, blocks are under the previous data key (or split between both at a watermark no
+ * record keeps).
  */
 export function backupKeyProblem(
   volume: string,
   snapshot: string,
   created: string | undefined,
   mark: RotationMark | undefined,
+  use: 'back up' | 'clone' = 'back up',
 ): string | null {
   if (!mark?.previous) return null;
   if (!mark.doneAt)
-    return `volume ${volume}: its data is being re-encrypted from data key ${mark.from} to ${mark.to}; back it up once that is done`;
+    return `volume ${volume}: its data is being re-encrypted from data key ${mark.from} to ${mark.to}; ${use === 'clone' ? 'clone it' : 'back it up'} once that is done`;
   const at = created === undefined ? Number.NaN : Date.parse(created);
   if (Number.isNaN(at))
-    return `volume ${volume}: snapshot ${snapshot} has no creation time, so whether its blocks are under data key ${mark.from} or ${mark.to} is unknown; back up a new snapshot`;
+    return `volume ${volume}: snapshot ${snapshot} has no creation time, so whether its blocks are under data key ${mark.from} or ${mark.to} is unknown; ${use} a new snapshot`;
   if (at < Date.parse(mark.doneAt))
-    return `volume ${volume}: snapshot ${snapshot} was taken before the volume was re-encrypted to data key ${mark.to} (some of its blocks are under data key ${mark.from}); back up a snapshot taken after ${mark.doneAt}`;
+    return `volume ${volume}: snapshot ${snapshot} was taken before the volume was re-encrypted to data key ${mark.to} (some of its blocks are under data key ${mark.from}); ${use} a snapshot taken after ${mark.doneAt}`;
   return null;
+}
+
+/** Why a new volume cannot be cloned from `source` as far as encryption goes, or null. */
+export function cloneKeyProblem(
+  volume: { name: string; encrypted: boolean },
+  source: { name: string; encrypted: boolean },
+): string | null {
+  if (volume.encrypted === source.encrypted) return null;
+  return source.encrypted
+    ? `volume ${source.name} is encrypted (its blocks are ciphertext): clone it into a volume with spec.encrypted: true and a crypto Secret that opens its key (volume ${volume.name} is not encrypted)`
+    : `volume ${source.name} is not encrypted: clone it into a volume without spec.encrypted (volume ${volume.name} is encrypted)`;
 }
 
 /** Why `volume` cannot be restored from a backup carrying `carried` (or none), or null. */

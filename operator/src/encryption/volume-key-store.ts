@@ -154,11 +154,30 @@ export class VolumeKeyStore {
    * starts: checked first against the volume's crypto Secret (it must open it). A volume that has
    * a record already must hold the same data key. Returns the data key id.
    */
-  async adoptBackupRecord(volume: Volume, carried: VolumeKeyRecord, backup: string): Promise<string> {
+  adoptBackupRecord(volume: Volume, carried: VolumeKeyRecord, backup: string): Promise<string> {
+    return this.adopt(volume, carried, `backup ${backup}`, `restore that backup into a new volume`);
+  }
+
+  /** The same for a clone of volume `source`: its blocks are the source's ciphertext. */
+  async adoptSourceRecord(volume: Volume, source: string): Promise<string> {
+    const stored = await this.readRecord(source);
+    if (!stored)
+      throw new EncryptionKeyError(
+        `encrypted volume ${source} has no key record (it has never been attached): nothing to clone`,
+      );
+    return this.adopt(volume, stored.record, `volume ${source}`, `clone it into a new volume`);
+  }
+
+  private async adopt(
+    volume: Volume,
+    carried: VolumeKeyRecord,
+    from: string,
+    remedy: string,
+  ): Promise<string> {
     const name = volume.metadata.name;
     const { source, ctx } = await this.source(volume);
     try {
-      const kek = await guard(() => openVolumeKek(carried, source, ctx), `backup ${backup}'s key record`);
+      const kek = await guard(() => openVolumeKek(carried, source, ctx), `${from}'s key record`);
       let carriedId: string;
       try {
         carriedId = idOf(carried.envelope, kek, name);
@@ -171,21 +190,27 @@ export class VolumeKeyStore {
         stored = await this.readRecord(name);
         if (!stored) throw new EncryptionKeyError(`volume ${name}: its key record vanished`);
       }
-      const own = await guard(() => openVolumeKek(stored.record, source, ctx));
+      const record = stored.record;
+      const own = await guard(() => openVolumeKek(record, source, ctx));
       let ownId: string;
       try {
-        ownId = idOf(stored.record.envelope, own, name);
+        ownId = idOf(record.envelope, own, name);
       } finally {
         own.fill(0);
       }
       if (ownId !== carriedId)
         throw new EncryptionKeyError(
-          `volume ${name} holds data under data key ${ownId}, backup ${backup} under data key ${carriedId}: restore that backup into a new volume`,
+          `volume ${name} holds data under data key ${ownId}, ${from} under data key ${carriedId}: ${remedy}`,
         );
       return carriedId;
     } finally {
       ctx.kms?.destroy();
     }
+  }
+
+  /** Why volume `source`'s `snapshot` (taken at `created`) cannot be cloned for its keys, or null. */
+  async cloneSnapshotProblem(source: string, snapshot: string, created?: string): Promise<string | null> {
+    return backupKeyProblem(source, snapshot, created, (await this.readRecord(source))?.mark, 'clone');
   }
 
   /** The last data-key rotation's mark, if any (no key material is opened). */

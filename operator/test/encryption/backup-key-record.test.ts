@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import {
   backupKeyProblem,
   carriedKeyRecord,
-  keyRecordParameters,
+  cloneKeyProblem,
   restoreKeyProblem,
 } from '../../src/encryption/backup-key-record.js';
 import { CRYPTO_SECRET_ANNOTATION } from '../../src/encryption/crypto-secret-ref.js';
@@ -48,6 +48,22 @@ describe('backups of encrypted volumes: which snapshots carry the key record', (
     expect(backupKeyProblem('v', 'x', undefined, m)).toMatch(/snapshot x has no creation time/);
     expect(backupKeyProblem('v', 'x', 'yesterday-ish', m)).toMatch(/snapshot x has no creation time/);
     expect(backupKeyProblem('v', 'new', '2026-12-02T02:00:01Z', m)).toBeNull();
+  });
+});
+
+describe('cloning: the new volume and its source agree on encryption', () => {
+  it('refuses either mismatch; a clone snapshot is judged like a backup one', () => {
+    expect(cloneKeyProblem({ name: 'c', encrypted: false }, { name: 's', encrypted: true })).toBe(
+      'volume s is encrypted (its blocks are ciphertext): clone it into a volume with spec.encrypted: true and a crypto Secret that opens its key (volume c is not encrypted)',
+    );
+    expect(cloneKeyProblem({ name: 'c', encrypted: true }, { name: 's', encrypted: false })).toBe(
+      'volume s is not encrypted: clone it into a volume without spec.encrypted (volume c is encrypted)',
+    );
+    expect(cloneKeyProblem({ name: 'c', encrypted: true }, { name: 's', encrypted: true })).toBeNull();
+    const m = mark({ previous: PREVIOUS, doneAt: '2026-12-02T02:00:00Z' });
+    expect(backupKeyProblem('s', 'old', '2026-12-02T01:00:00Z', m, 'clone')).toMatch(
+      /; clone a snapshot taken after 2026-12-02T02:00:00Z$/,
+    );
   });
 });
 
@@ -112,6 +128,21 @@ describe('VolumeKeyStore: a restored volume takes its backup’s key record', ()
     await expect(store.adoptBackupRecord(encryptedVolume('own', 'crypto'), carried, 'b1')).rejects.toThrow(
       `volume own holds data under data key ${own.dataKeyId}, backup b1 under data key ${src.dataKeyId}: restore that backup into a new volume`,
     );
+  });
+
+  it('a clone takes its source’s record; one whose source was never attached is refused', async () => {
+    const { core } = fakeCore();
+    const store = new VolumeKeyStore(core, 'longhorn-system');
+    const src = await store.open(encryptedVolume('src', 'crypto'));
+    src.kek.fill(0);
+    expect(await store.adoptSourceRecord(encryptedVolume('cl', 'crypto'), 'src')).toBe(src.dataKeyId);
+    const cl = await store.open(encryptedVolume('cl', 'crypto'));
+    cl.kek.fill(0);
+    expect(cl.dataKeyId).toBe(src.dataKeyId);
+    await expect(store.adoptSourceRecord(encryptedVolume('cl2', 'crypto'), 'never')).rejects.toThrow(
+      'encrypted volume never has no key record (it has never been attached): nothing to clone',
+    );
+    expect(await store.cloneSnapshotProblem('src', 'snap', undefined)).toBeNull();
   });
 
   it('refuses to back up a volume that has never been attached (no record)', async () => {
