@@ -2,10 +2,11 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { ioBuffers } from '../block/buffer-pool.js';
 import { readChain, readOwn } from './chain-read.js';
+import { directAligned, openDirect, writeDirect } from './direct-write.js';
 import { ReplicaError } from './errors.js';
 import { ExtentSet } from './extent-set.js';
 import { fdatasync, pwrite } from './file-io.js';
-import { closeLayer, createLayerFile, type Layer } from './layer.js';
+import { closeDirect, closeLayer, createLayerFile, type Layer } from './layer.js';
 import { importFile, type LayerMeta, layerFile, metaFile, removeFiles, writeJsonAtomic } from './metadata.js';
 import { checkTree } from './replica-open.js';
 import { ReplicaState } from './replica-state.js';
@@ -103,7 +104,8 @@ export abstract class ReplicaLayerStore extends ReplicaState implements LayerSto
     const file = importFile(layerFile(meta.name, false));
     await fsp.rm(path.join(this.dir, file), { force: true });
     const fd = createLayerFile(this.dir, file, size);
-    this.staged.set(meta.name, { meta: layerMeta, file, fd, extents: new ExtentSet() });
+    const directFd = openDirect(path.join(this.dir, file));
+    this.staged.set(meta.name, { meta: layerMeta, file, fd, extents: new ExtentSet(), directFd });
   }
 
   async writeLayer(name: string, offset: number, data: Buffer): Promise<void> {
@@ -123,7 +125,15 @@ export abstract class ReplicaLayerStore extends ReplicaState implements LayerSto
       if (this.staged.get(name) !== layer) {
         throw new ReplicaError('IMPORT_INVALID', `import of ${name} was aborted`, { layer: name });
       }
-      await pwrite(layer.fd, data, 0, data.length, offset);
+      const direct =
+        layer.directFd !== undefined &&
+        !layer.directOff &&
+        directAligned(offset, data.length) &&
+        (await writeDirect(layer.directFd, data, offset));
+      if (!direct) {
+        if (layer.directFd !== undefined && directAligned(offset, data.length)) layer.directOff = true;
+        await pwrite(layer.fd, data, 0, data.length, offset);
+      }
       layer.extents.add(Math.floor(offset / BLOCK_SIZE), Math.ceil((offset + data.length) / BLOCK_SIZE));
       this.writeBack(layer, data.length);
     } finally {
@@ -196,6 +206,7 @@ export abstract class ReplicaLayerStore extends ReplicaState implements LayerSto
         pending: { op: 'import', layers: staged.map((l) => l.meta) },
       });
       for (const l of staged) {
+        closeDirect(l);
         const file = layerFile(l.meta.name, false);
         await fsp.rename(path.join(this.dir, l.file), path.join(this.dir, file));
         await writeJsonAtomic(this.dir, metaFile(file), l.meta);

@@ -13,6 +13,12 @@ export interface Layer {
   file: string;
   fd: number;
   extents: ExtentSet;
+  /**
+   * A layer being imported: the same file opened O_DIRECT for the import's writes
+   * (direct-write.ts), closed at the commit; `directOff` once the kernel refused it.
+   */
+  directFd?: number;
+  directOff?: boolean;
 }
 
 /** Creates an empty sparse layer file of `size` bytes (fails if it exists). */
@@ -106,9 +112,21 @@ export function punchBlocks(layer: Layer, start: number, end: number): void {
 }
 
 export function closeLayer(layer: Layer): void {
+  closeDirect(layer);
   try {
     fs.closeSync(layer.fd);
   } catch {
     // Already closed: nothing to release.
   }
+}
+
+/** Closes an imported layer's O_DIRECT fd (see Layer.directFd), if it has one. */
+export function closeDirect(layer: Layer): void {
+  if (layer.directFd === undefined) return;
+  try {
+    fs.closeSync(layer.directFd);
+  } catch {
+    // Already closed: nothing to release.
+  }
+  layer.directFd = undefined;
 }
