@@ -9,6 +9,7 @@
 import { resolve } from 'node:path';
 import { readCredentials } from '../backup/credentials.js';
 import { type KekSource, parseCryptoSecret } from '../crypt/crypto-secret.js';
+import { unwrapDataKey } from '../crypt/key-envelope.js';
 import { kmsClient } from '../crypt/kms-kek.js';
 import {
   createVolumeKeys,
@@ -37,6 +38,29 @@ function recordOf(enc: VolumeEncryption): VolumeKeyRecord {
 
 function encryptionOf(record: VolumeKeyRecord, file: string): VolumeEncryption {
   return { ...record.envelope, keyFile: '', cryptoSecret: { file: resolve(file), kek: record.kek } };
+}
+
+/**
+ * A restored volume's encryption: the key record its backup carries, which the crypto secret
+ * `file` must open (the KEK is opened once to check it, then zeroed).
+ */
+export async function cryptoSecretEncryptionOf(
+  volume: string,
+  record: VolumeKeyRecord,
+  file: string,
+): Promise<VolumeEncryption> {
+  const { source, ctx } = await load(volume, file);
+  try {
+    const kek = await openVolumeKek(record, source, ctx);
+    try {
+      unwrapDataKey(record.envelope, kek, `volume ${volume}`).fill(0);
+    } finally {
+      kek.fill(0);
+    }
+    return encryptionOf(record, file);
+  } finally {
+    ctx.kms?.destroy();
+  }
 }
 
 /** A new volume's encryption from the crypto secret file (a fresh data key, a new KEK). */

@@ -13,6 +13,7 @@ import { openTarget } from '../backup/target-url.js';
 import { rootLogger } from '../logging/logger.js';
 import { parseReplicaAddress } from '../net/replica-address.js';
 import { ReplicaClient } from '../protocol/index.js';
+import { checkBackupKeys, keyRecordParameters, type RestoreKeys, restoredEncryption } from './backup-keys.js';
 import { loadState, revertVolume, volumeDown, volumeUp, withEngine } from './local-volume.js';
 
 /**
@@ -66,11 +67,15 @@ export async function backupLocalVolume(opts: LocalBackupOptions) {
       if (!rw)
         throw new BackupError('EIO', `volume ${state.volume} has no RW replica to read a snapshot from`);
       let name = opts.snapshot;
+      // An encrypted volume's backup holds its ciphertext: every block under one data key.
+      const rotation = state.encryption ? await e.dataKeyRotationStatus() : undefined;
       if (name) {
         const snaps = await e.snapshotList();
         if (!snaps.some((s) => s.name === name && !s.head && !s.removed))
           throw new BackupError('NOT_FOUND', `volume ${state.volume} has no snapshot ${name}`);
+        if (rotation) checkBackupKeys(state.volume, name, rotation);
       } else {
+        if (rotation) checkBackupKeys(state.volume, '', rotation);
         name = (await e.snapshotCreate('', { 'longhorn.io/backup': 'true' })).name;
       }
       return { snapshot: name, replica: rw };
@@ -93,6 +98,7 @@ export async function backupLocalVolume(opts: LocalBackupOptions) {
         source: new ReplicaSnapshotSource(client),
         volume: state.volume,
         snapshot,
+        ...(state.encryption ? { parameters: keyRecordParameters(state.encryption) } : {}),
         ...(opts.mode ? { mode: opts.mode } : {}),
         ...(opts.compression ? { compression: opts.compression } : {}),
         ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
@@ -111,7 +117,7 @@ export async function backupLocalVolume(opts: LocalBackupOptions) {
   }
 }
 
-export interface RestoreUpOptions {
+export interface RestoreUpOptions extends RestoreKeys {
   dir: string;
   backupUrl: string;
   credentials?: string;
@@ -142,7 +148,19 @@ export async function volumeUpFromBackup(opts: RestoreUpOptions): Promise<string
   try {
     await target.check();
     const { vol, b } = await inspectBackup(target, volume, backup, key);
-    await volumeUp({ dir, replicas: opts.replicas, size: vol.Size, volume: opts.name ?? volume });
+    // A backup of an encrypted volume holds its ciphertext: the new volume takes its key record.
+    const name = opts.name ?? volume;
+    const encryption = await restoredEncryption(name, backup, b.Parameters, {
+      ...(opts.keyFile !== undefined ? { keyFile: opts.keyFile } : {}),
+      ...(opts.cryptoSecret !== undefined ? { cryptoSecret: opts.cryptoSecret } : {}),
+    });
+    await volumeUp({
+      dir,
+      replicas: opts.replicas,
+      size: vol.Size,
+      volume: name,
+      ...(encryption ? { encryption } : {}),
+    });
     try {
       const state = await loadState(dir);
       const view = await withEngine(state, (e) => e.volume());

@@ -36,7 +36,8 @@ const USAGE = `usage: longhorn-local volume <command> --dir DIR [options]
                                                re-encrypt the volume to a new data key, online, in the
                                                background (progress in "volume info"); while one runs,
                                                says so; the KEK: FILE, or the one the volume remembers
-  up --from-backup BACKUP_URL [--credentials FILE] [--replicas N] [--name NAME]   a new volume restored from a backup
+  up --from-backup BACKUP_URL [--credentials FILE] [--replicas N] [--name NAME] [--key-file FILE | --crypto-secret FILE]
+                                  a new volume restored from a backup (of an encrypted volume: give its key-encryption key)
   down                                         stop everything started for DIR
   replicas [-o json]                           list replicas: address, mode (RW/WO/ERR), rebuild progress
   kill-replica --index I                       SIGKILL the process serving replica I
@@ -96,6 +97,8 @@ export async function volumeCommand(argv: string[]): Promise<number> {
           replicas: Number(values.replicas),
           ...(values.credentials ? { credentials: values.credentials } : {}),
           ...(values.name ? { name: values.name } : {}),
+          ...(values['key-file'] !== undefined ? { keyFile: values['key-file'] } : {}),
+          ...(values['crypto-secret'] !== undefined ? { cryptoSecret: values['crypto-secret'] } : {}),
           ...(values.concurrency ? { concurrency: positiveInt('--concurrency', values.concurrency) } : {}),
           onProgress: (p) => console.error(`restore ${p}%`),
         });

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
@@ -11,6 +11,9 @@ import { LocalVolume, longhornLocal, REPO, sh } from '../volume/cli.js';
 import { MinioServer } from './minio-server.js';
 
 const MiB = 1 << 20;
+
+/** The hex key in a key file, as it appears there. */
+const randomBytesHex = (file: string) => readFileSync(file, 'utf8').trim();
 const TARGET = 's3://backups@us-east-1/local';
 
 /**
@@ -210,6 +213,63 @@ describe('longhorn-local volume backup / backup list / volume up --from-backup',
       /backup volume vol is encrypted \(aes-256-gcm\): give its key/,
     );
     await restoreAndCompare(url, keyFile);
+  }, 180_000);
+
+  it('an engine-encrypted volume’s backup carries its key record: restored with its key file it reads back; without it, with another key or into a plain volume refused', async () => {
+    const enc = new LocalVolume();
+    restored.push(enc);
+    const kek = join(work, 'kek.hex');
+    writeFileSync(kek, `${randomBytes(32).toString('hex')}\n`);
+    const otherKek = join(work, 'other-kek.hex');
+    writeFileSync(otherKek, `${randomBytes(32).toString('hex')}\n`);
+    const up = await longhornLocal(
+      ...['volume', 'up', '--dir', enc.dir, '--replicas', '1', '--size', '16MiB'],
+      ...['--encrypt', '--key-file', kek, '--name', 'encvol'],
+    );
+    enc.uri = up.trim().split('\n').at(-1)!;
+    const img = join(work, 'enc-data.img');
+    const data = randomBytes(6 * MiB);
+    writeFileSync(img, data);
+    await sh('nbdcopy', [img, enc.uri]);
+    const store = join(work, 'enc-store');
+    mkdirSync(store);
+    const url = (await enc.cli('backup', 'create', '--target', `vfs://${store}`)).trim().split('\n').at(-1)!;
+    const cfgText = await sh('sh', ['-c', `cat ${store}/backupstore/volumes/*/*/encvol/backups/*.cfg`]);
+    const cfg = JSON.parse(cfgText.stdout) as { Parameters: Record<string, string> };
+    const record = JSON.parse(cfg.Parameters['longhorn-ts.io/volume-key-record']!);
+    expect(record).toMatchObject({ kek: { provider: 'key-file' }, envelope: { cipher: 'aes-256-xts' } });
+    expect(cfgText.stdout).not.toContain(randomBytesHex(kek));
+
+    const v = new LocalVolume();
+    restored.push(v);
+    await expect(longhornLocal('volume', 'up', '--dir', v.dir, '--from-backup', url)).rejects.toThrow(
+      /backup backup-[0-9a-f]+ was taken of an encrypted volume \(its blocks are ciphertext\): give --key-file FILE/,
+    );
+    await expect(
+      longhornLocal('volume', 'up', '--dir', v.dir, '--from-backup', url, '--key-file', otherKek),
+    ).rejects.toThrow(/backup backup-[0-9a-f]+/);
+    const out = await longhornLocal(
+      ...['volume', 'up', '--dir', v.dir, '--from-backup', url, '--key-file', kek, '--replicas', '1'],
+    );
+    v.uri = out.trim().split('\n').at(-1)!;
+    const back = join(work, 'enc-back.img');
+    await sh('nbdcopy', [v.uri, back]);
+    expect(readFileSync(back).subarray(0, data.length).equals(data)).toBe(true);
+    // The restored volume is encrypted with that key: info says so, and it restarts with it.
+    expect(JSON.parse(await v.cli('info', '-o', 'json'))).toMatchObject({ encrypted: true });
+    await v.down();
+    // A plain volume's backup given a key: refused.
+    const plain = (await source.cli('backup', 'create', '--target', `vfs://${store}`))
+      .trim()
+      .split('\n')
+      .at(-1)!;
+    const p = new LocalVolume();
+    restored.push(p);
+    await expect(
+      longhornLocal('volume', 'up', '--dir', p.dir, '--from-backup', plain, '--key-file', kek),
+    ).rejects.toThrow(
+      /was taken of a volume without encryption: restore it without --key-file or --crypto-secret/,
+    );
   }, 180_000);
 
   it('wrong credentials, an unreachable target and bad input give clear errors', async () => {
