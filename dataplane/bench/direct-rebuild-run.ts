@@ -33,6 +33,7 @@ async function startServer(dir: string, name: string): Promise<{ pid: number; ad
     command,
     [...args, '--listen', '127.0.0.1:0', '--data-dir', data],
     join(dir, `${name}.log`),
+    { UV_THREADPOOL_SIZE: '16' }, // as the instance manager starts them
   );
   const tcp = ready.tcp as { host: string; port: number };
   return { pid, address: `${tcp.host}:${tcp.port}` };

@@ -190,14 +190,22 @@ function largestFile(root: string): string {
 
 /**
  * The anchor for the rebuild figure, on the same disk in the same run: dd copying the source's
- * data layer (`conv=sparse`: holes stay holes, as in a rebuild) into a new file and fdatasync'ing
- * it, as the rebuild's commit does.
+ * data layer (`conv=sparse`: holes stay holes, as in a rebuild) into a new file with O_DIRECT
+ * and fdatasync'ing it, as the rebuild's target writes and commits.
  */
 async function plainCopy(vdir: string): Promise<number> {
-  const src = largestFile(vdir);
+  // The engine's local replica (the rebuild's source), whose data the page cache holds.
+  const src = largestFile(join(vdir, 'node-1', 'local'));
   const dst = join(dir, 'plain-copy.img');
   const t0 = performance.now();
-  await run('dd', [`if=${src}`, `of=${dst}`, 'bs=2M', 'conv=sparse,fdatasync', 'status=none']);
+  await run('dd', [
+    `if=${src}`,
+    `of=${dst}`,
+    'bs=2M',
+    'oflag=direct',
+    'conv=sparse,fdatasync',
+    'status=none',
+  ]);
   const seconds = (performance.now() - t0) / 1000;
   await rm(dst, { force: true });
   return seconds;
@@ -254,7 +262,7 @@ async function rebuild(): Promise<Record<string, unknown>> {
       `rebuild: ${mib.toFixed(0)} MiB of data in ${seconds.toFixed(2)} s = ${result.MiBps.toFixed(0)} MiB/s ` +
         `(${cpuSeconds.toFixed(2)} s CPU of the servers; ` +
         `${phaseMs ? `replica to replica, phases ${JSON.stringify(phaseMs)}` : 'engine-side copy'}); ` +
-        `plain copy (dd, fdatasync) ${plainSeconds.toFixed(2)} s = ${result.plainCopyMiBps.toFixed(0)} MiB/s; ` +
+        `plain copy (dd oflag=direct, fdatasync) ${plainSeconds.toFixed(2)} s = ${result.plainCopyMiBps.toFixed(0)} MiB/s; ` +
         `ratio ${result.ratio.toFixed(2)}x`,
     );
     return result;
