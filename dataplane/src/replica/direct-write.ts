@@ -40,29 +40,75 @@ function releaseSlot(slot: Buffer): void {
   if (idle.length < MAX_IDLE) idle.push(slot);
 }
 
-/** The file opened for direct writes, or undefined where the file system does not offer it. */
-export function openDirect(file: string): number | undefined {
-  const flag = fs.constants.O_DIRECT;
-  // No WebAssembly (node --jitless): no aligned memory to write from.
-  if (flag === undefined || typeof WebAssembly === 'undefined') return undefined;
-  try {
-    return fs.openSync(file, fs.constants.O_WRONLY | flag);
-  } catch {
-    return undefined;
+/**
+ * A layer file opened O_DIRECT for an import's writes, beside its ordinary fd. Once one write
+ * could not go directly (unaligned, or refused), every later one goes through the page cache:
+ * a cached page and a direct write to the same page in flight at once could leave the page's
+ * stale bytes to be written back over the direct ones, so the switch waits for the direct
+ * writes in flight to finish.
+ */
+export class DirectFile {
+  private inFlight = 0;
+  private readonly waiting: (() => void)[] = [];
+  private off = false;
+
+  private constructor(private fd: number | null) {}
+
+  /** The file opened for direct writes, or undefined where that is not to be had. */
+  static open(file: string): DirectFile | undefined {
+    const flag = fs.constants.O_DIRECT;
+    // No WebAssembly (node --jitless): no aligned memory to write from.
+    if (flag === undefined || typeof WebAssembly === 'undefined') return undefined;
+    try {
+      return new DirectFile(fs.openSync(file, fs.constants.O_WRONLY | flag));
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Writes `data` at `position` directly when it can. False: write it through the page cache
+   * (no direct write that could share a page with it is in flight once this resolved).
+   */
+  async write(data: Buffer, position: number): Promise<boolean> {
+    if (!this.off && this.fd !== null && aligned(position, data.length)) {
+      this.inFlight++;
+      try {
+        if (await writeDirect(this.fd, data, position)) return true;
+        // Refused: this aligned range shares no page with the other direct writes.
+        this.off = true;
+        return false;
+      } finally {
+        this.inFlight--;
+        if (this.inFlight === 0) for (const go of this.waiting.splice(0)) go();
+      }
+    }
+    this.off = true;
+    if (this.inFlight > 0) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    return false;
+  }
+
+  /** Closes the O_DIRECT fd; only when no write is in flight (the store's gate sees to that). */
+  close(): void {
+    if (this.fd === null) return;
+    try {
+      fs.closeSync(this.fd);
+    } catch {
+      // Already closed: nothing to release.
+    }
+    this.fd = null;
   }
 }
 
-/** True when `data` at `position` can be written directly (aligned offset and length). */
-export function directAligned(position: number, length: number): boolean {
+function aligned(position: number, length: number): boolean {
   return length > 0 && position % ALIGN === 0 && length % ALIGN === 0;
 }
 
 /**
- * Writes `data` at `position` through the O_DIRECT fd. False when the kernel refused the
- * alignment (EINVAL) or no aligned memory could be had: the caller writes the whole of `data` through the page cache instead,
- * and should not try again on this fd. Other errors reject.
+ * Writes `data` at `position` through the O_DIRECT fd, via staging slots. False when the kernel
+ * refused the alignment (EINVAL) or no aligned memory could be had. Other errors reject.
  */
-export async function writeDirect(fd: number, data: Buffer, position: number): Promise<boolean> {
+async function writeDirect(fd: number, data: Buffer, position: number): Promise<boolean> {
   let slot: Buffer;
   try {
     slot = acquireSlot();

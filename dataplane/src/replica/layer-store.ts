@@ -2,7 +2,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { ioBuffers } from '../block/buffer-pool.js';
 import { readChain, readOwn } from './chain-read.js';
-import { directAligned, openDirect, writeDirect } from './direct-write.js';
+import { DirectFile } from './direct-write.js';
 import { ReplicaError } from './errors.js';
 import { ExtentSet } from './extent-set.js';
 import { fdatasync, pwrite } from './file-io.js';
@@ -104,8 +104,8 @@ export abstract class ReplicaLayerStore extends ReplicaState implements LayerSto
     const file = importFile(layerFile(meta.name, false));
     await fsp.rm(path.join(this.dir, file), { force: true });
     const fd = createLayerFile(this.dir, file, size);
-    const directFd = openDirect(path.join(this.dir, file));
-    this.staged.set(meta.name, { meta: layerMeta, file, fd, extents: new ExtentSet(), directFd });
+    const direct = DirectFile.open(path.join(this.dir, file));
+    this.staged.set(meta.name, { meta: layerMeta, file, fd, extents: new ExtentSet(), direct });
   }
 
   async writeLayer(name: string, offset: number, data: Buffer): Promise<void> {
@@ -125,13 +125,7 @@ export abstract class ReplicaLayerStore extends ReplicaState implements LayerSto
       if (this.staged.get(name) !== layer) {
         throw new ReplicaError('IMPORT_INVALID', `import of ${name} was aborted`, { layer: name });
       }
-      const direct =
-        layer.directFd !== undefined &&
-        !layer.directOff &&
-        directAligned(offset, data.length) &&
-        (await writeDirect(layer.directFd, data, offset));
-      if (!direct) {
-        if (layer.directFd !== undefined && directAligned(offset, data.length)) layer.directOff = true;
+      if (!(layer.direct && (await layer.direct.write(data, offset)))) {
         await pwrite(layer.fd, data, 0, data.length, offset);
       }
       layer.extents.add(Math.floor(offset / BLOCK_SIZE), Math.ceil((offset + data.length) / BLOCK_SIZE));

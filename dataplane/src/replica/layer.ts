@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import type { DirectFile } from './direct-write.js';
 import { ReplicaError } from './errors.js';
 import { ExtentSet } from './extent-set.js';
 import { fsext } from './fsext.js';
@@ -13,12 +14,8 @@ export interface Layer {
   file: string;
   fd: number;
   extents: ExtentSet;
-  /**
-   * A layer being imported: the same file opened O_DIRECT for the import's writes
-   * (direct-write.ts), closed at the commit; `directOff` once the kernel refused it.
-   */
-  directFd?: number;
-  directOff?: boolean;
+  /** A layer being imported: the same file opened O_DIRECT for its writes, until the commit. */
+  direct?: DirectFile;
 }
 
 /** Creates an empty sparse layer file of `size` bytes (fails if it exists). */
@@ -120,13 +117,8 @@ export function closeLayer(layer: Layer): void {
   }
 }
 
-/** Closes an imported layer's O_DIRECT fd (see Layer.directFd), if it has one. */
+/** Closes an imported layer's O_DIRECT fd (Layer.direct), if it has one. */
 export function closeDirect(layer: Layer): void {
-  if (layer.directFd === undefined) return;
-  try {
-    fs.closeSync(layer.directFd);
-  } catch {
-    // Already closed: nothing to release.
-  }
-  layer.directFd = undefined;
+  layer.direct?.close();
+  layer.direct = undefined;
 }
