@@ -311,4 +311,45 @@ describe('releaseHostResources', () => {
       }
     },
   );
+
+  it.skipIf(!canFuse || !canLoop)(
+    'releases a mounted loop device over a FUSE-served file (as the CSI node attaches a volume)',
+    async () => {
+      const root = join(dir, 'fuse-loop');
+      const fuse = join(root, 'fuse');
+      const mnt = join(root, 'mnt');
+      await mkdir(fuse, { recursive: true });
+      await mkdir(mnt, { recursive: true });
+      const helper = ManagedProcess.start({
+        name: 'nbdfuse',
+        command: 'nbdfuse',
+        args: ['-P', join(root, 'nbdfuse.pid'), fuse, '[', 'nbdkit', 'memory', '16M', ']'],
+        logFile: join(root, 'nbdfuse.log'),
+      });
+      const file = join(fuse, 'nbd');
+      let device = '';
+      const backedByOurs = async () =>
+        JSON.parse((await run('losetup', ['--list', '--json'])).stdout || '{}').loopdevices?.filter(
+          (d: { name: string }) => d.name === device,
+        ) ?? [];
+      try {
+        await waitFor('nbdfuse to serve its file', async () => existsSync(file), { timeoutMs: 10_000 });
+        await run('mkfs.ext4', ['-q', file]);
+        device = (await run('losetup', ['--find', '--show', file])).stdout.trim();
+        await run('mount', [device, mnt]);
+        expect(await loopDevicesUnder(root)).toEqual([device]);
+        expect(await releaseHostResources(root)).toEqual([]);
+        expect(await mountsUnder(root)).toEqual([]);
+        // The loop device is gone, not left naming "/nbd" (its FUSE mount lazily detached).
+        await waitFor('the loop device to be released', async () => (await backedByOurs()).length === 0, {
+          timeoutMs: 10_000,
+        });
+      } finally {
+        await run('umount', [mnt]).catch(() => undefined);
+        if (device) await run('losetup', ['-d', device]).catch(() => undefined);
+        await helper.kill();
+        await run('fusermount3', ['-u', '-z', fuse]).catch(() => undefined);
+      }
+    },
+  );
 });

@@ -91,6 +91,13 @@ async function stopFuseHelpers(dir: string): Promise<string[]> {
  */
 export async function releaseHostResources(dir: string): Promise<string[]> {
   const leftovers: string[] = [];
+  // Loop devices first: detaching a busy one only marks it to go once its file system is
+  // unmounted. Unmounted first, a FUSE mount under a loop device's file is busy, gets detached
+  // lazily, and the loop device then names its file "/nbd", no longer below `dir`: it was left
+  // behind for good.
+  for (const device of await loopDevicesUnder(dir)) {
+    await run('losetup', ['-d', device]).catch(() => undefined);
+  }
   for (const mount of await mountsUnder(dir)) {
     try {
       await run('umount', [mount]);
