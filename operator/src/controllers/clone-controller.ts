@@ -18,6 +18,7 @@ import {
 import type { Logger } from 'pino';
 import { cloneKeyProblem } from '../encryption/backup-key-record.js';
 import type { VolumeKeyStore } from '../encryption/volume-key-store.js';
+import { recordVolumeEvent } from '../k8s/events.js';
 import { KINDS } from '../k8s/kinds.js';
 import type { ReconcileResult } from '../runtime/work-queue.js';
 import { AttacherType } from '../volume/attachment-tickets.js';
@@ -164,7 +165,13 @@ export class CloneController {
         return undefined;
       case 'initiate':
         await this.writeCloneStatus(volume, step.status);
-        this.event(volume, 'Normal', 'CloneInitiated', `cloning from ${volume.spec.dataSource}`);
+        recordVolumeEvent(
+          this.ctx.events,
+          volume,
+          'Normal',
+          'CloneInitiated',
+          `cloning from ${volume.spec.dataSource}`,
+        );
         log.info({ source: step.status.sourceVolume, snapshot: step.status.snapshot }, 'clone initiated');
         return undefined;
       case 'fail':
@@ -212,7 +219,8 @@ export class CloneController {
       }
       case 'complete':
         await this.writeCloneStatus(volume, { ...cs, state: 'completed' });
-        this.event(
+        recordVolumeEvent(
+          this.ctx.events,
           volume,
           'Normal',
           'CloneCompleted',
@@ -231,7 +239,7 @@ export class CloneController {
 
   private async fail(volume: Volume, message: string, log: Logger): Promise<undefined> {
     await this.writeCloneStatus(volume, { ...volume.status?.cloneStatus, state: 'failed' });
-    this.event(volume, 'Warning', 'CloneFailed', message);
+    recordVolumeEvent(this.ctx.events, volume, 'Warning', 'CloneFailed', message);
     log.warn({ reason: message }, 'clone failed');
     return undefined;
   }
@@ -260,15 +268,6 @@ export class CloneController {
 
   private async writeCloneStatus(volume: Volume, cloneStatus: VolumeCloneStatus): Promise<void> {
     await this.ctx.client.patchStatus(KINDS.volume, volume, { cloneStatus });
-  }
-
-  private event(volume: Volume, type: 'Normal' | 'Warning', reason: string, message: string): void {
-    this.ctx.events.record(
-      { ...volume, apiVersion: LONGHORN_API_VERSION, kind: 'Volume' },
-      type,
-      reason,
-      message,
-    );
   }
 
   private async addTicket(volume: string, id: string, nodeID: string): Promise<void> {

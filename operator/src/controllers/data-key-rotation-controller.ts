@@ -15,7 +15,6 @@ import {
   type DataKeyRotationResult,
   dataKeyRotationBandwidth,
   type Engine,
-  LONGHORN_API_VERSION,
   parseDataKeyRotationResult,
   pendingDataKeyRotation,
   type Volume,
@@ -36,6 +35,7 @@ import {
   type Step,
 } from '../encryption/data-key-rotation-step.js';
 import { EncryptionKeyError, type VolumeKeyStore } from '../encryption/volume-key-store.js';
+import { recordVolumeEvent } from '../k8s/events.js';
 import { KINDS } from '../k8s/kinds.js';
 import { isConflict } from '../runtime/api-errors.js';
 import type { ReconcileResult } from '../runtime/work-queue.js';
@@ -148,7 +148,8 @@ export class DataKeyRotationController {
           await this.answer(volume, request, { from: mark!.from, to: mark!.to }, log);
         await this.keys.finishDataKeyRotation(name, mark!.to, now, step.keepPrevious.length > 0);
         log.info({ from: mark!.from, to: mark!.to, keptFor: step.keepPrevious }, 'data key rotated');
-        this.event(
+        recordVolumeEvent(
+          this.ctx.events,
           volume,
           'Normal',
           'DataKeyRotated',
@@ -225,7 +226,8 @@ export class DataKeyRotationController {
     }
     if (mark) {
       log.info({ from: mark.from, to: mark.to, request }, 'data-key rotation started');
-      this.event(
+      recordVolumeEvent(
+        this.ctx.events,
         volume,
         'Normal',
         'DataKeyRotationStarted',
@@ -299,19 +301,10 @@ export class DataKeyRotationController {
     };
     if (result.error) {
       log.warn({ request, err: result.error }, 'data-key rotation request failed');
-      this.event(volume, 'Warning', 'DataKeyRotationFailed', result.error);
+      recordVolumeEvent(this.ctx.events, volume, 'Warning', 'DataKeyRotationFailed', result.error);
     }
     await this.ctx.client.patch(KINDS.volume, volume.metadata.name, {
       metadata: { annotations: { [DATA_KEY_ROTATION_RESULT_ANNOTATION]: JSON.stringify(result) } },
     });
-  }
-
-  private event(volume: Volume, type: 'Normal' | 'Warning', reason: string, message: string): void {
-    this.ctx.events.record(
-      { ...volume, apiVersion: LONGHORN_API_VERSION, kind: 'Volume' },
-      type,
-      reason,
-      message,
-    );
   }
 }

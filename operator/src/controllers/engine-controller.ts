@@ -12,7 +12,6 @@ import { join } from 'node:path';
 import {
   type Engine,
   type EngineStatus,
-  LONGHORN_API_VERSION,
   type Volume,
   type VolumeQos,
   withoutLonghornFinalizer,
@@ -37,6 +36,7 @@ import { staleRotationRecord } from '../encryption/data-key-rotation-step.js';
 import { ENCRYPTION_KEY_UNAVAILABLE } from '../encryption/encryption-condition.js';
 import { EncryptionKeyError, type VolumeKeyStore } from '../encryption/volume-key-store.js';
 import { isNotFound } from '../instances/replica-servers.js';
+import { recordVolumeEvent } from '../k8s/events.js';
 import { KINDS } from '../k8s/kinds.js';
 import { volumeIoStore } from '../metrics/volume-io.js';
 import type { ReconcileResult } from '../runtime/work-queue.js';
@@ -401,12 +401,7 @@ export class EngineController {
       this.keyFailures.add(name);
       const message = `volume ${volume.metadata.name} cannot attach: ${err.message}`;
       log.warn({ err: err.message }, 'no encryption key for the engine');
-      ctx.events.record(
-        { ...volume, apiVersion: LONGHORN_API_VERSION, kind: 'Volume' },
-        'Warning',
-        ENCRYPTION_KEY_UNAVAILABLE,
-        message,
-      );
+      recordVolumeEvent(ctx.events, volume, 'Warning', ENCRYPTION_KEY_UNAVAILABLE, message);
       const status = stoppedEngineStatus(e.status, ctx.id.node, 'error', message);
       status.conditions = [
         { type: 'InstanceCreation', status: 'False', reason: ENCRYPTION_KEY_UNAVAILABLE, message },

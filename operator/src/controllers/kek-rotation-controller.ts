@@ -10,7 +10,6 @@ import {
   KEK_ROTATION_RESULT_ANNOTATION,
   KEK_ROTATION_SCHEDULED_RESULT_ANNOTATION,
   type KekRotationResult,
-  LONGHORN_API_VERSION,
   pendingRotation,
   type Volume,
 } from '@longhorn-ts/api';
@@ -18,6 +17,7 @@ import type { Logger } from 'pino';
 import { rfc3339 } from '../conditions.js';
 import { kekSchedule } from '../encryption/kek-schedule.js';
 import { EncryptionKeyError, type VolumeKeyStore } from '../encryption/volume-key-store.js';
+import { recordVolumeEvent } from '../k8s/events.js';
 import { KINDS } from '../k8s/kinds.js';
 import type { ReconcileResult } from '../runtime/work-queue.js';
 import { type ControllerContext, nameOfKey } from './context.js';
@@ -65,12 +65,7 @@ export class KekRotationController {
         if (this.invalid.get(name) !== text) {
           this.invalid.set(name, text);
           this.log.warn({ volume: name, err: s.message }, 'key rotation schedule refused');
-          this.ctx.events.record(
-            { ...volume, apiVersion: LONGHORN_API_VERSION, kind: 'Volume' },
-            'Warning',
-            'KeyRotationScheduleInvalid',
-            s.message,
-          );
+          recordVolumeEvent(this.ctx.events, volume, 'Warning', 'KeyRotationScheduleInvalid', s.message);
         }
         return undefined;
       }
@@ -108,18 +103,18 @@ export class KekRotationController {
       }
     }
     result.doneAt = rfc3339(ctx.clock.now());
-    const target = { ...volume, apiVersion: LONGHORN_API_VERSION, kind: 'Volume' };
     if (result.error === '') {
       log.info({ from: result.from, to: result.to }, 'key-encryption key rotated');
-      ctx.events.record(
-        target,
+      recordVolumeEvent(
+        ctx.events,
+        volume,
         'Normal',
         'KeyRotated',
         `volume ${name}: data key re-wrapped from key ${result.from} to key ${result.to} (no data touched)`,
       );
     } else {
       log.warn({ err: result.error }, 'key-encryption key rotation failed');
-      ctx.events.record(target, 'Warning', 'KeyRotationFailed', result.error);
+      recordVolumeEvent(ctx.events, volume, 'Warning', 'KeyRotationFailed', result.error);
     }
     await ctx.client.patch(KINDS.volume, name, {
       metadata: { annotations: { [answerIn]: JSON.stringify(result) } },

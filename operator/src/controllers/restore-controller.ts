@@ -8,14 +8,7 @@
  * restoreStatus), the revert and fold of restore layers through the engine, and Events.
  */
 
-import {
-  type Engine,
-  LONGHORN_API_VERSION,
-  type RestoreStatus,
-  type Volume,
-  type VolumeAttachment,
-  type VolumeStatus,
-} from '@longhorn-ts/api';
+import type { Engine, RestoreStatus, Volume, VolumeAttachment, VolumeStatus } from '@longhorn-ts/api';
 import { loadBackup, loadVolume } from '@longhorn-ts/dataplane/backup/config-store';
 import { BackupError } from '@longhorn-ts/dataplane/backup/errors';
 import { inspectBackup } from '@longhorn-ts/dataplane/backup/restore-backup';
@@ -27,6 +20,7 @@ import { DEFAULT_POLL_MS, type RestoreTargets } from '../backup/restore-target.j
 import { type Condition, getCondition, rfc3339, setCondition } from '../conditions.js';
 import { carriedKeyRecord, restoreKeyProblem } from '../encryption/backup-key-record.js';
 import type { VolumeKeyStore } from '../encryption/volume-key-store.js';
+import { recordVolumeEvent } from '../k8s/events.js';
 import { KINDS } from '../k8s/kinds.js';
 import type { ReconcileResult } from '../runtime/work-queue.js';
 import { AttacherType } from '../volume/attachment-tickets.js';
@@ -190,7 +184,7 @@ export class RestoreController {
         return { requeueAfterMs: TARGET_RETRY_MS };
       case 'fail': {
         await this.writeStatus(volume, {}, 'False', FAILURE, step.message);
-        this.event(volume, 'Warning', 'RestoreFailed', step.message);
+        recordVolumeEvent(this.ctx.events, volume, 'Warning', 'RestoreFailed', step.message);
         log.warn({ reason: step.message, terminal: step.terminal }, 'restore failed');
         return step.terminal ? undefined : { requeueAfterMs: facts.pollMs };
       }
@@ -208,7 +202,7 @@ export class RestoreController {
           if (status !== 400 && status !== 403 && status !== 422) throw err;
           const message = `spec.size is not set and could not be set to the backup volume's size ${step.size}: ${(err as Error).message}; delete the volume and create it with that size`;
           await this.writeStatus(volume, {}, 'False', FAILURE, message);
-          this.event(volume, 'Warning', 'RestoreFailed', message);
+          recordVolumeEvent(this.ctx.events, volume, 'Warning', 'RestoreFailed', message);
           return undefined;
         }
         log.info({ size: step.size }, "spec.size set to the backup volume's size");
@@ -222,7 +216,8 @@ export class RestoreController {
           IN_PROGRESS,
           `restoring backup ${step.status.lastBackup}`,
         );
-        this.event(
+        recordVolumeEvent(
+          this.ctx.events,
           volume,
           'Normal',
           'RestoreInitiated',
@@ -238,7 +233,7 @@ export class RestoreController {
         const problem = await this.keysBeforeAttach(volume);
         if (problem) {
           await this.writeStatus(volume, {}, 'False', FAILURE, problem);
-          this.event(volume, 'Warning', 'RestoreFailed', problem);
+          recordVolumeEvent(this.ctx.events, volume, 'Warning', 'RestoreFailed', problem);
           log.warn({ reason: problem }, 'restore refused');
           return { requeueAfterMs: KEY_RETRY_MS };
         }
@@ -324,7 +319,8 @@ export class RestoreController {
         );
         const job = this.jobs.get(name);
         if (job) this.reportToEngine(name, job, volume.spec.fromBackup ?? '');
-        this.event(
+        recordVolumeEvent(
+          this.ctx.events,
           volume,
           'Normal',
           'RestoreCompleted',
@@ -625,15 +621,6 @@ export class RestoreController {
     }
     if (this.engineReports.get(volume) === r) this.engineReports.delete(volume);
     return true;
-  }
-
-  private event(volume: Volume, type: 'Normal' | 'Warning', reason: string, message: string): void {
-    this.ctx.events.record(
-      { ...volume, apiVersion: LONGHORN_API_VERSION, kind: 'Volume' },
-      type,
-      reason,
-      message,
-    );
   }
 
   private async addTicket(volume: string): Promise<void> {

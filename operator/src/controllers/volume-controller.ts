@@ -25,6 +25,7 @@ import {
 import type { Logger } from 'pino';
 import { type Condition, rfc3339, setCondition } from '../conditions.js';
 import { encryptionKeyCondition } from '../encryption/encryption-condition.js';
+import { recordVolumeEvent } from '../k8s/events.js';
 import { KINDS } from '../k8s/kinds.js';
 import type { ReconcileResult } from '../runtime/work-queue.js';
 import { scheduleReplicas } from '../scheduler/replica-scheduler.js';
@@ -233,12 +234,7 @@ export class VolumeController {
     await this.writeStatus(volume, engine, replicas, result, scheduled);
     if (va !== undefined) await this.writeTicketStatuses(va, volume, result);
     for (const ev of result.events) {
-      ctx.events.record(
-        { ...volume, apiVersion: LONGHORN_API_VERSION, kind: 'Volume' },
-        ev.type,
-        ev.reason,
-        ev.message,
-      );
+      recordVolumeEvent(ctx.events, volume, ev.type, ev.reason, ev.message);
     }
     return result.requeueAfterMs === undefined ? undefined : { requeueAfterMs: result.requeueAfterMs };
   }
@@ -556,12 +552,7 @@ export class VolumeController {
 
   private async reportInvalid(volume: Volume, problem: string): Promise<void> {
     const { ctx } = this;
-    ctx.events.record(
-      { ...volume, apiVersion: LONGHORN_API_VERSION, kind: 'Volume' },
-      'Warning',
-      'InvalidVolume',
-      problem,
-    );
+    recordVolumeEvent(ctx.events, volume, 'Warning', 'InvalidVolume', problem);
     const now = rfc3339(ctx.clock.now());
     const conditions = setCondition(
       (volume.status?.conditions ?? []) as Condition[],

@@ -5,6 +5,7 @@
  */
 
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { LONGHORN_API_VERSION, type Volume } from '@longhorn-ts/api';
 import type { Logger } from 'pino';
 import type { Clock } from '../runtime/clock.js';
 
@@ -64,4 +65,15 @@ export class EventRecorder {
       this.log.debug({ err, reason }, 'could not record event');
     });
   }
+}
+
+/** Records an Event about a Volume (objects from the caches carry no apiVersion and kind). */
+export function recordVolumeEvent(
+  events: Pick<EventRecorder, 'record'>,
+  volume: Volume,
+  type: 'Normal' | 'Warning',
+  reason: string,
+  message: string,
+): void {
+  events.record({ ...volume, apiVersion: LONGHORN_API_VERSION, kind: 'Volume' }, type, reason, message);
 }
