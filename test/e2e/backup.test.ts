@@ -134,6 +134,28 @@ describe.skipIf(skip)('backups to the cluster MinIO: targets, Backup CRs, Backup
   const getTarget = (name: string) => kubectl().tryGet<BackupTargetCr>(BT, name, NAMESPACE);
   const getBackup = (name: string) => kubectl().tryGet<Backup>(BACKUPS, name, NAMESPACE);
 
+  /** The whole volume through its engine's NBD endpoint. */
+  async function readThroughNbd(uri: string): Promise<Buffer> {
+    const out = join(work, `read-${Date.now()}.bin`);
+    await exec('nbdcopy', [uri, out], { timeout: 120_000 });
+    try {
+      return await readFile(out);
+    } finally {
+      await rm(out, { force: true });
+    }
+  }
+
+  /** The whole volume through NBD, attached to `node` by a ticket for the read. */
+  async function attachAndRead(volume: string, node: string): Promise<Buffer> {
+    const ticket = await attachByTicket(kubectl(), volume, node);
+    try {
+      const uri = await waitForEndpoint(kubectl(), volume, 120_000);
+      return await readThroughNbd(uri);
+    } finally {
+      await removeTicket(kubectl(), volume, ticket);
+    }
+  }
+
   async function eventsOf(
     name: string,
   ): Promise<Array<{ type?: string; reason?: string; message?: string }>> {
@@ -525,17 +547,6 @@ describe.skipIf(skip)('backups to the cluster MinIO: targets, Backup CRs, Backup
 
     const urlOf = (backupName: string, volume = 'src') => encodeBackupUrl(targetUrl, volume, backupName);
 
-    /** The whole volume through its engine's NBD endpoint. */
-    async function readThroughNbd(uri: string): Promise<Buffer> {
-      const out = join(work, `read-${Date.now()}.bin`);
-      await exec('nbdcopy', [uri, out], { timeout: 120_000 });
-      try {
-        return await readFile(out);
-      } finally {
-        await rm(out, { force: true });
-      }
-    }
-
     /** Each replica's view (a standby volume has no frontend): the sha256 of every one. */
     async function replicaHashes(volume: string): Promise<string[]> {
       const engine = (await enginesOf(kubectl(), volume)).find(
@@ -554,16 +565,6 @@ describe.skipIf(skip)('backups to the cluster MinIO: targets, Backup CRs, Backup
         }
       }
       return hashes;
-    }
-
-    async function attachAndRead(volume: string, node: string): Promise<Buffer> {
-      const ticket = await attachByTicket(kubectl(), volume, node);
-      try {
-        const uri = await waitForEndpoint(kubectl(), volume, 120_000);
-        return await readThroughNbd(uri);
-      } finally {
-        await removeTicket(kubectl(), volume, ticket);
-      }
     }
 
     it('a Volume with fromBackup (bigger than the backup) is held until the restore completed, then reads byte-identical', async () => {
@@ -948,14 +949,8 @@ describe.skipIf(skip)('backups to the cluster MinIO: targets, Backup CRs, Backup
         (v) => v.status?.restoreInitiated === true && v.status.restoreRequired === false,
         180_000,
       );
-      const ticket2 = await attachByTicket(kubectl(), 'enc-rst', 'node-1');
-      const uri2 = await waitForEndpoint(kubectl(), 'enc-rst', 120_000);
-      const out = join(work, 'enc-read.bin');
-      await exec('nbdcopy', [uri2, out], { timeout: 120_000 });
-      const read = await readFile(out);
-      await rm(out, { force: true });
+      const read = await attachAndRead('enc-rst', 'node-1');
       expect(read.subarray(0, data.length).equals(data)).toBe(true);
-      await removeTicket(kubectl(), 'enc-rst', ticket2);
 
       const refused = await waitFor('the plain volume to be refused', async () => {
         const v = await getVolume(kubectl(), 'enc-rst-plain');
@@ -995,14 +990,8 @@ describe.skipIf(skip)('backups to the cluster MinIO: targets, Backup CRs, Backup
           timeoutMs: 180_000,
         },
       );
-      const ticket = await attachByTicket(kubectl(), 'enc-clone', 'node-1');
-      const uri = await waitForEndpoint(kubectl(), 'enc-clone', 120_000);
-      const out = join(work, 'enc-clone.bin');
-      await exec('nbdcopy', [uri, out], { timeout: 120_000 });
-      const read = await readFile(out);
-      await rm(out, { force: true });
+      const read = await attachAndRead('enc-clone', 'node-1');
       expect(read.subarray(0, data.length).equals(data)).toBe(true);
-      await removeTicket(kubectl(), 'enc-clone', ticket);
 
       await waitFor('the plain clone to fail', async () =>
         (await state('enc-clone-plain')) === 'failed' ? true : undefined,

@@ -283,19 +283,23 @@ describe('releaseHostResources', () => {
 
   const canFuse = process.getuid?.() === 0 && existsSync('/dev/fuse') && existsSync('/usr/bin/nbdfuse');
 
+  /** nbdfuse serving `fuse`/nbd from an nbdkit memory disk of `size`, detached as the CSI node plugin starts it. */
+  async function startNbdfuse(root: string, fuse: string, size: string): Promise<ManagedProcess> {
+    await mkdir(fuse, { recursive: true });
+    return ManagedProcess.start({
+      name: 'nbdfuse',
+      command: 'nbdfuse',
+      args: ['-P', join(root, 'nbdfuse.pid'), fuse, '[', 'nbdkit', 'memory', size, ']'],
+      logFile: join(root, 'nbdfuse.log'),
+    });
+  }
+
   it.skipIf(!canFuse)(
     'stops the nbdfuse helpers serving files under a directory (a cluster stopped with volumes mounted)',
     async () => {
       const root = join(dir, 'fuse-host');
       const fuse = join(root, 'fuse');
-      await mkdir(fuse, { recursive: true });
-      // Detached, as the CSI node plugin starts it: it outlives whoever started it.
-      const helper = ManagedProcess.start({
-        name: 'nbdfuse',
-        command: 'nbdfuse',
-        args: ['-P', join(root, 'nbdfuse.pid'), fuse, '[', 'nbdkit', 'memory', '1M', ']'],
-        logFile: join(root, 'nbdfuse.log'),
-      });
+      const helper = await startNbdfuse(root, fuse, '1M');
       try {
         await waitFor('nbdfuse to serve its file', async () => (await mountsUnder(root)).length === 1, {
           timeoutMs: 10_000,
@@ -318,14 +322,8 @@ describe('releaseHostResources', () => {
       const root = join(dir, 'fuse-loop');
       const fuse = join(root, 'fuse');
       const mnt = join(root, 'mnt');
-      await mkdir(fuse, { recursive: true });
       await mkdir(mnt, { recursive: true });
-      const helper = ManagedProcess.start({
-        name: 'nbdfuse',
-        command: 'nbdfuse',
-        args: ['-P', join(root, 'nbdfuse.pid'), fuse, '[', 'nbdkit', 'memory', '16M', ']'],
-        logFile: join(root, 'nbdfuse.log'),
-      });
+      const helper = await startNbdfuse(root, fuse, '16M');
       const file = join(fuse, 'nbd');
       let device = '';
       const backedByOurs = async () =>
