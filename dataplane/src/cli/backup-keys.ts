@@ -83,7 +83,7 @@ export async function restoredEncryption(
       'INVALID_ARGUMENT',
       `backup ${backup} was taken of an encrypted volume (its blocks are ciphertext): give ${
         keyFileVolume ? '--key-file FILE' : '--crypto-secret FILE'
-      }, the key-encryption key its data key ${carried.envelope.keyId ? `was wrapped with (key ${carried.envelope.keyId})` : 'was wrapped with'}`,
+      }, the key-encryption key its data key was wrapped with (key ${carried.envelope.keyId})`,
     );
   if (!keyFileVolume)
     return cryptoSecretEncryptionOf(volume, parseKeyRecord(text, `backup ${backup}`), keys.cryptoSecret!);
