@@ -14,7 +14,7 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +24,7 @@ import { CryptBlockDevice, newDataKey } from '../src/crypt/index.js';
 import { NbdServer } from '../src/frontend/nbd/index.js';
 import { MemoryBlockDevice } from '../test/nbd/memory-device.js';
 import { better, fio, fioSample, type Workload } from './fio-runner.js';
+import { treeCpuUs } from './proc-cpu.js';
 
 const { values } = parseArgs({
   options: {
@@ -68,36 +69,11 @@ async function measure(uri: string, w: Workload, cpu: CpuClock): Promise<{ value
   return { value: s.value, cpuUs: (cpu() - before) / s.ios };
 }
 
-const TICK_US = 1e6 / 100; // USER_HZ
-
-/** CPU time (µs) of `root` and every process below it, from /proc (exited ones are not counted). */
-function treeCpu(root: number): CpuClock {
-  return () => {
-    const stats = new Map<number, { ppid: number; us: number }>();
-    for (const name of readdirSync('/proc')) {
-      if (!/^\d+$/.test(name)) continue;
-      let stat: string;
-      try {
-        stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      } catch {
-        continue; // gone meanwhile
-      }
-      // Fields after the command (which may hold spaces): state ppid ... utime(14) stime(15).
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      stats.set(Number(name), { ppid: Number(f[1]), us: (Number(f[11]) + Number(f[12])) * TICK_US });
-    }
-    let total = 0;
-    for (const [pid, s] of stats) {
-      for (let p = pid; p > 1; p = stats.get(p)?.ppid ?? 0) {
-        if (p === root) {
-          total += s.us;
-          break;
-        }
-      }
-    }
-    return total;
-  };
-}
+/** CPU time (µs) of `root` and every process below it (exited ones are not counted). */
+const treeCpu =
+  (root: number): CpuClock =>
+  () =>
+    treeCpuUs(root);
 
 async function compare(
   title: string,

@@ -23,6 +23,7 @@ import { ReplicaClient } from '../src/protocol/client.js';
 import { directRebuildRun } from './direct-rebuild-run.js';
 import { type FioSample, fill, fioSample, run, WORKLOADS, type Workload } from './fio-runner.js';
 import { measureNodeRss } from './node-rss.js';
+import { cpuUs } from './proc-cpu.js';
 
 const { values } = parseArgs({
   options: {
@@ -46,22 +47,6 @@ const dir = values.dir!;
 const workloads = values.only ? WORKLOADS.filter((w) => w.name.includes(values.only!)) : WORKLOADS;
 
 type Target = { label: string; uri: string; pids: number[]; stop: () => Promise<void> };
-
-const CLOCK_TICK_US = 1e6 / 100; // USER_HZ, 100 on Linux
-
-/** CPU time (µs) the processes have used so far (user + system, from /proc). */
-function cpuUs(pids: number[]): number {
-  let total = 0;
-  for (const pid of pids) {
-    try {
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      total += (Number(fields[11]) + Number(fields[12])) * CLOCK_TICK_US;
-    } catch {
-      // exited
-    }
-  }
-  return total;
-}
 
 /** Engine and replica-server processes started for the volume under `vdir`. */
 function volumePids(vdir: string): number[] {
