@@ -6,6 +6,11 @@
       "cflags": ["-O2", "-Wall"]
     },
     {
+      "target_name": "zerocopy",
+      "sources": ["zerocopy.c"],
+      "cflags": ["-O2", "-Wall"]
+    },
+    {
       "target_name": "xts",
       "sources": ["xts.c"],
       "cflags": ["-O2", "-Wall"],

@@ -5,8 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 fresh=1
-for out in build/Release/fsext.node build/Release/xts.node; do
-  if ! { [ -f "$out" ] && [ "$out" -nt fsext.c ] && [ "$out" -nt xts.c ] && [ "$out" -nt binding.gyp ]; }; then
+for out in build/Release/fsext.node build/Release/xts.node build/Release/zerocopy.node; do
+  if ! { [ -f "$out" ] && [ "$out" -nt fsext.c ] && [ "$out" -nt xts.c ] && [ "$out" -nt zerocopy.c ] && [ "$out" -nt binding.gyp ]; }; then
     fresh=0
   fi
 done
@@ -31,5 +31,6 @@ else
   # No node-gyp: each addon is one C file, so a direct compile gives the same result.
   mkdir -p build/Release
   cc -O2 -Wall -shared -fPIC -DNODE_GYP_MODULE_NAME=fsext -I"$nodedir/include/node" fsext.c -o build/Release/fsext.node
+  cc -O2 -Wall -shared -fPIC -DNODE_GYP_MODULE_NAME=zerocopy -I"$nodedir/include/node" zerocopy.c -o build/Release/zerocopy.node
   cc -O2 -Wall -shared -fPIC -DNODE_GYP_MODULE_NAME=xts -I"$nodedir/include/node" xts.c -o build/Release/xts.node -ldl
 fi

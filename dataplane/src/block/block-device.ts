@@ -18,4 +18,18 @@ export interface BlockDevice {
   writeZeroes(offset: number, length: number, fua: boolean): Promise<void>;
   /** True when several connections see each other's flushed writes (NBD CAN_MULTI_CONN). */
   readonly canMultiConn: boolean;
+  /**
+   * Where the bytes of [offset, offset + length) lie, whole, in one file whose pages the page
+   * cache holds, for a frontend that sends them from there without copying (sendfile); null
+   * when they do not (holes, several layers, not cached, encrypted, held back by QoS, a
+   * structural change pending), and the frontend reads them with `read`. Synchronous: the
+   * answer holds for this turn of the event loop only, and counts as the read having happened.
+   */
+  readSpan?(offset: number, length: number): FileSpan | null;
+}
+
+/** Bytes of a file: `length` bytes from `position` of the open file `fd` (owned by the device). */
+export interface FileSpan {
+  fd: number;
+  position: number;
 }

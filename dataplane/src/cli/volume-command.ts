@@ -171,7 +171,7 @@ export async function volumeCommand(argv: string[]): Promise<number> {
     }
     case 'info': {
       const state = await loadState(dir);
-      const [view, qos] = await withEngine(state, (e) => Promise.all([e.volume(), e.qos()]));
+      const [view, qos, io] = await withEngine(state, (e) => Promise.all([e.volume(), e.qos(), e.ioStats()]));
       // The previous data key leaves the record here once re-encryption is done and unused.
       await settleDataKeyRotation(dir, state, view.dataKeyRotation);
       // Where the KEK comes from: a key file, or a crypto secret file's passphrase or KMS key.
@@ -190,7 +190,7 @@ export async function volumeCommand(argv: string[]): Promise<number> {
             ...(state.encryption.previous ? { previousDataKeyId: state.encryption.previous.dataKeyId } : {}),
           }
         : { encrypted: false };
-      if (json) console.log(JSON.stringify({ ...view, qos, ...encryption }, null, 2));
+      if (json) console.log(JSON.stringify({ ...view, qos, io, ...encryption }, null, 2));
       else {
         console.log(
           `volume ${view.name}: ${formatSize(view.size)}, ${view.robustness}, frontend ${view.frontend || '(down)'}`,
@@ -200,6 +200,9 @@ export async function volumeCommand(argv: string[]): Promise<number> {
         );
         console.log(
           `  ${state.encryption ? `encrypted (${state.encryption.cipher}, key ${state.encryption.keyId}, from ${keySource})` : 'not encrypted'}`,
+        );
+        console.log(
+          `  I/O since the engine started: ${io.readOps} reads (${io.zeroCopyReads} sent without a copy), ${io.writeOps} writes`,
         );
         const rot = view.dataKeyRotation;
         if (rot && rot.state !== 'none') console.log(`  ${formatRotation(rot)}`);

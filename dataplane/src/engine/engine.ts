@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { BlockDevice } from '../block/block-device.js';
+import type { BlockDevice, FileSpan } from '../block/block-device.js';
 import { BlockError } from '../block/block-error.js';
 import { isAligned, WIDEN_BLOCK, widenToBlocks } from '../block/block-widening.js';
 import { ioBuffers } from '../block/buffer-pool.js';
@@ -190,6 +190,12 @@ export class Engine extends EventEmitter implements BlockDevice {
     } finally {
       this.barrier.leave();
     }
+  }
+
+  readSpan(offset: number, length: number): FileSpan | null {
+    // Only while I/O flows freely: a snapshot, expansion or hand-over waits for reads to leave.
+    if (!this.barrier.isOpen() || offset < 0 || offset + length > this.volumeSize) return null;
+    return this.set.localSpan(offset, length);
   }
 
   async write(offset: number, data: Buffer, fua: boolean): Promise<void> {

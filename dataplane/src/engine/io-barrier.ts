@@ -12,6 +12,11 @@ export class IoBarrier {
   private exclusiveTail: Promise<void> = Promise.resolve();
   private closedError: Error | null = null;
 
+  /** True when I/O enters at once: no exclusive section runs or waits, not closed. */
+  isOpen(): boolean {
+    return this.paused === 0;
+  }
+
   /** Resolves immediately (returns undefined) when open, so the hot path allocates nothing. */
   enter(): Promise<void> | undefined {
     if (this.paused === 0) {

@@ -1,3 +1,4 @@
+import type { FileSpan } from '../block/block-device.js';
 import type { Replica } from '../replica/index.js';
 import type { ReplicaBackend } from '../replica/replica-backend.js';
 import type { ByteRange, LayerImport, LayerInfo, ReplicaInfo, SnapshotOptions } from '../replica/types.js';
@@ -12,6 +13,9 @@ export class LocalReplicaBackend implements ReplicaBackend {
 
   read(offset: number, length: number): Promise<Buffer> {
     return this.store.read(offset, length);
+  }
+  readSpan(offset: number, length: number): FileSpan | null {
+    return this.store.readSpan(offset, length);
   }
   write(offset: number, data: Buffer): Promise<void> {
     return this.store.write(offset, data);

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import type { FileSpan } from '../block/block-device.js';
 import { BlockError } from '../block/block-error.js';
 import type { Logger } from '../logging/logger.js';
 import type { ReplicaBackend } from '../replica/replica-backend.js';
@@ -296,6 +297,17 @@ export class ReplicaSet extends EventEmitter {
       }
     }
     return undefined;
+  }
+
+  /**
+   * A span of the local replica's file (the replica in the engine's own process), when it is RW
+   * and holds the range whole in its page cache: see BlockDevice.readSpan.
+   */
+  localSpan(offset: number, length: number): FileSpan | null {
+    for (const m of this.members) {
+      if (m.mode === 'RW' && m.backend.readSpan) return m.backend.readSpan(offset, length);
+    }
+    return null;
   }
 
   async readFromRW(offset: number, length: number): Promise<Buffer> {

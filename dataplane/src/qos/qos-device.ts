@@ -4,7 +4,7 @@
  * and their bytes; write-zeroes and trims cost one write operation and no bytes (nothing
  * crosses the wire); flushes are never held back.
  */
-import type { BlockDevice } from '../block/block-device.js';
+import type { BlockDevice, FileSpan } from '../block/block-device.js';
 import type { QosLimits } from './limits.js';
 import { type QosClock, QosLimiter, type QosStats } from './qos-limiter.js';
 
@@ -38,6 +38,12 @@ export class QosBlockDevice implements BlockDevice {
   read(offset: number, length: number): Promise<Buffer> {
     const wait = this.limiter.admit('read', length);
     return wait ? wait.then(() => this.inner.read(offset, length)) : this.inner.read(offset, length);
+  }
+
+  /** Only for reads nothing limits: a limited read waits its turn on the copying path. */
+  readSpan(offset: number, length: number): FileSpan | null {
+    if (!this.inner.readSpan || this.limiter.applies('read')) return null;
+    return this.inner.readSpan(offset, length);
   }
 
   write(offset: number, data: Buffer, fua: boolean): Promise<void> {

@@ -94,10 +94,14 @@ export class QosLimiter {
     };
   }
 
+  /** True when some limit applies to requests of this kind. */
+  applies(kind: IoKind): boolean {
+    return this.buckets.ops[kind].length + this.buckets.bytes[kind].length > 0;
+  }
+
   /** Resolves when a request of `bytes` may start; at once when nothing limits it. */
   admit(kind: IoKind, bytes: number): Promise<void> | undefined {
-    const applies = this.buckets.ops[kind].length + this.buckets.bytes[kind].length > 0;
-    if (!applies) return undefined;
+    if (!this.applies(kind)) return undefined;
     const now = this.clock.now();
     if (this.queue.length === 0 && this.readyAt(kind, bytes, now) <= now) {
       this.take(kind, bytes, now);

@@ -30,6 +30,21 @@ export function readChain(
   return readPieces(chain, out, outOff, a, b);
 }
 
+/**
+ * The layer holding all of [a, b) when the fast path above would read it with one pread (no
+ * newer layer holds any of it), else null.
+ */
+export function layerHolding(chain: readonly Layer[], a: number, b: number): Layer | null {
+  const bs = Math.floor(a / BLOCK_SIZE);
+  const be = Math.ceil(b / BLOCK_SIZE);
+  for (const layer of chain) {
+    if (b > layer.meta.size) return null;
+    if (layer.extents.covers(bs, be)) return layer;
+    if (layer.extents.intersects(bs, be)) return null;
+  }
+  return null;
+}
+
 async function readPieces(chain: readonly Layer[], out: Buffer, outOff: number, a: number, b: number) {
   let gaps: number[] = [a, b];
   const reads: Promise<void>[] = [];

@@ -9,6 +9,11 @@ export class IoGate {
   private readonly sharedQueue: (() => void)[] = [];
   private readonly exclusiveQueue: (() => void)[] = [];
 
+  /** True when shared I/O would enter at once: no structural change holds or waits. */
+  isOpen(): boolean {
+    return !this.exclusiveHeld && this.exclusiveQueue.length === 0;
+  }
+
   /** Returns null when entered at once, else a promise that resolves once entered. */
   enter(): Promise<void> | null {
     if (!this.exclusiveHeld && this.exclusiveQueue.length === 0) {

@@ -1,3 +1,4 @@
+import type { FileSpan } from '../block/block-device.js';
 import type { ByteRange, LayerImport, LayerInfo, ReplicaInfo, SnapshotOptions } from './types.js';
 
 /**
@@ -8,6 +9,8 @@ import type { ByteRange, LayerImport, LayerInfo, ReplicaInfo, SnapshotOptions } 
  */
 export interface ReplicaBackend {
   read(offset: number, length: number): Promise<Buffer>;
+  /** Only a replica in the engine's own process has one: see BlockDevice.readSpan. */
+  readSpan?(offset: number, length: number): FileSpan | null;
   write(offset: number, data: Buffer): Promise<void>;
   unmap(offset: number, length: number): Promise<void>;
   writeZeroes(offset: number, length: number): Promise<void>;

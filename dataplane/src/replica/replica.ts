@@ -1,8 +1,10 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import type { FileSpan } from '../block/block-device.js';
 import { ioBuffers } from '../block/buffer-pool.js';
-import { readChain } from './chain-read.js';
+import { zeroCopy } from '../net/zerocopy.js';
+import { layerHolding, readChain } from './chain-read.js';
 import { DirtyMap } from './dirty-map.js';
 import { ReplicaError } from './errors.js';
 import { ExtentSet } from './extent-set.js';
@@ -147,6 +149,23 @@ export class Replica extends ReplicaLayerStore implements ReplicaStore, DirtyTra
     } finally {
       this.gate.leave();
     }
+  }
+
+  /**
+   * The layer file and position holding all of [offset, offset + length), when one layer does
+   * and the page cache has those pages (sendfile then never waits for the disk); see
+   * BlockDevice.readSpan. A write still in flight has not marked its blocks yet, so a span
+   * never points at bytes not written.
+   */
+  readSpan(offset: number, length: number): FileSpan | null {
+    const zc = zeroCopy();
+    if (!zc || this.closed || !this.gate.isOpen()) return null;
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length <= 0)
+      return null;
+    if (offset + length > this.meta.size) return null;
+    const layer = layerHolding(this.chainFromHead, offset, offset + length);
+    if (!layer || !zc.allCached(layer.fd, offset, length)) return null;
+    return { fd: layer.fd, position: offset };
   }
 
   async write(offset: number, data: Buffer): Promise<void> {

@@ -76,3 +76,24 @@ describe('IoBarrier', () => {
     await expect(b.exclusive(async () => {})).rejects.toThrow('stopped');
   });
 });
+
+describe('IoBarrier.isOpen (whether a read may be answered at once, from a file span)', () => {
+  it('is false while an exclusive section waits or runs, and for good once closed', async () => {
+    const b = new IoBarrier();
+    expect(b.isOpen()).toBe(true);
+    expect(b.enter()).toBeUndefined();
+    const section = deferred();
+    const done = b.exclusive(() => section.promise);
+    await settle();
+    // Waiting for the request in flight to leave: new I/O already waits.
+    expect(b.isOpen()).toBe(false);
+    b.leave();
+    await settle();
+    expect(b.isOpen()).toBe(false);
+    section.resolve();
+    await done;
+    expect(b.isOpen()).toBe(true);
+    await b.close(async () => {}, new Error('closed'));
+    expect(b.isOpen()).toBe(false);
+  });
+});

@@ -47,7 +47,15 @@ describe('metrics under Longhorn names and labels', () => {
     ];
     // v1's engine runs here: two samples of its frontend counters, 2 s apart.
     const io = new VolumeIoStore();
-    const c = { readOps: 0, readBytes: 0, readLatencyNs: 0, writeOps: 0, writeBytes: 0, writeLatencyNs: 0 };
+    const c = {
+      readOps: 0,
+      readBytes: 0,
+      readLatencyNs: 0,
+      zeroCopyReads: 0,
+      writeOps: 0,
+      writeBytes: 0,
+      writeLatencyNs: 0,
+    };
     io.sample('v1', c, 0);
     io.sample('v1', { ...c, readOps: 200, readBytes: 819200, readLatencyNs: 2e7 }, 2000);
     const text = await buildRegistry({

@@ -5,6 +5,7 @@ const counters = (readOps: number, readBytes: number, readLatencyNs: number, wri
   readOps,
   readBytes,
   readLatencyNs,
+  zeroCopyReads: 0,
   writeOps,
   writeBytes: writeOps * 4096,
   writeLatencyNs: writeOps * 1000,

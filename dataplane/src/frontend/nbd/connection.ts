@@ -1,8 +1,8 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { BlockDevice } from '../../block/block-device.js';
-import { ioBuffers } from '../../block/buffer-pool.js';
 import { readIntoUserBuffers } from '../../net/user-buffer-reads.js';
+import { zeroCopy } from '../../net/zerocopy.js';
 import { ByteQueue } from './byte-queue.js';
 import {
   MAX_PAYLOAD_SIZE,
@@ -27,6 +27,7 @@ import {
   type NbdExport,
 } from './handshake.js';
 import { encodeSimpleReply } from './replies.js';
+import { ReplySender } from './reply-sender.js';
 import { RequestParser } from './request-parser.js';
 
 export interface ConnectionLimits {
@@ -78,17 +79,12 @@ export class NbdConnection {
   private readonly receiveBuffer = Buffer.allocUnsafe(RECEIVE_BUFFER);
   /** The WRITE payload the current socket read goes into, when not `receiveBuffer`. */
   private direct: Buffer | null = null;
-  private corked = false;
+  private readonly replies: ReplySender;
   private readonly pool: InFlight[] = [];
   private deviceErrors = 0;
   /** The client closed its sending side: serve what was received, then close. */
   private inputEnded = false;
   private handshakeTimer: NodeJS.Timeout | null;
-  private readonly uncork = (): void => {
-    this.corked = false;
-    this.socket.uncork();
-    this.checkBackpressure();
-  };
 
   constructor(
     private readonly socket: Socket,
@@ -99,6 +95,14 @@ export class NbdConnection {
   ) {
     this.handshake = new Handshake(this.input, catalog);
     this.parser = new RequestParser(this.input);
+    const handle = (socket as unknown as { _handle?: { fd?: number } })._handle;
+    this.replies = new ReplySender(
+      socket,
+      zeroCopy(),
+      typeof handle?.fd === 'number' ? handle.fd : -1,
+      () => this.checkBackpressure(),
+      (err) => this.drop(`sending a read reply failed: ${(err as Error).message}`),
+    );
     socket.setNoDelay(true);
     // A deadline, not an idle timeout: a client trickling bytes must not hold a slot forever.
     this.handshakeTimer = setTimeout(() => this.drop('handshake timed out'), limits.handshakeTimeoutMs);
@@ -270,6 +274,7 @@ export class NbdConnection {
           if ((p.flags & ~NBD_CMD_FLAG_FUA) !== 0 || p.length > MAX_PAYLOAD_SIZE || !inRange)
             errno = NBD_EINVAL;
           else if (p.length === 0) promise = Promise.resolve(EMPTY);
+          else if (p.length >= SPAN_MIN && this.replies.spans && this.sendSpan(device, req, p.offset)) return;
           else promise = device.read(p.offset, p.length);
           break;
         case NBD_CMD_WRITE:
@@ -310,6 +315,18 @@ export class NbdConnection {
     }
   }
 
+  /**
+   * Answers a read at once from the file span the device has for it (sendfile from the page
+   * cache, no copy); false when it has none and the read goes the copying way.
+   */
+  private sendSpan(device: BlockDevice, req: InFlight, offset: number): boolean {
+    const span = device.readSpan?.(offset, req.length);
+    if (!span) return false;
+    this.replies.sendSpan(encodeSimpleReply(0, req.handleHi, req.handleLo), span, req.length);
+    this.release(req);
+    return true;
+  }
+
   private release(req: InFlight): void {
     this.inFlightCount--;
     this.inFlightBytes -= req.cost;
@@ -322,33 +339,15 @@ export class NbdConnection {
   }
 
   private send(header: Buffer, data: Buffer | null): void {
-    const socket = this.socket;
     // The only request in flight (QD1): nothing to batch with, so skip the event-loop hop.
-    if (!this.corked && this.inFlightCount === 1) {
-      if (data) {
-        socket.cork();
-        socket.write(header);
-        writeData(socket, data);
-        socket.uncork();
-      } else {
-        socket.write(header);
-      }
-      return;
-    }
-    if (!this.corked) {
-      this.corked = true;
-      socket.cork();
-      setImmediate(this.uncork);
-    }
-    socket.write(header);
-    if (data) writeData(socket, data);
+    this.replies.send(header, data, this.inFlightCount === 1);
   }
 
   /** Pauses reading while too much is in flight or unsent, resumes below half of that. */
   private checkBackpressure(): void {
     if (this.state !== 'transmission') return;
     const limits = this.limits;
-    const pending = this.inFlightBytes + this.socket.writableLength;
+    const pending = this.inFlightBytes + this.socket.writableLength + this.replies.backlog;
     if (!this.paused) {
       if (pending >= limits.maxInFlightBytes || this.inFlightCount >= limits.maxInFlightRequests) {
         this.paused = true;
@@ -372,11 +371,13 @@ export class NbdConnection {
   }
 
   private finishDrain(): void {
-    this.state = 'closed';
-    if (this.corked) {
-      this.corked = false;
-      this.socket.uncork();
+    // Replies still waiting for the socket go before the end of the stream.
+    if (!this.replies.idle) {
+      this.replies.whenIdle(() => this.finishDrain());
+      return;
     }
+    this.state = 'closed';
+    this.replies.flush();
     this.endSocket();
   }
 
@@ -396,6 +397,7 @@ export class NbdConnection {
     this.log.warn({ reason }, 'dropping client');
     this.state = 'closed';
     this.input.clear();
+    this.replies.close();
     this.socket.destroy();
   }
 
@@ -403,6 +405,7 @@ export class NbdConnection {
     const wasOpen = this.state !== 'closed';
     this.state = 'closed';
     this.input.clear();
+    this.replies.close();
     this.clearHandshakeTimer();
     if (wasOpen) this.log.debug('client went away');
     if (this.deviceErrors > 1)
@@ -416,17 +419,5 @@ const EMPTY = Buffer.alloc(0);
 const RECEIVE_BUFFER = 64 * 1024;
 /** ...or, once this much of a WRITE payload is missing, straight into the payload. */
 const DIRECT_READ_MIN = 16 * 1024;
-
-/**
- * Writes read data; a buffer from the shared pool goes back to it once the kernel has it
- * (the device handed it over with the reply, so nothing else holds it).
- */
-function writeData(socket: Socket, data: Buffer): void {
-  if (ioBuffers.owns(data)) {
-    socket.write(data, (err) => {
-      if (!err) ioBuffers.release(data);
-    });
-  } else {
-    socket.write(data);
-  }
-}
+/** Reads this large are sent from a file span when the device has one (smaller: copied). */
+const SPAN_MIN = 64 * 1024;
