@@ -78,29 +78,42 @@ export function pwrite(
 ): Promise<void> {
   let first = 0;
   if (length <= INLINE_WRITE_MAX && length > 0 && inlineWrites.allowed()) {
-    let n: number;
     const t0 = performance.now();
     try {
-      n = fs.writeSync(fd, buf, offset, length, position);
+      while (first < length) {
+        const n = fs.writeSync(fd, buf, offset + first, Math.min(WRITE_PIECE, length - first), position + first);
+        first += n;
+        if (n === 0) break;
+      }
     } catch (err) {
       return Promise.reject(err);
     } finally {
       inlineWrites.took(t0, performance.now());
     }
-    if (n === length) return RESOLVED;
-    first = n;
+    if (first === length) return RESOLVED;
   }
   return new Promise((resolve, reject) => {
     const step = (done: number): void => {
-      fs.write(fd, buf, offset + done, length - done, position + done, (err, n) => {
+      const n = Math.min(WRITE_PIECE, length - done);
+      fs.write(fd, buf, offset + done, n, position + done, (err, written) => {
         if (err) return reject(err);
-        if (done + n < length) step(done + n);
+        if (done + written < length) step(done + written);
         else resolve();
       });
     };
     step(first);
   });
 }
+
+/**
+ * Largest single pwrite. The page cache holds what one pwrite brings in as one folio of up to
+ * its size, and ext4 walks every block of a folio on each later write into it: here a 4 KiB
+ * overwrite cost 12.6 µs of kernel time in data written by 1 MiB pwrites, 4.2 µs after 128 KiB
+ * ones and 1.1 µs after 4 KiB ones (and writing by 128 KiB cost no more per MiB than by 1 MiB).
+ * A volume filled sequentially and then updated at random (a database's life) pays that on
+ * every write, on every replica.
+ */
+const WRITE_PIECE = 128 * 1024;
 
 /**
  * Largest write made on the calling thread (see InlineWrites). A 1 MiB write into the page
