@@ -9,6 +9,7 @@
  *
  *   npx tsx dataplane/bench/engine-bench.ts [--runtime S] [--repeat N] [--size MiB] [--dir DIR]
  *        [--only NAME] [--skip-fio] [--skip-rebuild] [--skip-rss] [--rebuild-size MiB]
+ *        [--replicas 1,3]   ("1c": one replica, reads copied as before zero-copy replies)
  * (run `npm run build` first: the engine and replica servers run from dist/)
  */
 import { spawn } from 'node:child_process';
@@ -106,12 +107,27 @@ async function nbdkitTarget(): Promise<Target> {
   };
 }
 
-async function engineTarget(replicas: number): Promise<Target> {
-  const vdir = join(dir, `vol-${replicas}`);
-  const uri = await volumeUp({ dir: vdir, replicas, size });
+/**
+ * Our volume with `spec` replicas ("1", "3"); "1c" is one replica whose engine copies every
+ * read (LONGHORN_ZERO_COPY=0), the path before zero-copy read replies, for a same-run A/B.
+ */
+async function engineTarget(spec: string): Promise<Target> {
+  const replicas = Number.parseInt(spec, 10);
+  const copying = spec.endsWith('c');
+  const vdir = join(dir, `vol-${spec}`);
+  // The volume's processes inherit the environment they start with.
+  const before = process.env.LONGHORN_ZERO_COPY;
+  if (copying) process.env.LONGHORN_ZERO_COPY = '0';
+  let uri: string;
+  try {
+    uri = await volumeUp({ dir: vdir, replicas, size });
+  } finally {
+    if (before === undefined) delete process.env.LONGHORN_ZERO_COPY;
+    else process.env.LONGHORN_ZERO_COPY = before;
+  }
   const pids = volumePids(vdir);
   return {
-    label: `ours ${replicas} replica${replicas > 1 ? 's' : ''}`,
+    label: `ours ${spec} replica${replicas > 1 ? 's' : ''}${copying ? ' (copying reads)' : ''}`,
     uri,
     pids,
     stop: () => volumeDown(vdir),
@@ -119,9 +135,8 @@ async function engineTarget(replicas: number): Promise<Target> {
 }
 
 async function throughput(): Promise<Record<string, Record<string, number>>> {
-  const counts = values.replicas!.split(',').map(Number);
   const targets = [await nbdkitTarget()];
-  for (const n of counts) targets.push(await engineTarget(n));
+  for (const spec of values.replicas!.split(',')) targets.push(await engineTarget(spec.trim()));
   const table: Record<string, Record<string, number>> = {};
   try {
     for (const t of targets) await fill(t.uri, size);

@@ -36,7 +36,7 @@ describe('InlineWrites (when small writes stay on the event loop)', () => {
   });
 });
 
-describe('pwrite (in pieces of at most 128 KiB)', () => {
+describe('pwrite (in pieces of at most 256 KiB)', () => {
   it('writes every byte of large and odd-sized writes, inline and through the pool', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pwrite-'));
     const fd = openSync(join(dir, 'f'), 'w+');
