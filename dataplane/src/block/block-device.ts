@@ -24,6 +24,9 @@ export interface BlockDevice {
    * when they do not (holes, several layers, not cached, encrypted, held back by QoS, a
    * structural change pending), and the frontend reads them with `read`. Synchronous: the
    * answer holds for this turn of the event loop only, and counts as the read having happened.
+   * The kernel sends the file's pages by reference, so a write racing the read (one the client
+   * issued before it had the reply) may reach the client in the reply, as it may with any read
+   * racing a write; never a device wrapper that transforms bytes (encryption) offers spans.
    */
   readSpan?(offset: number, length: number): FileSpan | null;
 }

@@ -66,6 +66,7 @@ interface Info {
   cipher?: string;
   keyId?: string;
   robustness: string;
+  io: { readOps: number; zeroCopyReads: number };
 }
 
 describe('an encrypted volume (longhorn-local volume up --encrypt, real NBD clients)', () => {
@@ -107,6 +108,10 @@ describe('an encrypted volume (longhorn-local volume up --encrypt, real NBD clie
     expect(all.subarray(0, 8 * MiB).equals(data)).toBe(true);
     expect(all.subarray(64 * MiB + 1000, 64 * MiB + 11000).equals(data.subarray(0, 10000))).toBe(true);
     expect(all.subarray(64 * MiB, 64 * MiB + 1000).equals(Buffer.alloc(1000))).toBe(true);
+    // Never a read sent straight from a replica file: those hold ciphertext.
+    const { io } = JSON.parse(await vol.cli('info', '-o', 'json')) as Info;
+    expect(io.readOps).toBeGreaterThan(0);
+    expect(io.zeroCopyReads).toBe(0);
     const { hits, nonZero } = scan(vol.dir);
     expect(hits).toEqual([]);
     // ...and the files did receive the data: 3 replicas x 8 MiB of ciphertext, at least.
@@ -265,7 +270,11 @@ describe('the plaintext scan finds the pattern on a plain volume (the scan itsel
     patternFile(src, MiB);
     await sh('nbdcopy', [src, vol.uri]);
     expect(scan(vol.dir).hits.length).toBeGreaterThan(0);
-    expect((JSON.parse(await vol.cli('info', '-o', 'json')) as Info).encrypted).toBe(false);
+    // The same read-back as above: here reads do leave straight from the replica's file.
+    await sh('nbdcopy', [vol.uri, join(vol.dir, 'back.bin')]);
+    const info = JSON.parse(await vol.cli('info', '-o', 'json')) as Info;
+    expect(info.encrypted).toBe(false);
+    expect(info.io.zeroCopyReads).toBeGreaterThan(0);
   }, 60_000);
 });
 
