@@ -81,7 +81,13 @@ export function pwrite(
     const t0 = performance.now();
     try {
       while (first < length) {
-        const n = fs.writeSync(fd, buf, offset + first, Math.min(WRITE_PIECE, length - first), position + first);
+        const n = fs.writeSync(
+          fd,
+          buf,
+          offset + first,
+          Math.min(WRITE_PIECE, length - first),
+          position + first,
+        );
         first += n;
         if (n === 0) break;
       }
