@@ -101,6 +101,15 @@ describe('NBD read replies sent from file spans (sendfile)', () => {
     expect(device.spans).toBeGreaterThanOrEqual(SIZE / (32 * MiB));
   });
 
+  it('sends spans over a Unix socket too', async () => {
+    const socket = join(dir, 'nbd.sock');
+    await server.listenUnix(socket);
+    const out = join(dir, 'out-unix.img');
+    await run('nbdcopy', [`nbd+unix:///?socket=${socket}`, out], { timeout: 30_000 });
+    expect(readFileSync(out).equals(image)).toBe(true);
+    expect(device.spans).toBeGreaterThanOrEqual(SIZE / (32 * MiB));
+  });
+
   it('keeps replies in order and whole when the socket fills: spans wait, write replies queue behind', async () => {
     const c = await connect();
     device.closeSpans = true; // a waiting span must keep its own descriptor
