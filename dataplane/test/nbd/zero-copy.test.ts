@@ -41,7 +41,14 @@ class SpanFileDevice implements BlockDevice {
   trim = (o: number, l: number, f: boolean) => this.file.trim(o, l, f);
   writeZeroes = (o: number, l: number, f: boolean) => this.file.writeZeroes(o, l, f);
 
+  /** From this many spans on, spans name a descriptor that is not open (as if out of them). */
+  badSpansFrom = Number.POSITIVE_INFINITY;
+
   readSpan(offset: number, length: number): FileSpan | null {
+    if (this.spans >= this.badSpansFrom) {
+      this.spans++;
+      return { fd: 1_000_000, position: offset };
+    }
     const fd = openSync(this.path, 'r');
     if (!zeroCopy()!.allCached(fd, offset, length)) {
       closeSync(fd);
@@ -141,6 +148,26 @@ describe('NBD read replies sent from file spans (sendfile)', () => {
     expect(reads.size).toBe(24);
     expect(writes.size).toBe(24);
     expect(device.spans).toBe(24);
+  });
+
+  it('copies a read whose span cannot be kept while replies wait (no descriptor for it)', async () => {
+    const c = await connect();
+    device.badSpansFrom = 16;
+    c.socket.pause();
+    for (let i = 0; i < 24; i++) c.request(NBD_CMD_READ, i, i * MiB, MiB);
+    await waitFor('the reads to be answered', () => device.spans === 24, { intervalMs: 10 });
+    c.socket.resume();
+    const seen = new Set<number>();
+    for (let i = 0; i < 24; i++) {
+      const reply = await c.readReply();
+      expect(reply.error).toBe(0);
+      seen.add(reply.handle);
+      const data = await c.read(MiB);
+      expect(data.equals(image.subarray(reply.handle * MiB, (reply.handle + 1) * MiB)), `read ${reply.handle}`).toBe(
+        true,
+      );
+    }
+    expect(seen.size).toBe(24);
   });
 
   it('sends every queued reply before closing on NBD_CMD_DISC', async () => {

@@ -322,7 +322,13 @@ export class NbdConnection {
   private sendSpan(device: BlockDevice, req: InFlight, offset: number): boolean {
     const span = device.readSpan?.(offset, req.length);
     if (!span) return false;
-    this.replies.sendSpan(encodeSimpleReply(0, req.handleHi, req.handleLo), span, req.length);
+    try {
+      this.replies.sendSpan(encodeSimpleReply(0, req.handleHi, req.handleLo), span, req.length);
+    } catch (err) {
+      // Nothing of the reply was sent (out of descriptors to keep the span): copy it instead.
+      this.log.debug({ err }, 'read span not kept; reading it into a buffer');
+      return false;
+    }
     this.release(req);
     return true;
   }

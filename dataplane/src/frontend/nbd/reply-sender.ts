@@ -136,7 +136,15 @@ export class ReplySender {
       if (this.socket.writableLength === 0 && this.advance(p)) return;
     }
     if (this.closed) return;
-    p.fd = this.zc!.dupFd(p.fd);
+    try {
+      p.fd = this.zc!.dupFd(p.fd);
+    } catch (err) {
+      // Out of descriptors: with nothing sent the caller answers an error for this read;
+      // with part of the reply on the wire the stream cannot continue.
+      if (p.sent === 0) throw err;
+      this.fail(err);
+      return;
+    }
     p.owned = true;
     this.enqueue(p);
   }
