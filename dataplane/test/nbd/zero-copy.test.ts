@@ -163,9 +163,10 @@ describe('NBD read replies sent from file spans (sendfile)', () => {
       expect(reply.error).toBe(0);
       seen.add(reply.handle);
       const data = await c.read(MiB);
-      expect(data.equals(image.subarray(reply.handle * MiB, (reply.handle + 1) * MiB)), `read ${reply.handle}`).toBe(
-        true,
-      );
+      expect(
+        data.equals(image.subarray(reply.handle * MiB, (reply.handle + 1) * MiB)),
+        `read ${reply.handle}`,
+      ).toBe(true);
     }
     expect(seen.size).toBe(24);
   });
