@@ -10,6 +10,10 @@
  * steadier than the rates on a shared machine.
  *
  *   npx tsx dataplane/bench/crypt-bench.ts [--runtime S] [--repeat N] [--only layer|volume] [--cipher js]
+ *        [--plain-copying]
+ * (--plain-copying: the plain volume copies its reads too, LONGHORN_ZERO_COPY=0, so the pair
+ *  differs only by the encryption layer; by default plain large reads leave by sendfile, which
+ *  an encrypted volume's reads cannot: they must pass through the cipher)
  * (--cipher js: the layer alone with the JS cipher instead of the native addon)
  */
 import { execFile } from 'node:child_process';
@@ -32,6 +36,7 @@ const { values } = parseArgs({
     repeat: { type: 'string', default: '2' },
     only: { type: 'string' },
     cipher: { type: 'string', default: 'best' },
+    'plain-copying': { type: 'boolean', default: false },
   },
 });
 const runtime = Number(values.runtime);
@@ -141,6 +146,8 @@ async function layer(): Promise<Record<string, Row>> {
 const run = promisify(execFile);
 const BIN = fileURLToPath(new URL('../../bin/longhorn-local.js', import.meta.url));
 const cli = async (...args: string[]) => (await run(process.execPath, [BIN, ...args])).stdout.trim();
+/** The plain volume's processes inherit LONGHORN_ZERO_COPY=0 with --plain-copying. */
+const plainEnv = values['plain-copying'] ? { ...process.env, LONGHORN_ZERO_COPY: '0' } : process.env;
 
 async function volume(): Promise<Record<string, Row>> {
   const dir = mkdtempSync(join(tmpdir(), 'lh-crypt-bench-'));
@@ -149,7 +156,14 @@ async function volume(): Promise<Record<string, Row>> {
   const plainDir = join(dir, 'plain');
   const cryptDir = join(dir, 'crypt');
   try {
-    const plainUri = (await cli('volume', 'up', '--dir', plainDir, '--replicas', '1', '--size', String(SIZE)))
+    const plainUri = (
+      await run(
+        process.execPath,
+        [BIN, 'volume', 'up', '--dir', plainDir, '--replicas', '1', '--size', String(SIZE)],
+        { env: plainEnv },
+      )
+    ).stdout
+      .trim()
       .split('\n')
       .at(-1)!;
     const cryptUri = (
@@ -185,7 +199,7 @@ async function volume(): Promise<Record<string, Row>> {
       (JSON.parse(readFileSync(join(dir, 'volume.json'), 'utf8')) as { nodes: { imPid: number }[] }).nodes[0]!
         .imPid;
     return await compare(
-      'a volume, 1 replica (longhorn-local volume up, plain vs --encrypt; CPU of its processes)',
+      `a volume, 1 replica (longhorn-local volume up, plain${values['plain-copying'] ? ' copying its reads' : ''} vs --encrypt; CPU of its processes)`,
       plainUri,
       cryptUri,
       treeCpu(imPid(plainDir)),
