@@ -60,7 +60,13 @@ export class ReplySender {
     /** Sending a span failed, maybe midway: the connection cannot continue. */
     private readonly onFailure: (err: unknown) => void,
   ) {
-    this.fd = zc && socketFd >= 0 ? zc.dupFd(socketFd) : -1;
+    let fd = -1;
+    try {
+      if (zc && socketFd >= 0) fd = zc.dupFd(socketFd);
+    } catch {
+      // Out of descriptors: this connection's replies are all copied.
+    }
+    this.fd = fd;
   }
 
   /** True when read replies may be spans: the addon is there and the socket is a plain fd. */
@@ -139,8 +145,8 @@ export class ReplySender {
     try {
       p.fd = this.zc!.dupFd(p.fd);
     } catch (err) {
-      // Out of descriptors: with nothing sent the caller answers an error for this read;
-      // with part of the reply on the wire the stream cannot continue.
+      // Out of descriptors: with nothing sent the caller reads it by copying instead; with
+      // part of the reply on the wire the stream cannot continue.
       if (p.sent === 0) throw err;
       this.fail(err);
       return;
@@ -199,7 +205,12 @@ export class ReplySender {
 
   private waitForSocket(): void {
     if (this.wait || this.closed) return;
-    this.wait = this.zc!.whenWritable(this.fd, this.onWritable);
+    try {
+      this.wait = this.zc!.whenWritable(this.fd, this.onWritable);
+    } catch (err) {
+      // Nothing would ever send what waits (out of descriptors for the watch).
+      this.fail(err);
+    }
   }
 
   /** The socket takes bytes again: sends what waits, in order, until it is full again. */
