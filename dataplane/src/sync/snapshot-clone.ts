@@ -1,4 +1,5 @@
 import { BlockError } from '../block/block-error.js';
+import { ioBuffers } from '../block/buffer-pool.js';
 import { ReplicaError } from '../replica/errors.js';
 import type { ReplicaBackend } from '../replica/replica-backend.js';
 import type { ByteRange, LayerInfo } from '../replica/types.js';
@@ -86,6 +87,9 @@ export async function cloneSnapshot(
     const move = async (p: CopyPiece) => {
       const data = await source.readLayer(p.layer, p.offset, p.length);
       await each((t) => t.backend.writeLayer(req.layer, p.offset, data));
+      // Every target answered, so nothing holds it: back to the pool it came from, if any
+      // (as rebuild's copy does). After a failure a target may still be sending it: left to GC.
+      ioBuffers.release(data);
     };
     await copyPieces(pieces, opts, move, (n) => {
       report.bytesDone += n;
