@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 fresh=1
 for out in build/Release/fsext.node build/Release/xts.node build/Release/zerocopy.node; do
-  if ! { [ -f "$out" ] && [ "$out" -nt fsext.c ] && [ "$out" -nt xts.c ] && [ "$out" -nt zerocopy.c ] && [ "$out" -nt binding.gyp ]; }; then
+  if ! { [ -f "$out" ] && [ "$out" -nt fsext.c ] && [ "$out" -nt xts.c ] && [ "$out" -nt zerocopy.c ] && [ "$out" -nt napi-util.h ] && [ "$out" -nt binding.gyp ]; }; then
     fresh=0
   fi
 done

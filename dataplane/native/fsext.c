@@ -11,43 +11,13 @@
 #include <sys/uio.h>
 #include <unistd.h>
 #include <node_api.h>
-
-static napi_value throw_errno(napi_env env, const char *syscall, int err) {
-  char msg[128];
-  snprintf(msg, sizeof msg, "%s: %s", syscall, strerror(err));
-  napi_value text, error, errno_value, syscall_value;
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &text);
-  napi_create_error(env, NULL, text, &error);
-  napi_create_int32(env, err, &errno_value);
-  napi_set_named_property(env, error, "errno", errno_value);
-  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &syscall_value);
-  napi_set_named_property(env, error, "syscall", syscall_value);
-  napi_throw(env, error);
-  return NULL;
-}
-
-static int read_args(napi_env env, napi_callback_info info, size_t want, int64_t *out) {
-  napi_value argv[3];
-  size_t argc = 3;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < want) {
-    napi_throw_type_error(env, NULL, "missing arguments");
-    return 0;
-  }
-  for (size_t i = 0; i < want; i++) {
-    if (napi_get_value_int64(env, argv[i], &out[i]) != napi_ok) {
-      napi_throw_type_error(env, NULL, "arguments must be numbers");
-      return 0;
-    }
-  }
-  return 1;
-}
+#include "napi-util.h"
 
 // seek(fd, offset, whence): the next data (whence 0) or hole (whence 1) at or after offset;
 // -1 when there is no more data (ENXIO).
 static napi_value do_seek(napi_env env, napi_callback_info info, int whence) {
   int64_t a[2];
-  if (!read_args(env, info, 2, a)) return NULL;
+  if (!read_int_args(env, info, 2, a)) return NULL;
   off_t r = lseek((int)a[0], (off_t)a[1], whence);
   if (r < 0) {
     if (errno == ENXIO) r = -1;
@@ -63,7 +33,7 @@ static napi_value seek_hole(napi_env env, napi_callback_info info) { return do_s
 
 static napi_value punch_hole(napi_env env, napi_callback_info info) {
   int64_t a[3];
-  if (!read_args(env, info, 3, a)) return NULL;
+  if (!read_int_args(env, info, 3, a)) return NULL;
   if (fallocate((int)a[0], FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)a[1], (off_t)a[2]) != 0)
     return throw_errno(env, "fallocate(PUNCH_HOLE)", errno);
   return NULL;
@@ -73,7 +43,7 @@ static napi_value punch_hole(napi_env env, napi_callback_info info) {
 // kernel drops it when the process dies, so a SIGKILLed replica server never leaves it behind.
 static napi_value try_lock(napi_env env, napi_callback_info info) {
   int64_t a[1];
-  if (!read_args(env, info, 1, a)) return NULL;
+  if (!read_int_args(env, info, 1, a)) return NULL;
   napi_value result;
   if (flock((int)a[0], LOCK_EX | LOCK_NB) != 0) {
     if (errno != EWOULDBLOCK) return throw_errno(env, "flock", errno);
@@ -91,25 +61,16 @@ static napi_value try_lock(napi_env env, napi_callback_info info) {
 // read costs a few microseconds this way instead of a thread-pool round trip (two wake-ups).
 static napi_value pread_nowait(napi_env env, napi_callback_info info) {
   napi_value argv[5];
-  size_t argc = 5;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 5) {
-    napi_throw_type_error(env, NULL, "missing arguments");
-    return NULL;
-  }
+  if (!get_args(env, info, 5, argv)) return NULL;
   void *data;
   size_t size;
   if (napi_get_buffer_info(env, argv[1], &data, &size) != napi_ok) {
     napi_throw_type_error(env, NULL, "buffer must be a Buffer");
     return NULL;
   }
-  int64_t fd, offset, length, position;
-  if (napi_get_value_int64(env, argv[0], &fd) != napi_ok || napi_get_value_int64(env, argv[2], &offset) != napi_ok ||
-      napi_get_value_int64(env, argv[3], &length) != napi_ok ||
-      napi_get_value_int64(env, argv[4], &position) != napi_ok) {
-    napi_throw_type_error(env, NULL, "arguments must be numbers");
-    return NULL;
-  }
+  int64_t fd, a[3];
+  if (!int_args(env, argv, 0, 1, &fd) || !int_args(env, argv, 2, 5, a)) return NULL;
+  int64_t offset = a[0], length = a[1], position = a[2];
   if (offset < 0 || length < 0 || (uint64_t)(offset + length) > size) {
     napi_throw_range_error(env, NULL, "range outside the buffer");
     return NULL;

@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <node_api.h>
 #include <uv.h>
+#include "napi-util.h"
 
 #ifndef __NR_cachestat
 #define __NR_cachestat 451
@@ -37,42 +38,11 @@ struct span_cachestat {
   uint64_t nr_recently_evicted;
 };
 
-static napi_value throw_errno(napi_env env, const char *syscall, int err) {
-  char msg[128];
-  snprintf(msg, sizeof msg, "%s: %s", syscall, strerror(err));
-  napi_value text, error, errno_value, syscall_value;
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &text);
-  napi_create_error(env, NULL, text, &error);
-  napi_create_int32(env, err, &errno_value);
-  napi_set_named_property(env, error, "errno", errno_value);
-  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &syscall_value);
-  napi_set_named_property(env, error, "syscall", syscall_value);
-  napi_throw(env, error);
-  return NULL;
-}
-
-static int int_args(napi_env env, napi_value *argv, size_t from, size_t to, int64_t *out) {
-  for (size_t i = from; i < to; i++) {
-    if (napi_get_value_int64(env, argv[i], &out[i - from]) != napi_ok) {
-      napi_throw_type_error(env, NULL, "arguments must be numbers");
-      return 0;
-    }
-  }
-  return 1;
-}
-
 // allCached(fd, position, length): true when every page of the range is in the page cache, so
 // sendfile will not wait for the disk; false when some is not, or the kernel lacks cachestat.
 static napi_value all_cached(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
-  size_t argc = 3;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   int64_t a[3];
-  if (argc < 3) {
-    napi_throw_type_error(env, NULL, "missing arguments");
-    return NULL;
-  }
-  if (!int_args(env, argv, 0, 3, a)) return NULL;
+  if (!read_int_args(env, info, 3, a)) return NULL;
   long page = sysconf(_SC_PAGESIZE);
   uint64_t first = (uint64_t)a[1] / page;
   uint64_t last = ((uint64_t)a[1] + (uint64_t)a[2] + page - 1) / page;
@@ -88,14 +58,8 @@ static napi_value all_cached(napi_env env, napi_callback_info info) {
 // dupFd(fd): a close-on-exec duplicate, so a span queued behind a full socket still reads the
 // same file after its layer is closed (purge, revert).
 static napi_value dup_fd(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  size_t argc = 1;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   int64_t fd;
-  if (argc < 1 || napi_get_value_int64(env, argv[0], &fd) != napi_ok) {
-    napi_throw_type_error(env, NULL, "fd must be a number");
-    return NULL;
-  }
+  if (!read_int_args(env, info, 1, &fd)) return NULL;
   int d = fcntl((int)fd, F_DUPFD_CLOEXEC, 0);
   if (d < 0) return throw_errno(env, "fcntl(F_DUPFD_CLOEXEC)", errno);
   napi_value result;
@@ -109,12 +73,7 @@ static napi_value dup_fd(napi_env env, napi_callback_info info) {
 // once complete). Throws on a socket or file error, and when the file ends early.
 static napi_value send_span(napi_env env, napi_callback_info info) {
   napi_value argv[6];
-  size_t argc = 6;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 6) {
-    napi_throw_type_error(env, NULL, "missing arguments");
-    return NULL;
-  }
+  if (!get_args(env, info, 6, argv)) return NULL;
   void *header;
   size_t header_len;
   if (napi_get_buffer_info(env, argv[1], &header, &header_len) != napi_ok) {
