@@ -94,6 +94,30 @@ describe('NBD read replies sent from file spans (sendfile)', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  /**
+   * Reads `n` replies, each without error: a read's (handle < 1000, of MiB `handle`) with its
+   * data checked against the image; the handles of reads and of writes seen.
+   */
+  const readReplies = async (c: RawClient, n: number) => {
+    const reads = new Set<number>();
+    const writes = new Set<number>();
+    for (let i = 0; i < n; i++) {
+      const reply = await c.readReply();
+      expect(reply.error).toBe(0);
+      if (reply.handle >= 1000) {
+        writes.add(reply.handle);
+        continue;
+      }
+      reads.add(reply.handle);
+      const data = await c.read(MiB);
+      expect(
+        data.equals(image.subarray(reply.handle * MiB, (reply.handle + 1) * MiB)),
+        `read ${reply.handle}`,
+      ).toBe(true);
+    }
+    return { reads, writes };
+  };
+
   const connect = async () => {
     const c = await (await RawClient.connect(port)).connectedTo('');
     clients.push(c);
@@ -129,22 +153,7 @@ describe('NBD read replies sent from file spans (sendfile)', () => {
     }
     await waitFor('the socket to fill', () => device.spans === 24, { intervalMs: 10 });
     c.socket.resume();
-    const reads = new Set<number>();
-    const writes = new Set<number>();
-    for (let i = 0; i < 48; i++) {
-      const reply = await c.readReply();
-      expect(reply.error).toBe(0);
-      if (reply.handle < 1000) {
-        reads.add(reply.handle);
-        const data = await c.read(MiB);
-        expect(
-          data.equals(image.subarray(reply.handle * MiB, (reply.handle + 1) * MiB)),
-          `read ${reply.handle}`,
-        ).toBe(true);
-      } else {
-        writes.add(reply.handle);
-      }
-    }
+    const { reads, writes } = await readReplies(c, 48);
     expect(reads.size).toBe(24);
     expect(writes.size).toBe(24);
     expect(device.spans).toBe(24);
@@ -157,18 +166,9 @@ describe('NBD read replies sent from file spans (sendfile)', () => {
     for (let i = 0; i < 24; i++) c.request(NBD_CMD_READ, i, i * MiB, MiB);
     await waitFor('the reads to be answered', () => device.spans === 24, { intervalMs: 10 });
     c.socket.resume();
-    const seen = new Set<number>();
-    for (let i = 0; i < 24; i++) {
-      const reply = await c.readReply();
-      expect(reply.error).toBe(0);
-      seen.add(reply.handle);
-      const data = await c.read(MiB);
-      expect(
-        data.equals(image.subarray(reply.handle * MiB, (reply.handle + 1) * MiB)),
-        `read ${reply.handle}`,
-      ).toBe(true);
-    }
-    expect(seen.size).toBe(24);
+    const { reads, writes } = await readReplies(c, 24);
+    expect(reads.size).toBe(24);
+    expect(writes.size).toBe(0);
   });
 
   it('sends every queued reply before closing on NBD_CMD_DISC', async () => {

@@ -1,4 +1,5 @@
 import type { Node, Volume } from '@longhorn-ts/api';
+import { zeroIoCounters } from '@longhorn-ts/dataplane/frontend/io-stats-device';
 import { describe, expect, it } from 'vitest';
 import { buildRegistry } from '../../src/metrics/collector.js';
 import { VolumeIoStore } from '../../src/metrics/volume-io.js';
@@ -47,15 +48,7 @@ describe('metrics under Longhorn names and labels', () => {
     ];
     // v1's engine runs here: two samples of its frontend counters, 2 s apart.
     const io = new VolumeIoStore();
-    const c = {
-      readOps: 0,
-      readBytes: 0,
-      readLatencyNs: 0,
-      zeroCopyReads: 0,
-      writeOps: 0,
-      writeBytes: 0,
-      writeLatencyNs: 0,
-    };
+    const c = zeroIoCounters();
     io.sample('v1', c, 0);
     io.sample('v1', { ...c, readOps: 200, readBytes: 819200, readLatencyNs: 2e7 }, 2000);
     const text = await buildRegistry({
