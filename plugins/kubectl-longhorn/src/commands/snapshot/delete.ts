@@ -59,12 +59,20 @@ export default class SnapshotDelete extends LonghornCommand {
       const o = owners.get(n);
       return o === undefined ? attached : o.deletionPolicy === 'Delete';
     };
-    const waitable = names.some(goes);
-    if (flags.wait && waitable) {
+    // A VolumeSnapshot stays (with a deletion timestamp) until the snapshot controller has
+    // removed its content; "deleted" is printed only once it is gone too.
+    const ownedBy = names.flatMap((n) => {
+      const o = owners.get(n);
+      return o === undefined ? [] : [o];
+    });
+    if (flags.wait && (names.some(goes) || ownedBy.length > 0)) {
       await waitUntil(
         `snapshot ${names.join(', ')} to be deleted`,
         async () => {
-          const left = await Promise.all(names.filter(goes).map((n) => client.tryGet('snapshots', n)));
+          const left = await Promise.all([
+            ...names.filter(goes).map((n) => client.tryGet('snapshots', n)),
+            ...ownedBy.map((o) => csi.get(o.namespace, o.name)),
+          ]);
           return left.every((s) => s === undefined) ? true : undefined;
         },
         { timeoutMs: flags.timeout * 1000 },
