@@ -14,15 +14,21 @@
  * With --encryption the volume's data key is unwrapped with the KEK in --kek-file before anything
  * else; a missing or wrong key ends the start (exit 1, the message naming the key id).
  * --previous-encryption is the data key being replaced by a data-key rotation (both wrapped by the
- * same KEK): the state file says how far re-encryption got, and the engine resumes it; keys that
- * do not fit what the state file recorded end the start (crypt/data-key-rotation.ts planResume).
+ * same KEK): the state file and the replicas say how far re-encryption got (crypt/rotation-record.ts),
+ * and the engine resumes it; keys that do not fit what was recorded end the start
+ * (crypt/data-key-rotation.ts planResume).
  */
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { dataKeyId, planResume, type RotationRecord } from '../crypt/data-key-rotation.js';
+import { dataKeyId, planResume, type ResumePlan, type RotationRecord } from '../crypt/data-key-rotation.js';
 import { CryptBlockDevice, loadDataKey, parseEnvelopeArg } from '../crypt/index.js';
 import { DataKeyRotator } from '../crypt/rotation-job.js';
+import {
+  decodeRotationRecord,
+  encodeRotationRecord,
+  latestRotationRecord,
+} from '../crypt/rotation-record.js';
 import { IoStatsDevice } from '../frontend/io-stats-device.js';
 import { NbdServer } from '../frontend/nbd/index.js';
 import { componentLogger } from '../logging/logger.js';
@@ -78,23 +84,7 @@ const stateFile = values['state-file'] ? new EngineStateFile(values['state-file'
 const remembered = stateFile ? await stateFile.read() : null;
 const members = remembered?.members ?? values.replica!.map(parseReplicaArg);
 let generationRecord = remembered?.generation;
-// Whether a data-key rotation is to resume, is done, or cannot be served with the keys given.
 let rotationRecord: RotationRecord | undefined = remembered?.dataKeyRotation;
-const rotationPlan = dataKey
-  ? planResume(
-      volume,
-      {
-        current: dataKeyId(dataKey),
-        ...(previousKey ? { previous: dataKeyId(previousKey) } : {}),
-      },
-      rotationRecord,
-    )
-  : ({ kind: 'none' } as const);
-if (rotationPlan.kind === 'refuse') {
-  log.error({ err: rotationPlan.reason }, 'cannot start with these data keys');
-  process.stderr.write(`engine: ${rotationPlan.reason}\n`);
-  process.exit(1);
-}
 const local = values['local-replica'] ? await openLocalReplica() : null;
 const endpoints: ReplicaEndpoint[] = await Promise.all(
   members.map(async ({ id, address }) => {
@@ -139,6 +129,23 @@ if (stateFile) {
   await saveState();
 }
 
+// Whether a data-key rotation is to resume, is done, or cannot be served with the keys given:
+// by the furthest record among the state file's and the replicas' (an engine on another node
+// has only theirs).
+const rotationPlan = await planRotation();
+if (rotationPlan.kind === 'refuse') {
+  log.error({ err: rotationPlan.reason }, 'cannot start with these data keys');
+  process.stderr.write(`engine: ${rotationPlan.reason}\n`);
+  await engine.close();
+  process.exit(1);
+}
+const saveRotation = async (record: RotationRecord): Promise<void> => {
+  rotationRecord = record;
+  await saveState();
+  await engine.saveKeyRotation(encodeRotationRecord(record));
+};
+if (rotationPlan.kind === 'run' || rotationPlan.kind === 'done') await saveRotation(rotationPlan.record);
+
 // An encrypted volume's blocks are encrypted right above the engine: replicas hold ciphertext.
 // Mid-rotation it holds both keys, split at the recorded watermark.
 const crypt = !dataKey
@@ -156,12 +163,7 @@ const rotator =
         {
           volume,
           device: crypt,
-          save: stateFile
-            ? async (record) => {
-                rotationRecord = record;
-                await saveState();
-              }
-            : null,
+          save: saveRotation,
           // Deleted snapshots are never read again; their blocks under an old key are shadowed
           // by the re-encrypted ones above them, so purge can fold them away harmlessly.
           snapshots: async () =>
@@ -231,6 +233,24 @@ announceReady({
   pid: process.pid,
 });
 
+/** planResume with the furthest rotation record the state file and the starting replicas hold. */
+async function planRotation(): Promise<ResumePlan> {
+  if (!dataKey) return { kind: 'none' };
+  const given = {
+    current: dataKeyId(dataKey),
+    ...(previousKey ? { previous: dataKeyId(previousKey) } : {}),
+  };
+  try {
+    const copies = [
+      rotationRecord,
+      ...engine.keyRotationsAtStart().map((text) => decodeRotationRecord(text, 'a replica')),
+    ];
+    return planResume(volume, given, latestRotationRecord(given, copies));
+  } catch (err) {
+    return { kind: 'refuse', reason: `volume ${volume}: ${(err as Error).message}` };
+  }
+}
+
 /**
  * The volume's data key, or the end of this start: a key problem is reported as one line on
  * stderr (the instance manager shows the last lines of a process that died before it was ready).
@@ -283,6 +303,7 @@ function unreachable(err: Error): ReplicaBackend {
     revert: fail,
     expand: fail,
     setGeneration: fail,
+    setKeyRotation: fail,
     allocatedRanges: fail,
     readLayer: fail,
     writeLayer: fail,

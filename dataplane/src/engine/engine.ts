@@ -73,6 +73,7 @@ export class Engine extends EventEmitter implements BlockDevice {
   private readonly log: Logger;
   private rebuilding = false;
   private closed = false;
+  private startKeyRotations: string[] = [];
 
   private constructor(opts: EngineOptions, size: number) {
     super();
@@ -127,6 +128,12 @@ export class Engine extends EventEmitter implements BlockDevice {
       reconciled,
     );
     for (const [i, r] of replicas.entries()) engine.set.add(r, modes[i]!.mode, modes[i]!.error);
+    engine.startKeyRotations = modes.flatMap((m) => {
+      const res = probed.results.get(m.id);
+      return m.mode === 'RW' && res && 'info' in res && res.info.keyRotation !== undefined
+        ? [res.info.keyRotation]
+        : [];
+    });
     // Odd while serving: a later start that finds an odd newest generation knows we crashed.
     engine.set.generation = choice.generation;
     try {
@@ -173,6 +180,22 @@ export class Engine extends EventEmitter implements BlockDevice {
       this.set.members.map((m) => m.mode),
       this.wanted || this.set.members.length,
     );
+  }
+
+  /**
+   * Keeps the data-key rotation record (crypt/data-key-rotation.ts; opaque here) on every replica
+   * that takes writes, so an engine started on any node finds how far re-encryption got. A
+   * replica that cannot take it is ejected, and so reads as stale from then on; a rebuilt one is
+   * given the last record when it joins.
+   */
+  async saveKeyRotation(record: string): Promise<void> {
+    this.set.keyRotation = record;
+    await this.set.fanOut((m) => m.backend.setKeyRotation(record));
+  }
+
+  /** The data-key rotation records the replicas that started RW held (saveKeyRotation). */
+  keyRotationsAtStart(): readonly string[] {
+    return this.startKeyRotations;
   }
 
   currentGeneration(): number {

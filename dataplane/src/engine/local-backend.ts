@@ -53,6 +53,9 @@ export class LocalReplicaBackend implements ReplicaBackend {
   setGeneration(generation: number): Promise<void> {
     return this.store.setGeneration(generation);
   }
+  setKeyRotation(record: string | null): Promise<void> {
+    return this.store.setKeyRotation(record);
+  }
   allocatedRanges(layer?: string): Promise<ByteRange[]> {
     return this.store.allocatedRanges(layer);
   }

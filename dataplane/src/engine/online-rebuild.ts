@@ -36,6 +36,13 @@ export async function rebuildOnline(
       if (old) set.drop(old);
       member = set.add(endpoint, 'WO');
       member.rebuild = { bytesDone: 0, bytesTotal: 0 };
+      // It gets every later record with the writes; the last one first (an older one of its own
+      // would tell a start that chose it to re-encrypt blocks that are under the new key).
+      const record = set.keyRotation;
+      if (record !== undefined) {
+        const m = member;
+        await set.call(m, m.backend.setKeyRotation(record)).catch((err) => set.eject(m, err));
+      }
       const created = new Date().toISOString();
       await set.fanOut((m) => m.backend.snapshot(snapshotName, { userCreated: false, created }));
       if (member.mode === 'ERR') throw new BlockError('EIO', `replica ${endpoint.id}: ${member.error}`);

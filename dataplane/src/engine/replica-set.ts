@@ -61,6 +61,8 @@ export class ReplicaSet extends EventEmitter {
   writeOnly = 0;
   /** Set once the engine stops: ejections then no longer bump the generation. */
   stopping = false;
+  /** The data-key rotation record last kept on the replicas (Engine.saveKeyRotation). */
+  keyRotation: string | undefined;
   private committed = 0;
   private issued = 0;
   private generationChain: Promise<void> = Promise.resolve();

@@ -163,6 +163,10 @@ export class ReplicaClient extends EventEmitter<ReplicaClientEvents> {
     await this.control('setGeneration', { generation });
   }
 
+  async setKeyRotation(record: string | null): Promise<void> {
+    await this.control('setKeyRotation', { record });
+  }
+
   allocatedRanges(layer?: string): Promise<ByteRange[]> {
     return this.control('allocatedRanges', { layer }) as Promise<ByteRange[]>;
   }

@@ -100,6 +100,7 @@ export const REPLICA_CONTROL_OPS: ControlOps = {
   revert: (s, a) => s.revert(str(a, 'name'), optStr(a, 'created')),
   expand: (s, a) => s.expand(int(a, 'size')),
   setGeneration: (s, a) => s.setGeneration(int(a, 'generation')),
+  setKeyRotation: (s, a) => s.setKeyRotation(a.record === null ? null : str(a, 'record')),
   allocatedRanges: (s, a) => s.allocatedRanges(optStr(a, 'layer')),
   // Rebuild: building a chain from received layers (see LayerStore in replica/types.ts).
   importLayer: (s, a) => layerStore(s).importLayer(layerImport(a)),

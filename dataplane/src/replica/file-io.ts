@@ -103,6 +103,8 @@ export function pwrite(
       const n = Math.min(WRITE_PIECE, length - done);
       fs.write(fd, buf, offset + done, n, position + done, (err, written) => {
         if (err) return reject(err);
+        // Regular files never take 0 bytes (a full disk is ENOSPC); anything else would loop.
+        if (written === 0) return reject(Object.assign(new Error('pwrite wrote 0 bytes'), { code: 'EIO' }));
         if (done + written < length) step(done + written);
         else resolve();
       });

@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ReplicaError } from './errors.js';
-import { BLOCK_SIZE, MAX_NAME_BYTES } from './validate.js';
+import { BLOCK_SIZE, MAX_KEY_ROTATION_BYTES, MAX_NAME_BYTES } from './validate.js';
 
 /**
  * On-disk metadata. `volume.meta` is the commit record of every structural change: it names
@@ -45,6 +45,11 @@ export interface ReplicaMeta {
   /** Bytes covered by one bit of the write-intent bitmap (volume.dirtymap). */
   dirtyRegionSize: number;
   pending: PendingImport | null;
+  /**
+   * The volume's data-key rotation record as its engine last saved it (opaque here), so an
+   * engine started on any node finds how far re-encryption got. Absent when never saved.
+   */
+  keyRotation?: string;
 }
 
 export function headName(seq: number): string {
@@ -129,6 +134,12 @@ export function parseReplicaMeta(file: string, text: string): ReplicaMeta {
     if (!isObject(p) || p.op !== 'import' || !Array.isArray(p.layers)) throw corrupt(file, 'bad pending op');
     pending = { op: 'import', layers: p.layers.map((l) => parseLayerMeta(file, JSON.stringify(l))) };
   }
+  const { keyRotation } = v;
+  if (
+    keyRotation !== undefined &&
+    (typeof keyRotation !== 'string' || Buffer.byteLength(keyRotation) > MAX_KEY_ROTATION_BYTES)
+  )
+    throw corrupt(file, 'bad key rotation record');
   return {
     version: FORMAT_VERSION,
     size: v.size,
@@ -141,6 +152,7 @@ export function parseReplicaMeta(file: string, text: string): ReplicaMeta {
     dirty: v.dirty,
     dirtyRegionSize: v.dirtyRegionSize,
     pending,
+    ...(keyRotation !== undefined ? { keyRotation } : {}),
   };
 }
 

@@ -23,6 +23,7 @@ export interface ReplicaBackend {
   revert(name: string, created?: string): Promise<void>;
   expand(size: number): Promise<void>;
   setGeneration(generation: number): Promise<void>;
+  setKeyRotation(record: string | null): Promise<void>;
   allocatedRanges(layer?: string): Promise<ByteRange[]>;
   /** One layer's own bytes (rebuild source). */
   readLayer(name: string, offset: number, length: number): Promise<Buffer>;

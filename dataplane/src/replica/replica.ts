@@ -42,6 +42,7 @@ import {
   checkBuffer,
   checkCreated,
   checkGeneration,
+  checkKeyRotation,
   checkLabels,
   checkName,
   checkRange,
@@ -133,6 +134,7 @@ export class Replica extends ReplicaLayerStore implements ReplicaStore, DirtyTra
       headName: this.meta.head,
       generation: this.meta.generation,
       dirty: this.wasDirty,
+      ...(this.meta.keyRotation !== undefined ? { keyRotation: this.meta.keyRotation } : {}),
     };
   }
 
@@ -477,6 +479,15 @@ export class Replica extends ReplicaLayerStore implements ReplicaStore, DirtyTra
     this.ensureOpen();
     checkGeneration(generation);
     await this.exclusive(() => this.saveMeta({ ...this.meta, generation }));
+  }
+
+  async setKeyRotation(record: string | null): Promise<void> {
+    this.ensureOpen();
+    checkKeyRotation(record);
+    await this.exclusive(() => {
+      const { keyRotation: _old, ...rest } = this.meta;
+      return this.saveMeta(record === null ? rest : { ...rest, keyRotation: record });
+    });
   }
 
   async allocatedRanges(layer?: string): Promise<ByteRange[]> {

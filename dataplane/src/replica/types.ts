@@ -40,6 +40,8 @@ export interface ReplicaInfo {
   generation: number;
   /** True if the last session did not close cleanly. */
   dirty: boolean;
+  /** The data-key rotation record the engine last saved here (setKeyRotation), if any. */
+  keyRotation?: string;
 }
 
 export interface ReplicaStore {
@@ -59,6 +61,8 @@ export interface ReplicaStore {
   revert(name: string, created?: string): Promise<void>;
   expand(size: number): Promise<void>;
   setGeneration(generation: number): Promise<void>;
+  /** Keeps the engine's data-key rotation record (opaque text) durably; null removes it. */
+  setKeyRotation(record: string | null): Promise<void>;
   /** Data ranges of one layer (by name), or of the merged view when `layer` is omitted. */
   allocatedRanges(layer?: string): Promise<ByteRange[]>;
   close(): Promise<void>;

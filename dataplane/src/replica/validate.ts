@@ -42,6 +42,23 @@ export function checkGeneration(generation: number): void {
   }
 }
 
+/** Largest key rotation record a replica keeps (a 1 MiB chunk's fingerprints take ~6 KiB). */
+export const MAX_KEY_ROTATION_BYTES = 64 * 1024;
+
+/** A data-key rotation record: text of at most MAX_KEY_ROTATION_BYTES, or null. */
+export function checkKeyRotation(record: unknown): asserts record is string | null {
+  if (record === null) return;
+  if (typeof record !== 'string' || record.length === 0) {
+    throw new ReplicaError('INVALID_ARGUMENT', 'key rotation record must be a non-empty string or null');
+  }
+  if (Buffer.byteLength(record) > MAX_KEY_ROTATION_BYTES) {
+    throw new ReplicaError(
+      'INVALID_ARGUMENT',
+      `key rotation record of ${Buffer.byteLength(record)} bytes is over ${MAX_KEY_ROTATION_BYTES}`,
+    );
+  }
+}
+
 /** Snapshot names become file names, so they must not escape the directory or break paths. */
 export function checkName(name: unknown): asserts name is string {
   if (typeof name !== 'string' || name.length === 0) {

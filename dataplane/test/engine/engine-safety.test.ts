@@ -390,3 +390,63 @@ describe('losing every replica at once', () => {
     expect((await again.read(0, 4096)).equals(pattern(4096, 4))).toBe(true);
   });
 });
+
+describe('the data-key rotation record on the replicas', () => {
+  const R1 = '{"watermark":1}';
+  const R2 = '{"watermark":2}';
+
+  it('is kept on every replica that takes writes, and a later start reads it from those it starts RW', async () => {
+    const bs = [new MemoryBackend(SIZE), new MemoryBackend(SIZE)];
+    const e = await start(bs);
+    expect(e.keyRotationsAtStart()).toEqual([]);
+    await e.saveKeyRotation(R1);
+    expect(bs.map((b) => b.keyRotation)).toEqual([R1, R1]);
+    await e.close();
+    for (const b of bs) b.closed = false;
+    const again = await start(bs);
+    expect(again.keyRotationsAtStart()).toEqual([R1, R1]);
+  });
+
+  it('is given to a replica joining for a rebuild before it takes any write, and then every new one', async () => {
+    const bs = [new MemoryBackend(SIZE), new MemoryBackend(SIZE)];
+    const e = await start(bs);
+    await e.saveKeyRotation(R1);
+    const fresh = new MemoryBackend(SIZE);
+    fresh.keyRotation = '{"watermark":0}'; // what it kept from long ago
+    const rebuilder = heldRebuilder();
+    const adding = e.addReplica({ id: 'n', address: 'mem:n', backend: fresh }, rebuilder);
+    await waitFor('n to join WO', () => e.status().find((s) => s.id === 'n')?.mode === 'WO');
+    expect(fresh.keyRotation).toBe(R1);
+    await e.saveKeyRotation(R2);
+    expect(fresh.keyRotation).toBe(R2);
+    rebuilder.release();
+    await adding;
+    expect(e.status().map((s) => s.mode)).toEqual(['RW', 'RW', 'RW']);
+  });
+
+  it('ejects a replica that cannot take it, so it reads as stale (its older record is never chosen)', async () => {
+    const bs = [new MemoryBackend(SIZE), new MemoryBackend(SIZE)];
+    const e = await start(bs);
+    await e.saveKeyRotation(R1);
+    bs[1]!.before.set('setKeyRotation', () => Promise.reject(new Error('disk full')));
+    await e.saveKeyRotation(R2);
+    expect(e.status().map((s) => [s.id, s.mode])).toEqual([
+      ['a', 'RW'],
+      ['b', 'ERR'],
+    ]);
+    expect(bs.map((b) => b.keyRotation)).toEqual([R2, R1]);
+    await e.close();
+    bs[1]!.before.delete('setKeyRotation');
+    for (const b of bs) b.closed = false;
+    const again = await start(bs);
+    expect(again.status()[1]!.error).toMatch(/stale/);
+    expect(again.keyRotationsAtStart()).toEqual([R2]);
+  });
+
+  it('fails the save when no replica could take it', async () => {
+    const bs = [new MemoryBackend(SIZE)];
+    const e = await start(bs);
+    bs[0]!.before.set('setKeyRotation', () => Promise.reject(new Error('disk full')));
+    await expect(e.saveKeyRotation(R1)).rejects.toThrow('volume v: every replica failed');
+  });
+});

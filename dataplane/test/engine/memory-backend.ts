@@ -9,6 +9,7 @@ import type { ByteRange, LayerInfo, ReplicaInfo, SnapshotOptions } from '../../s
 export class MemoryBackend implements ReplicaBackend {
   data: Buffer;
   generation: number;
+  keyRotation: string | undefined;
   size: number;
   calls: string[] = [];
   writes: { offset: number; length: number }[] = [];
@@ -60,7 +61,14 @@ export class MemoryBackend implements ReplicaBackend {
   }
   async info(): Promise<ReplicaInfo> {
     await this.gate('info');
-    return { size: this.size, sectorSize: 512, headName: 'head', generation: this.generation, dirty: false };
+    return {
+      size: this.size,
+      sectorSize: 512,
+      headName: 'head',
+      generation: this.generation,
+      dirty: false,
+      ...(this.keyRotation !== undefined ? { keyRotation: this.keyRotation } : {}),
+    };
   }
   async chain(): Promise<LayerInfo[]> {
     await this.gate('chain');
@@ -104,6 +112,10 @@ export class MemoryBackend implements ReplicaBackend {
   async setGeneration(generation: number): Promise<void> {
     await this.gate('setGeneration');
     this.generation = generation;
+  }
+  async setKeyRotation(record: string | null): Promise<void> {
+    await this.gate('setKeyRotation');
+    this.keyRotation = record ?? undefined;
   }
   async allocatedRanges(): Promise<ByteRange[]> {
     await this.gate('allocatedRanges');

@@ -24,6 +24,7 @@ interface Layer {
 export class MemoryStore implements ReplicaStore {
   private layers: Layer[] = [];
   private generation = 0;
+  private keyRotation: string | undefined;
   private size: number;
   closed = false;
   /** Per-call delay in ms for reads/writes (function of offset) to force reordering. */
@@ -42,6 +43,7 @@ export class MemoryStore implements ReplicaStore {
       headName: this.head.info.name,
       generation: this.generation,
       dirty: false,
+      ...(this.keyRotation !== undefined ? { keyRotation: this.keyRotation } : {}),
     };
   }
 
@@ -143,6 +145,10 @@ export class MemoryStore implements ReplicaStore {
 
   async setGeneration(generation: number): Promise<void> {
     this.generation = generation;
+  }
+
+  async setKeyRotation(record: string | null): Promise<void> {
+    this.keyRotation = record ?? undefined;
   }
 
   async allocatedRanges(layer?: string): Promise<ByteRange[]> {

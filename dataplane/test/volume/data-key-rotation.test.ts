@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RotationStatus } from '../../src/crypt/data-key-rotation.js';
@@ -291,6 +291,87 @@ describe('data-key rotation of a running encrypted volume (longhorn-local volume
       engine.close();
     }
   }, 120_000);
+});
+
+describe("data-key rotation resumed by an engine without the last one's state file", () => {
+  const vol = new LocalVolume();
+  const kekFile = join(vol.dir, 'kek.hex');
+
+  afterAll(() => vol.down(), 120_000);
+
+  it('goes on from the watermark the replicas hold (as an engine on another node would), and every byte reads back', async () => {
+    writeFileSync(kekFile, `${randomBytes(32).toString('hex')}\n`);
+    const size = 32 * MiB;
+    const out = await longhornLocal(
+      'volume',
+      'up',
+      '--dir',
+      vol.dir,
+      '--replicas',
+      '3',
+      '--size',
+      '32MiB',
+      '--encrypt',
+      '--key-file',
+      kekFile,
+    );
+    vol.uri = out.trim().split('\n').at(-1)!;
+    const data = Buffer.alloc(size);
+    for (let o = 0; o < size; o += PATTERN.length) PATTERN.copy(data, o);
+    const src = join(vol.dir, 'pattern.bin');
+    writeFileSync(src, data);
+    await sh('nbdcopy', [src, vol.uri]);
+
+    await vol.cli('rotate-key', '--data-key', '--bandwidth', String(2 * MiB));
+    let reported = 0;
+    await vol.waitFor('re-encryption to pass 25 %', async () => {
+      const r = (await info(vol)).dataKeyRotation!;
+      reported = r.bytesDone;
+      return r.percent >= 25;
+    });
+    // The engine dies and its state file is gone with it: the next engine has only the replicas.
+    const killed = await engineProcess(vol);
+    process.kill(killed.pid, 'SIGKILL');
+    await vol.waitFor(
+      'the restarted engine to refuse the stale key',
+      async () => /stale key arguments/.test((await engineProcess(vol)).error),
+      60_000,
+    );
+    rmSync(join(vol.dir, 'engine-members.json'));
+    vol.uri = (await vol.cli('restart')).trim();
+    const resumed = (await info(vol)).dataKeyRotation!;
+    expect(resumed.state).toMatch(/running|done/);
+    expect(resumed.bytesDone).toBeGreaterThanOrEqual(reported);
+    await vol.waitFor(
+      're-encryption to finish',
+      async () => (await info(vol)).dataKeyRotation!.state === 'done',
+    );
+
+    const back = join(vol.dir, 'back.bin');
+    await sh('nbdcopy', [vol.uri, back]);
+    expect(readFileSync(back).equals(data)).toBe(true);
+    const newKey = unwrapDataKey(stateOf(vol).encryption, parseKek(readFileSync(kekFile), kekFile));
+    const fresh = new XtsCipher(newKey);
+    for (const r of stateOf(vol).replicas) {
+      const client = await ReplicaClient.connect(parseReplicaAddress(r.address), r.id, { connections: 1 });
+      try {
+        let bad = 0;
+        for (let off = 0; off < size; off += 4 * MiB) {
+          const ct = Buffer.from(await client.read(off, 4 * MiB));
+          for (let o = 0; o < ct.length; o += CRYPT_BLOCK) {
+            const plain = fresh.decrypt(
+              Buffer.from(ct.subarray(o, o + CRYPT_BLOCK)),
+              (off + o) / CRYPT_BLOCK,
+            );
+            if (!plain.equals(data.subarray(off + o, off + o + CRYPT_BLOCK))) bad++;
+          }
+        }
+        expect(bad, `replica ${r.id}: blocks not under the new key`).toBe(0);
+      } finally {
+        await client.close();
+      }
+    }
+  }, 180_000);
 });
 
 describe('data-key rotation of a volume whose KEK comes from a crypto secret file (passphrase)', () => {
