@@ -134,6 +134,9 @@ export class RestoreController {
     let chain: RestoreFacts['chain'];
     if (held && ready && service) chain = await chainOf(service, log);
     const job = this.jobs.get(name);
+    // Whatever the step: a frozen replica can also keep the engine from listing the chain, and
+    // the restore would then "wait for the attach" behind a job that never ends.
+    if (job) this.cancelIfStalled(job, now, log);
 
     const facts: RestoreFacts = {
       now,
@@ -247,14 +250,7 @@ export class RestoreController {
           // Mid-restore, what it waits for shows in the condition (an attempt that failed and
           // is tried again, the attach, a rebuild), not a stale "0%".
           await this.reportMidRestore(volume, `waiting for ${step.reason}`);
-        } else if (job && facts.now - job.progressAt > RESTORE_STALL_MS && !job.stalled) {
-          job.stalled = true;
-          log.warn(
-            { backup: job.backup, percent: job.percent },
-            'restore stalled: cancelled, to be tried again',
-          );
-          job.abort.abort();
-        } else if (job && job.reported !== step.progress.percent) {
+        } else if (job && !job.stalled && job.reported !== step.progress.percent) {
           job.reported = step.progress.percent;
           await this.writeStatus(
             volume,
@@ -431,6 +427,14 @@ export class RestoreController {
       },
     );
     return { requeueAfterMs: 1_000 };
+  }
+
+  /** The stall watchdog: cancels a running job whose percent has not moved for RESTORE_STALL_MS. */
+  private cancelIfStalled(job: Job, now: number, log: Logger): void {
+    if (job.state !== 'running' || job.stalled || now - job.progressAt <= RESTORE_STALL_MS) return;
+    job.stalled = true;
+    log.warn({ backup: job.backup, percent: job.percent }, 'restore stalled: cancelled, to be tried again');
+    job.abort.abort();
   }
 
   /** keysBeforeAttach for the backup the volume restores first (status.lastBackup). */
