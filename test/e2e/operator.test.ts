@@ -941,7 +941,7 @@ spec:
         );
       }, 600_000);
 
-      it('a data-key rotation re-encrypts an encrypted PVC online: progress in its DataKeyRotation condition, an operator restart, a detach and an engine kill midway, both keys at each engine start; the file reads back, no replica holds it in plaintext, the key record holds the new data key', async () => {
+      it('a data-key rotation re-encrypts an encrypted PVC online: progress in its DataKeyRotation condition, an operator restart, a detach and an attach to another node, an engine kill midway, both keys at each engine start; the file reads back, no replica holds it in plaintext, the key record holds the new data key', async () => {
         dumpLogsOnFailure();
         const k = kubectl();
         const t0 = Date.now();
@@ -999,7 +999,8 @@ spec:
         );
         step(`operator restarted, ${resumed}%`);
 
-        // Detached midway: paused; attached again to that node, its engine gets both data keys.
+        // Detached midway: paused; attached to another node, its engine gets both data keys and
+        // goes on from the watermark the replicas hold.
         await deletePod('dk-app', pvName);
         const paused = await waitFor(
           'the condition to say the rotation is paused',
@@ -1009,12 +1010,13 @@ spec:
           },
           { timeoutMs: 60_000, maxIntervalMs: 500 },
         );
-        expect(paused).toContain(`attached to node ${node}`);
+        expect(paused).toContain('it goes on from where it stopped when the volume is attached (to any node)');
         step('detached: paused');
-        // Attached again to that node (a Longhorn ticket: no mount to lose when its engine dies).
-        const ticket = await attachByTicket(k, pvName, node);
+        // Attached to another node (a Longhorn ticket: no mount to lose when its engine dies).
+        const other = node === 'node-1' ? 'node-2' : 'node-1';
+        const ticket = await attachByTicket(k, pvName, other);
         const engineOf = async () =>
-          processesOf(await dataPlane(node), pvName).find(
+          processesOf(await dataPlane(other), pvName).find(
             (p) => p.args.includes('--encryption') && p.state === 'running',
           );
         const engine = await waitFor('the engine to run again', engineOf, {
@@ -1032,7 +1034,7 @@ spec:
           { timeoutMs: 60_000, maxIntervalMs: 500 },
         );
         expect(again).toBeGreaterThanOrEqual(resumed);
-        step(`attached again with both keys, ${again}%`);
+        step(`attached to ${other} with both keys, ${again}%`);
 
         // Its engine dies mid-rotation: the volume comes back with an engine given both keys again.
         process.kill(engine.pid, 'SIGKILL');

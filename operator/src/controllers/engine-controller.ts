@@ -366,13 +366,6 @@ export class EngineController {
       if (!this.keys) throw new EncryptionKeyError('this operator has no access to encryption keys');
       const opened = await this.keys.open(volume);
       const rotation = opened.rotation;
-      // Its progress is in the engine state file of that node: elsewhere it would start over.
-      if (rotation && rotation.node !== ctx.id.node) {
-        opened.kek.fill(0);
-        throw new EncryptionKeyError(
-          `its data is being re-encrypted from data key ${rotation.from} to ${rotation.to} and the progress is kept on node ${rotation.node}: attach it to node ${rotation.node} until that is done`,
-        );
-      }
       let kekFile: string;
       try {
         kekFile = await writeKekFile(this.keyDir(), name, opened.kek);

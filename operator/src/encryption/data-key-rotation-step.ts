@@ -6,9 +6,9 @@
  * (dataplane crypt/rotation-job.ts).
  *
  * The mark is written before the engine is asked: an engine that never got the request is given
- * both keys at its next start and starts the re-encryption then. The engine's progress lives in
- * its state file on the node it ran on (`mark.node`): until the rotation is done only an engine
- * of that node can go on with it (engine-controller.ts refuses a start elsewhere).
+ * both keys at its next start and starts the re-encryption then. The engine's progress (its
+ * watermark) is kept on the volume's replicas (dataplane crypt/rotation-record.ts), so an engine
+ * on any node the volume attaches to goes on with it.
  */
 import type { RotationStatus } from '@longhorn-ts/dataplane/crypt/data-key-rotation';
 import type { KeyEnvelope } from '@longhorn-ts/dataplane/crypt/index';
@@ -17,7 +17,7 @@ import type { KeyEnvelope } from '@longhorn-ts/dataplane/crypt/index';
 export interface RotationMark {
   /** The TOKEN that started it. */
   request: string;
-  /** The node whose engine re-encrypts (its state file holds the watermark). */
+  /** The node whose operator started it (the engine that goes on with it may run elsewhere). */
   node: string;
   /** Data key ids (dk-...) replaced and replacing. */
   from: string;
@@ -73,12 +73,7 @@ export function rotationStep(input: StepInput): Step {
     if (engine === undefined)
       return {
         kind: 'wait',
-        message: `re-encryption from data key ${mark.from} to ${mark.to} is paused: the volume is not attached; it goes on when the volume is attached to node ${mark.node}`,
-      };
-    if (engine.node !== mark.node)
-      return {
-        kind: 'wait',
-        message: `re-encryption from data key ${mark.from} to ${mark.to} is paused: its progress is kept on node ${mark.node}; attach the volume there to finish it`,
+        message: `re-encryption from data key ${mark.from} to ${mark.to} is paused: the volume is not attached; it goes on from where it stopped when the volume is attached (to any node)`,
       };
     const s = engine.status;
     if (s.to !== mark.to) {
