@@ -131,11 +131,10 @@ export class RestoreController {
       s.state === 'attached' &&
       s.currentNodeID === ctx.id.node &&
       (ticket?.nodeID ?? '') === ctx.id.node;
-    let chain: RestoreFacts['chain'];
-    if (held && ready && service) chain = await chainOf(service, log);
+    const listed = held && ready && service ? await chainOf(service, log) : undefined;
     const job = this.jobs.get(name);
     // Whatever the step: a frozen replica can also keep the engine from listing the chain, and
-    // the restore would then "wait for the attach" behind a job that never ends.
+    // the restore would then wait for that engine behind a job that never ends.
     if (job) this.cancelIfStalled(job, now, log);
 
     const facts: RestoreFacts = {
@@ -157,7 +156,8 @@ export class RestoreController {
       ticketElsewhere: ticket !== undefined && (ticket.nodeID ?? '') !== ctx.id.node,
       ready,
       rebuilding: Object.values(engine?.status?.replicaModeMap ?? {}).includes('WO'),
-      ...(chain !== undefined && { chain }),
+      ...(listed !== undefined &&
+        ('error' in listed ? { chainError: listed.error } : { chain: listed.chain })),
       ...(job !== undefined && { job }),
       pollMs: read?.pollMs ?? DEFAULT_POLL_MS,
     };
@@ -372,6 +372,8 @@ export class RestoreController {
       `restoring backup ${step.backup}${step.from ? ` (incremental from ${step.from})` : ''}: 0%`,
     );
     this.jobs.set(name, job);
+    // A new attempt replaces what the Engine shows of the last one (its failure) at once.
+    this.reportToEngine(name, job, volume.spec.fromBackup ?? '');
     log.info(
       { backup: step.backup, from: step.from, layer: step.layer, replicas: replicas.map((r) => r.id) },
       'restore started',
@@ -423,6 +425,10 @@ export class RestoreController {
         job.permanent = !job.stalled && isPermanentRestoreError(err);
         job.finishedAt = this.ctx.clock.now();
         log.warn({ err: job.error, permanent: job.permanent, backup: step.backup }, 'restore job failed');
+        // The Engine shows the failure (not the last percent, still restoring) until the next
+        // attempt starts, whatever step the volume waits in meanwhile. A job the controller
+        // forgot (its volume deleted or finished) reports nothing.
+        if (this.jobs.get(name) === job) this.reportToEngine(name, job, volume.spec.fromBackup ?? '');
         this.ctx.dispatcher.add(RESTORE_CONTROLLER, key);
       },
     );
@@ -667,19 +673,24 @@ export function rwReplicas(e: Engine | undefined): Array<{ id: string; address: 
     .map((id) => ({ id, address: addresses[id]! }));
 }
 
-/** The layer under the head and every other live layer, as the engine lists them. */
-async function chainOf(service: EngineClient, log: Logger): Promise<RestoreFacts['chain']> {
+/** The layer under the head and every other live layer, as the engine lists them, or its error. */
+async function chainOf(
+  service: EngineClient,
+  log: Logger,
+): Promise<{ chain: NonNullable<RestoreFacts['chain']> } | { error: string }> {
   try {
     const snaps = await service.snapshotList();
     const head = snaps.find((s) => s.head);
     return {
-      headParent: head?.parent ?? '',
-      layers: snaps
-        .filter((s) => !s.head && !s.removed)
-        .map((s) => ({ name: s.name, parent: s.parent, userCreated: s.userCreated })),
+      chain: {
+        headParent: head?.parent ?? '',
+        layers: snaps
+          .filter((s) => !s.head && !s.removed)
+          .map((s) => ({ name: s.name, parent: s.parent, userCreated: s.userCreated })),
+      },
     };
   } catch (err) {
     log.warn({ err: (err as Error).message }, 'engine snapshot list unavailable');
-    return undefined;
+    return { error: (err as Error).message };
   }
 }

@@ -161,6 +161,8 @@ export interface RestoreFacts {
   rebuilding?: boolean;
   /** The replicas' chain, as the engine lists it: the layer under the head and every other. */
   chain?: { headParent: string; layers: ChainLayer[] };
+  /** Why the engine of a ready volume could not list the chain (a replica that does not answer). */
+  chainError?: string;
   job?: RestoreJobFacts;
   /** How often a standby volume looks for a newer backup. */
   pollMs: number;
@@ -254,8 +256,15 @@ export function restoreStep(f: RestoreFacts): RestoreStep {
 
   // Longhorn detaches a restoring volume whose node went down and attaches it again to restart.
   if (!f.ticket || f.ticketElsewhere) return { kind: 'addTicket' };
-  if (!f.ready || f.chain === undefined)
-    return { kind: 'wait', reason: `volume ${v.name} to attach for its restore`, pollMs: 2_000 };
+  if (!f.ready) return { kind: 'wait', reason: `volume ${v.name} to attach for its restore`, pollMs: 2_000 };
+  // Attached, but the engine cannot say what the replicas hold: that is what is awaited (a frozen
+  // replica, say), and "to attach" would send whoever reads the condition after the wrong thing.
+  if (f.chain === undefined)
+    return {
+      kind: 'wait',
+      reason: `the engine of volume ${v.name} to answer${f.chainError ? ` (${f.chainError})` : ''}`,
+      pollMs: 2_000,
+    };
 
   const job = f.job;
   if (job?.state === 'running')

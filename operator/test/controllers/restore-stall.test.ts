@@ -304,6 +304,21 @@ async function afterJobEnds(f: Fixture, timeoutMs = 10_000): Promise<void> {
   await f.reconcile();
 }
 
+/** The Engine's restoreStatus shows, for every replica, the failed attempt (not a restore in progress). */
+function expectEngineFailed(f: Fixture, error: string, percent: number): void {
+  const failed = expect.objectContaining({
+    isRestoring: false,
+    currentRestoringBackup: '',
+    state: 'error',
+    error,
+    progress: percent,
+    backupURL: f.volume().spec.fromBackup,
+  });
+  expect(f.engine().status?.restoreStatus).toEqual(
+    Object.fromEntries(f.servers.map((s) => [s.address, failed])),
+  );
+}
+
 /** Reads the replica's volume (its head) back in 4 MiB pieces. */
 async function readAll(client: ReplicaClient): Promise<Buffer> {
   const pieces: Buffer[] = [];
@@ -373,16 +388,34 @@ describe('RestoreController: the restore stall watchdog', () => {
       message: `restoring backup ${backup}: waiting for the next attempt (${failure})`,
     });
     expect(f.volume().status?.restoreRequired).toBe(true);
+    // The Engine shows the attempt failed, on every replica, not still restoring at the last percent.
+    expectEngineFailed(f, failure, stalledAt);
 
     // The first retry comes RETRY_BASE_MS after the failure (the back-off of attempt 1), not before.
     f.resume();
     f.clock.advance(RETRY_BASE_MS - 1);
     await f.reconcile();
     expect(f.logged('restore started')).toHaveLength(1);
+    expectEngineFailed(f, failure, stalledAt);
     f.clock.advance(1);
     await f.reconcile();
     expect(f.logged('restore started')).toHaveLength(2);
     expect(f.restoreCondition()?.message).toBe(`restoring backup ${backup}: 0%`);
+    // The new attempt shows in the Engine as soon as it starts, the failure gone.
+    expect(Object.values(f.engine().status?.restoreStatus ?? {})).toEqual([
+      expect.objectContaining({
+        isRestoring: true,
+        currentRestoringBackup: backup,
+        state: 'in_progress',
+        error: '',
+      }),
+      expect.objectContaining({
+        isRestoring: true,
+        currentRestoringBackup: backup,
+        state: 'in_progress',
+        error: '',
+      }),
+    ]);
 
     // With r1 answering again the second attempt completes (it drops the stage the first left).
     await afterJobEnds(f);
@@ -430,8 +463,9 @@ describe('RestoreController: the restore stall watchdog', () => {
     await waitFor('r1 to freeze mid-restore', f.isFrozen);
     // The engine reads the chain from the frozen replica: the restore cannot tell where it is.
     await f.reconcile();
+    // It is attached: what it waits for is its engine (whose replica does not answer).
     expect(f.restoreCondition()?.message).toBe(
-      `restoring backup ${backup}: waiting for volume ${VOLUME} to attach for its restore`,
+      `restoring backup ${backup}: waiting for the engine of volume ${VOLUME} to answer (engine: replica r1: deadline exceeded)`,
     );
 
     f.clock.advance(RESTORE_STALL_MS + 1);
@@ -442,6 +476,9 @@ describe('RestoreController: the restore stall watchdog', () => {
     expect(f.logged('restore job failed')).toEqual([
       expect.objectContaining({ err: failure, permanent: false, backup }),
     ]);
+    // Reported to the Engine also while the volume waits for that engine, not in a job's step.
+    expect(f.restoreCondition()?.message).toMatch(/waiting for the engine of volume/);
+    expectEngineFailed(f, failure, stalledAt);
 
     // Once the replica answers again, the volume waits for the next attempt and says why.
     f.resume();

@@ -185,6 +185,26 @@ describe('restoreStep: a plain restore', () => {
       parent: null,
     });
   });
+  it.each([
+    ['not attached', { ready: false, chain: undefined }, 'volume new to attach for its restore'],
+    ['not attached (a chain listed before)', { ready: false }, 'volume new to attach for its restore'],
+    [
+      'attached, its engine cannot list the chain',
+      { chain: undefined, chainError: 'engine: replica r1: deadline exceeded' },
+      'the engine of volume new to answer (engine: replica r1: deadline exceeded)',
+    ],
+    [
+      'attached, its engine cannot list the chain while a job runs',
+      { chain: undefined, chainError: 'connection reset', job: job() },
+      'the engine of volume new to answer (connection reset)',
+    ],
+    ['attached, no chain and no error', { chain: undefined }, 'the engine of volume new to answer'],
+  ] satisfies Array<[string, Partial<RestoreFacts>, string]>)(
+    'says what it waits for: %s',
+    (_, over, reason) => {
+      expect(restoreStep(facts({}, over))).toEqual({ kind: 'wait', reason, pollMs: 2_000 });
+    },
+  );
   it('waits for a replica rebuild to finish before staging a layer the new replica would miss', () => {
     expect(restoreStep(facts({}, { rebuilding: true }))).toMatchObject({ kind: 'wait' });
   });
