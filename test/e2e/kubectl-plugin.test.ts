@@ -812,10 +812,12 @@ spec:
           'minio-secret',
         ]);
         expect(missingBucket.code, missingBucket.stderr).toBe(1);
-        // Progress lines first (not a terminal), then the one error line with the operator's reason.
+        // Progress lines first (not a terminal; none when the operator answers before the first
+        // one is due), then the one error line with the operator's reason.
         expect(missingBucket.stderr).toMatch(
-          /\nerror: backup target default is unavailable: .*no bucket no-such-bucket\n$/,
+          /(?:^|\n)error: backup target default is unavailable: .*no bucket no-such-bucket\n$/,
         );
+        expect(missingBucket.stderr.match(/^error:/gm)).toHaveLength(1);
         expect((await ok(['backup-target', 'get'])).split('\n')).toContain('Available:          false');
 
         const t0 = Date.now();
