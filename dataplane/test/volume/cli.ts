@@ -34,7 +34,8 @@ export class LocalVolume {
   readonly dir = mkdtempSync(join(tmpdir(), 'lh-vol-'));
   uri = '';
 
-  async up(replicas: number, size: string): Promise<string> {
+  /** `volume up` with `extra` flags (e.g. `--encrypt --key-file F`); the volume's NBD URI. */
+  async up(replicas: number, size: string, ...extra: string[]): Promise<string> {
     const out = await longhornLocal(
       'volume',
       'up',
@@ -44,6 +45,7 @@ export class LocalVolume {
       String(replicas),
       '--size',
       size,
+      ...extra,
     );
     this.uri = out.trim().split('\n').at(-1)!;
     return this.uri;

@@ -10,7 +10,7 @@ import { EngineClient } from '../../src/engine/engine-client.js';
 import { InstanceManagerClient } from '../../src/instance-manager/client.js';
 import { parseReplicaAddress } from '../../src/net/replica-address.js';
 import { ReplicaClient } from '../../src/protocol/index.js';
-import { LocalVolume, longhornLocal, sh } from './cli.js';
+import { LocalVolume, sh } from './cli.js';
 
 const MiB = 1 << 20;
 const SIZE = 64 * MiB;
@@ -99,20 +99,7 @@ describe('data-key rotation of a running encrypted volume (longhorn-local volume
 
   beforeAll(async () => {
     writeFileSync(kekFile, `${randomBytes(32).toString('hex')}\n`);
-    const out = await longhornLocal(
-      'volume',
-      'up',
-      '--dir',
-      vol.dir,
-      '--replicas',
-      '3',
-      '--size',
-      '64MiB',
-      '--encrypt',
-      '--key-file',
-      kekFile,
-    );
-    vol.uri = out.trim().split('\n').at(-1)!;
+    await vol.up(3, '64MiB', '--encrypt', '--key-file', kekFile);
   }, 120_000);
 
   afterAll(async () => {
@@ -302,20 +289,7 @@ describe("data-key rotation resumed by an engine without the last one's state fi
   it('goes on from the watermark the replicas hold (as an engine on another node would), and every byte reads back', async () => {
     writeFileSync(kekFile, `${randomBytes(32).toString('hex')}\n`);
     const size = 32 * MiB;
-    const out = await longhornLocal(
-      'volume',
-      'up',
-      '--dir',
-      vol.dir,
-      '--replicas',
-      '3',
-      '--size',
-      '32MiB',
-      '--encrypt',
-      '--key-file',
-      kekFile,
-    );
-    vol.uri = out.trim().split('\n').at(-1)!;
+    await vol.up(3, '32MiB', '--encrypt', '--key-file', kekFile);
     const data = Buffer.alloc(size);
     for (let o = 0; o < size; o += PATTERN.length) PATTERN.copy(data, o);
     const src = join(vol.dir, 'pattern.bin');
@@ -382,20 +356,7 @@ describe('data-key rotation of a volume whose KEK comes from a crypto secret fil
 
   it('re-encrypts with the KEK from the remembered file, and a restart after serves with the new key', async () => {
     writeFileSync(secret, 'CRYPTO_KEY_VALUE=a passphrase for the volume\nCRYPTO_PBKDF=pbkdf2\n');
-    const out = await longhornLocal(
-      'volume',
-      'up',
-      '--dir',
-      vol.dir,
-      '--replicas',
-      '1',
-      '--size',
-      '16MiB',
-      '--encrypt',
-      '--crypto-secret',
-      secret,
-    );
-    vol.uri = out.trim().split('\n').at(-1)!;
+    await vol.up(1, '16MiB', '--encrypt', '--crypto-secret', secret);
     const data = Buffer.alloc(16 * MiB);
     for (let o = 0; o < 12 * MiB; o += PATTERN.length) PATTERN.copy(data, o);
     const src = join(vol.dir, 'pattern.bin');

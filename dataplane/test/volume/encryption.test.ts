@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalVolume, longhornLocal, sh } from './cli.js';
+import { LocalVolume, sh } from './cli.js';
 
 const MiB = 1 << 20;
 
@@ -45,22 +45,6 @@ function patternFile(path: string, size: number): Buffer {
   return buf;
 }
 
-async function up(vol: LocalVolume, replicas: number, size: string, ...extra: string[]): Promise<string> {
-  const out = await longhornLocal(
-    'volume',
-    'up',
-    '--dir',
-    vol.dir,
-    '--replicas',
-    String(replicas),
-    '--size',
-    size,
-    ...extra,
-  );
-  vol.uri = out.trim().split('\n').at(-1)!;
-  return vol.uri;
-}
-
 interface Info {
   encrypted: boolean;
   cipher?: string;
@@ -79,7 +63,7 @@ describe('an encrypted volume (longhorn-local volume up --encrypt, real NBD clie
     writeFileSync(key1, randomBytes(32));
     writeFileSync(key2, `${randomBytes(32).toString('hex')}\n`);
     writeFileSync(wrong, `${randomBytes(32).toString('base64')}\n`);
-    await up(vol, 3, '128MiB', '--encrypt', '--key-file', key1);
+    await vol.up(3, '128MiB', '--encrypt', '--key-file', key1);
   }, 120_000);
 
   afterAll(() => vol.down(), 120_000);
@@ -247,15 +231,15 @@ describe('encryption flags and key material refused before anything starts', () 
   ])('%s', async (_, material, message) => {
     const file = join(vol.dir, 'bad.key');
     writeFileSync(file, material);
-    await expect(up(vol, 1, '16MiB', '--encrypt', '--key-file', file)).rejects.toThrow(message);
+    await expect(vol.up(1, '16MiB', '--encrypt', '--key-file', file)).rejects.toThrow(message);
     expect(existsSync(join(vol.dir, 'volume.json'))).toBe(false);
   });
 
   it('--encrypt without --key-file, and the other way round', async () => {
-    await expect(up(vol, 1, '16MiB', '--encrypt')).rejects.toThrow(
+    await expect(vol.up(1, '16MiB', '--encrypt')).rejects.toThrow(
       '--encrypt and --key-file FILE go together',
     );
-    await expect(up(vol, 1, '16MiB', '--key-file', '/dev/null')).rejects.toThrow('go together');
+    await expect(vol.up(1, '16MiB', '--key-file', '/dev/null')).rejects.toThrow('go together');
     expect(existsSync(join(vol.dir, 'volume.json'))).toBe(false);
   });
 });
@@ -265,7 +249,7 @@ describe('the plaintext scan finds the pattern on a plain volume (the scan itsel
   afterAll(() => vol.down(), 60_000);
 
   it('finds it in a replica file', async () => {
-    await up(vol, 1, '16MiB');
+    await vol.up(1, '16MiB');
     const src = join(vol.dir, 'pattern.bin');
     patternFile(src, MiB);
     await sh('nbdcopy', [src, vol.uri]);
