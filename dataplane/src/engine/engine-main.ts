@@ -132,7 +132,7 @@ if (stateFile) {
 // Whether a data-key rotation is to resume, is done, or cannot be served with the keys given:
 // by the furthest record among the state file's and the replicas' (an engine on another node
 // has only theirs).
-const rotationPlan = await planRotation();
+const rotationPlan = planRotation();
 if (rotationPlan.kind === 'refuse') {
   log.error({ err: rotationPlan.reason }, 'cannot start with these data keys');
   process.stderr.write(`engine: ${rotationPlan.reason}\n`);
@@ -234,7 +234,7 @@ announceReady({
 });
 
 /** planResume with the furthest rotation record the state file and the starting replicas hold. */
-async function planRotation(): Promise<ResumePlan> {
+function planRotation(): ResumePlan {
   if (!dataKey) return { kind: 'none' };
   const given = {
     current: dataKeyId(dataKey),
@@ -243,7 +243,7 @@ async function planRotation(): Promise<ResumePlan> {
   try {
     const copies = [
       rotationRecord,
-      ...engine.keyRotationsAtStart().map((text) => decodeRotationRecord(text, 'a replica')),
+      ...engine.keyRotationsAtStart().map((r) => decodeRotationRecord(r.record, `replica ${r.replica}`)),
     ];
     return planResume(volume, given, latestRotationRecord(given, copies));
   } catch (err) {

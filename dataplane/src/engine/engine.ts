@@ -73,7 +73,7 @@ export class Engine extends EventEmitter implements BlockDevice {
   private readonly log: Logger;
   private rebuilding = false;
   private closed = false;
-  private startKeyRotations: string[] = [];
+  private startKeyRotations: { replica: string; record: string }[] = [];
 
   private constructor(opts: EngineOptions, size: number) {
     super();
@@ -131,7 +131,7 @@ export class Engine extends EventEmitter implements BlockDevice {
     engine.startKeyRotations = modes.flatMap((m) => {
       const res = probed.results.get(m.id);
       return m.mode === 'RW' && res && 'info' in res && res.info.keyRotation !== undefined
-        ? [res.info.keyRotation]
+        ? [{ replica: m.id, record: res.info.keyRotation }]
         : [];
     });
     // Odd while serving: a later start that finds an odd newest generation knows we crashed.
@@ -194,7 +194,7 @@ export class Engine extends EventEmitter implements BlockDevice {
   }
 
   /** The data-key rotation records the replicas that started RW held (saveKeyRotation). */
-  keyRotationsAtStart(): readonly string[] {
+  keyRotationsAtStart(): readonly { replica: string; record: string }[] {
     return this.startKeyRotations;
   }
 

@@ -404,7 +404,10 @@ describe('the data-key rotation record on the replicas', () => {
     await e.close();
     for (const b of bs) b.closed = false;
     const again = await start(bs);
-    expect(again.keyRotationsAtStart()).toEqual([R1, R1]);
+    expect(again.keyRotationsAtStart()).toEqual([
+      { replica: 'a', record: R1 },
+      { replica: 'b', record: R1 },
+    ]);
   });
 
   it('is given to a replica joining for a rebuild before it takes any write, and then every new one', async () => {
@@ -440,7 +443,7 @@ describe('the data-key rotation record on the replicas', () => {
     for (const b of bs) b.closed = false;
     const again = await start(bs);
     expect(again.status()[1]!.error).toMatch(/stale/);
-    expect(again.keyRotationsAtStart()).toEqual([R2]);
+    expect(again.keyRotationsAtStart()).toEqual([{ replica: 'a', record: R2 }]);
   });
 
   it('fails the save when no replica could take it', async () => {
