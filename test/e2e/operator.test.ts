@@ -27,6 +27,7 @@ import {
 import { ReplicaServerAdmin } from '@longhorn-ts/dataplane/protocol/admin-client';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { Cluster, stopAbandonedClusters } from '../src/harness/cluster.js';
+import { cryptoSecretYaml } from '../src/harness/crypto-secret.js';
 import { loopDevicesUnder, mountsUnder } from '../src/harness/host-cleanup.js';
 import type { KubeObject } from '../src/harness/kubectl.js';
 import { kubeletPaths } from '../src/harness/kubelet-csi.js';
@@ -658,17 +659,6 @@ describe.skipIf(skip)('longhorn-ts on 3 nodes in 3 zones: the operator drives th
       const PATTERN = Buffer.from('LONGHORN-TS-E2E-PLAINTEXT-0042\n\n');
       const CRYPTO = 'longhorn-crypto-e2e';
       const PASSPHRASE = 'an e2e passphrase, not a real one';
-      const cryptoSecretYaml = (name: string, passphrase: string, previous?: string) => `apiVersion: v1
-kind: Secret
-metadata: {name: ${name}, namespace: ${NAMESPACE}}
-stringData:
-  CRYPTO_KEY_VALUE: "${passphrase}"
-${previous ? `  CRYPTO_PREVIOUS_KEY_VALUE: "${previous}"\n` : ''}  CRYPTO_KEY_PROVIDER: secret
-  CRYPTO_KEY_CIPHER: aes-xts-plain64
-  CRYPTO_KEY_HASH: sha256
-  CRYPTO_KEY_SIZE: "256"
-  CRYPTO_PBKDF: argon2i
-`;
       const cryptoYaml = cryptoSecretYaml(CRYPTO, PASSPHRASE);
       /** Longhorn's global crypto StorageClass (its examples), `secret` named in every place. */
       const classYaml = (
@@ -1010,7 +1000,9 @@ spec:
           },
           { timeoutMs: 60_000, maxIntervalMs: 500 },
         );
-        expect(paused).toContain('it goes on from where it stopped when the volume is attached (to any node)');
+        expect(paused).toContain(
+          'it goes on from where it stopped when the volume is attached (to any node)',
+        );
         step('detached: paused');
         // Attached to another node (a Longhorn ticket: no mount to lose when its engine dies).
         const other = node === 'node-1' ? 'node-2' : 'node-1';
