@@ -29,4 +29,5 @@ export * from './snapshot.js';
 export * from './snapshot-revert.js';
 export * from './volume.js';
 export * from './volume-attachment.js';
+export * from './volume-encryption.js';
 export * from './volume-qos.js';

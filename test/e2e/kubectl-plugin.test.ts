@@ -14,9 +14,15 @@ import { promisify } from 'node:util';
 import {
   type Backup,
   type BackupTarget,
+  CRYPTO_SECRET_ANNOTATION,
+  DATA_KEY_ROTATION_BANDWIDTH_ANNOTATION,
   type Engine,
+  KEK_ROTATION_INTERVAL_ANNOTATION,
+  KEK_ROTATION_REQUEST_ANNOTATION,
+  KEK_ROTATION_RESULT_ANNOTATION,
   type Node as LonghornNode,
   NAMESPACE,
+  parseRotationResult,
   type Replica,
   type Setting,
   type Volume,
@@ -25,8 +31,18 @@ import {
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { binaryPath } from '../src/harness/binaries.js';
 import { Cluster, stopAbandonedClusters } from '../src/harness/cluster.js';
+import { cryptoSecretYaml } from '../src/harness/crypto-secret.js';
 import { listDataPlaneProcesses } from '../src/harness/longhorn-system.js';
-import { isAttachedHealthy, LH, waitForEndpoint, waitForVolume } from '../src/harness/longhorn-volumes.js';
+import {
+  apiTicketId,
+  attachByTicket,
+  isAttachedHealthy,
+  LH,
+  removeTicket,
+  volumeYaml,
+  waitForEndpoint,
+  waitForVolume,
+} from '../src/harness/longhorn-volumes.js';
 import { MinioServer } from '../src/harness/minio.js';
 import { waitFor } from '../src/harness/wait.js';
 
@@ -455,6 +471,117 @@ describe.skipIf(skip)('kubectl longhorn on 3 nodes', () => {
       /^error: cannot reach the Kubernetes API server at https:\/\/127\.0\.0\.1:1 \(ECONNREFUSED\)/,
     );
   });
+
+  it('encrypted volumes: volume get shows the keys; rotate-key rotates the KEK, then the data key with progress; refusals name the reason', async () => {
+    dumpLogsOnFailure();
+    const name = 'vol-enc';
+    const plain = 'vol-plain-key';
+    const secret = 'plugin-crypto';
+    const t0 = Date.now();
+    try {
+      await kubectl().apply(cryptoSecretYaml(secret, 'a kubectl-plugin e2e passphrase'));
+      await kubectl().apply(
+        volumeYaml(name, {
+          size: String(32 << 20),
+          numberOfReplicas: 1,
+          annotations: {
+            [CRYPTO_SECRET_ANNOTATION]: `${NAMESPACE}/${secret}`,
+            [KEK_ROTATION_INTERVAL_ANNOTATION]: '720h',
+          },
+          extra: { encrypted: true },
+        }),
+      );
+      await kubectl().apply(volumeYaml(plain, { size: String(16 << 20), numberOfReplicas: 1 }));
+      await attachByTicket(kubectl(), name, 'node-1');
+      await waitForVolume(kubectl(), name, 'attached and healthy', isAttachedHealthy('node-1'), 90_000);
+
+      const get = await ok(['volume', 'get', name]);
+      expect(get).toContain(
+        [
+          'Encrypted:       yes',
+          `  Crypto Secret:       ${NAMESPACE}/${secret} (named by annotation ${CRYPTO_SECRET_ANNOTATION})`,
+          '  KEK rotation:        every 720h',
+          '  Last KEK rotation:   none yet',
+          '  Data-key rotation:   none yet',
+          '',
+        ].join('\n'),
+      );
+      expect(get).not.toContain('  Key:');
+      expect(await ok(['volume', 'get', plain])).toContain('\nEncrypted:       no\n');
+
+      // A plain volume: refused before anything is written.
+      const refused = await kl(['volume', 'rotate-key', plain]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toBe(
+        `error: volume ${plain} is not encrypted: it has no key to rotate (spec.encrypted is set when a volume is created and never changes)\n`,
+      );
+      const untouched = await kubectl().get<Volume>(LH.volumes, plain, NAMESPACE);
+      expect(untouched.metadata.annotations?.[KEK_ROTATION_REQUEST_ANNOTATION]).toBeUndefined();
+
+      const t1 = Date.now();
+      const kek = await kl(['volume', 'rotate-key', name]);
+      expect(kek.code, kek.stderr).toBe(0);
+      const k =
+        /^volume\.longhorn\.io\/vol-enc: key-encryption key rotated from (kek-[0-9a-f]{16}) to (kek-[0-9a-f]{16}) \(data key re-wrapped, no data touched\)\n$/.exec(
+          kek.stdout,
+        );
+      expect(k, kek.stdout).not.toBeNull();
+      expect(k![1]).not.toBe(k![2]);
+      const t2 = Date.now();
+      const answered = await kubectl().get<Volume>(LH.volumes, name, NAMESPACE);
+      expect(
+        parseRotationResult(answered.metadata.annotations?.[KEK_ROTATION_RESULT_ANNOTATION]),
+      ).toMatchObject({ from: k![1], to: k![2], error: '' });
+      expect(await ok(['volume', 'get', name])).toMatch(
+        new RegExp(`\n  Last KEK rotation:   ${k![1]} -> ${k![2]} \\d+s ago \\(on request\\)\n`),
+      );
+
+      // 32 MiB at 4 MiB/s: about 8 s, the condition written every 2 s.
+      const dk = await kl(['volume', 'rotate-key', name, '--data-key', '--bandwidth', '4Mi'], {}, 120_000);
+      expect(dk.code, dk.stderr).toBe(0);
+      const d =
+        /^volume\.longhorn\.io\/vol-enc: data key rotated from (dk-[0-9a-f]{16}) to (dk-[0-9a-f]{16}) \(every block re-encrypted at most 4 MiB\/s\)\n$/.exec(
+          dk.stdout,
+        );
+      expect(d, dk.stdout).not.toBeNull();
+      const progress = dk.stderr
+        .split('\n')
+        .filter((l) =>
+          new RegExp(
+            `^data-key rotation of ${name}: re-encrypting from data key ${d![1]} to ${d![2]} \\d+%$`,
+          ).test(l),
+        );
+      expect(progress.length, dk.stderr).toBeGreaterThanOrEqual(2);
+      expect(dk.stderr.endsWith(`data-key rotation of ${name}: done\n`), dk.stderr).toBe(true);
+      const t3 = Date.now();
+      const rotated = await kubectl().get<Volume>(LH.volumes, name, NAMESPACE);
+      expect(rotated.metadata.annotations?.[DATA_KEY_ROTATION_BANDWIDTH_ANNOTATION]).toBe(String(4 << 20));
+      expect(await ok(['volume', 'get', name])).toMatch(
+        new RegExp(`\n  Data-key rotation:   last ${d![1]} -> ${d![2]} \\d+s ago\n`),
+      );
+
+      // Detached: the operator refuses a data-key rotation, and the command says so.
+      await removeTicket(kubectl(), name, apiTicketId(name));
+      await waitForVolume(kubectl(), name, 'detached', (v) => v.status?.state === 'detached', 60_000);
+      const detached = await kl(['volume', 'rotate-key', name, '--data-key', '--timeout', '60']);
+      expect(detached.code, detached.stderr).toBe(1);
+      expect(detached.stderr).toMatch(
+        new RegExp(
+          `(?:^|\n)error: data-key rotation of volume ${name} failed: volume ${name} is not attached: attach it .*\n$`,
+        ),
+      );
+      process.stdout.write(
+        `[kubectl-plugin.test] encrypted volume: KEK rotation ${((t2 - t1) / 1000).toFixed(1)} s, data-key rotation of 32 MiB at 4 MiB/s ${((t3 - t2) / 1000).toFixed(1)} s (${progress.length} progress lines), all ${((Date.now() - t0) / 1000).toFixed(1)} s\n`,
+      );
+    } finally {
+      await kl(['volume', 'detach', name]);
+      await Promise.all([
+        kl(['volume', 'delete', name, '--force']),
+        kl(['volume', 'delete', plain, '--force']),
+      ]);
+      await kubectl().run(['delete', 'secret', secret, '-n', NAMESPACE, '--ignore-not-found']);
+    }
+  }, 180_000);
 
   describe('VolumeSnapshots, revert, eviction and salvage through the plugin', () => {
     const exec = promisify(execFile);

@@ -32,6 +32,7 @@ import VolumeExpand from './commands/volume/expand.js';
 import VolumeGet from './commands/volume/get.js';
 import VolumeList from './commands/volume/list.js';
 import VolumeReplicaRemove from './commands/volume/replica/remove.js';
+import VolumeRotateKey from './commands/volume/rotate-key.js';
 import VolumeSalvage from './commands/volume/salvage.js';
 
 export const COMMANDS = {
@@ -43,6 +44,7 @@ export const COMMANDS = {
   'volume:detach': VolumeDetach,
   'volume:expand': VolumeExpand,
   'volume:salvage': VolumeSalvage,
+  'volume:rotate-key': VolumeRotateKey,
   'volume:replica:remove': VolumeReplicaRemove,
   'snapshot:create': SnapshotCreate,
   'snapshot:list': SnapshotList,

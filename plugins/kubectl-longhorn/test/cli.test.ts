@@ -158,6 +158,23 @@ describe.skipIf(!built).concurrent('kubectl-longhorn without a cluster', () => {
       ['backup-target', 'set', 'nfs://server:/exports', '--poll-interval', '5 minutes'],
       'error: --poll-interval "5 minutes" is not a duration; write e.g. 5m, 300s or 1h, or 0s to stop polling',
     ],
+    [['volume', 'rotate-key'], 'error: Missing 1 required arg: name (Volume name)'],
+    [
+      ['volume', 'rotate-key', 'vol', '--bandwidth', '4Mi'],
+      'error: --bandwidth limits the re-encryption of a data-key rotation: add --data-key (a key-encryption key rotation reads and writes no data)',
+    ],
+    [
+      ['volume', 'rotate-key', 'vol', '--data-key', '--bandwidth', '0'],
+      'error: --bandwidth 0 is not a positive number of bytes per second; write e.g. 4194304 or 4Mi, or leave it out for no new limit',
+    ],
+    [
+      ['volume', 'rotate-key', 'vol', '--data-key', '--bandwidth', '-5'],
+      'error: --bandwidth -5 is not a positive number of bytes per second; write e.g. 4194304 or 4Mi, or leave it out for no new limit',
+    ],
+    [
+      ['volume', 'rotate-key', 'vol', '--data-key', '--timeout', '0'],
+      'error: Parsing --timeout Expected an integer greater than or equal to 1 but received: 0',
+    ],
   ])('%j exits 2 with one line', async (args, message) => {
     const r = await run(args);
     expect(r.code).toBe(2);

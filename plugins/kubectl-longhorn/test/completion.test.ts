@@ -25,8 +25,9 @@ describe('completion (kubectl plugin protocol)', () => {
     [
       'subcommands',
       ['volume', ''],
-      ['attach', 'create', 'delete', 'detach', 'expand', 'get', 'list', 'replica', 'salvage'],
+      ['attach', 'create', 'delete', 'detach', 'expand', 'get', 'list', 'replica', 'rotate-key', 'salvage'],
     ],
+    ['rotate-key flags', ['volume', 'rotate-key', 'vol', '--d'], ['--data-key']],
     ['nested', ['volume', 'replica', ''], ['remove']],
     ['past a global flag and its value', ['-n', 'longhorn-system', 'snapshot', 'l'], ['list']],
     ['flags of the command', ['volume', 'list', '--w'], ['--watch']],

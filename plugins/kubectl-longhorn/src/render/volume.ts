@@ -1,11 +1,20 @@
 /**
  * Volumes as the plugin prints them (pure): the list (`volume list`) and the detail of one
  * (`volume get`): engine, replicas with node, zone, mode, health and rebuild progress, the
- * snapshot tree, conditions, attachment tickets and recent events.
+ * snapshot tree, conditions, attachment tickets and recent events; encryption in encryption.ts.
  */
 import type { CoreV1Event } from '@kubernetes/client-node';
-import type { Engine, Node, Replica, Snapshot, Volume, VolumeAttachment } from '@longhorn-ts/api';
+import type {
+  Engine,
+  Node,
+  PvSecretRefs,
+  Replica,
+  Snapshot,
+  Volume,
+  VolumeAttachment,
+} from '@longhorn-ts/api';
 import { formatAge, formatBytes, orDash, renderTable } from '../output/format.js';
+import { encryptionLines } from './encryption.js';
 import { renderSnapshotTree, snapshotNodes } from './snapshot-tree.js';
 
 export function scheduledOf(v: Volume): string {
@@ -95,6 +104,8 @@ export interface VolumeDetail {
   snapshots: Snapshot[];
   attachment: VolumeAttachment | undefined;
   events: CoreV1Event[];
+  /** The secret references of the volume's PersistentVolume (encrypted volumes made through CSI). */
+  persistentVolume?: PvSecretRefs | undefined;
 }
 
 function indent(lines: readonly string[], by = '  '): string[] {
@@ -207,6 +218,7 @@ export function renderVolumeDetail(d: VolumeDetail, now: number): string {
     `Node selector:   ${(v.spec.nodeSelector ?? []).join(',') || '-'}`,
     `Disk selector:   ${(v.spec.diskSelector ?? []).join(',') || '-'}`,
     `QoS limits:      ${qosOf(v)}`,
+    ...encryptionLines(v, d.persistentVolume, now),
     ...backupLines(v),
     `Owner:           ${orDash(v.status?.ownerID)}`,
     `Created:         ${orDash(v.metadata.creationTimestamp)} (${formatAge(v.metadata.creationTimestamp, now)} ago)`,
