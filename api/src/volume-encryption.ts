@@ -10,8 +10,7 @@
  * `longhorn-ts.io/crypto-secret: NAMESPACE/NAME`, which wins over the PV. Only a reference is read
  * from a resource; the key material stays in the Secret.
  *
- * The operator's own copy of this rule is operator/src/encryption/crypto-secret-ref.ts; the two
- * must agree (the same cases are tested on both sides).
+ * The operator reads it through operator/src/encryption/crypto-secret-ref.ts, which re-exports it.
  */
 
 export const CRYPTO_SECRET_ANNOTATION = 'longhorn-ts.io/crypto-secret';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CRYPTO_SECRET_ANNOTATION, cryptoSecretRef, type PvSecretRefs } from '../src/volume-encryption.js';
 
-// The cases of operator/test/encryption/encryption-refs.test.ts: both copies of the rule agree.
+// The operator and the kubectl plugin both use this rule (the operator through a re-export).
 const pv = (refs: Partial<PvSecretRefs>): PvSecretRefs => ({ name: 'pvc-1', ...refs });
 
 describe('which crypto Secret an encrypted volume uses', () => {

@@ -3,9 +3,10 @@
  * and message (which Secret, which key) while its last start found no usable key, True once the
  * engine runs with its key; unchanged otherwise (a detached volume keeps the last verdict).
  */
+import { ENCRYPTION_KEY_CONDITION } from '@longhorn-ts/api';
 import { type Condition, setCondition } from '../conditions.js';
 
-export const ENCRYPTION_KEY_CONDITION = 'EncryptionKey';
+export { ENCRYPTION_KEY_CONDITION };
 /** The Engine's InstanceCreation reason when its start found no usable key (engine-controller.ts). */
 export const ENCRYPTION_KEY_UNAVAILABLE = 'EncryptionKeyUnavailable';
 
