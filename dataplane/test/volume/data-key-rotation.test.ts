@@ -48,6 +48,19 @@ async function engineProcess(vol: LocalVolume) {
   }
 }
 
+/**
+ * SIGKILLs the engine mid-rotation and waits for the instance manager's restart of it (with the
+ * arguments of its first start, the old data key only) to be refused, not served with a wrong key.
+ */
+async function killEngineMidRotation(vol: LocalVolume): Promise<void> {
+  process.kill((await engineProcess(vol)).pid, 'SIGKILL');
+  await vol.waitFor(
+    'the restarted engine to refuse the stale key',
+    async () => /stale key arguments/.test((await engineProcess(vol)).error),
+    60_000,
+  );
+}
+
 /** Files under the volume's node directories (layers, metadata), logs aside, holding `needle`. */
 function filesHolding(dir: string, needle: Buffer): string[] {
   const hits: string[] = [];
@@ -146,13 +159,7 @@ describe('data-key rotation of a running encrypted volume (longhorn-local volume
 
     // The engine dies mid-rotation. The instance manager restarts it with the arguments of its
     // first start (the old data key only): that start is refused, not served with a wrong key.
-    const killed = await engineProcess(vol);
-    process.kill(killed.pid, 'SIGKILL');
-    await vol.waitFor(
-      'the restarted engine to refuse the stale key',
-      async () => /stale key arguments/.test((await engineProcess(vol)).error),
-      60_000,
-    );
+    await killEngineMidRotation(vol);
     // Started again with the key record (both keys): it resumes from the recorded watermark.
     vol.uri = (await vol.cli('restart')).trim();
     const resumed = (await info(vol)).dataKeyRotation!;
@@ -304,13 +311,7 @@ describe("data-key rotation resumed by an engine without the last one's state fi
       return r.percent >= 25;
     });
     // The engine dies and its state file is gone with it: the next engine has only the replicas.
-    const killed = await engineProcess(vol);
-    process.kill(killed.pid, 'SIGKILL');
-    await vol.waitFor(
-      'the restarted engine to refuse the stale key',
-      async () => /stale key arguments/.test((await engineProcess(vol)).error),
-      60_000,
-    );
+    await killEngineMidRotation(vol);
     rmSync(join(vol.dir, 'engine-members.json'));
     vol.uri = (await vol.cli('restart')).trim();
     const resumed = (await info(vol)).dataKeyRotation!;
