@@ -496,10 +496,12 @@ describe.skipIf(skip)('kubectl longhorn on 3 nodes', () => {
       await waitForVolume(kubectl(), name, 'attached and healthy', isAttachedHealthy('node-1'), 90_000);
 
       const get = await ok(['volume', 'get', name]);
+      const ids = /data key (dk-[0-9a-f]{16}) \(key-encryption key (kek-[0-9a-f]{16})/.exec(get) ?? [];
       expect(get).toContain(
         [
           'Encrypted:       yes',
           `  Crypto Secret:       ${NAMESPACE}/${secret} (named by annotation ${CRYPTO_SECRET_ANNOTATION})`,
+          `  Keys:                engine runs with data key ${ids[1]} (key-encryption key ${ids[2]} from crypto Secret ${NAMESPACE}/${secret})`,
           '  KEK rotation:        every 720h',
           '  Last KEK rotation:   none yet',
           '  Data-key rotation:   none yet',

@@ -34,6 +34,7 @@ import {
   rotationStep,
   type Step,
 } from '../encryption/data-key-rotation-step.js';
+import { noteEngineKeys } from '../encryption/engine-keys-note.js';
 import { EncryptionKeyError, type VolumeKeyStore } from '../encryption/volume-key-store.js';
 import { recordVolumeEvent } from '../k8s/events.js';
 import { KINDS } from '../k8s/kinds.js';
@@ -147,6 +148,15 @@ export class DataKeyRotationController {
         if (request !== undefined)
           await this.answer(volume, request, { from: mark!.from, to: mark!.to }, log);
         await this.keys.finishDataKeyRotation(name, mark!.to, now, step.keepPrevious.length > 0);
+        await noteEngineKeys(
+          this.ctx.client,
+          engine,
+          (k) =>
+            k?.dataKeyId === mark!.to
+              ? { dataKeyId: k.dataKeyId, keyId: k.keyId, secret: k.secret }
+              : undefined,
+          log,
+        );
         log.info({ from: mark!.from, to: mark!.to, keptFor: step.keepPrevious }, 'data key rotated');
         recordVolumeEvent(
           this.ctx.events,
@@ -248,6 +258,15 @@ export class DataKeyRotationController {
         );
       return undefined;
     }
+    // The running engine now holds both data keys: its note says so (its next start would too).
+    const taken = mark ?? (await this.keys.rotationMark(name));
+    if (taken)
+      await noteEngineKeys(
+        this.ctx.client,
+        engine,
+        (k) => k && { ...k, dataKeyId: taken.to, rotatingFrom: taken.from },
+        log,
+      );
     await this.condition(volume, { kind: 'progress', status }, mark);
     return { requeueAfterMs: PROGRESS_MS };
   }

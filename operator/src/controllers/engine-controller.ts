@@ -34,6 +34,7 @@ import { ReplicaServerAdmin } from '@longhorn-ts/dataplane/protocol/admin-client
 import type { Logger } from 'pino';
 import { staleRotationRecord } from '../encryption/data-key-rotation-step.js';
 import { ENCRYPTION_KEY_UNAVAILABLE } from '../encryption/encryption-condition.js';
+import { type EngineKeyIds, noteEngineKeys } from '../encryption/engine-keys-note.js';
 import { EncryptionKeyError, type VolumeKeyStore } from '../encryption/volume-key-store.js';
 import { isNotFound } from '../instances/replica-servers.js';
 import { recordVolumeEvent } from '../k8s/events.js';
@@ -320,7 +321,8 @@ export class EngineController {
     await mkdir(dir, { recursive: true });
     const stateFile = join(dir, `${e.metadata.name}.json`);
     await refreshMemberAddresses(stateFile, replicas, log);
-    if (encryption) await forgetStaleRotation(stateFile, encryption.dataKeyId, encryption.previousId, log);
+    if (encryption)
+      await forgetStaleRotation(stateFile, encryption.ids.dataKeyId, encryption.ids.rotatingFrom, log);
     const args = engineArgs({
       volume: volumeName,
       replicas,
@@ -336,6 +338,7 @@ export class EngineController {
       // A dead engine is not restarted behind the volume's back: the volume controller decides.
       const proc = await this.im.create(e.metadata.name, 'engine', args, false);
       log.info({ replicas: Object.keys(replicas).length }, 'engine started');
+      if (encryption) await noteEngineKeys(ctx.client, e, () => encryption.ids, log);
       return proc;
     } catch (err) {
       let message = (err as { details?: string; message?: string }).details ?? (err as Error).message;
@@ -386,8 +389,12 @@ export class EngineController {
       return {
         args: ['--encryption', formatEnvelopeArg(opened.envelope), ...previous, '--kek-file', kekFile],
         kekFile,
-        dataKeyId: opened.dataKeyId,
-        ...(rotation ? { previousId: rotation.from } : {}),
+        ids: {
+          dataKeyId: opened.dataKeyId,
+          ...(rotation ? { rotatingFrom: rotation.from } : {}),
+          keyId: opened.envelope.keyId,
+          secret: opened.secret,
+        },
       };
     } catch (err) {
       if (!(err instanceof EncryptionKeyError)) throw err;
@@ -452,12 +459,11 @@ export class EngineController {
   }
 }
 
-/** An encrypted engine's start: its key arguments, the hand-over file, the data key ids given. */
+/** An encrypted engine's start: its key arguments, the hand-over file, the key ids given. */
 interface EngineKeys {
   args: string[];
   kekFile: string;
-  dataKeyId: string;
-  previousId?: string;
+  ids: EngineKeyIds;
 }
 
 /**

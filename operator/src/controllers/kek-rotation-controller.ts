@@ -15,6 +15,7 @@ import {
 } from '@longhorn-ts/api';
 import type { Logger } from 'pino';
 import { rfc3339 } from '../conditions.js';
+import { noteEngineKeys } from '../encryption/engine-keys-note.js';
 import { kekSchedule } from '../encryption/kek-schedule.js';
 import { EncryptionKeyError, type VolumeKeyStore } from '../encryption/volume-key-store.js';
 import { recordVolumeEvent } from '../k8s/events.js';
@@ -105,6 +106,13 @@ export class KekRotationController {
     result.doneAt = rfc3339(ctx.clock.now());
     if (result.error === '') {
       log.info({ from: result.from, to: result.to }, 'key-encryption key rotated');
+      // The engine keeps its data key; what wraps it now is the new KEK.
+      await noteEngineKeys(
+        ctx.client,
+        ctx.caches.engines.get(`${name}-e-0`, ctx.id.namespace),
+        (k) => k && { ...k, keyId: result.to },
+        log,
+      );
       recordVolumeEvent(
         ctx.events,
         volume,

@@ -25,6 +25,7 @@ import {
 import type { Logger } from 'pino';
 import { type Condition, rfc3339, setCondition } from '../conditions.js';
 import { encryptionKeyCondition } from '../encryption/encryption-condition.js';
+import { parseEngineKeys } from '../encryption/engine-keys-note.js';
 import { recordVolumeEvent } from '../k8s/events.js';
 import { KINDS } from '../k8s/kinds.js';
 import type { ReconcileResult } from '../runtime/work-queue.js';
@@ -496,7 +497,13 @@ export class VolumeController {
     } else if (unscheduled === 0) {
       conditions = setCondition(conditions, 'Scheduled', 'True', '', '', now);
     }
-    if (volume.spec.encrypted === true) conditions = encryptionKeyCondition(conditions, engine?.status, now);
+    if (volume.spec.encrypted === true)
+      conditions = encryptionKeyCondition(
+        conditions,
+        engine?.status,
+        now,
+        parseEngineKeys(engine?.metadata.annotations),
+      );
     const s = result.status;
     const status: VolumeStatus = {
       ...prev,

@@ -1,10 +1,13 @@
 /**
  * An encrypted Volume's `EncryptionKey` condition, read from its Engine: False with the reason
  * and message (which Secret, which key) while its last start found no usable key, True once the
- * engine runs with its key; unchanged otherwise (a detached volume keeps the last verdict).
+ * engine runs with its key, the message naming the keys the Engine's note says it was given
+ * (engine-keys-note.ts; empty without one); unchanged otherwise (a detached volume keeps the
+ * last verdict).
  */
 import { ENCRYPTION_KEY_CONDITION } from '@longhorn-ts/api';
 import { type Condition, setCondition } from '../conditions.js';
+import { type EngineKeyIds, engineKeysMessage } from './engine-keys-note.js';
 
 export { ENCRYPTION_KEY_CONDITION };
 /** The Engine's InstanceCreation reason when its start found no usable key (engine-controller.ts). */
@@ -19,6 +22,7 @@ export function encryptionKeyCondition(
   conditions: readonly Condition[],
   engine: EngineFacts | undefined,
   now: string,
+  keys?: EngineKeyIds,
 ): Condition[] {
   const failed = engine?.conditions?.find(
     (c) => c.type === 'InstanceCreation' && c.status === 'False' && c.reason === ENCRYPTION_KEY_UNAVAILABLE,
@@ -33,6 +37,13 @@ export function encryptionKeyCondition(
       now,
     );
   if (engine?.currentState === 'running')
-    return setCondition(conditions, ENCRYPTION_KEY_CONDITION, 'True', '', '', now);
+    return setCondition(
+      conditions,
+      ENCRYPTION_KEY_CONDITION,
+      'True',
+      '',
+      keys ? engineKeysMessage(keys) : '',
+      now,
+    );
   return [...conditions];
 }

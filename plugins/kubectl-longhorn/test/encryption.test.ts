@@ -105,7 +105,7 @@ describe('volume get: encryption', () => {
     );
   });
 
-  it('shows the EncryptionKey condition only when the key is not OK', () => {
+  it('shows the EncryptionKey condition as Key only when the key is not OK', () => {
     const message =
       'volume vol cannot attach: crypto Secret longhorn-system/nope (named by annotation longhorn-ts.io/crypto-secret) not found';
     const bad = encrypted({}, [
@@ -114,8 +114,21 @@ describe('volume get: encryption', () => {
     expect(encryptionLines(bad, undefined, NOW)).toContain(
       `  Key:                 EncryptionKeyUnavailable: ${message}`,
     );
+    expect(encryptionLines(bad, undefined, NOW).some((l) => l.startsWith('  Keys:'))).toBe(false);
     const good = encrypted({}, [{ type: 'EncryptionKey', status: 'True' }]);
-    expect(encryptionLines(good, undefined, NOW).some((l) => l.startsWith('  Key:'))).toBe(false);
+    expect(encryptionLines(good, undefined, NOW).some((l) => l.startsWith('  Key'))).toBe(false);
+  });
+
+  it("shows the keys the engine runs with from the True condition's message", () => {
+    const message =
+      'engine runs with data key dk-new (re-encrypting from dk-old; key-encryption key kek-1 from crypto Secret ns/s)';
+    const lines = encryptionLines(
+      encrypted({}, [{ type: 'EncryptionKey', status: 'True', message }]),
+      undefined,
+      NOW,
+    );
+    expect(lines.slice(2, 3)).toEqual([`  Keys:                ${message}`]);
+    expect(lines.some((l) => l.startsWith('  Key:'))).toBe(false);
   });
 
   it.each([

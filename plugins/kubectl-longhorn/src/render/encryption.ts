@@ -1,7 +1,7 @@
 /**
  * What `volume get` says about a volume's encryption (pure): `Encrypted: no`, or for an encrypted
- * volume its crypto Secret (found as the operator finds it), the EncryptionKey condition when
- * the engine could not get its key, the KEK rotation schedule and last answer, and the data-key
+ * volume its crypto Secret (found as the operator finds it), the EncryptionKey condition: the
+ * keys its engine runs with (the message once True) or why it could not get them, the KEK rotation schedule and last answer, and the data-key
  * rotation under way (its condition's message) or its last answer. Only Secret names and key ids
  * are ever shown: the Volume holds nothing else.
  */
@@ -93,6 +93,7 @@ export function encryptionLines(v: Volume, pv: PvSecretRefs | undefined, now: nu
     ...(key !== undefined && key.status !== 'True'
       ? [row('Key', `${key.reason || key.status}: ${key.message || 'no message'}`)]
       : []),
+    ...(key?.status === 'True' && key.message ? [row('Keys', key.message)] : []),
     row('KEK rotation', kekScheduleOf(v)),
     row('Last KEK rotation', lastKekRotationOf(v, now)),
     row('Data-key rotation', dataKeyRotationOf(v, now)),
