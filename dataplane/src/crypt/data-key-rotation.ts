@@ -23,7 +23,7 @@ import { CryptError } from './crypt-error.js';
 import { CRYPT_BLOCK } from './xts-cipher.js';
 
 /** Bytes re-encrypted per step (one range lock, one state-file write on each side of it). */
-export const ROTATION_CHUNK = 1024 * 1024;
+export const ROTATION_CHUNK = 4 * 1024 * 1024;
 
 /** What the engine keeps in its state file about the volume's last data-key rotation. */
 export interface RotationRecord {

@@ -31,6 +31,8 @@ export interface RotationHost {
   /** Names of the volume's snapshots (its layers but the head), deleted ones left out. */
   snapshots(): Promise<string[]>;
   log: Logger;
+  /** Bytes per step; ROTATION_CHUNK unless given (tests use smaller ones). */
+  chunkBytes?: number;
 }
 
 export interface RotateRequest {
@@ -175,7 +177,7 @@ export class DataKeyRotator {
       if (this.stopping) return;
       const rec = this.record!;
       const { inProgress: resumed, done: _, ...base } = rec;
-      const chunk = nextChunk(rec.watermark, device.size());
+      const chunk = nextChunk(rec.watermark, device.size(), this.host.chunkBytes);
       if (!chunk) {
         // The end (unless the volume grew meanwhile): recorded done with the snapshots there are.
         const finished = await device.finishRotation(async () => {

@@ -72,6 +72,8 @@ function engineOver(
       },
       snapshots: async () => snapshots,
       log,
+      // The cases below are laid out in 1 MiB chunks (a hole chunk, a crash in the fourth).
+      chunkBytes: MiB,
     },
     dataKeyId(keys.current),
     plan.kind === 'run' || plan.kind === 'done' ? plan.record : undefined,
