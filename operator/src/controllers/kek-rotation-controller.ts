@@ -43,6 +43,12 @@ export class KekRotationController {
 
   /** Schedules already reported as invalid (volume -> the annotation's text), reported once. */
   private readonly invalid = new Map<string, string>();
+  /**
+   * The last request answered, per volume and answer annotation. A reconcile queued by an event
+   * from before the answer may read the Volume from the cache before the answer is in it: the
+   * request then looks pending and would rotate the key a second time.
+   */
+  private readonly answered = new Map<string, string>();
 
   /** The TOKEN of a scheduled rotation due now; else when to look again (or nothing to do). */
   private scheduled(volume: Volume): string | ReconcileResult | undefined {
@@ -76,7 +82,11 @@ export class KekRotationController {
   async reconcile(key: string): Promise<ReconcileResult | undefined> {
     const { ctx } = this;
     const volume = ctx.caches.volumes.get(nameOfKey(key), ctx.id.namespace);
-    if (volume === undefined || volume.metadata.deletionTimestamp !== undefined) return undefined;
+    if (volume === undefined || volume.metadata.deletionTimestamp !== undefined) {
+      for (const k of [...this.answered.keys()])
+        if (k.startsWith(`${nameOfKey(key)} `)) this.answered.delete(k);
+      return undefined;
+    }
     if (volume.status?.ownerID !== ctx.id.node) return undefined;
     let request = pendingRotation(volume.metadata.annotations);
     // A scheduled rotation answers in an annotation of its own: written to the on-demand result,
@@ -89,6 +99,9 @@ export class KekRotationController {
       answerIn = KEK_ROTATION_SCHEDULED_RESULT_ANNOTATION;
     }
     const name = volume.metadata.name;
+    const memo = `${name} ${answerIn}`;
+    // Answered already; the cache has not caught up with the answer (its event requeues this).
+    if (this.answered.get(memo) === request) return undefined;
     const log = this.log.child({ volume: name });
     const result: KekRotationResult = { request, from: '', to: '', error: '', doneAt: '' };
     if (volume.spec.encrypted !== true) {
@@ -104,9 +117,14 @@ export class KekRotationController {
       }
     }
     result.doneAt = rfc3339(ctx.clock.now());
+    await ctx.client.patch(KINDS.volume, name, {
+      metadata: { annotations: { [answerIn]: JSON.stringify(result) } },
+    });
+    this.answered.set(memo, request);
     if (result.error === '') {
       log.info({ from: result.from, to: result.to }, 'key-encryption key rotated');
-      // The engine keeps its data key; what wraps it now is the new KEK.
+      // The engine keeps its data key; what wraps it now is the new KEK. Noted after the answer,
+      // so the Volume updates this causes come after it too.
       await noteEngineKeys(
         ctx.client,
         ctx.caches.engines.get(`${name}-e-0`, ctx.id.namespace),
@@ -124,9 +142,6 @@ export class KekRotationController {
       log.warn({ err: result.error }, 'key-encryption key rotation failed');
       recordVolumeEvent(ctx.events, volume, 'Warning', 'KeyRotationFailed', result.error);
     }
-    await ctx.client.patch(KINDS.volume, name, {
-      metadata: { annotations: { [answerIn]: JSON.stringify(result) } },
-    });
     return undefined;
   }
 }

@@ -99,7 +99,10 @@ export function rotationStep(input: StepInput): Step {
     }
   }
 
-  // No rotation in flight (none ever, or the last one done).
+  // No rotation in flight (none ever, or the last one done). The request that started the last
+  // one was answered before its mark was done: seen pending again, the Volume came from a cache
+  // that has not caught up with the answer (the same TOKEN again starts nothing).
+  if (request !== undefined && mark?.doneAt && mark.request === request) return { kind: 'none' };
   const usedBySnapshots =
     mark?.previous && engine?.status.state === 'done' && engine.status.to === mark.to
       ? engine.status.snapshotsUsingPrevious
