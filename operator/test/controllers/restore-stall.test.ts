@@ -23,6 +23,7 @@ import { RESTORE_STALL_MS, RestoreController } from '../../src/controllers/resto
 import { KINDS } from '../../src/k8s/kinds.js';
 import { ManualClock } from '../../src/runtime/clock.js';
 import { RETRY_BASE_MS, restoreLayerName, restoreTicketId } from '../../src/volume/volume-restore.js';
+import { testNodeId } from './test-node-id.js';
 
 /*
  * The restore stall watchdog, end to end through RestoreController.reconcile: a real restore
@@ -187,15 +188,7 @@ async function restoreFixture(opts: { replicas: 1 | 2; freezeFirstServer: boolea
   /** Keys the controller queued for itself (a restore job queues one when it ends). */
   const queued: string[] = [];
   const ctx = {
-    id: {
-      node: 'n1',
-      ip: '127.0.0.1',
-      zone: '',
-      region: '',
-      dataDir: dir,
-      namespace: NS,
-      instanceManager: '',
-    },
+    id: testNodeId(dir, NS),
     caches: {
       volumes: { get: () => volume, list: () => (volume ? [volume] : []) },
       volumeAttachments: { get: () => va, list: () => [va] },

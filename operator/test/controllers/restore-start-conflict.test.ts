@@ -16,6 +16,7 @@ import type { EngineController } from '../../src/controllers/engine-controller.j
 import { RestoreController } from '../../src/controllers/restore-controller.js';
 import { ConflictError } from '../../src/runtime/api-errors.js';
 import { restoreLayerName, restoreTicketId } from '../../src/volume/volume-restore.js';
+import { testNodeId } from './test-node-id.js';
 
 const NS = 'longhorn-system';
 const MiB = 1024 * 1024;
@@ -95,15 +96,7 @@ describe('RestoreController: a standby volume whose restore start loses a status
     const writes: Array<Record<string, unknown>> = [];
     let conflicts = 1;
     const ctx = {
-      id: {
-        node: 'n1',
-        ip: '127.0.0.1',
-        zone: '',
-        region: '',
-        dataDir: dir,
-        namespace: NS,
-        instanceManager: '',
-      },
+      id: testNodeId(dir, NS),
       caches: {
         volumes: { get: () => volume, list: () => [volume] },
         volumeAttachments: { get: () => va, list: () => [va] },
